@@ -1,0 +1,71 @@
+"""Celery settings (lowercase, Celery 5 names), read from the environment.
+
+Tuned for at-least-once delivery on Redis: late acks, requeue when a worker dies (capped by
+tasks.runlog), one message prefetched per process, JSON only, and every time limit and retry
+delay kept below the visibility timeout (checked by tasks.checks at worker start-up).
+"""
+
+import os
+
+redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+visibility_timeout = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+
+broker_url = redis_url
+result_backend = redis_url  # chords need the Redis result backend (no chord_unlock polling)
+imports = ("tasks.workflows",)
+timezone = "UTC"
+enable_utc = True
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure_or_timeout = True
+worker_prefetch_multiplier = 1
+worker_deduplicate_successful_tasks = True
+worker_cancel_long_running_tasks_on_connection_loss = True
+task_track_started = True
+result_extended = True
+result_expires = 7 * 24 * 3600  # chord counters must outlive the longest job
+
+task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "240"))
+task_time_limit = int(os.environ.get("TASK_TIME_LIMIT", "300"))
+
+broker_transport_options = {
+    "visibility_timeout": visibility_timeout,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+    "health_check_interval": 25,
+    # Look for messages of killed workers every 10 s rather than every 100 s.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+result_backend_transport_options = {"visibility_timeout": visibility_timeout, "retry_policy": {"timeout": 5.0}}
+result_backend_always_retry = True
+result_backend_max_retries = 10
+broker_connection_retry_on_startup = True
+broker_connection_retry = True
+broker_connection_max_retries = None
+task_publish_retry = True
+task_publish_retry_policy = {"max_retries": 10, "interval_start": 0.5, "interval_step": 1, "interval_max": 5}
+
+worker_soft_shutdown_timeout = 30
+worker_enable_soft_shutdown_on_idle = True
+worker_send_task_events = False
+worker_hijack_root_logger = False
+
+task_default_queue = "default"
+task_routes = {
+    "tasks.workflows.fetch_po": {"queue": "fetch"},
+    "tasks.workflows.make_po": {"queue": "db"},
+    "tasks.workflows.finalize_job": {"queue": "db"},
+}
+
+beat_schedule = {
+    "relay-outbox": {"task": "tasks.workflows.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "2"))},
+}

@@ -1,0 +1,82 @@
+"""Celeriac: the Flask app factory and its Celery app."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from webapp.config import settings_from_env
+from webapp.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask app (and its Celery app)."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=True)
+    app.config.update(settings_from_env())
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.update(test_config)
+    check_secret_key(app)
+    make_sqlite_path_absolute(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    celery_init_app(app)
+    register_blueprints(app)
+    from webapp import cli, errors, security
+
+    cli.register(app)
+    errors.register(app)
+    security.register(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every screen's blueprint (imported here: no import cycles)."""
+    from webapp import api, auth, dashboard, jobs
+    from webapp.sandbox import views as sandbox
+
+    for module in (auth, dashboard, jobs, api, sandbox):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
+    csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to start without SECRET_KEY, except in debug or tests."""
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing:
+            app.config["SECRET_KEY"] = "dev-only-not-secret"
+        else:
+            raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (any long random string)")
+
+
+def make_sqlite_path_absolute(app: Flask) -> None:
+    """Put a relative SQLite file in the instance folder, whatever the working directory."""
+    uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
+        import os
+
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, uri[len("sqlite:///"):])
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app whose tasks all run inside a Flask app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object("celeryconfig")
+    celery_app.conf.update(broker_url=app.config["REDIS_URL"], result_backend=app.config["REDIS_URL"])
+    celery_app.conf.update(app.config.get("CELERY", {}))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

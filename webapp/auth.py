@@ -1,0 +1,78 @@
+"""Operator login and logout (session cookie), and the bearer-token check of the API."""
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from webapp.extensions import db, login_manager
+from webapp.models import ApiToken, Operator, utcnow
+from webapp.models.operators import hash_token
+
+bp = Blueprint("auth", __name__)
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to use the console."
+
+
+class LoginForm(FlaskForm):
+    """Username and password (CSRF-protected by Flask-WTF)."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def load_operator(operator_id: str) -> Operator | None:
+    """Reload the logged-in operator from the session."""
+    return db.session.get(Operator, int(operator_id)) if operator_id.isdigit() else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    """Render the login form; on a valid POST, log in and go where the operator was heading."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        operator = db.session.execute(db.select(Operator).filter_by(username=form.username.data)).scalar_one_or_none()
+        if operator is not None and operator.active and operator.check_password(form.password.data or ""):
+            login_user(operator)
+            return redirect(safe_next(request.args.get("next")))
+        flash("Wrong username or password.", "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """Log out and return to the login page."""
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def safe_next(target: str | None) -> str:
+    """Follow ``next`` only to a path on this site (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.index")
+
+
+def operator_from_bearer() -> Operator:
+    """Return the operator owning the request's bearer token, or answer 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, description="Send an API token: 'Authorization: Bearer <token>' (flask operators token NAME).")
+    row = db.session.execute(db.select(ApiToken).filter_by(token_hash=hash_token(token.strip()))).scalar_one_or_none()
+    if row is None or not row.operator.active:
+        abort(401, description="This API token is unknown or revoked.")
+    row.last_used_at = utcnow()
+    db.session.commit()
+    g.api_operator = row.operator
+    return row.operator
+
+
+def acting_operator() -> Operator | None:
+    """The operator behind this request, whether logged in by cookie or by token."""
+    if getattr(g, "api_operator", None) is not None:
+        return g.api_operator
+    return current_user if current_user.is_authenticated else None

@@ -1,0 +1,84 @@
+"""Configuration read from the environment (one class, no per-stage zoo)."""
+
+import os
+from typing import Any
+
+
+def database_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    """Return DATABASE_URL with Heroku's ``postgres://`` spelling fixed for SQLAlchemy.
+
+    With no DATABASE_URL the app runs on SQLite in the instance folder.
+    """
+    url = environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return "sqlite:///celeriac.db"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        # psycopg 3 is the driver we install; name it so SQLAlchemy does not look for psycopg2.
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def env_float(name: str, default: float) -> float:
+    """Read a float setting, falling back to ``default`` when unset."""
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def env_int(name: str, default: int) -> int:
+    """Read an int setting, falling back to ``default`` when unset."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no setting ("1", "true", "yes" mean yes)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in {"1", "true", "yes", "on"}
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine options: pre-ping for PostgreSQL, a lock timeout for SQLite."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": env_int("DB_POOL_SIZE", 10),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", 30),
+        "pool_recycle": 1800,
+    }
+
+
+def settings_from_env() -> dict[str, Any]:
+    """Settings for every process, read from the environment when the app is created.
+
+    Read at call time, not import time, so a test or launcher that sets variables first wins.
+    """
+    url = database_url()
+    secure = env_bool("COOKIE_SECURE", True)
+    port = os.environ.get("PORT", "5000")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://localhost:6379/0"),
+        # The sandbox blueprint is the default ERP, served by this same web process.
+        "ERP_API_URL": os.environ.get("ERP_API_URL", f"http://127.0.0.1:{port}/sandbox/api"),
+        "ERP_TIMEOUT": env_float("ERP_TIMEOUT", 5.0),
+        # Retry policy of the fetch steps: exponential backoff with full jitter, bounded.
+        "FETCH_MAX_RETRIES": env_int("FETCH_MAX_RETRIES", 8),
+        "FETCH_BACKOFF_BASE": env_float("FETCH_BACKOFF_BASE", 1.0),
+        "FETCH_BACKOFF_MAX": env_float("FETCH_BACKOFF_MAX", 60.0),
+        "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
+        "RECORDS_PER_PAGE": 50,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }

@@ -1,0 +1,39 @@
+"""Error pages and JSON errors: a clear message and a 4xx, never a traceback."""
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def wants_json() -> bool:
+    """True for API calls, which get JSON errors instead of pages."""
+    return request.path.startswith("/api/") or request.path.startswith("/sandbox/api/")
+
+
+def render_error(status: int, title: str, message: str) -> tuple[Response | str, int]:
+    """Render an error as JSON for the API or as a page for operators."""
+    if wants_json():
+        return jsonify(error=title, message=message), status
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def register(app: Flask) -> None:
+    """Install the handlers for HTTP errors, CSRF failures and unexpected exceptions."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
+        return render_error(400, "Form expired or forged", "The security token of this form is missing or invalid: reload the page and try again.")
+
+    @app.errorhandler(413)
+    def too_large(exc: HTTPException) -> tuple[Response | str, int]:
+        limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        return render_error(413, "File too large", f"The upload is larger than the limit of {limit_mb:g} MB.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+        return render_error(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response | str, int]:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500, "Internal error", "Something went wrong on our side; it has been logged.")

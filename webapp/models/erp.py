@@ -1,0 +1,46 @@
+"""ERP tables that jobs write into; natural keys are unique so every write is idempotent."""
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.jobs import utcnow
+
+
+class PurchaseOrder(db.Model):
+    """A purchase order header, one per PO number however often it is imported."""
+
+    __tablename__ = "erp_purchase_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    po_number: Mapped[str] = mapped_column(String(64), unique=True)
+    supplier_code: Mapped[str] = mapped_column(String(32))
+    supplier_name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    order_date: Mapped[date] = mapped_column(Date)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    lines: Mapped[list["PurchaseOrderLine"]] = relationship(
+        back_populates="purchase_order", order_by="PurchaseOrderLine.line_no"
+    )
+
+
+class PurchaseOrderLine(db.Model):
+    """One line of a purchase order; (order, line number) is unique."""
+
+    __tablename__ = "erp_purchase_order_lines"
+    __table_args__ = (UniqueConstraint("purchase_order_id", "line_no", name="uq_erp_po_lines_po_line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("erp_purchase_orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+
+    purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")

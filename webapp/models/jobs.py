@@ -1,0 +1,143 @@
+"""The SQL log: jobs, their records, every task execution, and the dispatch outbox."""
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+
+
+def utcnow() -> datetime:
+    """Current time in UTC, naive (every timestamp in the database is UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class JobStatus(StrEnum):
+    """Lifecycle of a job; the last four are terminal."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    COMPLETED_WITH_FAILURES = "completed_with_failures"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RecordState(StrEnum):
+    """Lifecycle of one record (one PO, one product) of a job."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+TERMINAL_JOB_STATUSES = (
+    JobStatus.SUCCEEDED,
+    JobStatus.COMPLETED_WITH_FAILURES,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+)
+RECORD_STATES = tuple(RecordState)
+TERMINAL_RECORD_STATES = (RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED)
+
+
+class Job(db.Model):
+    """One operator-launched job; its canvas ids are kept here, not in the result backend."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), default=JobStatus.QUEUED, index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    input_name: Mapped[str | None] = mapped_column(String(255))
+    input_text: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatch_task_id: Mapped[str | None] = mapped_column(String(64))
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    chord_id: Mapped[str | None] = mapped_column(String(64))
+    finalized_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_by = relationship("Operator")
+
+    @property
+    def is_active(self) -> bool:
+        """True while the job may still change (pages keep polling)."""
+        return self.status in ACTIVE_JOB_STATUSES
+
+
+class JobRecord(db.Model):
+    """One unit of work of a job (a PO number, a product code), with its outcome."""
+
+    __tablename__ = "job_records"
+    __table_args__ = (
+        UniqueConstraint("job_id", "key", name="uq_job_records_job_id_key"),
+        Index("ix_job_records_job_seq", "job_id", "seq"),
+        Index("ix_job_records_job_state", "job_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=RecordState.PENDING)
+    error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    erp_ref: Mapped[str | None] = mapped_column(String(64))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    job = relationship("Job")
+
+
+class TaskRun(db.Model):
+    """One execution of one Celery task (each retry and each redelivery is a row)."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (Index("ix_task_runs_record", "record_id", "id"), Index("ix_task_runs_job", "job_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), index=True)
+    task_name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(db.Model):
+    """A task to publish, written in the same transaction as the job it belongs to."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    task_name: Mapped[str] = mapped_column(String(200))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    task_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)

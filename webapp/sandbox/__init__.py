@@ -1,0 +1,1 @@
+"""The sandbox ERP: a deterministic, optionally flaky ERP API served by this app."""
