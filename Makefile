@@ -1,0 +1,71 @@
+# Celeriac developer tasks. Needs only python3 on PATH (and make).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Stamps record which requirements the virtualenv was last installed from.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: help venv dev-venv run test chromium migrate bench clean
+
+help:
+	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat"
+	@echo "make test     install the test requirements (and Debian chromium if missing) and run pytest"
+	@echo "              (pass options with PYTEST_ARGS='-k name -x')"
+	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
+	@echo "make migrate  apply database migrations (flask db upgrade)"
+	@echo "make bench    run scripts/bench.py"
+	@echo "make clean    remove .venv, caches and test artifacts (instance/ with its data is kept)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(RUNTIME_STAMP)
+
+dev-venv: $(RUNTIME_STAMP) $(DEV_STAMP)
+
+run: venv
+	$(BIN)/python scripts/launch.py
+
+# The browser tests drive Debian's chromium through Playwright.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+		:; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "chromium: /usr/bin/chromium is missing and we are not root; skipping its installation."; \
+		echo "chromium: install it with 'sudo apt-get install chromium' to run the browser tests."; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium: /usr/bin/chromium is missing and there is no apt-get; install chromium to run the browser tests."; \
+	else \
+		echo "chromium: installing Debian's chromium package"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: dev-venv chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Migrations sign nothing: a placeholder satisfies the app's SECRET_KEY check when none is set.
+migrate: venv
+	SECRET_KEY="$${SECRET_KEY:-placeholder-for-migrations}" $(BIN)/python -m flask --app wsgi db upgrade
+
+bench: dev-venv
+	@if [ -f scripts/bench.py ]; then \
+		$(BIN)/python scripts/bench.py; \
+	else \
+		echo "bench: scripts/bench.py does not exist yet"; exit 1; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,282 @@
+"""Run Celeriac on one machine: ``make run`` calls this with the virtualenv's Python.
+
+It prepares what a fresh checkout lacks, then starts the Procfile's ``web``, ``worker``, ``io`` and
+``beat`` processes under honcho:
+
+- a SECRET_KEY kept in ``instance/secret_key`` (created once, mode 600) unless SECRET_KEY is set;
+- a private Redis server unless REDIS_URL is set (stopped again on exit);
+- SQLite under ``instance/`` unless DATABASE_URL is set;
+- migrations, an ``admin`` operator when there is none (its password is printed once), demo data.
+
+Variables from ``.env`` count as set, and win over the shell's, as they do for honcho itself.
+Ctrl-C stops honcho and everything it started, then the private Redis; the exit code is honcho's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+PROCESSES = ("web", "worker", "io", "beat")  # never "release": it exits, and honcho would stop the rest
+DEFAULT_PORT = 5000
+SQLITE_WORKER_CONCURRENCY = "2"  # SQLite has one writer at a time; a few prefork processes are enough
+
+
+class LaunchError(Exception):
+    """A problem the user can fix; reported in one line, without a traceback."""
+
+
+def check_dependencies() -> None:
+    """Fail early, with a hint, when this Python lacks the project's packages."""
+    try:
+        import flask  # noqa: F401
+        import honcho  # noqa: F401
+    except ImportError as exc:
+        raise LaunchError(f"{exc.name} is not installed for {sys.executable}; run `make run`") from exc
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Variables of a ``.env`` file, parsed the way honcho parses it (empty when there is none)."""
+    from honcho.environ import parse
+
+    try:
+        return parse(path.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def base_environment() -> dict[str, str]:
+    """The shell's environment overlaid with ``.env``, as honcho will hand it to the processes."""
+    env = dict(os.environ)
+    env.update(read_env_file(ROOT / ".env"))
+    return env
+
+
+def ensure_instance_dir() -> Path:
+    """Create ``instance/`` (database, secret key, beat schedule, Redis working directory)."""
+    INSTANCE.mkdir(exist_ok=True)
+    return INSTANCE
+
+
+def stored_secret_key(instance: Path) -> str:
+    """The key in ``instance/secret_key``; generate it (readable by the owner only) the first time."""
+    path = instance / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+        path.unlink()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` (checked on all interfaces, as gunicorn's default binds)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(env: Mapping[str, str]) -> int:
+    """PORT if set; otherwise 5000, or the next free port above it."""
+    if env.get("PORT"):
+        return int(env["PORT"])
+    for port in range(DEFAULT_PORT, DEFAULT_PORT + 100):
+        if port_is_free(port):
+            return port
+    raise LaunchError(f"no free port between {DEFAULT_PORT} and {DEFAULT_PORT + 99}; set PORT")
+
+
+def local_defaults(env: Mapping[str, str], port: int, instance: Path) -> dict[str, str]:
+    """Settings for a plain-http run on localhost; each applies only where the variable is unset."""
+    defaults = {
+        "PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        "COOKIE_SECURE": "0",
+        # honcho gives each process type its own PORT (web 5000, worker 5100, ...), so the workers
+        # must be told where the web process serves the sandbox ERP.
+        "ERP_API_URL": f"http://127.0.0.1:{port}/sandbox/api",
+        # Listen on localhost only: this is a development run.
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        "BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),
+    }
+    if not env.get("DATABASE_URL"):
+        defaults["WORKER_CONCURRENCY"] = SQLITE_WORKER_CONCURRENCY
+    return {name: value for name, value in defaults.items() if not env.get(name)}
+
+
+def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
+    """Put this interpreter's bin directory first on PATH so the Procfile finds gunicorn and celery."""
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def start_redis(instance: Path) -> Any:
+    """Start a private Redis server (see webapp.localredis); the caller must call ``.stop()``."""
+    sys.path.insert(0, str(ROOT))
+    from webapp.localredis import start_private_redis
+
+    return start_private_redis(workdir=str(instance))
+
+
+def flask_command(*args: str) -> list[str]:
+    """The argv of a ``flask --app wsgi ...`` command run by this interpreter."""
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def run_step(title: str, argv: list[str], env: Mapping[str, str]) -> str:
+    """Run one preparation command; echo and return its standard output, raise if it fails."""
+    print(f"==> {title}", flush=True)
+    result = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+    if result.returncode != 0:
+        raise LaunchError(f"{' '.join(argv[2:])} failed with exit code {result.returncode}")
+    return result.stdout
+
+
+def prepare_database(env: Mapping[str, str]) -> bool:
+    """Migrate, create the first operator and seed the demo job; True when a login was printed."""
+    run_step("Migrating the database", flask_command("db", "upgrade"), env)
+    printed = run_step("Checking for an operator", flask_command("operators", "ensure-admin"), env)
+    run_step("Seeding demo data", flask_command("demo", "seed"), env)
+    return bool(printed.strip())
+
+
+def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_redis: bool) -> None:
+    """Say where the dashboard is and how to log in, before honcho's output starts."""
+    redis_note = "private, stopped on exit" if private_redis else "from REDIS_URL"
+    database = "from DATABASE_URL" if env.get("DATABASE_URL") else "SQLite in instance/"
+    print()
+    print(f"Celeriac dashboard: {url}")
+    if login_printed:
+        print("Log in as admin with the password printed above by `operators ensure-admin` (it is shown only once).")
+    else:
+        print("Log in with an existing operator; see README.md, Operators, to create another one.")
+    print(f"Database: {database}; Redis: {env['REDIS_URL']} ({redis_note}).")
+    print("Starting web, worker, io and beat; press Ctrl-C to stop them all.")
+    print(flush=True)
+
+
+def announce_when_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> threading.Thread:
+    """Print the URL again once the login page answers (honcho's output soon buries the banner)."""
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(url + "login", timeout=2) as response:
+                    if response.status == 200:
+                        print(f"*** Celeriac is up: {url}", flush=True)
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=wait, name="announce-ready", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_honcho(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``honcho start web worker io beat``; it gets signals only from us (its own session)."""
+    argv = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", *PROCESSES]
+    return subprocess.Popen(argv, cwd=ROOT, env=dict(env), start_new_session=True)
+
+
+def forward_signals(process: subprocess.Popen[bytes]) -> None:
+    """Pass Ctrl-C to honcho as SIGINT, and SIGTERM or SIGHUP as SIGTERM; honcho then stops its processes."""
+
+    def forward(signum: int, _frame: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+
+
+def exit_on_termination() -> None:
+    """Turn SIGTERM and SIGHUP into SystemExit so ``finally`` blocks still stop the private Redis."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, leave)
+
+
+def run_honcho(env: Mapping[str, str], url: str) -> int:
+    """Run honcho until it exits (by itself or on a forwarded signal); return its exit code."""
+    process = start_honcho(env)
+    forward_signals(process)
+    announce_when_ready(url, process)
+    return process.wait()
+
+
+def stop_redis(server: Any) -> None:
+    """Stop the private Redis server, ignoring Ctrl-C while it shuts down."""
+    if server is None:
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        print(f"Stopping the private Redis server (port {server.port})", flush=True)
+        server.stop()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def main() -> int:
+    """Prepare the environment and database, run the processes, clean up; return the exit code."""
+    exit_on_termination()
+    redis_server = None
+    try:
+        check_dependencies()
+        env = base_environment()
+        instance = ensure_instance_dir()
+        if not env.get("SECRET_KEY"):
+            env["SECRET_KEY"] = stored_secret_key(instance)
+        port = choose_port(env)
+        env.update(local_defaults(env, port, instance))
+        env = with_venv_on_path(env)
+        private_redis = not env.get("REDIS_URL")
+        if private_redis:
+            redis_server = start_redis(instance)
+            env["REDIS_URL"] = redis_server.url
+        login_printed = prepare_database(env)
+        url = f"http://127.0.0.1:{port}/"
+        print_banner(url, login_printed, env, private_redis)
+        return run_honcho(env, url)
+    except LaunchError as exc:
+        print(f"launch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("launch: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        stop_redis(redis_server)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
