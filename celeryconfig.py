@@ -23,7 +23,8 @@ result_accept_content = ["json"]
 
 task_acks_late = True
 task_reject_on_worker_lost = True
-task_acks_on_failure_or_timeout = True
+task_acks_on_failure = True
+task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
 worker_deduplicate_successful_tasks = True
 worker_cancel_long_running_tasks_on_connection_loss = True

@@ -21,27 +21,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     check_secret_key(app)
     make_sqlite_path_absolute(app)
     db.init_app(app)
+    tune_sqlite(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     celery_init_app(app)
     register_blueprints(app)
-    from webapp import cli, errors, security
+    from webapp import cli, errors, security, templating
 
-    cli.register(app)
-    errors.register(app)
-    security.register(app)
+    for module in (cli, errors, security, templating):
+        module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint (imported here: no import cycles)."""
-    from webapp import api, auth, dashboard, jobs
+    from webapp import api, auth, dashboard, erp, jobs
     from webapp.sandbox import views as sandbox
 
-    for module in (auth, dashboard, jobs, api, sandbox):
+    for module in (auth, dashboard, jobs, erp, api, sandbox):
         app.register_blueprint(module.bp)
+    app.register_blueprint(sandbox.api_bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
     csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
 
@@ -65,18 +66,38 @@ def make_sqlite_path_absolute(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, uri[len("sqlite:///"):])
 
 
+class FlaskTask(Task):
+    """A task that runs inside an app context of the Flask app it was created with."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        with self.app.flask_app.app_context():  # type: ignore[attr-defined]
+            return self.run(*args, **kwargs)
+
+
+def tune_sqlite(app: Flask) -> None:
+    """On SQLite, let readers and one writer work at once (WAL) and wait for locks instead of failing."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    def set_pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    with app.app_context():
+        event.listen(db.engine, "connect", set_pragmas)
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks all run inside a Flask app context."""
-
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(broker_url=app.config["REDIS_URL"], result_backend=app.config["REDIS_URL"])
     celery_app.conf.update(app.config.get("CELERY", {}))
+    celery_app.flask_app = app  # type: ignore[attr-defined]
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

@@ -1,5 +1,146 @@
-"""The JSON API, token-authenticated, mirroring the dashboard."""
+"""The JSON API, token-authenticated (Authorization: Bearer), mirroring the dashboard."""
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+
+from webapp.auth import operator_from_bearer
+from webapp.extensions import db
+from webapp.kinds import KINDS
+from webapp.launch import launch_job
+from webapp.models import JOB_STATUSES, RECORD_STATES, Job
+from webapp.po_csv import PO_NUMBER, parse_po_csv
+from webapp.progress import record_rows, summarize
+from webapp.sandbox import chaos
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def require_token() -> None:
+    """Every API call needs a valid bearer token (sets g.api_operator)."""
+    operator_from_bearer()
+
+
+def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """A JSON error with a message an operator can act on."""
+    return jsonify(error=message, **extra), status
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job as the API shows it: status, counts by state, timestamps."""
+    summary = summarize(job)
+    return {
+        "id": job.id, "kind": job.kind, "source": job.source, "status": job.status, "total": summary.total,
+        "done": summary.done, "counts": summary.counts, "error": job.error, "input_name": job.input_name,
+        "created_by": job.created_by.username if job.created_by else None,
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+        "group_id": job.group_id, "chord_id": job.chord_id,
+        "url": url_for("jobs.detail", job_id=job.id, _external=True),
+    }
+
+
+def iso(value: Any) -> str | None:
+    """An ISO 8601 UTC timestamp, or None."""
+    return value.isoformat() + "Z" if value else None
+
+
+@bp.post("/jobs")
+def create_job() -> tuple[Response, int]:
+    """Start a job from an uploaded file (multipart: kind, file) or JSON {kind, keys} / {kind, source: pending}."""
+    body = request.get_json(silent=True) if request.is_json else None
+    data = body if isinstance(body, dict) else request.form
+    kind = data.get("kind")
+    if kind not in KINDS:
+        return refuse(400, f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    upload = request.files.get("file")
+    if upload is not None:
+        raw = upload.read()
+        parsed = parse_po_csv(raw, current_app.config["MAX_JOB_RECORDS"])
+        if not parsed.ok:
+            return refuse(400, "the file was not accepted", details=parsed.errors)
+        job = launch_job(kind, "upload", parsed.keys, g.api_operator, upload.filename, raw.decode("utf-8-sig"))
+    elif data.get("source") == "pending":
+        job = launch_job(kind, "pending", [], g.api_operator, "pending POs from the ERP")
+    else:
+        keys, errors = keys_from_json(data.get("keys"))
+        if errors:
+            return refuse(400, "the keys were not accepted", details=errors)
+        job = launch_job(kind, "api", keys, g.api_operator, "keys sent to the API")
+    return jsonify(job_json(job)), 202
+
+
+def keys_from_json(keys: Any) -> tuple[list[str], list[str]]:
+    """Validate a JSON list of PO numbers; errors name the item's position."""
+    if not isinstance(keys, list) or not keys:
+        return [], ["send 'keys' as a non-empty list of PO numbers, a 'file', or \"source\": \"pending\""]
+    errors, seen, clean = [], set(), []
+    for index, key in enumerate(keys, start=1):
+        value = str(key).strip().upper() if isinstance(key, str) else ""
+        if not PO_NUMBER.match(value):
+            errors.append(f"item {index}: {key!r} is not a PO number (expected PO- and 6 digits)")
+        elif value in seen:
+            errors.append(f"item {index}: {value} is repeated")
+        else:
+            seen.add(value)
+            clean.append(value)
+    if len(clean) > current_app.config["MAX_JOB_RECORDS"]:
+        errors.append(f"{len(clean)} keys; the limit is {current_app.config['MAX_JOB_RECORDS']} per job")
+    return clean, errors[:20]
+
+
+@bp.get("/jobs")
+def list_jobs() -> Response:
+    """Jobs, newest first, paginated (?page=, ?per_page= up to 100, ?status=)."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = min(100, max(1, request.args.get("per_page", 25, type=int) or 25))
+    query = db.select(Job).order_by(Job.id.desc())
+    status = request.args.get("status")
+    if status in JOB_STATUSES:
+        query = query.where(Job.status == status)
+    jobs = db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return jsonify(page=page, per_page=per_page, jobs=[job_json(job) for job in jobs])
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int) -> Response:
+    """One job: status, counts by state, timestamps."""
+    return jsonify(job_json(db.get_or_404(Job, job_id)))
+
+
+@bp.get("/jobs/<int:job_id>/records")
+def get_records(job_id: int) -> Response:
+    """A page of the job's records with steps, attempts, error and ERP id (?page=, ?per_page=, ?state=)."""
+    job = db.get_or_404(Job, job_id)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = min(500, max(1, request.args.get("per_page", 100, type=int) or 100))
+    state = request.args.get("state") if request.args.get("state") in RECORD_STATES else None
+    rows, matching = record_rows(job, page, per_page, state)
+    records = [
+        {
+            "id": row.record.id, "seq": row.record.seq, "key": row.record.key, "state": row.record.state,
+            "attempts": row.attempts, "error": row.record.error, "erp_ref": row.record.erp_ref,
+            "retry_at": iso(row.record.retry_at),
+            "steps": [{"step": s.label, "state": s.state, "runs": s.runs} for s in row.steps],
+        }
+        for row in rows
+    ]
+    return jsonify(job=job_id, page=page, per_page=per_page, total=matching, records=records)
+
+
+@bp.get("/sandbox/settings")
+def get_sandbox_settings() -> Response:
+    """The sandbox ERP's chaos settings."""
+    return jsonify(chaos.settings_dict(chaos.load_settings()))
+
+
+@bp.put("/sandbox/settings")
+def put_sandbox_settings() -> tuple[Response, int]:
+    """Change the sandbox ERP's chaos settings (JSON body with any of the fields)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return refuse(400, "send a JSON object with the settings to change")
+    settings, errors = chaos.update_settings(body, g.api_operator.username)
+    if errors or settings is None:
+        return refuse(400, "the settings were not accepted", details=errors)
+    return jsonify(chaos.settings_dict(settings)), 200

@@ -1,5 +1,110 @@
-"""Job pages: launch, detail, live fragments, record detail."""
+"""Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-from flask import Blueprint
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.extensions import db
+from webapp.kinds import KINDS, PURCHASE_ORDERS
+from webapp.launch import launch_job
+from webapp.models import RECORD_STATES, Job, JobRecord, TaskRun
+from webapp.po_csv import parse_po_csv
+from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+
+ALLOWED_UPLOADS = (".csv", ".txt")
+
+
+def page_arg() -> int:
+    """The ?page= argument, at least 1."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def state_arg() -> str | None:
+    """The ?state= filter if it names a record state."""
+    state = request.args.get("state") or None
+    return state if state in RECORD_STATES else None
+
+
+def upload_errors(upload: object) -> list[str]:
+    """Errors about the upload itself (missing, wrong type), before reading it."""
+    filename = getattr(upload, "filename", "") or ""
+    if not filename:
+        return ["choose a CSV file of PO numbers to upload"]
+    if not filename.lower().endswith(ALLOWED_UPLOADS):
+        return [f"{filename!r} is not a .csv file"]
+    return []
+
+
+@bp.post("/purchase-orders")
+@login_required
+def launch_upload() -> Response | tuple[str, int]:
+    """Start a PO job from an uploaded CSV; on bad input re-render the form with the errors (400)."""
+    upload = request.files.get("file")
+    errors = upload_errors(upload)
+    if not errors and upload is not None:
+        raw = upload.read()
+        parsed = parse_po_csv(raw, current_app.config["MAX_JOB_RECORDS"])
+        errors = parsed.errors
+        if not errors:
+            job = launch_job(PURCHASE_ORDERS.name, "upload", parsed.keys, current_user,
+                             input_name=upload.filename, input_text=raw.decode("utf-8-sig"))
+            flash(f"Job #{job.id} started with {job.total} purchase orders.", "success")
+            return redirect(url_for("jobs.detail", job_id=job.id))
+    from webapp.dashboard import render_index
+
+    return render_index(upload_errors=errors), 400
+
+
+@bp.post("/purchase-orders/pending")
+@login_required
+def launch_pending() -> Response:
+    """Start a PO job for every purchase order the ERP lists as pending."""
+    job = launch_job(PURCHASE_ORDERS.name, "pending", [], current_user, input_name="pending POs from the ERP")
+    flash(f"Job #{job.id} started: pulling the ERP's pending purchase orders.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.get("/<int:job_id>")
+@login_required
+def detail(job_id: int) -> str:
+    """Render the job page: summary and the first page of record rows."""
+    job = db.get_or_404(Job, job_id)
+    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+
+
+@bp.get("/<int:job_id>/summary")
+@login_required
+def summary(job_id: int) -> str:
+    """Render the summary fragment (polled while the job is active)."""
+    job = db.get_or_404(Job, job_id)
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job))
+
+
+@bp.get("/<int:job_id>/rows")
+@login_required
+def rows(job_id: int) -> str:
+    """Render the record rows fragment for ?page= and ?state= (polled while the job is active)."""
+    job = db.get_or_404(Job, job_id)
+    return render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+
+
+def rows_context(job: Job) -> dict[str, object]:
+    """Template variables of the rows fragment and of the page that includes it."""
+    per_page = current_app.config["RECORDS_PER_PAGE"]
+    page, state = page_arg(), state_arg()
+    rows, matching = record_rows(job, page, per_page, state)
+    pages = max(1, -(-matching // per_page))
+    return {"rows": rows, "page": page, "pages": pages, "state": state, "matching": matching,
+            "summary": summarize(job), "states": RECORD_STATES}
+
+
+@bp.get("/<int:job_id>/records/<int:record_id>")
+@login_required
+def record(job_id: int, record_id: int) -> str:
+    """Render one record: its outcome and every task run with its traceback."""
+    record = db.get_or_404(JobRecord, record_id)
+    if record.job_id != job_id:
+        abort(404)
+    runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
+    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs), kind=KINDS[record.job.kind])

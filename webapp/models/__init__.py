@@ -3,6 +3,7 @@
 from webapp.models.erp import PurchaseOrder, PurchaseOrderLine
 from webapp.models.jobs import (
     ACTIVE_JOB_STATUSES,
+    JOB_STATUSES,
     RECORD_STATES,
     TERMINAL_JOB_STATUSES,
     TERMINAL_RECORD_STATES,
@@ -19,6 +20,7 @@ from webapp.models.sandbox import SandboxSettings
 
 __all__ = [
     "ACTIVE_JOB_STATUSES",
+    "JOB_STATUSES",
     "RECORD_STATES",
     "TERMINAL_JOB_STATUSES",
     "TERMINAL_RECORD_STATES",

@@ -37,6 +37,7 @@ class RecordState(StrEnum):
     CANCELLED = "cancelled"
 
 
+JOB_STATUSES = tuple(JobStatus)
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL_JOB_STATUSES = (
     JobStatus.SUCCEEDED,

@@ -1,0 +1,1 @@
+"""Celery tasks: thin entry points in workflows.py, plain step functions beside them."""

@@ -1,0 +1,75 @@
+"""Job-level steps as plain functions: add records, count outcomes, close the job."""
+
+from typing import Any
+
+from webapp.extensions import db
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, utcnow
+
+
+def counts_by_state(job_id: int) -> dict[str, int]:
+    """Number of records of the job in each state (one GROUP BY on an index)."""
+    rows = db.session.execute(
+        db.select(JobRecord.state, db.func.count()).where(JobRecord.job_id == job_id).group_by(JobRecord.state)
+    ).all()
+    return {state: count for state, count in rows}
+
+
+def add_records(job: Job, keys: list[str]) -> None:
+    """Create the job's records in input order; already-present keys are kept (safe to redo)."""
+    existing = set(db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == job.id)).scalars())
+    rows = [{"job_id": job.id, "seq": seq, "key": key, "state": RecordState.PENDING}
+            for seq, key in enumerate(keys, start=1) if key not in existing]
+    if rows:
+        db.session.execute(db.insert(JobRecord), rows)
+    job.total = len(existing) + len(rows)
+
+
+def record_ids(job_id: int) -> list[int]:
+    """Ids of the job's records that still need work, in input order."""
+    return list(
+        db.session.execute(
+            db.select(JobRecord.id)
+            .where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+            .order_by(JobRecord.seq)
+        ).scalars()
+    )
+
+
+def final_status(counts: dict[str, int]) -> str | None:
+    """The job's terminal status from its record counts, or None while records are unfinished."""
+    total = sum(counts.values())
+    succeeded = counts.get(RecordState.SUCCEEDED, 0)
+    failed = counts.get(RecordState.FAILED, 0)
+    cancelled = counts.get(RecordState.CANCELLED, 0)
+    if succeeded + failed + cancelled < total:
+        return None
+    if cancelled:
+        return JobStatus.CANCELLED
+    if failed == 0:
+        return JobStatus.SUCCEEDED
+    if succeeded == 0:
+        return JobStatus.FAILED
+    return JobStatus.COMPLETED_WITH_FAILURES
+
+
+def finalize(job_id: int) -> dict[str, Any]:
+    """Close the job if every record is final; idempotent, so a second call changes nothing."""
+    job = db.session.get(Job, job_id, with_for_update=db.engine.dialect.name == "postgresql")
+    if job is None:
+        return {"job": job_id, "status": None}
+    counts = counts_by_state(job_id)
+    status = final_status(counts)
+    job.finalized_count += 1
+    if status is not None and job.is_active:
+        job.status = status
+        job.finished_at = utcnow()
+    db.session.commit()
+    return {"job": job_id, "status": job.status}
+
+
+def fail_job(job: Job, error: str) -> None:
+    """End a job that could not even start (its record list could not be obtained)."""
+    job.status = JobStatus.FAILED
+    job.error = error
+    job.finished_at = utcnow()
+    db.session.commit()

@@ -1,0 +1,60 @@
+"""State changes of job records, kept in one place so every step reports the same way."""
+
+from datetime import datetime
+from typing import Any
+
+from webapp.extensions import db
+from webapp.models import TERMINAL_RECORD_STATES, JobRecord, RecordState, utcnow
+
+
+def outcome(record_id: int, ok: bool, error: str | None = None) -> dict[str, Any]:
+    """What a header task returns: deterministic, so a redelivered duplicate counts the same in the chord."""
+    result: dict[str, Any] = {"record": record_id, "ok": ok}
+    if error:
+        result["error"] = error
+    return result
+
+
+def load(record_id: int) -> JobRecord | None:
+    """The record, fresh from the database."""
+    return db.session.get(JobRecord, record_id)
+
+
+def is_done(record: JobRecord) -> bool:
+    """True once the record has a final outcome (later deliveries must not change it)."""
+    return record.state in TERMINAL_RECORD_STATES
+
+
+def mark_running(record: JobRecord) -> None:
+    """A step of this record has started on a worker."""
+    record.state = RecordState.RUNNING
+    record.retry_at = None
+    record.started_at = record.started_at or utcnow()
+    db.session.commit()
+
+
+def mark_retrying(record: JobRecord, error: str, retry_at: datetime) -> None:
+    """A transient failure: say why, and when the next attempt is due."""
+    record.state = RecordState.RETRYING
+    record.error = error
+    record.retry_at = retry_at
+    db.session.commit()
+
+
+def mark_failed(record: JobRecord, error: str) -> dict[str, Any]:
+    """A permanent failure: the record is done, with the reason in words."""
+    record.state = RecordState.FAILED
+    record.error = error
+    record.retry_at = None
+    record.finished_at = utcnow()
+    db.session.commit()
+    return outcome(record.id, False, error)
+
+
+def mark_succeeded(record: JobRecord, erp_ref: str) -> None:
+    """The ERP effect exists; keep its id for the link. The caller's transaction commits it."""
+    record.state = RecordState.SUCCEEDED
+    record.erp_ref = erp_ref
+    record.error = None
+    record.retry_at = None
+    record.finished_at = utcnow()

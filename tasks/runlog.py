@@ -1,0 +1,106 @@
+"""The SQL task log, written from Celery signals for every task: one TaskRun per execution.
+
+Each execution (first try, retry, redelivery after a crash) gets its own row when it starts and
+is closed when it ends. A row left STARTED by a killed worker is marked LOST when the same task
+id is delivered again; the number of LOST rows is the redelivery count that caps poison pills.
+"""
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import Task
+from celery.signals import task_failure, task_postrun, task_prerun
+
+from webapp.extensions import db
+from webapp.models import TaskRun, utcnow
+
+log = logging.getLogger(__name__)
+
+STARTED, SUCCESS, FAILURE, RETRY, LOST = "STARTED", "SUCCESS", "FAILURE", "RETRY", "LOST"
+TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST)
+
+# Per execution, keyed by task id: the TaskRun row id and fields to write when it ends.
+_open_runs: dict[str, dict[str, Any]] = {}
+_lock = threading.Lock()
+
+
+def annotate(task_id: str, **fields: Any) -> None:
+    """Remember fields (error, retry_at, state) to write on the run's row when it ends."""
+    with _lock:
+        entry = _open_runs.get(task_id)
+        if entry is not None:
+            entry["fields"].update(fields)
+
+
+def lost_count(task_id: str) -> int:
+    """How many earlier executions of this task id died without finishing."""
+    return db.session.execute(
+        db.select(db.func.count()).select_from(TaskRun).where(TaskRun.task_id == task_id, TaskRun.state == LOST)
+    ).scalar_one()
+
+
+def _flask_app(task: Task) -> Any:
+    return task.app.flask_app  # type: ignore[attr-defined]
+
+
+@task_prerun.connect
+def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
+    """Insert a STARTED row; rows of earlier deliveries still open are marked LOST."""
+    request = task.request
+    delivery = request.delivery_info or {}
+    try:
+        with _flask_app(task).app_context():
+            db.session.execute(
+                db.update(TaskRun)
+                .where(TaskRun.task_id == task_id, TaskRun.state == STARTED)
+                .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
+            )
+            run = TaskRun(
+                task_id=task_id,
+                task_name=task.name,
+                job_id=kwargs.get("job_id"),
+                record_id=kwargs.get("record_id"),
+                state=STARTED,
+                attempt=(request.retries or 0) + 1,
+                queue=delivery.get("routing_key"),
+                worker=request.hostname,
+            )
+            db.session.add(run)
+            db.session.commit()
+            with _lock:
+                _open_runs[task_id] = {"id": run.id, "fields": {}}
+    except Exception:  # the log must never stop the work itself
+        log.exception("could not open the task run of %s", task_id)
+
+
+@task_failure.connect
+def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_: Any) -> None:
+    """Keep the exception and traceback for the run's row."""
+    annotate(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}",
+             traceback=getattr(einfo, "traceback", None))
+
+
+@task_postrun.connect
+def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = None, **_: Any) -> None:
+    """Close the run's row with its final state, error and retry time."""
+    with _lock:
+        entry = _open_runs.pop(task_id, None)
+    if entry is None:
+        return
+    fields = {"state": state or SUCCESS, "finished_at": utcnow()}
+    if isinstance(retval, dict) and retval.get("ok") is False:
+        fields.update(state=FAILURE, error=retval.get("error"))
+    fields.update(entry["fields"])
+    try:
+        with _flask_app(task).app_context():
+            db.session.execute(db.update(TaskRun).where(TaskRun.id == entry["id"]).values(**fields))
+            db.session.commit()
+    except Exception:
+        log.exception("could not close the task run of %s", task_id)
+
+
+def retry_time(countdown: float) -> datetime:
+    """The UTC time a retry with this countdown is due."""
+    return utcnow() + timedelta(seconds=countdown)

@@ -1,0 +1,172 @@
+"""Celery entry points (thin): dispatch a job's canvas, its per-record steps, finalize, relay.
+
+Header tasks never raise into the chord: a record that fails for good is marked failed in SQL
+and its chain returns an outcome, so the chord body (finalize) always fires.
+"""
+
+import random
+import traceback
+import uuid
+from typing import Any
+
+from celery import Task, chain, chord, group, shared_task
+from celery.exceptions import Retry
+from flask import current_app
+from sqlalchemy.exc import OperationalError
+
+from tasks import jobs, purchase_orders, records, runlog
+from tasks.erp_client import ErpError, PermanentError, TransientError, get_json
+from webapp import outbox
+from webapp.extensions import db
+from webapp.models import Job, JobStatus, utcnow
+
+POISON_CAP = 3  # a task id whose worker died this many times is failed, not redelivered again
+
+
+class RecordTask(Task):
+    """Base of the per-record steps: never lets an error escape into the chord.
+
+    A database outage is retried with backoff; any other unexpected error fails the record
+    with its traceback in the task log; a poison pill (worker died POISON_CAP times) is failed
+    instead of being redelivered forever.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.app.flask_app.app_context():  # type: ignore[attr-defined]
+            record_id = kwargs["record_id"]
+            lost = runlog.lost_count(self.request.id)
+            if lost >= POISON_CAP:
+                step = self.name.rsplit(".", 1)[-1]
+                return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
+            try:
+                return self.run(*args, **kwargs)
+            except Retry:
+                raise
+            except OperationalError as exc:
+                db.session.rollback()
+                if self.request.retries < current_app.config["FETCH_MAX_RETRIES"]:
+                    runlog.annotate(self.request.id, error=f"database unavailable: {exc.orig}")
+                    raise self.retry(countdown=backoff_seconds(self.request.retries), max_retries=None) from None
+                return self.fail_with_traceback(record_id, f"database unavailable: {exc.orig}")
+            except Exception as exc:
+                db.session.rollback()
+                return self.fail_with_traceback(record_id, f"internal error: {type(exc).__name__}: {exc}")
+
+    def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
+        """Fail the record and keep the traceback on the task run."""
+        runlog.annotate(self.request.id, traceback=traceback.format_exc())
+        return fail_unless_done(record_id, error)
+
+
+def fail_unless_done(record_id: int, error: str) -> dict[str, Any]:
+    """Mark the record failed unless it already has its final outcome."""
+    record = records.load(record_id)
+    if record is None:
+        return records.outcome(record_id, False, error)
+    if records.is_done(record):
+        return records.outcome(record_id, record.state == "succeeded", record.error)
+    return records.mark_failed(record, error)
+
+
+def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, at least Retry-After, never above FETCH_BACKOFF_MAX."""
+    config = current_app.config
+    ceiling = config["FETCH_BACKOFF_MAX"]
+    delay = min(ceiling, config["FETCH_BACKOFF_BASE"] * 2**retries)
+    delay = delay / 2 + random.uniform(0, delay / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, ceiling)
+
+
+@shared_task(bind=True, max_retries=None)
+def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
+    """Build and apply the job's canvas: chord(group(chain(fetch → make) per record) → finalize)."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.status != JobStatus.QUEUED:
+        return {"job": job_id, "dispatched": False}
+    if job.source == "pending" and job.total == 0:
+        try:
+            keys = get_json("/purchase-orders?status=pending", "the pending purchase orders")["purchase_orders"]
+        except TransientError as exc:
+            raise self.retry(countdown=backoff_seconds(self.request.retries, exc.retry_after)) from None
+        except (PermanentError, KeyError, TypeError) as exc:
+            jobs.fail_job(job, f"could not list the pending purchase orders: {exc}")
+            return {"job": job_id, "dispatched": False}
+        if not keys:
+            jobs.fail_job(job, "the ERP has no pending purchase orders")
+            return {"job": job_id, "dispatched": False}
+        jobs.add_records(job, [str(key) for key in keys])
+    ids = jobs.record_ids(job_id)
+    job.group_id, job.chord_id = str(uuid.uuid4()), str(uuid.uuid4())
+    job.dispatch_task_id = self.request.id
+    job.status = JobStatus.RUNNING
+    job.started_at = job.started_at or utcnow()
+    db.session.commit()
+    header = group([chain(fetch_po.si(job_id=job_id, record_id=r), make_po.si(job_id=job_id, record_id=r)) for r in ids])
+    header.options["task_id"] = job.group_id
+    try:
+        chord(header, finalize_job.si(job_id=job_id).set(task_id=job.chord_id)).apply_async()
+    except Exception:
+        job.status = JobStatus.QUEUED  # publish failed: try the whole dispatch again
+        db.session.commit()
+        raise
+    return {"job": job_id, "dispatched": True, "records": len(ids)}
+
+
+@shared_task(bind=True, base=RecordTask, max_retries=None)
+def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Fetch one PO from the ERP; retry transient failures with backoff, fail permanent ones at once."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        return fail_unless_done(record_id, "the record is gone")
+    records.mark_running(record)
+    try:
+        data = purchase_orders.validate_po(record.key, get_json(f"/purchase-orders/{record.key}", record.key))
+    except TransientError as exc:
+        return retry_or_fail(self, record, exc)
+    except ErpError as exc:
+        return records.mark_failed(record, exc.reason)
+    record.payload = data
+    db.session.commit()
+    return records.outcome(record_id, True)
+
+
+def retry_or_fail(task: Task, record: Any, exc: ErpError) -> dict[str, Any]:
+    """Schedule another attempt, or fail the record once the retry budget is spent."""
+    attempts = task.request.retries + 1
+    limit = current_app.config["FETCH_MAX_RETRIES"]
+    if task.request.retries >= limit:
+        return records.mark_failed(record, f"gave up after {attempts} attempts: {exc.reason}")
+    countdown = backoff_seconds(task.request.retries, exc.retry_after)
+    retry_at = runlog.retry_time(countdown)
+    message = f"{exc.reason} (attempt {attempts} of {limit + 1})"
+    records.mark_retrying(record, message, retry_at)
+    runlog.annotate(task.request.id, error=message, retry_at=retry_at)
+    raise task.retry(countdown=countdown, max_retries=limit)
+
+
+@shared_task(bind=True, base=RecordTask)
+def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        return fail_unless_done(record_id, "the record is gone")
+    if not record.payload:
+        return records.mark_failed(record, "no ERP data was fetched for this purchase order")
+    po_id = purchase_orders.write_purchase_order(record.payload, job_id)
+    records.mark_succeeded(record, str(po_id))
+    db.session.commit()
+    return records.outcome(record_id, True)
+
+
+@shared_task
+def finalize_job(job_id: int) -> dict[str, Any]:
+    """Chord body: set the job's terminal status from its records' outcomes."""
+    return jobs.finalize(job_id)
+
+
+@shared_task
+def relay_outbox() -> int:
+    """Beat: publish outbox messages the request's fast path could not send."""
+    return outbox.relay()

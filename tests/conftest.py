@@ -1,0 +1,184 @@
+"""Fixtures: a migrated database, a real Redis, a live web server (the sandbox ERP), real workers.
+
+With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) the tests use
+them; otherwise a SQLite file and a private redis-server started here.
+"""
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from tests.helpers import WorkerSet, free_port, wait_for
+from webapp.config import database_url
+from webapp.localredis import start_private_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL if set, else a private redis-server for this test session."""
+    url = os.environ.get("REDIS_URL")
+    server = None
+    if not url:
+        server = start_private_redis(workdir=str(tmp_path_factory.mktemp("redis")))
+        url = server.url
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DATABASE_URL if set (normalised as the app does), else a SQLite file for this session."""
+    if os.environ.get("DATABASE_URL"):
+        return database_url()
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def web_port() -> int:
+    """The port of the live web server (pages, API and the sandbox ERP)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def worker_env(database_uri: str, redis_url: str, web_port: int) -> dict[str, str]:
+    """Environment for worker processes: same database and broker, fast retries, short timeouts."""
+    env = dict(os.environ)
+    env.update(
+        SECRET_KEY="test-secret",
+        DATABASE_URL=database_uri,
+        REDIS_URL=redis_url,
+        ERP_API_URL=f"http://127.0.0.1:{web_port}/sandbox/api",
+        ERP_TIMEOUT="1",
+        FETCH_BACKOFF_BASE="0.05",
+        FETCH_BACKOFF_MAX="0.5",
+        FETCH_MAX_RETRIES="10",
+        BROKER_VISIBILITY_TIMEOUT="20",
+        TASK_TIME_LIMIT="15",
+        TASK_SOFT_TIME_LIMIT="12",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(database_uri: str, redis_url: str, web_port: int) -> Iterator[Flask]:
+    """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "REDIS_URL": redis_url,
+        "ERP_API_URL": f"http://127.0.0.1:{web_port}/sandbox/api",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "SANDBOX_TIMEOUT_SLEEP": 2,
+    })
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade(directory=str(ROOT / "migrations"))
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table before each test that uses the app."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    from webapp.extensions import db
+
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+    yield
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask, web_port: int) -> Iterator[str]:
+    """The app served over real HTTP in a thread: the workers' ERP, and the browser's site."""
+    server = make_server("127.0.0.1", web_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{web_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def workers(worker_env: dict[str, str], live_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerSet]:
+    """A prefork worker (default, db queues) and a threads worker (fetch queue), as in the Procfile."""
+    workers = WorkerSet(worker_env, tmp_path_factory.mktemp("workers"))
+    workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    workers.start("io", queues="fetch", pool="threads", concurrency=16)
+    workers.wait_ready()
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def operator(app: Flask) -> tuple[str, str]:
+    """An operator account; returns (username, password)."""
+    from webapp.extensions import db
+    from webapp.models import Operator
+
+    with app.app_context():
+        op = Operator(username="olga")
+        op.set_password("correct horse battery")
+        db.session.add(op)
+        db.session.commit()
+    return "olga", "correct horse battery"
+
+
+def csrf_token(html: bytes | str) -> str:
+    """The CSRF token rendered in a page."""
+    text = html.decode() if isinstance(html, bytes) else html
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text) or re.search(r'"X-CSRFToken": "([^"]+)"', text)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def client(app: Flask, operator: tuple[str, str]) -> FlaskClient:
+    """A test client logged in as the operator (through the real login form and its CSRF token)."""
+    client = app.test_client()
+    page = client.get("/login")
+    response = client.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def api_token(app: Flask, operator: tuple[str, str]) -> str:
+    """A bearer token for the operator."""
+    from webapp.extensions import db
+    from webapp.models import ApiToken, Operator
+
+    with app.app_context():
+        op = db.session.execute(db.select(Operator).filter_by(username=operator[0])).scalar_one()
+        row, token = ApiToken.issue(op)
+        db.session.add(row)
+        db.session.commit()
+    return token
+
+
+__all__ = ["csrf_token", "wait_for"]

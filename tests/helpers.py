@@ -1,0 +1,88 @@
+"""Test helpers: polling with a deadline, and real Celery worker processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+
+from webapp.localredis import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+__all__ = ["WorkerSet", "free_port", "wait_for"]
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.1, message: str = "") -> T:
+    """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: T = predicate()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message or predicate}")
+        time.sleep(interval)
+        last = predicate()
+    return last
+
+
+class WorkerSet:
+    """Celery worker processes started by a test, each with its own log file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.counter = 0
+
+    def start(self, name: str, queues: str, pool: str, concurrency: int) -> str:
+        """Start a worker consuming ``queues``; return its node name."""
+        self.counter += 1
+        node = f"{name}{self.counter}-{os.getpid()}@localhost"
+        log = open(self.log_dir / f"{name}{self.counter}.log", "wb")
+        args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
+                "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", node, "--without-gossip", "--without-mingle"]
+        self.processes[node] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return node
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every started worker answers a ping."""
+        from celery import Celery
+
+        probe = Celery(broker=self.env["REDIS_URL"], backend=self.env["REDIS_URL"])
+        probe.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
+        wanted = {node for node, proc in self.processes.items() if proc.poll() is None}
+
+        def all_answer() -> bool:
+            replies = probe.control.ping(timeout=0.5) or []
+            return wanted <= {name for reply in replies for name in reply}
+
+        wait_for(all_answer, timeout=timeout, interval=0.2, message=f"workers {sorted(wanted)} to answer")
+
+    def kill(self, node: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a worker's main process and its pool children at once (as a machine crash would)."""
+        proc = self.processes.pop(node)
+        family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        for pid in family:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        """Warm-stop every worker this set started; kill those that do not stop in time."""
+        for node, proc in list(self.processes.items()):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for node, proc in list(self.processes.items()):
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.kill(node)
+        self.processes.clear()

@@ -1,0 +1,134 @@
+"""The purchase-order job end to end: real workers, real Redis, the sandbox ERP over HTTP."""
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.helpers import WorkerSet, wait_for
+from webapp.extensions import db
+from webapp.launch import launch_job
+from webapp.models import TERMINAL_JOB_STATUSES, Job, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
+from webapp.sandbox import chaos
+from webapp.sandbox.data import purchase_order
+
+PO_NUMBERS = [f"PO-{n}" for n in range(100100, 100150)]
+
+
+def set_chaos(app: Flask, **settings: Any) -> None:
+    """Change the sandbox ERP's failure settings (calm for anything not given)."""
+    with app.app_context():
+        _, errors = chaos.update_settings({**chaos.CALM, **settings}, "test")
+        assert not errors
+
+
+def start(app: Flask, keys: list[str]) -> int:
+    """Launch a PO job as an operator request would; return its id."""
+    with app.app_context():
+        return launch_job("purchase_orders", "upload", keys, None, input_name="test.csv").id
+
+
+def finished_job(app: Flask, job_id: int, timeout: float = 120) -> Job:
+    """Wait until the job is terminal; return it (detached, attributes loaded)."""
+
+    def terminal() -> Job | None:
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            if job is not None and job.status in TERMINAL_JOB_STATUSES:
+                db.session.expunge(job)
+                return job
+            return None
+
+    return wait_for(terminal, timeout=timeout, interval=0.25, message=f"job {job_id} to finish")
+
+
+def count(app: Flask, query: Any) -> int:
+    """Run a scalar count query in an app context."""
+    with app.app_context():
+        return db.session.execute(query).scalar_one()
+
+
+def test_flaky_erp_every_po_made_once(app: Flask, workers: WorkerSet) -> None:
+    """50 POs against 30% transient failures: the job succeeds with 50 POs and visible retries."""
+    set_chaos(app, error_rate=0.15, throttle_rate=0.1, timeout_rate=0.05, retry_after_s=0)
+    job = finished_job(app, start(app, PO_NUMBERS))
+    set_chaos(app)
+    assert job.status == "succeeded"
+    assert job.finalized_count == 1
+    assert count(app, db.select(db.func.count()).select_from(PurchaseOrder).where(PurchaseOrder.po_number.in_(PO_NUMBERS))) == 50
+    with app.app_context():
+        retried = db.session.execute(
+            db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job.id, TaskRun.state == "RETRY")
+        ).scalar_one()
+        fetch_runs = db.session.execute(
+            db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job.id, TaskRun.task_name.endswith("fetch_po"))
+        ).scalar_one()
+        lines = db.session.execute(db.select(db.func.count()).select_from(PurchaseOrderLine)).scalar_one()
+    assert retried > 0, "a 30% failure rate over 50 fetches must have caused retries"
+    assert fetch_runs == 50 + retried
+    assert lines == sum(len(purchase_order(n)["lines"]) for n in PO_NUMBERS)
+
+
+def test_missing_pos_fail_without_retries(app: Flask, workers: WorkerSet) -> None:
+    """3 permanently missing POs fail at once; 47 succeed; completed with failures; finalize once."""
+    missing = PO_NUMBERS[5:8]
+    set_chaos(app, missing_keys=",".join(missing))
+    job = finished_job(app, start(app, PO_NUMBERS))
+    set_chaos(app)
+    assert job.status == "completed_with_failures"
+    assert job.finalized_count == 1
+    with app.app_context():
+        failed = db.session.execute(
+            db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")
+        ).scalars().all()
+        assert sorted(r.key for r in failed) == sorted(missing)
+        assert all("not found" in (r.error or "") for r in failed)
+        for record in failed:
+            runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id)).scalars().all()
+            assert [(run.task_name.rsplit(".", 1)[-1], run.state) for run in runs if "fetch" in run.task_name] == [("fetch_po", "FAILURE")]
+        finalize_runs = db.session.execute(
+            db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job.id, TaskRun.task_name.endswith("finalize_job"))
+        ).scalar_one()
+        made = db.session.execute(db.select(db.func.count()).select_from(PurchaseOrder)).scalar_one()
+    assert finalize_runs == 1
+    assert made == 47
+
+
+def test_one_record_job(app: Flask, workers: WorkerSet) -> None:
+    """A single-record job (a one-element chord header) still finishes."""
+    job = finished_job(app, start(app, ["PO-100777"]))
+    assert job.status == "succeeded"
+
+
+@pytest.mark.parametrize("deliveries", [2, 3])
+def test_make_po_delivered_twice_leaves_one_po(app: Flask, workers: WorkerSet, deliveries: int) -> None:
+    """Redelivering make_po for a finished record (same task id) writes nothing more."""
+    job = finished_job(app, start(app, ["PO-100900"]))
+    assert job.status == "succeeded"
+    celery_app = app.extensions["celery"]
+    with app.app_context():
+        record = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job.id)).scalar_one()
+        record_id = record.id
+        # Force the step to write again, as a redelivery racing the first run would.
+        record.state = "running"
+        db.session.commit()
+    for _ in range(deliveries):
+        result = celery_app.send_task("tasks.workflows.make_po", kwargs={"job_id": job.id, "record_id": record_id})
+        assert result.get(timeout=30)["ok"] is True
+    with app.app_context():
+        pos = db.session.execute(db.select(PurchaseOrder).where(PurchaseOrder.po_number == "PO-100900")).scalars().all()
+        assert len(pos) == 1
+        lines = db.session.execute(
+            db.select(db.func.count()).select_from(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == pos[0].id)
+        ).scalar_one()
+    assert lines == len(purchase_order("PO-100900")["lines"])
+
+
+def test_pull_pending_job(app: Flask, workers: WorkerSet) -> None:
+    """A job of the ERP's pending POs lists them in the dispatch task, then makes each."""
+    with app.app_context():
+        job_id = launch_job("purchase_orders", "pending", [], None).id
+    job = finished_job(app, job_id, timeout=180)
+    assert job.status == "succeeded"
+    assert job.total > 100
+    assert count(app, db.select(db.func.count()).select_from(PurchaseOrder)) == job.total

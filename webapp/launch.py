@@ -1,0 +1,34 @@
+"""Launching jobs: one transaction writes the job, its records and its outbox message."""
+
+from webapp import outbox
+from webapp.extensions import db
+from webapp.kinds import DISPATCH_TASK
+from webapp.models import Job, JobRecord, Operator, RecordState
+
+
+def launch_job(
+    kind: str,
+    source: str,
+    keys: list[str],
+    operator: Operator | None,
+    input_name: str | None = None,
+    input_text: str | None = None,
+) -> Job:
+    """Commit a new job with one record per key, then hand it to the relay; return at once.
+
+    With ``source="pending"`` the key list is empty: the dispatch task asks the ERP for it,
+    so the request never waits on the ERP.
+    """
+    job = Job(kind=kind, source=source, total=len(keys), created_by=operator,
+              input_name=input_name, input_text=input_text)
+    db.session.add(job)
+    db.session.flush()
+    if keys:
+        db.session.execute(
+            db.insert(JobRecord),
+            [{"job_id": job.id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in enumerate(keys, 1)],
+        )
+    message = outbox.add(DISPATCH_TASK, job_id=job.id)
+    db.session.commit()
+    outbox.relay_quietly([message.id])
+    return job

@@ -1,0 +1,96 @@
+"""What the job page shows: counts by state, progress, rate and ETA; record rows with their steps."""
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from webapp.extensions import db
+from webapp.kinds import KINDS, Step
+from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, TaskRun, utcnow
+
+
+@dataclass
+class Summary:
+    """A job's counts and speed, from one aggregate query."""
+
+    counts: dict[str, int]
+    total: int
+    done: int
+    percent: int
+    rate: float | None
+    eta_seconds: int | None
+
+
+def summarize(job: Job) -> Summary:
+    """Counts by record state (SQL GROUP BY), progress, records per second and time left."""
+    rows = db.session.execute(
+        db.select(JobRecord.state, db.func.count()).where(JobRecord.job_id == job.id).group_by(JobRecord.state)
+    ).all()
+    counts = {state: 0 for state in RECORD_STATES} | {state: n for state, n in rows}
+    total = max(job.total, sum(counts.values()))
+    done = sum(counts[state] for state in TERMINAL_RECORD_STATES)
+    percent = math.floor(100 * done / total) if total else (100 if not job.is_active else 0)
+    end = job.finished_at or utcnow()
+    elapsed = (end - job.started_at).total_seconds() if job.started_at else 0
+    rate = done / elapsed if elapsed > 0 and done else None
+    eta = int((total - done) / rate) if rate and job.is_active else None
+    return Summary(counts, total, done, percent, rate, eta)
+
+
+@dataclass
+class StepView:
+    """The latest state of one step of one record, and how many times it ran."""
+
+    label: str
+    state: str = "waiting"
+    runs: int = 0
+    retry_at: datetime | None = None
+
+
+@dataclass
+class RowView:
+    """One record row: the record and its steps."""
+
+    record: JobRecord
+    steps: list[StepView] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        """Executions of all steps of this record, retries and redeliveries included."""
+        return sum(step.runs for step in self.steps)
+
+
+def record_rows(job: Job, page: int, per_page: int, state: str | None = None) -> tuple[list[RowView], int]:
+    """One page of record rows with their steps (two queries whatever the job's size); and the row count."""
+    query = db.select(JobRecord).where(JobRecord.job_id == job.id)
+    count_query = db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job.id)
+    if state:
+        query = query.where(JobRecord.state == state)
+        count_query = count_query.where(JobRecord.state == state)
+    matching = job.total if not state else db.session.execute(count_query).scalar_one()
+    page_records = db.session.execute(
+        query.order_by(JobRecord.seq).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
+    steps = KINDS[job.kind].steps
+    rows = {r.id: RowView(r, [StepView(step.label) for step in steps]) for r in page_records}
+    attach_runs(rows, steps)
+    return list(rows.values()), matching
+
+
+def attach_runs(rows: dict[int, RowView], steps: tuple[Step, ...]) -> None:
+    """Fill each row's steps from the task log of those records, in one query."""
+    if not rows:
+        return
+    index = {step.task_name: i for i, step in enumerate(steps)}
+    runs = db.session.execute(
+        db.select(TaskRun.record_id, TaskRun.task_name, TaskRun.state, TaskRun.retry_at)
+        .where(TaskRun.record_id.in_(list(rows)))
+        .order_by(TaskRun.id)
+    ).all()
+    for record_id, task_name, state, retry_at in runs:
+        if task_name not in index:
+            continue
+        view = rows[record_id].steps[index[task_name]]
+        view.runs += 1
+        view.state = state
+        view.retry_at = retry_at
