@@ -119,6 +119,8 @@ def local_defaults(env: Mapping[str, str], port: int, instance: Path) -> dict[st
         # Listen on localhost only: this is a development run.
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
         "BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),
+        # .env is applied here already; this also silences flask's python-dotenv tip about .flaskenv.
+        "FLASK_SKIP_DOTENV": "1",
     }
     if not env.get("DATABASE_URL"):
         defaults["WORKER_CONCURRENCY"] = SQLITE_WORKER_CONCURRENCY
