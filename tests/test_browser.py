@@ -1,0 +1,127 @@
+"""The pages in a real browser: login, CSV upload, and the job page updating live over htmx."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Error, Frame, Page, expect, sync_playwright
+
+from tests.helpers import WorkerSet
+from webapp.sandbox import chaos
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+INSTALL_CHROMIUM = "install Debian's chromium (sudo apt-get install chromium) to run the browser tests"
+TIMEOUT_MS = 90_000  # generous: two cores run the browser, the web server and the workers at once
+PO_NUMBERS = [f"PO-{n}" for n in range(100300, 100330)]
+NOT_SUCCEEDED_YET = """() => {
+  const rows = document.querySelectorAll("tr.record");
+  const done = document.querySelectorAll('tr.record[data-state="succeeded"]');
+  return done.length >= 1 && done.length < rows.length;
+}"""
+POLLING_STOPPED = "() => !document.querySelector('.job-summary[hx-trigger], .job-rows[hx-trigger]')"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (Playwright's own browser downloads are not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_CHROMIUM}")
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Error as exc:
+            pytest.fail(f"{CHROMIUM} did not start ({exc}): {INSTALL_CHROMIUM}")
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    """A fresh browser tab (no cookies) on the live server, 1280 px wide."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def set_chaos(app: Flask, **settings: Any) -> None:
+    """Change the sandbox ERP's failure settings (calm for anything not given)."""
+    with app.app_context():
+        _, errors = chaos.update_settings({**chaos.CALM, **settings}, "test")
+        assert not errors
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    """Fill in and submit the login form."""
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_upload_then_watch_the_job_live(
+    app: Flask, workers: WorkerSet, operator: tuple[str, str], page: Page, tmp_path: Path
+) -> None:
+    """Upload a CSV in the browser; rows and summary update in place until the job ends, then polling stops."""
+    log_in(page, *operator)
+    expect(page.locator(".who")).to_have_text(operator[0])
+    csv = tmp_path / "pos.csv"
+    csv.write_text("po_number\n" + "\n".join(PO_NUMBERS) + "\n")
+    set_chaos(app, latency_ms=250, error_rate=0.1)  # slow and flaky: the job runs for seconds, with retries
+    try:
+        page.locator('input[name="file"]').set_input_files(csv)
+        page.get_by_role("button", name="Upload and start").click()
+        expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+        expect(page.locator(".flash-success")).to_contain_text(f"{len(PO_NUMBERS)} purchase orders")
+        navigations: list[str] = []
+
+        def count_navigation(frame: Frame) -> None:
+            """Note every navigation of the page itself (htmx swaps are not navigations)."""
+            if frame == page.main_frame:
+                navigations.append(frame.url)
+
+        page.on("framenavigated", count_navigation)
+        page.evaluate("window.__marker = 1")
+
+        page.wait_for_function(NOT_SUCCEEDED_YET, timeout=TIMEOUT_MS, polling=100)
+        page.screenshot(path=tmp_path / "job-running.png", full_page=True)
+        expect(page.locator("[data-status]")).to_have_attribute("data-status", "succeeded", timeout=TIMEOUT_MS)
+        page.wait_for_function(POLLING_STOPPED, timeout=TIMEOUT_MS, polling=100)
+    finally:
+        set_chaos(app)
+
+    assert page.evaluate("window.__marker") == 1, "the job page was reloaded instead of updated in place"
+    assert navigations == [], "the job page navigated while the job ran"
+    expect(page.locator('tr.record[data-state="succeeded"]')).to_have_count(len(PO_NUMBERS))
+    for fragment in (page.locator(".job-summary"), page.locator(".job-rows")):
+        expect(fragment).to_have_count(1)
+        assert fragment.get_attribute("hx-trigger") is None
+        assert fragment.get_attribute("hx-get") is None
+    page.screenshot(path=tmp_path / "job-done.png", full_page=True)
+
+    page.locator("tr.record a").first.click()
+    expect(page.locator("table.runs tbody tr.run").first).to_be_visible()
+    page.screenshot(path=tmp_path / "record.png", full_page=True)
+    page.get_by_role("link", name="Jobs", exact=True).first.click()
+    expect(page.locator("table.jobs .badge.status-succeeded")).to_have_count(1)
+    page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.screenshot(path=tmp_path / "dashboard-800.png", full_page=True)
+
+
+def test_login_required_and_wrong_password(operator: tuple[str, str], page: Page, tmp_path: Path) -> None:
+    """A logged-out browser is sent to the login page; a wrong password is refused with an error flash."""
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login(\?|$)"))
+    expect(page.locator(".flash")).to_have_text("Please log in to use the console.")
+    expect(page.locator(".topbar .logout")).to_have_count(0)
+    log_in(page, operator[0], "not the password")
+    expect(page).to_have_url(re.compile(r"/login(\?|$)"))
+    expect(page.locator(".flash-error")).to_have_text("Wrong username or password.")
+    expect(page.locator(".who")).to_have_count(0)
+    page.screenshot(path=tmp_path / "login-refused.png", full_page=True)
