@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from tasks import runlog
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, utcnow
 
@@ -63,8 +64,28 @@ def finalize(job_id: int) -> dict[str, Any]:
     if status is not None and job.is_active:
         job.status = status
         job.finished_at = utcnow()
+        runlog.close_abandoned_runs(job_id)
     db.session.commit()
     return {"job": job_id, "status": job.status}
+
+
+def finalize_stalled() -> list[int]:
+    """Finalize running jobs whose records are all final: their chord callback was lost.
+
+    The chord body normally does this; when a chord part was never counted (a worker killed
+    between storing a result and reporting it), the body never fires. Safe to run any time,
+    because finalize() is idempotent.
+    """
+    unfinished = (
+        db.select(JobRecord.id)
+        .where(JobRecord.job_id == Job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+        .exists()
+    )
+    ids = db.session.execute(
+        db.select(Job.id).where(Job.status == JobStatus.RUNNING, ~unfinished).limit(500)
+    ).scalars().all()
+    db.session.rollback()
+    return [job_id for job_id in ids if finalize(job_id)["status"] != JobStatus.RUNNING]
 
 
 def fail_job(job: Job, error: str) -> None:

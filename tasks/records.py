@@ -3,16 +3,17 @@
 from datetime import datetime
 from typing import Any
 
+from tasks import runlog
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, JobRecord, RecordState, utcnow
 
 
-def outcome(record_id: int, ok: bool, error: str | None = None) -> dict[str, Any]:
-    """What a header task returns: deterministic, so a redelivered duplicate counts the same in the chord."""
-    result: dict[str, Any] = {"record": record_id, "ok": ok}
-    if error:
-        result["error"] = error
-    return result
+def outcome(record_id: int, ok: bool) -> dict[str, Any]:
+    """What a header task returns. Only the record id and success: a redelivered duplicate must
+    return exactly the same value, or the Redis chord counter would count it as another member.
+    Errors and skips reach the task log through runlog.note() instead.
+    """
+    return {"record": record_id, "ok": ok}
 
 
 def load(record_id: int) -> JobRecord | None:
@@ -48,7 +49,8 @@ def mark_failed(record: JobRecord, error: str) -> dict[str, Any]:
     record.retry_at = None
     record.finished_at = utcnow()
     db.session.commit()
-    return outcome(record.id, False, error)
+    runlog.note(state=runlog.FAILURE, error=error)
+    return outcome(record.id, False)
 
 
 def mark_succeeded(record: JobRecord, erp_ref: str) -> None:

@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task
+from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
 
 from webapp.extensions import db
@@ -18,8 +18,8 @@ from webapp.models import TaskRun, utcnow
 
 log = logging.getLogger(__name__)
 
-STARTED, SUCCESS, FAILURE, RETRY, LOST = "STARTED", "SUCCESS", "FAILURE", "RETRY", "LOST"
-TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST)
+STARTED, SUCCESS, FAILURE, RETRY, LOST, SKIPPED = "STARTED", "SUCCESS", "FAILURE", "RETRY", "LOST", "SKIPPED"
+TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST, SKIPPED)
 
 # Per execution, keyed by task id: the TaskRun row id and fields to write when it ends.
 _open_runs: dict[str, dict[str, Any]] = {}
@@ -32,6 +32,13 @@ def annotate(task_id: str, **fields: Any) -> None:
         entry = _open_runs.get(task_id)
         if entry is not None:
             entry["fields"].update(fields)
+
+
+def note(**fields: Any) -> None:
+    """Like annotate(), for the task running in this thread."""
+    request = getattr(current_task, "request", None)
+    if request is not None and request.id:
+        annotate(request.id, **fields)
 
 
 def lost_count(task_id: str) -> int:
@@ -90,8 +97,6 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
     if entry is None:
         return
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
-    if isinstance(retval, dict) and retval.get("ok") is False:
-        fields.update(state=FAILURE, error=retval.get("error"))
     fields.update(entry["fields"])
     try:
         with _flask_app(task).app_context():
@@ -99,6 +104,20 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
             db.session.commit()
     except Exception:
         log.exception("could not close the task run of %s", task_id)
+
+
+def close_abandoned_runs(job_id: int) -> None:
+    """Mark LOST the runs of a finished job still shown as started (their worker died after the work).
+
+    A worker killed after storing a task's result but before closing its row leaves the row
+    STARTED, and the redelivered message is skipped as already done; once every record of the
+    job is final, no such run can still be working for it. The caller commits.
+    """
+    db.session.execute(
+        db.update(TaskRun)
+        .where(TaskRun.job_id == job_id, TaskRun.state == STARTED, TaskRun.task_name != "tasks.workflows.finalize_job")
+        .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died after the work was done")
+    )
 
 
 def retry_time(countdown: float) -> datetime:

@@ -62,9 +62,11 @@ def fail_unless_done(record_id: int, error: str) -> dict[str, Any]:
     """Mark the record failed unless it already has its final outcome."""
     record = records.load(record_id)
     if record is None:
-        return records.outcome(record_id, False, error)
+        runlog.note(state=runlog.FAILURE, error=error)
+        return records.outcome(record_id, False)
     if records.is_done(record):
-        return records.outcome(record_id, record.state == "succeeded", record.error)
+        runlog.note(state=runlog.SKIPPED)
+        return records.outcome(record_id, record.state == "succeeded")
     return records.mark_failed(record, error)
 
 
@@ -164,6 +166,12 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
 def finalize_job(job_id: int) -> dict[str, Any]:
     """Chord body: set the job's terminal status from its records' outcomes."""
     return jobs.finalize(job_id)
+
+
+@shared_task
+def finalize_stalled_jobs() -> list[int]:
+    """Beat: close jobs whose records are all final but whose chord callback never came."""
+    return jobs.finalize_stalled()
 
 
 @shared_task

@@ -39,7 +39,24 @@ def finished_job(app: Flask, job_id: int, timeout: float = 120) -> Job:
                 return job
             return None
 
-    return wait_for(terminal, timeout=timeout, interval=0.25, message=f"job {job_id} to finish")
+    try:
+        return wait_for(terminal, timeout=timeout, interval=0.25, message=f"job {job_id} to finish")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{unfinished_report(app, job_id)}") from None
+
+
+def unfinished_report(app: Flask, job_id: int) -> str:
+    """The records of a job that are not final, with their task runs, to explain a timeout."""
+    with app.app_context():
+        stuck = db.session.execute(
+            db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state.not_in(["succeeded", "failed", "cancelled"]))
+        ).scalars().all()
+        lines = [f"job {job_id}: {len(stuck)} records not final"]
+        for record in stuck[:10]:
+            runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
+            lines.append(f"  {record.key} {record.state} {record.error!r}: " + ", ".join(
+                f"{run.task_name.rsplit('.', 1)[-1]}#{run.attempt} {run.state} {run.worker}" for run in runs))
+        return "\n".join(lines)
 
 
 def count(app: Flask, query: Any) -> int:
@@ -132,3 +149,26 @@ def test_pull_pending_job(app: Flask, workers: WorkerSet) -> None:
     assert job.status == "succeeded"
     assert job.total > 100
     assert count(app, db.select(db.func.count()).select_from(PurchaseOrder)) == job.total
+
+
+def test_stalled_job_is_finalized_by_the_watchdog(app: Flask) -> None:
+    """A running job whose records are all final (its chord callback lost) is closed by the beat watchdog."""
+    from tasks.jobs import finalize_stalled
+
+    with app.app_context():
+        stalled = Job(kind="purchase_orders", source="upload", status="running", total=2)
+        busy = Job(kind="purchase_orders", source="upload", status="running", total=2)
+        db.session.add_all([stalled, busy])
+        db.session.flush()
+        db.session.add_all([
+            JobRecord(job_id=stalled.id, seq=1, key="PO-100001", state="succeeded"),
+            JobRecord(job_id=stalled.id, seq=2, key="PO-100002", state="failed"),
+            JobRecord(job_id=busy.id, seq=1, key="PO-100001", state="succeeded"),
+            JobRecord(job_id=busy.id, seq=2, key="PO-100002", state="retrying"),
+        ])
+        db.session.commit()
+        stalled_id, busy_id = stalled.id, busy.id
+        assert finalize_stalled() == [stalled_id]
+        assert db.session.get(Job, stalled_id).status == "completed_with_failures"
+        assert db.session.get(Job, busy_id).status == "running"
+        assert finalize_stalled() == []

@@ -49,7 +49,7 @@ def parse_po_csv(raw: bytes, max_records: int) -> ParsedKeys:
     if error or text is None:
         result.errors.append(error or "the file could not be read")
         return result
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     column = read_header(reader, result)
     if column is None:
         return result
@@ -61,7 +61,7 @@ def parse_po_csv(raw: bytes, max_records: int) -> ParsedKeys:
                 break
             check_row(row, reader.line_num, column, first_seen, result)
     except csv.Error as exc:
-        result.errors.append(f"line {reader.line_num}: {exc}")
+        result.errors.append(csv_error(reader.line_num, exc))
     if not result.errors and not result.keys:
         result.errors.append("line 2: no PO numbers after the header line")
     if len(result.keys) > max_records:
@@ -83,10 +83,17 @@ def read_header(reader: "csv._reader", result: ParsedKeys) -> int | None:
             result.errors.append(f"line {reader.line_num}: the header has no po_number column (found {found})")
             return None
     except csv.Error as exc:
-        result.errors.append(f"line {reader.line_num}: {exc}")
+        result.errors.append(csv_error(reader.line_num, exc))
         return None
     result.errors.append("the file has no header line with a po_number column")
     return None
+
+
+def csv_error(line: int, exc: csv.Error) -> str:
+    """A CSV syntax error in words; an unclosed quote is reported at the line where reading stopped."""
+    if "unexpected end of data" in str(exc):
+        return f"line {line}: a quoted field is not closed before the end of the file"
+    return f"line {line}: the CSV is malformed ({exc})"
 
 
 def check_row(row: list[str], line: int, column: int, first_seen: dict[str, int], result: ParsedKeys) -> None:

@@ -1,0 +1,60 @@
+"""Workers killed with SIGKILL mid-job: the job still ends, every PO exactly once."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.helpers import WorkerSet, wait_for
+from tests.test_po_workflow import finished_job, set_chaos, start
+from webapp.extensions import db
+from webapp.models import JobRecord, PurchaseOrder, TaskRun
+
+PO_NUMBERS = [f"PO-{n}" for n in range(101000, 101080)]
+
+
+@pytest.fixture
+def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone, so it can kill them."""
+    workers = WorkerSet(worker_env, tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+def finished_records(app: Flask, job_id: int) -> int:
+    """Records of the job with a final outcome."""
+    with app.app_context():
+        return db.session.execute(
+            db.select(db.func.count()).select_from(JobRecord)
+            .where(JobRecord.job_id == job_id, JobRecord.state.in_(["succeeded", "failed"]))
+        ).scalar_one()
+
+
+def test_sigkill_workers_mid_job(app: Flask, own_workers: WorkerSet) -> None:
+    """Kill the database worker, then the fetch worker, each mid-job; replacements finish the job."""
+    db_node = own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    io_node = own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
+    own_workers.wait_ready()
+    set_chaos(app, latency_ms=150, error_rate=0.1)
+    job_id = start(app, PO_NUMBERS)
+
+    wait_for(lambda: finished_records(app, job_id) >= 15, timeout=90, message="15 records done")
+    own_workers.kill(db_node)
+    own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+
+    wait_for(lambda: finished_records(app, job_id) >= 45, timeout=120, message="45 records done")
+    own_workers.kill(io_node)
+    own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
+    own_workers.wait_ready()
+
+    job = finished_job(app, job_id, timeout=180)
+    set_chaos(app)
+    assert job.status == "succeeded"
+    with app.app_context():
+        numbers = db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all()
+        assert sorted(numbers) == sorted(PO_NUMBERS), "every PO exactly once"
+        open_runs = db.session.execute(
+            db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job_id, TaskRun.state == "STARTED")
+        ).scalar_one()
+    assert open_runs == 0, "every execution killed mid-run was redelivered and its row marked LOST"
