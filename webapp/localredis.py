@@ -60,7 +60,8 @@ def start_private_redis(port: int | None = None, workdir: str | None = None, tim
         redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", workdir, "--maxmemory-policy", "noeviction",
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # Its own session: a terminal Ctrl-C reaches the processes using it first; we stop it last.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     server = PrivateRedis(process=process, port=port)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
