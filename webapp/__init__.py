@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
-from webapp.config import settings_from_env
+from webapp.config import check_celery_timing, settings_from_env
 from webapp.extensions import csrf, db, login_manager, migrate
 
 
@@ -97,6 +97,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(broker_url=app.config["REDIS_URL"], result_backend=app.config["REDIS_URL"])
     celery_app.conf.update(app.config.get("CELERY", {}))
+    check_celery_timing(celery_app.conf, app.config)
     celery_app.flask_app = app  # type: ignore[attr-defined]
     celery_app.set_default()
     app.extensions["celery"] = celery_app

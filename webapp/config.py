@@ -82,3 +82,24 @@ def settings_from_env() -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }
+
+
+def check_celery_timing(celery_conf: Any, config: dict[str, Any]) -> None:
+    """Refuse to start when a task could outlive Redis' visibility timeout.
+
+    Redis hands an unacknowledged message to another worker once the visibility timeout passes,
+    so a task still running (or a retry still waiting) past it would run twice at once.
+    """
+    visibility = float(celery_conf.broker_transport_options.get("visibility_timeout", 3600))
+    hard, soft = celery_conf.task_time_limit, celery_conf.task_soft_time_limit
+    problems = []
+    if hard is None or hard >= visibility:
+        problems.append(f"TASK_TIME_LIMIT ({hard}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    if soft is not None and hard is not None and soft >= hard:
+        problems.append(f"TASK_SOFT_TIME_LIMIT ({soft}) must be below TASK_TIME_LIMIT ({hard})")
+    if config["FETCH_BACKOFF_MAX"] >= visibility:
+        problems.append(f"FETCH_BACKOFF_MAX ({config['FETCH_BACKOFF_MAX']:g}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    if soft is not None and config["ERP_TIMEOUT"] >= soft:
+        problems.append(f"ERP_TIMEOUT ({config['ERP_TIMEOUT']:g}) must be below TASK_SOFT_TIME_LIMIT ({soft})")
+    if problems:
+        raise RuntimeError("unsafe Celery timing: " + "; ".join(problems))

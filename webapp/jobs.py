@@ -70,7 +70,7 @@ def launch_pending() -> Response:
 def detail(job_id: int) -> str:
     """Render the job page: summary and the first page of record rows."""
     job = db.get_or_404(Job, job_id)
-    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), **rows_context(job))
 
 
 @bp.get("/<int:job_id>/summary")
@@ -95,8 +95,7 @@ def rows_context(job: Job) -> dict[str, object]:
     page, state = page_arg(), state_arg()
     rows, matching = record_rows(job, page, per_page, state)
     pages = max(1, -(-matching // per_page))
-    return {"rows": rows, "page": page, "pages": pages, "state": state, "matching": matching,
-            "summary": summarize(job), "states": RECORD_STATES}
+    return {"rows": rows, "page": page, "pages": pages, "state": state, "matching": matching, "states": RECORD_STATES}
 
 
 @bp.get("/<int:job_id>/records/<int:record_id>")

@@ -1,0 +1,52 @@
+"""Configuration from the environment, and the start-up check of Celery's timing."""
+
+import pytest
+
+from webapp import create_app
+from webapp.config import database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("", "sqlite:///celeriac.db"),
+        ("postgres://u:p@db:5432/app", "postgresql+psycopg://u:p@db:5432/app"),
+        ("postgresql://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_database_url_spellings(given: str, expected: str) -> None:
+    """Heroku's postgres:// spelling is rewritten; SQLite is the default."""
+    assert database_url({"DATABASE_URL": given}) == expected
+
+
+def test_secret_key_required_outside_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SECRET_KEY a production app refuses to start, naming the variable."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+@pytest.mark.parametrize(
+    ("celery", "config", "message"),
+    [
+        ({"task_time_limit": 4000, "task_soft_time_limit": 100}, {}, "TASK_TIME_LIMIT"),
+        ({"task_time_limit": 300, "task_soft_time_limit": 300}, {}, "TASK_SOFT_TIME_LIMIT"),
+        ({}, {"FETCH_BACKOFF_MAX": 3600.0}, "FETCH_BACKOFF_MAX"),
+        ({}, {"ERP_TIMEOUT": 500.0}, "ERP_TIMEOUT"),
+    ],
+)
+def test_unsafe_timing_refused_at_start(celery: dict, config: dict, message: str) -> None:
+    """Time limits and retry delays at or above the visibility timeout stop the app from starting."""
+    with pytest.raises(RuntimeError, match=message):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CELERY": celery, **config})
+
+
+def test_celery_settings_for_at_least_once() -> None:
+    """Late acks, requeue on worker loss, prefetch 1 and JSON only are in force."""
+    conf = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions["celery"].conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == conf.result_serializer == "json"
+    assert list(conf.accept_content) == ["json"]
+    assert conf.task_routes["tasks.workflows.fetch_po"]["queue"] == "fetch"
