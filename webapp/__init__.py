@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
-from webapp.config import check_celery_timing, settings_from_env
+from webapp.config import check_celery_timing, engine_options, settings_from_env
 from webapp.extensions import csrf, db, login_manager, migrate
 
 
@@ -18,6 +18,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.update(test_config)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in (test_config or {}):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     check_secret_key(app)
     make_sqlite_path_absolute(app)
     db.init_app(app)
