@@ -4,6 +4,7 @@ With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) th
 them; otherwise a SQLite file and a private redis-server started here.
 """
 
+import logging
 import os
 import re
 import threading
@@ -21,6 +22,7 @@ from webapp.config import database_url
 from webapp.localredis import start_private_redis
 
 ROOT = Path(__file__).resolve().parent.parent
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's access log drowns failures
 
 
 @pytest.fixture(scope="session")
