@@ -69,5 +69,5 @@ task_routes = {
 
 beat_schedule = {
     "relay-outbox": {"task": "tasks.workflows.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "2"))},
-    "finalize-stalled-jobs": {"task": "tasks.workflows.finalize_stalled_jobs", "schedule": 30.0},
+    "sweep": {"task": "tasks.workflows.sweep", "schedule": float(os.environ.get("SWEEP_SECONDS", "30"))},
 }

@@ -14,7 +14,7 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, purchase_orders, records, runlog
+from tasks import jobs, purchase_orders, records, runlog, sweeper
 from tasks.erp_client import ErpError, PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
@@ -105,15 +105,24 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     job.status = JobStatus.RUNNING
     job.started_at = job.started_at or utcnow()
     db.session.commit()
-    header = group([chain(fetch_po.si(job_id=job_id, record_id=r), make_po.si(job_id=job_id, record_id=r)) for r in ids])
-    header.options["task_id"] = job.group_id
     try:
-        chord(header, finalize_job.si(job_id=job_id).set(task_id=job.chord_id)).apply_async()
-    except Exception:
-        job.status = JobStatus.QUEUED  # publish failed: try the whole dispatch again
+        apply_canvas(job_id, ids, group_id=job.group_id, chord_id=job.chord_id)
+    except Exception as exc:  # publish failed: try the whole dispatch again
+        job.status = JobStatus.QUEUED
         db.session.commit()
-        raise
+        raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc) from None
     return {"job": job_id, "dispatched": True, "records": len(ids)}
+
+
+def apply_canvas(job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
+    """Publish chord(group(chain(fetch_po → make_po) per record) → finalize_job); only ids travel."""
+    header = group([chain(fetch_po.si(job_id=job_id, record_id=r), make_po.si(job_id=job_id, record_id=r)) for r in record_ids])
+    if group_id:
+        header.options["task_id"] = group_id
+    body = finalize_job.si(job_id=job_id)
+    if chord_id:
+        body = body.set(task_id=chord_id)
+    chord(header, body).apply_async()
 
 
 @shared_task(bind=True, base=RecordTask, max_retries=None)
@@ -122,6 +131,9 @@ def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     record = records.load(record_id)
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")
+    if record.payload:  # fetched before its make step was lost: no need to ask the ERP again
+        runlog.note(state=runlog.SKIPPED)
+        return records.outcome(record_id, True)
     records.mark_running(record)
     try:
         data = purchase_orders.validate_po(record.key, get_json(f"/purchase-orders/{record.key}", record.key))
@@ -169,9 +181,14 @@ def finalize_job(job_id: int) -> dict[str, Any]:
 
 
 @shared_task
-def finalize_stalled_jobs() -> list[int]:
-    """Beat: close jobs whose records are all final but whose chord callback never came."""
-    return jobs.finalize_stalled()
+def sweep() -> dict[str, Any]:
+    """Beat: send again what Redis lost, and close jobs whose chord callback never came."""
+    resent = sweeper.resend_lost_dispatches()
+    stalled = sweeper.stalled_records()
+    for job_id, record_ids in stalled.items():
+        sweeper.mark_swept(job_id, len(record_ids))
+        apply_canvas(job_id, record_ids)
+    return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled()}
 
 
 @shared_task

@@ -69,6 +69,9 @@ def worker_env(database_uri: str, redis_url: str, web_port: int) -> dict[str, st
         BROKER_VISIBILITY_TIMEOUT="20",
         TASK_TIME_LIMIT="15",
         TASK_SOFT_TIME_LIMIT="12",
+        STUCK_AFTER_SECONDS="30",
+        SWEEP_SECONDS="3",
+        OUTBOX_RELAY_SECONDS="1",
         PYTHONUNBUFFERED="1",
     )
     return env

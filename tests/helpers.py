@@ -50,13 +50,23 @@ class WorkerSet:
         self.processes[node] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return node
 
+    def start_beat(self) -> str:
+        """Start beat (the outbox relay and the sweeper), as the Procfile's beat process."""
+        self.counter += 1
+        name = f"beat{self.counter}"
+        log = open(self.log_dir / f"{name}.log", "wb")
+        args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "beat", "--loglevel", "INFO",
+                "--schedule", str(self.log_dir / f"{name}-schedule")]
+        self.processes[name] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return name
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every started worker answers a ping."""
         from celery import Celery
 
         probe = Celery(broker=self.env["REDIS_URL"], backend=self.env["REDIS_URL"])
         probe.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
-        wanted = {node for node, proc in self.processes.items() if proc.poll() is None}
+        wanted = {node for node, proc in self.processes.items() if proc.poll() is None and "@" in node}
 
         def all_answer() -> bool:
             replies = probe.control.ping(timeout=0.5) or []

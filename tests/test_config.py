@@ -1,6 +1,7 @@
 """Configuration from the environment, and the start-up check of Celery's timing."""
 
 import pytest
+from flask import Flask
 
 from webapp import create_app
 from webapp.config import database_url
@@ -50,3 +51,15 @@ def test_celery_settings_for_at_least_once() -> None:
     assert conf.task_serializer == conf.result_serializer == "json"
     assert list(conf.accept_content) == ["json"]
     assert conf.task_routes["tasks.workflows.fetch_po"]["queue"] == "fetch"
+
+
+def test_migrations_match_the_models(app: Flask) -> None:
+    """The committed migrations build exactly the schema the models describe."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from webapp.extensions import db
+
+    with app.app_context(), db.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert diffs == []

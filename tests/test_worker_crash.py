@@ -32,9 +32,14 @@ def finished_records(app: Flask, job_id: int) -> int:
 
 
 def test_sigkill_workers_mid_job(app: Flask, own_workers: WorkerSet) -> None:
-    """Kill the database worker, then the fetch worker, each mid-job; replacements finish the job."""
+    """Kill the database worker, then the fetch worker, each mid-job; replacements finish the job.
+
+    Redis' redelivery (visibility timeout) brings back what the killed workers held; a message
+    lost outright (popped but not yet recorded as unacknowledged) is sent again by beat's sweeper.
+    """
     db_node = own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
     io_node = own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
+    own_workers.start_beat()
     own_workers.wait_ready()
     set_chaos(app, latency_ms=150, error_rate=0.1)
     job_id = start(app, PO_NUMBERS)
@@ -58,3 +63,27 @@ def test_sigkill_workers_mid_job(app: Flask, own_workers: WorkerSet) -> None:
             db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job_id, TaskRun.state == "STARTED")
         ).scalar_one()
     assert open_runs == 0, "every execution killed mid-run was redelivered and its row marked LOST"
+
+
+def test_sweeper_resends_records_whose_messages_were_lost(app: Flask, own_workers: WorkerSet) -> None:
+    """A running job whose messages all vanished (as after a Redis restart) is driven to the end by beat's sweeper."""
+    from webapp.models import Job, utcnow
+
+    own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
+    own_workers.start_beat()
+    own_workers.wait_ready()
+    with app.app_context():
+        job = Job(kind="purchase_orders", source="upload", status="running", total=5, started_at=utcnow())
+        db.session.add(job)
+        db.session.flush()
+        for seq, key in enumerate(PO_NUMBERS[:5], start=1):
+            db.session.add(JobRecord(job_id=job.id, seq=seq, key=key, state="running" if seq == 1 else "pending"))
+        db.session.commit()
+        job_id = job.id
+    finished = finished_job(app, job_id, timeout=120)
+    assert finished.status == "succeeded"
+    assert finished.resent_records == 5
+    with app.app_context():
+        numbers = db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all()
+    assert sorted(numbers) == sorted(PO_NUMBERS[:5])

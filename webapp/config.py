@@ -72,6 +72,9 @@ def settings_from_env() -> dict[str, Any]:
         "FETCH_MAX_RETRIES": env_int("FETCH_MAX_RETRIES", 8),
         "FETCH_BACKOFF_BASE": env_float("FETCH_BACKOFF_BASE", 1.0),
         "FETCH_BACKOFF_MAX": env_float("FETCH_BACKOFF_MAX", 60.0),
+        # A running job without progress this long has lost messages: the sweeper sends them again.
+        # Longer than the visibility timeout, so Redis' own redelivery goes first.
+        "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", env_int("BROKER_VISIBILITY_TIMEOUT", 3600) + 300),
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
         "RECORDS_PER_PAGE": 50,

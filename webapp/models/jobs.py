@@ -70,6 +70,8 @@ class Job(db.Model):
     group_id: Mapped[str | None] = mapped_column(String(64))
     chord_id: Mapped[str | None] = mapped_column(String(64))
     finalized_count: Mapped[int] = mapped_column(Integer, default=0)
+    swept_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resent_records: Mapped[int] = mapped_column(Integer, default=0)
 
     created_by = relationship("Operator")
 

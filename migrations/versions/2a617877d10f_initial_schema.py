@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a22ad1af34eb
+Revision ID: 2a617877d10f
 Revises: 
-Create Date: 2026-11-22 01:42:26.847080
+Create Date: 2026-11-22 02:11:52.599020
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a22ad1af34eb'
+revision = '2a617877d10f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -66,6 +66,8 @@ def upgrade():
     sa.Column('group_id', sa.String(length=64), nullable=True),
     sa.Column('chord_id', sa.String(length=64), nullable=True),
     sa.Column('finalized_count', sa.Integer(), nullable=False),
+    sa.Column('swept_at', sa.DateTime(), nullable=True),
+    sa.Column('resent_records', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['operators.id'], name=op.f('fk_jobs_created_by_id_operators')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
     )

@@ -1,0 +1,72 @@
+"""The sweeper's judgement of what is stalled (in-process; the end-to-end case is in test_worker_crash)."""
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from tasks import sweeper
+from webapp.extensions import db
+from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
+
+
+def make_running_job(minutes_idle: float, retry_in: float | None = None, final: bool = False) -> int:
+    """A running job with two records, last active ``minutes_idle`` ago."""
+    now = utcnow()
+    job = Job(kind="purchase_orders", source="upload", status="running", total=2, started_at=now - timedelta(hours=1))
+    db.session.add(job)
+    db.session.flush()
+    state = "succeeded" if final else "running"
+    first = JobRecord(job_id=job.id, seq=1, key="PO-100001", state="succeeded")
+    second = JobRecord(job_id=job.id, seq=2, key="PO-100002", state=state)
+    if retry_in is not None:
+        second.state, second.retry_at = "retrying", now + timedelta(minutes=retry_in)
+    db.session.add_all([first, second])
+    db.session.flush()
+    moment = now - timedelta(minutes=minutes_idle)
+    db.session.add(TaskRun(task_id="x", task_name="tasks.workflows.fetch_po", job_id=job.id, record_id=second.id,
+                           state="SUCCESS", started_at=moment, finished_at=moment))
+    db.session.commit()
+    return job.id
+
+
+@pytest.mark.parametrize(
+    ("idle", "retry_in", "final", "stalled"),
+    [(10, None, False, True), (1, None, False, False), (10, 5, False, False), (10, -8, False, True), (10, None, True, False)],
+)
+def test_stalled_only_without_progress(app: Flask, idle: float, retry_in: float | None, final: bool, stalled: bool) -> None:
+    """Idle past the threshold with unfinished records → stalled; recent activity or a retry due → not."""
+    app.config["STUCK_AFTER_SECONDS"] = 300
+    with app.app_context():
+        job_id = make_running_job(idle, retry_in, final)
+        found = sweeper.stalled_records()
+        second = db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.seq == 2)).scalar_one()
+    assert found == ({job_id: [second]} if stalled else {})
+
+
+def test_swept_job_waits_before_being_swept_again(app: Flask) -> None:
+    """After a sweep, the same job is left alone for another threshold."""
+    app.config["STUCK_AFTER_SECONDS"] = 300
+    with app.app_context():
+        job_id = make_running_job(10)
+        assert job_id in sweeper.stalled_records()
+        sweeper.mark_swept(job_id, 1)
+        assert sweeper.stalled_records() == {}
+        assert db.session.get(Job, job_id).resent_records == 1
+
+
+def test_lost_dispatch_is_sent_again(app: Flask) -> None:
+    """A queued job whose dispatch message went out long ago gets its outbox row back to pending."""
+    app.config["STUCK_AFTER_SECONDS"] = 300
+    with app.app_context():
+        old, fresh = Job(kind="purchase_orders", source="upload", total=1), Job(kind="purchase_orders", source="upload", total=1)
+        db.session.add_all([old, fresh])
+        db.session.flush()
+        db.session.add_all([
+            OutboxMessage(job_id=old.id, task_name="t", kwargs={}, task_id="a", status="dispatched", dispatched_at=utcnow() - timedelta(minutes=30)),
+            OutboxMessage(job_id=fresh.id, task_name="t", kwargs={}, task_id="b", status="dispatched", dispatched_at=utcnow()),
+        ])
+        db.session.commit()
+        assert sweeper.resend_lost_dispatches() == [old.id]
+        statuses = dict(db.session.execute(db.select(OutboxMessage.task_id, OutboxMessage.status)).all())
+    assert statuses == {"a": "pending", "b": "dispatched"}
