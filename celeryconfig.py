@@ -63,7 +63,10 @@ worker_hijack_root_logger = False
 task_default_queue = "default"
 task_routes = {
     "tasks.workflows.fetch_po": {"queue": "fetch"},
+    "tasks.workflows.fetch_bom": {"queue": "fetch"},
     "tasks.workflows.make_po": {"queue": "db"},
+    "tasks.workflows.make_product": {"queue": "db"},
+    "tasks.workflows.make_component": {"queue": "db"},
     "tasks.workflows.finalize_job": {"queue": "db"},
 }
 

@@ -4,19 +4,12 @@ import re
 from datetime import date
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from tasks.erp_client import PermanentError
+from tasks.upsert import insert_ignoring_duplicates
 from webapp.extensions import db
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-def insert_ignoring_duplicates(model: type, **unique: Any) -> Any:
-    """An INSERT that does nothing when the natural key already exists (PostgreSQL or SQLite)."""
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    return insert(model).on_conflict_do_nothing(**unique)
 
 
 def validate_po(po_number: str, data: Any) -> dict[str, Any]:

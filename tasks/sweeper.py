@@ -74,10 +74,11 @@ def resend_lost_dispatches() -> list[int]:
     return [message.job_id for message in messages if message.job_id is not None]
 
 
-def mark_swept(job_id: int, count: int) -> None:
-    """Remember that the job's records were sent again, so the next sweep waits before repeating."""
+def mark_swept(job_id: int, count: int) -> str:
+    """Remember that the job's records are sent again (the next sweep waits before repeating); return its kind."""
     job = db.session.get(Job, job_id)
-    if job is not None:
-        job.swept_at = utcnow()
-        job.resent_records += count
-        db.session.commit()
+    job.swept_at = utcnow()
+    job.resent_records += count
+    kind = job.kind
+    db.session.commit()
+    return kind

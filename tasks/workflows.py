@@ -7,6 +7,7 @@ and its chain returns an outcome, so the chord body (finalize) always fires.
 import random
 import traceback
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
@@ -14,7 +15,7 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, purchase_orders, records, runlog, sweeper
+from tasks import boms, jobs, purchase_orders, records, runlog, sweeper
 from tasks.erp_client import ErpError, PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
@@ -106,7 +107,7 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     job.started_at = job.started_at or utcnow()
     db.session.commit()
     try:
-        apply_canvas(job_id, ids, group_id=job.group_id, chord_id=job.chord_id)
+        apply_canvas(job.kind, job_id, ids, group_id=job.group_id, chord_id=job.chord_id)
     except Exception as exc:  # publish failed: try the whole dispatch again
         job.status = JobStatus.QUEUED
         db.session.commit()
@@ -114,9 +115,15 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     return {"job": job_id, "dispatched": True, "records": len(ids)}
 
 
-def apply_canvas(job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
-    """Publish chord(group(chain(fetch_po → make_po) per record) → finalize_job); only ids travel."""
-    header = group([chain(fetch_po.si(job_id=job_id, record_id=r), make_po.si(job_id=job_id, record_id=r)) for r in record_ids])
+def record_chain(kind: str, job_id: int, record_id: int) -> Any:
+    """The chain of one record: fetch → make (POs) or fetch → make product → make components (BOMs)."""
+    steps = {"purchase_orders": (fetch_po, make_po), "bills_of_materials": (fetch_bom, make_product, make_component)}[kind]
+    return chain(*(step.si(job_id=job_id, record_id=record_id) for step in steps))
+
+
+def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
+    """Publish chord(group(record chain per record) → finalize_job); only ids travel."""
+    header = group([record_chain(kind, job_id, r) for r in record_ids])
     if group_id:
         header.options["task_id"] = group_id
     body = finalize_job.si(job_id=job_id)
@@ -125,25 +132,36 @@ def apply_canvas(job_id: int, record_ids: list[int], group_id: str | None = None
     chord(header, body).apply_async()
 
 
-@shared_task(bind=True, base=RecordTask, max_retries=None)
-def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Fetch one PO from the ERP; retry transient failures with backoff, fail permanent ones at once."""
+def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """Fetch a record's ERP document; retry transient failures with backoff, fail permanent ones at once."""
     record = records.load(record_id)
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")
-    if record.payload:  # fetched before its make step was lost: no need to ask the ERP again
+    if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
         runlog.note(state=runlog.SKIPPED)
         return records.outcome(record_id, True)
     records.mark_running(record)
     try:
-        data = purchase_orders.validate_po(record.key, get_json(f"/purchase-orders/{record.key}", record.key))
+        data = validate(record.key, get_json(path.format(record.key), record.key))
     except TransientError as exc:
-        return retry_or_fail(self, record, exc)
+        return retry_or_fail(task, record, exc)
     except ErpError as exc:
         return records.mark_failed(record, exc.reason)
     record.payload = data
     db.session.commit()
     return records.outcome(record_id, True)
+
+
+@shared_task(bind=True, base=RecordTask, max_retries=None)
+def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Fetch one purchase order from the ERP."""
+    return fetch_document(self, record_id, "/purchase-orders/{}", purchase_orders.validate_po)
+
+
+@shared_task(bind=True, base=RecordTask, max_retries=None)
+def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Fetch one bill of materials from the ERP."""
+    return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
 
 
 def retry_or_fail(task: Task, record: Any, exc: ErpError) -> dict[str, Any]:
@@ -174,6 +192,33 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return records.outcome(record_id, True)
 
 
+@shared_task(bind=True, base=RecordTask)
+def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write the product of the fetched BOM; keep its id on the record for the next step."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        return fail_unless_done(record_id, "the record is gone")
+    if not record.payload:
+        return records.mark_failed(record, "no ERP data was fetched for this product")
+    record.erp_ref = str(boms.write_product(record.payload, job_id))
+    db.session.commit()
+    return records.outcome(record_id, True)
+
+
+@shared_task(bind=True, base=RecordTask)
+def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write the product's components; running it twice leaves each (product, component) once."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        return fail_unless_done(record_id, "the record is gone")
+    if not record.payload or not record.erp_ref:
+        return records.mark_failed(record, "the product was not made, so its components cannot be")
+    boms.write_components(int(record.erp_ref), record.payload)
+    records.mark_succeeded(record, record.erp_ref)
+    db.session.commit()
+    return records.outcome(record_id, True)
+
+
 @shared_task
 def finalize_job(job_id: int) -> dict[str, Any]:
     """Chord body: set the job's terminal status from its records' outcomes."""
@@ -186,8 +231,8 @@ def sweep() -> dict[str, Any]:
     resent = sweeper.resend_lost_dispatches()
     stalled = sweeper.stalled_records()
     for job_id, record_ids in stalled.items():
-        sweeper.mark_swept(job_id, len(record_ids))
-        apply_canvas(job_id, record_ids)
+        kind = sweeper.mark_swept(job_id, len(record_ids))
+        apply_canvas(kind, job_id, record_ids)
     return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled()}
 
 

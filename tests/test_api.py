@@ -66,9 +66,9 @@ def test_create_job_from_file(app: Flask, api_token: str) -> None:
         ({"kind": "nonsense", "keys": ["PO-100001"]}, "unknown kind"),
         ({"kind": "purchase_orders"}, "send 'keys' as a non-empty list"),
         ({"kind": "purchase_orders", "keys": []}, "send 'keys' as a non-empty list"),
-        ({"kind": "purchase_orders", "keys": ["PO-100001", "bad"]}, "item 2: 'bad' is not a PO number"),
+        ({"kind": "purchase_orders", "keys": ["PO-100001", "bad"]}, "item 2: 'BAD' is not a PO number"),
         ({"kind": "purchase_orders", "keys": ["PO-100001", "PO-100001"]}, "item 2: PO-100001 is repeated"),
-        ({"kind": "purchase_orders", "keys": [123]}, "item 1: 123 is not a PO number"),
+        ({"kind": "purchase_orders", "keys": [123]}, "item 1: '123' is not a PO number"),
     ],
 )
 def test_bad_job_requests_are_refused(app: Flask, api_token: str, body: dict, message: str) -> None:
@@ -86,7 +86,7 @@ def test_bad_file_is_refused_with_the_line(app: Flask, api_token: str) -> None:
     data = {"kind": "purchase_orders", "file": (io.BytesIO(b"po_number\nPO-100001\nnope\n"), "pos.csv")}
     response = app.test_client().post("/api/jobs", data=data, headers=auth(api_token), content_type="multipart/form-data")
     assert response.status_code == 400
-    assert response.get_json()["details"] == ["line 3: 'NOPE' is not a PO number (expected PO- and 6 digits, e.g. PO-100042)"]
+    assert response.get_json()["details"] == ["line 3: 'NOPE' is not a PO number (expected e.g. PO-100042)"]
 
 
 def test_unknown_job_is_json_404(app: Flask, api_token: str) -> None:

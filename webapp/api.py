@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.kinds import KINDS
 from webapp.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job
-from webapp.po_csv import PO_NUMBER, parse_po_csv
+from webapp.keyfile import ParsedKeys, parse_key_csv
 from webapp.progress import record_rows, summarize
 from webapp.sandbox import chaos
 
@@ -56,37 +56,30 @@ def create_job() -> tuple[Response, int]:
     upload = request.files.get("file")
     if upload is not None:
         raw = upload.read()
-        parsed = parse_po_csv(raw, current_app.config["MAX_JOB_RECORDS"])
+        parsed = parse_key_csv(raw, KINDS[kind], current_app.config["MAX_JOB_RECORDS"])
         if not parsed.ok:
             return refuse(400, "the file was not accepted", details=parsed.errors)
         job = launch_job(kind, "upload", parsed.keys, g.api_operator, upload.filename, raw.decode("utf-8-sig"))
-    elif data.get("source") == "pending":
+    elif data.get("source") == "pending" and kind == "purchase_orders":
         job = launch_job(kind, "pending", [], g.api_operator, "pending POs from the ERP")
     else:
-        keys, errors = keys_from_json(data.get("keys"))
+        keys, errors = keys_from_json(data.get("keys"), kind)
         if errors:
             return refuse(400, "the keys were not accepted", details=errors)
         job = launch_job(kind, "api", keys, g.api_operator, "keys sent to the API")
     return jsonify(job_json(job)), 202
 
 
-def keys_from_json(keys: Any) -> tuple[list[str], list[str]]:
-    """Validate a JSON list of PO numbers; errors name the item's position."""
+def keys_from_json(keys: Any, kind: str) -> tuple[list[str], list[str]]:
+    """Validate a JSON list of keys; errors name the item's position."""
+    job_kind = KINDS[kind]
     if not isinstance(keys, list) or not keys:
-        return [], ["send 'keys' as a non-empty list of PO numbers, a 'file', or \"source\": \"pending\""]
-    errors, seen, clean = [], set(), []
+        return [], [f"send 'keys' as a non-empty list of {job_kind.key_label}s, or a 'file'"]
+    parsed = ParsedKeys()
     for index, key in enumerate(keys, start=1):
-        value = str(key).strip().upper() if isinstance(key, str) else ""
-        if not PO_NUMBER.match(value):
-            errors.append(f"item {index}: {key!r} is not a PO number (expected PO- and 6 digits)")
-        elif value in seen:
-            errors.append(f"item {index}: {value} is repeated")
-        else:
-            seen.add(value)
-            clean.append(value)
-    if len(clean) > current_app.config["MAX_JOB_RECORDS"]:
-        errors.append(f"{len(clean)} keys; the limit is {current_app.config['MAX_JOB_RECORDS']} per job")
-    return clean, errors[:20]
+        parsed.add(key if isinstance(key, str) else repr(key), index, job_kind, where="item")
+    parsed.check_size(current_app.config["MAX_JOB_RECORDS"], job_kind.key_label)
+    return parsed.keys, parsed.errors
 
 
 @bp.get("/jobs")

@@ -40,9 +40,10 @@ def table_context() -> dict[str, object]:
             "any_active": any(job.is_active for job in jobs)}
 
 
-def render_index(upload_errors: list[str] | None = None) -> str:
-    """The home page, with upload errors when a launch was refused."""
-    return render_template("dashboard/index.html", upload_errors=upload_errors or [], **table_context())
+def render_index(upload_errors: list[str] | None = None, failed_kind: str | None = None) -> str:
+    """The home page, with the errors of a refused launch shown beside its form."""
+    return render_template("dashboard/index.html", upload_errors=upload_errors or [], failed_kind=failed_kind,
+                           **table_context())
 
 
 @bp.get("/")

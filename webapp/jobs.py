@@ -4,10 +4,10 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
-from webapp.kinds import KINDS, PURCHASE_ORDERS
+from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
+from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, JobKind
 from webapp.launch import launch_job
-from webapp.models import RECORD_STATES, Job, JobRecord, TaskRun
-from webapp.po_csv import parse_po_csv
+from webapp.models import RECORD_STATES, Job, JobRecord, Product, TaskRun
 from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -27,33 +27,54 @@ def state_arg() -> str | None:
 
 
 def upload_errors(upload: object) -> list[str]:
-    """Errors about the upload itself (missing, wrong type), before reading it."""
+    """Errors about the upload itself (wrong type), before reading it."""
     filename = getattr(upload, "filename", "") or ""
-    if not filename:
-        return ["choose a CSV file of PO numbers to upload"]
     if not filename.lower().endswith(ALLOWED_UPLOADS):
         return [f"{filename!r} is not a .csv file"]
     return []
 
 
+def read_keys(kind: JobKind) -> tuple[ParsedKeys, str | None, str | None]:
+    """The keys of a launch form: an uploaded CSV, else the text box; with the input's name and text."""
+    upload = request.files.get("file")
+    limit = current_app.config["MAX_JOB_RECORDS"]
+    if upload is not None and upload.filename:
+        errors = upload_errors(upload)
+        if errors:
+            return ParsedKeys(errors=errors), None, None
+        raw = upload.read()
+        parsed = parse_key_csv(raw, kind, limit)
+        return parsed, upload.filename, raw.decode("utf-8-sig") if parsed.ok else None
+    text = request.form.get("keys", "")
+    if text.strip():
+        return parse_key_text(text, kind, limit), "typed in the form", text
+    return ParsedKeys(errors=[f"choose a CSV file of {kind.key_label}s to upload, or type them"]), None, None
+
+
+def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
+    """Start a job of ``kind`` from the launch form; on bad input re-render the form with the errors (400)."""
+    parsed, input_name, input_text = read_keys(kind)
+    if parsed.ok:
+        job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
+        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    from webapp.dashboard import render_index
+
+    return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
+
+
 @bp.post("/purchase-orders")
 @login_required
 def launch_upload() -> Response | tuple[str, int]:
-    """Start a PO job from an uploaded CSV; on bad input re-render the form with the errors (400)."""
-    upload = request.files.get("file")
-    errors = upload_errors(upload)
-    if not errors and upload is not None:
-        raw = upload.read()
-        parsed = parse_po_csv(raw, current_app.config["MAX_JOB_RECORDS"])
-        errors = parsed.errors
-        if not errors:
-            job = launch_job(PURCHASE_ORDERS.name, "upload", parsed.keys, current_user,
-                             input_name=upload.filename, input_text=raw.decode("utf-8-sig"))
-            flash(f"Job #{job.id} started with {job.total} purchase orders.", "success")
-            return redirect(url_for("jobs.detail", job_id=job.id))
-    from webapp.dashboard import render_index
+    """Start a PO job from an uploaded CSV of PO numbers."""
+    return launch_from_form(PURCHASE_ORDERS)
 
-    return render_index(upload_errors=errors), 400
+
+@bp.post("/bills-of-materials")
+@login_required
+def launch_boms() -> Response | tuple[str, int]:
+    """Start a BOM job from an uploaded CSV or typed list of product codes."""
+    return launch_from_form(BILLS_OF_MATERIALS)
 
 
 @bp.post("/purchase-orders/pending")
@@ -106,4 +127,8 @@ def record(job_id: int, record_id: int) -> str:
     if record.job_id != job_id:
         abort(404)
     runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
-    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs), kind=KINDS[record.job.kind])
+    product = None
+    if record.job.kind == BILLS_OF_MATERIALS.name and record.erp_ref:
+        product = db.session.get(Product, int(record.erp_ref))
+    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs),
+                           kind=KINDS[record.job.kind], product=product)

@@ -1,5 +1,6 @@
 """The kinds of job Celeriac runs: their labels, record keys and the steps of each record."""
 
+import re
 from dataclasses import dataclass
 
 
@@ -13,21 +14,60 @@ class Step:
 
 @dataclass(frozen=True)
 class JobKind:
-    """What the pages and the API need to know about a kind of job."""
+    """What the pages, the API and the input readers need to know about a kind of job."""
 
     name: str
     label: str
+    noun_plural: str
     key_label: str
+    key_column: str
+    key_pattern: re.Pattern[str]
+    key_example: str
+    header_names: frozenset[str]
     steps: tuple[Step, ...]
+    erp_endpoint: str
+    erp_label: str
+
+    def key_problem(self, value: str) -> str | None:
+        """Why ``value`` is not a key of this kind, or None if it is one."""
+        if len(value) <= 64 and self.key_pattern.match(value):
+            return None
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        return f"{shown!r} is not a {self.key_label} (expected e.g. {self.key_example})"
 
 
 PURCHASE_ORDERS = JobKind(
     name="purchase_orders",
     label="Purchase orders",
+    noun_plural="purchase orders",
     key_label="PO number",
+    key_column="po_number",
+    key_pattern=re.compile(r"^PO-\d{6}$"),
+    key_example="PO-100042",
+    header_names=frozenset({"po_number", "po", "po_no", "purchase_order", "purchase_order_number"}),
     steps=(Step("tasks.workflows.fetch_po", "fetch"), Step("tasks.workflows.make_po", "make PO")),
+    erp_endpoint="erp.purchase_order",
+    erp_label="PO",
 )
 
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (PURCHASE_ORDERS,)}
+BILLS_OF_MATERIALS = JobKind(
+    name="bills_of_materials",
+    label="Bills of materials",
+    noun_plural="products",
+    key_label="product code",
+    key_column="product_code",
+    key_pattern=re.compile(r"^P-\d{5}$"),
+    key_example="P-10042",
+    header_names=frozenset({"product_code", "product", "code", "item_code", "sku"}),
+    steps=(
+        Step("tasks.workflows.fetch_bom", "fetch"),
+        Step("tasks.workflows.make_product", "make product"),
+        Step("tasks.workflows.make_component", "make components"),
+    ),
+    erp_endpoint="erp.product",
+    erp_label="product",
+)
+
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in (PURCHASE_ORDERS, BILLS_OF_MATERIALS)}
 
 DISPATCH_TASK = "tasks.workflows.dispatch_job"

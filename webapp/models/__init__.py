@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables."""
 
-from webapp.models.erp import PurchaseOrder, PurchaseOrderLine
+from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine
 from webapp.models.jobs import (
     ACTIVE_JOB_STATUSES,
     JOB_STATUSES,
@@ -25,11 +25,13 @@ __all__ = [
     "TERMINAL_JOB_STATUSES",
     "TERMINAL_RECORD_STATES",
     "ApiToken",
+    "Component",
     "Job",
     "JobRecord",
     "JobStatus",
     "Operator",
     "OutboxMessage",
+    "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
     "RecordState",

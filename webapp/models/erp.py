@@ -44,3 +44,33 @@ class PurchaseOrderLine(db.Model):
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
 
     purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+
+
+class Product(db.Model):
+    """A product made from a bill of materials, one per product code."""
+
+    __tablename__ = "erp_products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(16))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    components: Mapped[list["Component"]] = relationship(back_populates="product", order_by="Component.component_code")
+
+
+class Component(db.Model):
+    """One component line of a product's bill of materials; (product, component) is unique."""
+
+    __tablename__ = "erp_components"
+    __table_args__ = (UniqueConstraint("product_id", "component_code", name="uq_erp_components_product_component"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("erp_products.id", ondelete="CASCADE"))
+    component_code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship(back_populates="components")

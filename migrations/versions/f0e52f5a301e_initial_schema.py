@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2a617877d10f
+Revision ID: f0e52f5a301e
 Revises: 
-Create Date: 2026-11-22 02:11:52.599020
+Create Date: 2026-11-22 02:15:10.327040
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '2a617877d10f'
+revision = 'f0e52f5a301e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -76,6 +76,17 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_jobs_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_status'), ['status'], unique=False)
 
+    op.create_table('erp_products',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('product_code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('unit', sa.String(length=16), nullable=False),
+    sa.Column('job_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_erp_products_job_id_jobs'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erp_products')),
+    sa.UniqueConstraint('product_code', name=op.f('uq_erp_products_product_code'))
+    )
     op.create_table('erp_purchase_orders',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('po_number', sa.String(length=64), nullable=False),
@@ -127,6 +138,16 @@ def upgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_status_id', ['status', 'id'], unique=False)
 
+    op.create_table('erp_components',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('component_code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['erp_products.id'], name=op.f('fk_erp_components_product_id_erp_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erp_components')),
+    sa.UniqueConstraint('product_id', 'component_code', name='uq_erp_components_product_component')
+    )
     op.create_table('erp_purchase_order_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('purchase_order_id', sa.Integer(), nullable=False),
@@ -175,6 +196,7 @@ def downgrade():
 
     op.drop_table('task_runs')
     op.drop_table('erp_purchase_order_lines')
+    op.drop_table('erp_components')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_id')
 
@@ -185,6 +207,7 @@ def downgrade():
 
     op.drop_table('job_records')
     op.drop_table('erp_purchase_orders')
+    op.drop_table('erp_products')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_status'))
         batch_op.drop_index(batch_op.f('ix_jobs_kind'))

@@ -1,0 +1,151 @@
+"""The bill-of-materials job end to end: real workers, real Redis, the sandbox ERP over HTTP."""
+
+from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_token
+from tests.helpers import WorkerSet, wait_for
+from tests.test_po_workflow import finished_job, set_chaos
+from webapp.extensions import db
+from webapp.launch import launch_job
+from webapp.models import Component, JobRecord, Product, TaskRun
+from webapp.sandbox.data import bill_of_materials
+
+CODES = [f"P-{n}" for n in range(10100, 10140)]
+
+
+def start_bom(app: Flask, codes: list[str]) -> int:
+    """Launch a BOM job as the form would; return its id."""
+    with app.app_context():
+        return launch_job("bills_of_materials", "upload", codes, None, input_name="codes.csv").id
+
+
+def expected_components(codes: list[str]) -> int:
+    """How many components the sandbox ERP lists for these products."""
+    return sum(len(bill_of_materials(code)["components"]) for code in codes)
+
+
+def ledger(app: Flask) -> tuple[list[str], int, int]:
+    """Product codes in the ERP tables, component rows, and distinct (product, component) pairs."""
+    with app.app_context():
+        products = db.session.execute(db.select(Product.product_code)).scalars().all()
+        components = db.session.execute(db.select(db.func.count()).select_from(Component)).scalar_one()
+        pairs = db.session.execute(
+            db.select(db.func.count()).select_from(db.select(Component.product_id, Component.component_code).distinct().subquery())
+        ).scalar_one()
+    return sorted(products), components, pairs
+
+
+def test_flaky_erp_every_product_and_component_once(app: Flask, workers: WorkerSet) -> None:
+    """40 products against a flaky ERP: the job succeeds with every product and component exactly once."""
+    set_chaos(app, error_rate=0.15, throttle_rate=0.1, timeout_rate=0.05, retry_after_s=0)
+    job = finished_job(app, start_bom(app, CODES))
+    set_chaos(app)
+    assert job.status == "succeeded"
+    assert job.finalized_count == 1
+    products, components, pairs = ledger(app)
+    assert products == sorted(CODES)
+    assert components == pairs == expected_components(CODES)
+    with app.app_context():
+        steps = db.session.execute(
+            db.select(TaskRun.task_name, db.func.count()).where(TaskRun.job_id == job.id, TaskRun.state == "SUCCESS").group_by(TaskRun.task_name)
+        ).all()
+    assert dict(steps) == {
+        "tasks.workflows.fetch_bom": 40, "tasks.workflows.make_product": 40,
+        "tasks.workflows.make_component": 40, "tasks.workflows.finalize_job": 1, "tasks.workflows.dispatch_job": 1,
+    }
+
+
+def test_missing_boms_fail_with_reasons(app: Flask, workers: WorkerSet) -> None:
+    """Missing BOMs fail at once with the reason; their later steps are skipped; the job completes with failures."""
+    missing = CODES[:2]
+    set_chaos(app, missing_keys=" ".join(missing))
+    job = finished_job(app, start_bom(app, CODES[:10]))
+    set_chaos(app)
+    assert job.status == "completed_with_failures"
+    with app.app_context():
+        failed = db.session.execute(
+            db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")
+        ).scalars().all()
+        assert sorted(r.key for r in failed) == missing
+        assert all("not found" in (r.error or "") for r in failed)
+        later = db.session.execute(
+            db.select(TaskRun.state).where(TaskRun.record_id == failed[0].id, TaskRun.task_name != "tasks.workflows.fetch_bom")
+        ).scalars().all()
+    assert later == ["SKIPPED", "SKIPPED"]
+    assert ledger(app)[0] == sorted(CODES[2:10])
+
+
+def test_bom_form_with_typed_codes_and_record_page(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """Codes typed in the form start a job; the record page lists the components created."""
+    token = csrf_token(client.get("/").data)
+    response = client.post("/jobs/bills-of-materials", data={"csrf_token": token, "keys": "p-10200\nP-10201, P-10202"})
+    assert response.status_code == 302
+    job_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+    assert finished_job(app, job_id).status == "succeeded"
+    with app.app_context():
+        record = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.key == "P-10200")).scalar_one()
+        record_id = record.id
+    body = client.get(f"/jobs/{job_id}/records/{record_id}").get_data(as_text=True)
+    assert f"Components created ({len(bill_of_materials('P-10200')['components'])})" in body
+    assert bill_of_materials("P-10200")["components"][0]["component_code"] in body
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"keys": "P-10001\nnot-a-code"}, "line 2: &#39;NOT-A-CODE&#39; is not a product code"),
+        ({"keys": "P-10001 P-10001"}, "line 1: P-10001 is repeated (first on line 1)"),
+        ({"keys": "   "}, "choose a CSV file of product codes to upload, or type them"),
+    ],
+)
+def test_bad_bom_input_is_refused(app: Flask, client: FlaskClient, form: dict, message: str) -> None:
+    """Bad typed codes get a 400 naming the line; no job is created."""
+    token = csrf_token(client.get("/").data)
+    response = client.post("/jobs/bills-of-materials", data={"csrf_token": token, **form})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
+
+
+@pytest.fixture
+def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone, so it can kill them."""
+    workers = WorkerSet(worker_env, tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+def test_sigkill_mid_bom_job(app: Flask, own_workers: WorkerSet) -> None:
+    """The database worker killed mid-job: every product and component still exactly once."""
+    db_node = own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    own_workers.start("io", queues="fetch", pool="threads", concurrency=8)
+    own_workers.start_beat()
+    own_workers.wait_ready()
+    codes = [f"P-{n}" for n in range(10300, 10420)]  # fetches outrun the writes: the db worker always has work in hand
+    job_id = start_bom(app, codes)
+
+    def done() -> int:
+        with app.app_context():
+            return db.session.execute(
+                db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state == "succeeded")
+            ).scalar_one()
+
+    wait_for(lambda: done() >= 20, timeout=90, message="20 products done")
+    own_workers.kill(db_node)
+    own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    job = finished_job(app, job_id, timeout=180)
+    assert job.status == "succeeded"
+    with app.app_context():
+        lost = db.session.execute(
+            db.select(db.func.count()).select_from(TaskRun).where(TaskRun.job_id == job_id, TaskRun.state == "LOST")
+        ).scalar_one()
+    assert lost >= 1, "the kill hit tasks in flight, which were delivered again"
+    products, components, pairs = ledger(app)
+    assert products == sorted(codes)
+    assert components == pairs == expected_components(codes)
