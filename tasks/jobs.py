@@ -60,6 +60,8 @@ def finalize(job_id: int) -> dict[str, Any]:
         return {"job": job_id, "status": None}
     counts = counts_by_state(job_id)
     status = final_status(counts)
+    if status is not None and job.cancel_requested_at is not None:
+        status = JobStatus.CANCELLED
     job.finalized_count += 1
     if status is not None and job.is_active:
         job.status = status
@@ -86,6 +88,33 @@ def finalize_stalled() -> list[int]:
     ).scalars().all()
     db.session.rollback()
     return [job_id for job_id in ids if finalize(job_id)["status"] != JobStatus.RUNNING]
+
+
+class JobCancelled(Exception):
+    """The job's cancel flag is set: the step must not write."""
+
+    def __init__(self, by: str | None) -> None:
+        super().__init__(f"cancelled by {by}")
+        self.by = by
+
+
+def cancelled_by(job_id: int, lock: bool = False) -> str | None:
+    """Who cancelled the job, or None. With ``lock``, hold a share lock on the job row until commit,
+    so a cancel cannot be acknowledged between this check and the write it guards (PostgreSQL)."""
+    query = db.select(Job.cancel_requested_at, Job.cancelled_by).where(Job.id == job_id)
+    if lock and db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    row = db.session.execute(query).first()
+    if row is None or row[0] is None:
+        return None
+    return row[1] or "an operator"
+
+
+def ensure_not_cancelled(job_id: int) -> None:
+    """Raise JobCancelled if the job was cancelled; call it after writing and before committing."""
+    by = cancelled_by(job_id, lock=True)
+    if by is not None:
+        raise JobCancelled(by)
 
 
 def fail_job(job: Job, error: str) -> None:

@@ -60,3 +60,14 @@ def mark_succeeded(record: JobRecord, erp_ref: str) -> None:
     record.error = None
     record.retry_at = None
     record.finished_at = utcnow()
+
+
+def mark_cancelled(record: JobRecord, by: str | None) -> dict[str, Any]:
+    """The job was cancelled before this record's work was written: the record is done, untouched."""
+    record.state = RecordState.CANCELLED
+    record.error = f"cancelled by {by or 'an operator'}"
+    record.retry_at = None
+    record.finished_at = utcnow()
+    db.session.commit()
+    runlog.note(state=runlog.SKIPPED, error="the job was cancelled")
+    return outcome(record.id, False)

@@ -39,10 +39,16 @@ class RecordTask(Task):
             if lost >= POISON_CAP:
                 step = self.name.rsplit(".", 1)[-1]
                 return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
+            by = jobs.cancelled_by(kwargs["job_id"])
+            if by is not None:
+                return cancel_unless_done(record_id, by)
             try:
                 return self.run(*args, **kwargs)
             except Retry:
                 raise
+            except jobs.JobCancelled as exc:
+                db.session.rollback()
+                return cancel_unless_done(record_id, exc.by)
             except OperationalError as exc:
                 db.session.rollback()
                 if self.request.retries < current_app.config["FETCH_MAX_RETRIES"]:
@@ -57,6 +63,15 @@ class RecordTask(Task):
         """Fail the record and keep the traceback on the task run."""
         runlog.annotate(self.request.id, traceback=traceback.format_exc())
         return fail_unless_done(record_id, error)
+
+
+def cancel_unless_done(record_id: int, by: str | None) -> dict[str, Any]:
+    """Mark the record cancelled unless it already has its final outcome."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        runlog.note(state=runlog.SKIPPED)
+        return records.outcome(record_id, record is not None and record.state == "succeeded")
+    return records.mark_cancelled(record, by)
 
 
 def fail_unless_done(record_id: int, error: str) -> dict[str, Any]:
@@ -82,22 +97,31 @@ def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
     return min(delay, ceiling)
 
 
+# Jobs whose keys come from the ERP at dispatch time: (kind, source) → (path, JSON field, words).
+ERP_LISTINGS = {
+    ("purchase_orders", "pending"): ("/purchase-orders?status=pending", "purchase_orders", "pending purchase orders"),
+    ("bills_of_materials", "erp_products"): ("/products", "products", "products with a bill of materials"),
+}
+
+
 @shared_task(bind=True, max_retries=None)
 def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     """Build and apply the job's canvas: chord(group(chain(fetch → make) per record) → finalize)."""
     job = db.session.get(Job, job_id)
-    if job is None or job.status != JobStatus.QUEUED:
+    if job is None or job.status != JobStatus.QUEUED or job.cancel_requested_at is not None:
         return {"job": job_id, "dispatched": False}
-    if job.source == "pending" and job.total == 0:
+    listing = ERP_LISTINGS.get((job.kind, job.source))
+    if listing is not None and job.total == 0:
+        path, field, what = listing
         try:
-            keys = get_json("/purchase-orders?status=pending", "the pending purchase orders")["purchase_orders"]
+            keys = get_json(path, what)[field]
         except TransientError as exc:
             raise self.retry(countdown=backoff_seconds(self.request.retries, exc.retry_after)) from None
         except (PermanentError, KeyError, TypeError) as exc:
-            jobs.fail_job(job, f"could not list the pending purchase orders: {exc}")
+            jobs.fail_job(job, f"could not list {what}: {exc}")
             return {"job": job_id, "dispatched": False}
         if not keys:
-            jobs.fail_job(job, "the ERP has no pending purchase orders")
+            jobs.fail_job(job, f"the ERP lists no {what}")
             return {"job": job_id, "dispatched": False}
         jobs.add_records(job, [str(key) for key in keys])
     ids = jobs.record_ids(job_id)
@@ -188,6 +212,7 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "no ERP data was fetched for this purchase order")
     po_id = purchase_orders.write_purchase_order(record.payload, job_id)
     records.mark_succeeded(record, str(po_id))
+    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -201,6 +226,7 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this product")
     record.erp_ref = str(boms.write_product(record.payload, job_id))
+    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -215,6 +241,7 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "the product was not made, so its components cannot be")
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
+    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 

@@ -4,11 +4,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
+from webapp import audit, control
 from webapp.auth import operator_from_bearer
 from webapp.extensions import db
 from webapp.kinds import KINDS
 from webapp.launch import launch_job
-from webapp.models import JOB_STATUSES, RECORD_STATES, Job
+from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
 from webapp.keyfile import ParsedKeys, parse_key_csv
 from webapp.progress import record_rows, summarize
 from webapp.sandbox import chaos
@@ -121,6 +122,58 @@ def get_records(job_id: int) -> Response:
     return jsonify(job=job_id, page=page, per_page=per_page, total=matching, records=records)
 
 
+@bp.post("/jobs/<int:job_id>/cancel")
+def cancel_job(job_id: int) -> tuple[Response, int]:
+    """Cancel a running job (records not started never start)."""
+    db.get_or_404(Job, job_id)
+    try:
+        return jsonify(job_json(control.cancel_job(job_id, g.api_operator))), 200
+    except control.ControlError as exc:
+        return refuse(409, str(exc))
+
+
+@bp.post("/jobs/<int:job_id>/retry-failed")
+def retry_failed(job_id: int) -> tuple[Response, int]:
+    """Run a finished job's failed records again; answers with how many."""
+    db.get_or_404(Job, job_id)
+    try:
+        count = control.retry_failed(job_id, g.api_operator)
+    except control.ControlError as exc:
+        return refuse(409, str(exc))
+    return jsonify(job=job_json(db.session.get(Job, job_id)), retried=count), 202
+
+
+@bp.post("/jobs/<int:job_id>/rerun")
+def rerun_job(job_id: int) -> tuple[Response, int]:
+    """Start a new job from a finished job's stored input."""
+    db.get_or_404(Job, job_id)
+    try:
+        return jsonify(job_json(control.rerun_job(job_id, g.api_operator))), 202
+    except control.ControlError as exc:
+        return refuse(409, str(exc))
+
+
+@bp.get("/jobs/<int:job_id>/records.csv")
+def export_records(job_id: int) -> Response:
+    """The job's records and outcomes as CSV."""
+    from webapp.job_actions import csv_response
+
+    return csv_response(db.get_or_404(Job, job_id))
+
+
+@bp.get("/audit")
+def audit_events() -> Response:
+    """The audit trail, newest first (?job= to filter, ?page=)."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = db.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if request.args.get("job", type=int):
+        query = query.where(AuditEvent.job_id == request.args.get("job", type=int))
+    events = db.session.execute(query.offset((page - 1) * 100).limit(100)).scalars().all()
+    return jsonify(page=page, events=[
+        {"at": iso(e.at), "actor": e.actor, "action": e.action, "job": e.job_id, "detail": e.detail} for e in events
+    ])
+
+
 @bp.get("/sandbox/settings")
 def get_sandbox_settings() -> Response:
     """The sandbox ERP's chaos settings."""
@@ -136,4 +189,6 @@ def put_sandbox_settings() -> tuple[Response, int]:
     settings, errors = chaos.update_settings(body, g.api_operator.username)
     if errors or settings is None:
         return refuse(400, "the settings were not accepted", details=errors)
+    audit.record("sandbox_change", "sandbox settings changed: " + ", ".join(f"{k}={body[k]}" for k in sorted(body)), actor=g.api_operator)
+    db.session.commit()
     return jsonify(chaos.settings_dict(settings)), 200

@@ -7,7 +7,7 @@ from webapp.extensions import db
 from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
 from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, JobKind
 from webapp.launch import launch_job
-from webapp.models import RECORD_STATES, Job, JobRecord, Product, TaskRun
+from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, TaskRun
 from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -91,7 +91,11 @@ def launch_pending() -> Response:
 def detail(job_id: int) -> str:
     """Render the job page: summary and the first page of record rows."""
     job = db.get_or_404(Job, job_id)
-    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), **rows_context(job))
+    events = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50)
+    ).scalars().all()
+    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), events=events,
+                           **rows_context(job))
 
 
 @bp.get("/<int:job_id>/summary")

@@ -1,8 +1,8 @@
 """Launching jobs: one transaction writes the job, its records and its outbox message."""
 
-from webapp import outbox
+from webapp import audit, outbox
 from webapp.extensions import db
-from webapp.kinds import DISPATCH_TASK
+from webapp.kinds import DISPATCH_TASK, KINDS
 from webapp.models import Job, JobRecord, Operator, RecordState
 
 
@@ -13,6 +13,7 @@ def launch_job(
     operator: Operator | None,
     input_name: str | None = None,
     input_text: str | None = None,
+    rerun_of: Job | None = None,
 ) -> Job:
     """Commit a new job with one record per key, then hand it to the relay; return at once.
 
@@ -20,7 +21,7 @@ def launch_job(
     so the request never waits on the ERP.
     """
     job = Job(kind=kind, source=source, total=len(keys), created_by=operator,
-              input_name=input_name, input_text=input_text)
+              input_name=input_name, input_text=input_text, rerun_of_id=rerun_of.id if rerun_of else None)
     db.session.add(job)
     db.session.flush()
     if keys:
@@ -29,6 +30,9 @@ def launch_job(
             [{"job_id": job.id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in enumerate(keys, 1)],
         )
     message = outbox.add(DISPATCH_TASK, job_id=job.id)
+    origin = f" (re-run of job #{rerun_of.id})" if rerun_of else ""
+    size = f"{len(keys)} records" if keys else "records listed by the ERP"
+    audit.record("launch", f"{KINDS[kind].label}: {size} from {input_name or source}{origin}", job, operator)
     db.session.commit()
     outbox.relay_quietly([message.id])
     return job

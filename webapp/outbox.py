@@ -63,3 +63,12 @@ def relay_quietly(message_ids: list[int]) -> None:
     except Exception:
         db.session.rollback()
         log.warning("outbox relay after commit failed; beat will send it", exc_info=True)
+
+
+def relay_quietly_pending(job_id: int) -> None:
+    """Fast path for a job's messages staged by an action: publish them now if Redis answers."""
+    ids = list(db.session.execute(
+        db.select(OutboxMessage.id).where(OutboxMessage.job_id == job_id, OutboxMessage.status == "pending")
+    ).scalars())
+    if ids:
+        relay_quietly(ids)

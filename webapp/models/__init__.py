@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables."""
 
+from webapp.models.audit import AuditEvent
 from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine
 from webapp.models.jobs import (
     ACTIVE_JOB_STATUSES,
@@ -25,6 +26,7 @@ __all__ = [
     "TERMINAL_JOB_STATUSES",
     "TERMINAL_RECORD_STATES",
     "ApiToken",
+    "AuditEvent",
     "Component",
     "Job",
     "JobRecord",

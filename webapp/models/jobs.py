@@ -71,9 +71,17 @@ class Job(db.Model):
     chord_id: Mapped[str | None] = mapped_column(String(64))
     finalized_count: Mapped[int] = mapped_column(Integer, default=0)
     swept_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(80))
+    rerun_of_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     resent_records: Mapped[int] = mapped_column(Integer, default=0)
 
     created_by = relationship("Operator")
+
+    @property
+    def has_failures(self) -> bool:
+        """True when the job ended with failed records (so they can be retried)."""
+        return self.status in (JobStatus.COMPLETED_WITH_FAILURES, JobStatus.FAILED)
 
     @property
     def is_active(self) -> bool:

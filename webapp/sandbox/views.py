@@ -4,6 +4,8 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from flask_login import login_required
 
 from webapp.auth import acting_operator
+from webapp import audit
+from webapp.extensions import db
 from webapp.sandbox import chaos, data
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -97,6 +99,9 @@ def save_settings() -> Response | tuple[str, int]:
     saved, errors = chaos.update_settings(request.form, operator_name())
     if saved is None:
         return render_settings(request.form.to_dict(), errors, 400)
+    changed = ", ".join(f"{key}={value}" for key, value in chaos.settings_dict(saved).items() if key in chaos.CALM)
+    audit.record("sandbox_change", f"sandbox settings saved: {changed}")
+    db.session.commit()
     flash("Sandbox settings saved", "success")
     return redirect(url_for("sandbox.settings"))
 
@@ -106,5 +111,7 @@ def save_settings() -> Response | tuple[str, int]:
 def reset_settings() -> Response:
     """Put the sandbox back to calm: no latency, no failures, no missing keys."""
     chaos.update_settings(chaos.CALM, operator_name())
+    audit.record("sandbox_change", "sandbox reset to calm")
+    db.session.commit()
     flash("Sandbox reset to calm: no latency, no failures, no missing keys", "success")
     return redirect(url_for("sandbox.settings"))

@@ -1,0 +1,120 @@
+"""Cancel, retry failed, re-run, download and the audit trail, against real workers."""
+
+import csv
+import io
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_token
+from tests.helpers import WorkerSet, wait_for
+from tests.test_po_workflow import finished_job, set_chaos, start
+from webapp.extensions import db
+from webapp.models import AuditEvent, Job, JobRecord, PurchaseOrder, TaskRun
+
+KEYS = [f"PO-{n}" for n in range(101200, 101260)]
+
+
+def post(client: FlaskClient, path: str) -> int:
+    """POST an action form with its CSRF token; return the status."""
+    return client.post(path, data={"csrf_token": csrf_token(client.get("/").data)}).status_code
+
+
+def count(app: Flask, model: type, *where: object) -> int:
+    """Rows of ``model`` matching ``where``."""
+    with app.app_context():
+        return db.session.execute(db.select(db.func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def test_cancel_stops_every_write_after_it_is_acknowledged(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """After the cancel returns, not one more PO is written; the job ends cancelled with its counts."""
+    set_chaos(app, latency_ms=300)
+    job_id = start(app, KEYS)
+    wait_for(lambda: count(app, PurchaseOrder) >= 3, timeout=60, message="a few POs written")
+    assert post(client, f"/jobs/{job_id}/cancel") == 302
+    written_at_cancel = count(app, PurchaseOrder)
+    job = finished_job(app, job_id)
+    set_chaos(app)
+    assert job.status == "cancelled"
+    assert job.cancelled_by == "olga"
+    assert count(app, PurchaseOrder) == written_at_cancel
+    succeeded = count(app, JobRecord, JobRecord.job_id == job_id, JobRecord.state == "succeeded")
+    cancelled = count(app, JobRecord, JobRecord.job_id == job_id, JobRecord.state == "cancelled")
+    assert succeeded == written_at_cancel
+    assert succeeded + cancelled == len(KEYS)
+    assert cancelled > 0
+    summary = client.get(f"/jobs/{job_id}/summary").get_data(as_text=True)
+    assert f'data-state="cancelled">{cancelled}<' in summary
+
+
+def test_retry_failed_reruns_only_the_failed_records(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """Three missing POs fail; once the ERP has them, retry-failed runs just those three and finalize once more."""
+    keys = KEYS[:12]
+    set_chaos(app, missing_keys=",".join(keys[:3]))
+    job_id = start(app, keys)
+    assert finished_job(app, job_id).status == "completed_with_failures"
+    set_chaos(app)
+    with app.app_context():
+        runs_before = dict(db.session.execute(
+            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
+        ).all())
+    assert post(client, f"/jobs/{job_id}/retry-failed") == 302
+    job = finished_job(app, job_id)
+    assert job.status == "succeeded"
+    assert job.finalized_count == 2
+    assert count(app, PurchaseOrder) == 12
+    with app.app_context():
+        runs_after = dict(db.session.execute(
+            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
+        ).all())
+        retried = db.session.execute(
+            db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.key.in_(keys[:3]))
+        ).scalars().all()
+    changed = {record for record, runs in runs_after.items() if record is not None and runs != runs_before.get(record)}
+    assert changed == set(retried), "only the failed records ran again"
+    page = client.get(f"/jobs/{job_id}/records/{retried[0]}").get_data(as_text=True)
+    assert "FAILURE" in page and "SUCCESS" in page, "the attempt history of the failed try stays visible"
+
+
+def test_rerun_download_and_audit(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """Re-run starts a new job from the stored input; the CSV lists outcomes; the audit trail has every action."""
+    token = csrf_token(client.get("/").data)
+    upload = {"csrf_token": token, "file": (io.BytesIO(b"po_number\nPO-101300\nPO-101301\n"), "two.csv")}
+    response = client.post("/jobs/purchase-orders", data=upload, content_type="multipart/form-data")
+    first = int(response.headers["Location"].rsplit("/", 1)[-1])
+    assert finished_job(app, first).status == "succeeded"
+    assert post(client, f"/jobs/{first}/rerun") == 302
+    with app.app_context():
+        second = db.session.execute(db.select(Job.id).where(Job.rerun_of_id == first)).scalar_one()
+    rerun = finished_job(app, second)
+    assert (rerun.status, rerun.total, rerun.input_name) == ("succeeded", 2, "two.csv")
+    assert count(app, PurchaseOrder) == 2, "the re-run wrote nothing twice"
+    body = client.get(f"/jobs/{second}/records.csv")
+    rows = list(csv.DictReader(io.StringIO(body.get_data(as_text=True))))
+    assert body.headers["Content-Disposition"] == f'attachment; filename="job-{second}-records.csv"'
+    assert [(r["key"], r["state"]) for r in rows] == [("PO-101300", "succeeded"), ("PO-101301", "succeeded")]
+    assert all(int(r["attempts"]) >= 2 and r["erp_ref"] for r in rows)
+    assert post(client, f"/jobs/{second}/cancel") == 302  # refused: nothing to cancel
+    with app.app_context():
+        events = db.session.execute(db.select(AuditEvent.actor, AuditEvent.action, AuditEvent.job_id).order_by(AuditEvent.id)).all()
+    assert [tuple(e) for e in events] == [("olga", "launch", first), ("olga", "launch", second)]
+    audit_page = client.get("/audit").get_data(as_text=True)
+    assert f"re-run of job #{first}" in audit_page
+
+
+def test_actions_through_the_api(app: Flask, api_token: str, workers: WorkerSet) -> None:
+    """The API cancels, refuses what does not apply with 409, and lists the audit trail."""
+    headers = {"Authorization": f"Bearer {api_token}"}
+    client = app.test_client()
+    set_chaos(app, latency_ms=300)
+    job_id = start(app, KEYS[:20])
+    response = client.post(f"/api/jobs/{job_id}/cancel", headers=headers)
+    set_chaos(app)
+    assert response.status_code == 200
+    assert finished_job(app, job_id).status == "cancelled"
+    assert client.post(f"/api/jobs/{job_id}/cancel", headers=headers).status_code == 409
+    assert client.post(f"/api/jobs/{job_id}/retry-failed", headers=headers).status_code == 409
+    events = client.get(f"/api/audit?job={job_id}", headers=headers).get_json()["events"]
+    assert [(e["action"], e["actor"]) for e in events] == [("cancel", "olga"), ("launch", "system")]
+    export = client.get(f"/api/jobs/{job_id}/records.csv", headers=headers)
+    assert export.status_code == 200 and export.mimetype == "text/csv"

@@ -1,0 +1,96 @@
+"""Operator control over a job: cancel it, retry its failed records, re-run it.
+
+Each action is one transaction that also writes its audit event; work to send goes through
+the outbox like a launch.
+"""
+
+from webapp import audit, outbox
+from webapp.extensions import db
+from webapp.keyfile import parse_key_csv, parse_key_text
+from webapp.kinds import DISPATCH_TASK, KINDS
+from webapp.launch import launch_job
+from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, utcnow
+
+NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)
+
+
+class ControlError(Exception):
+    """The action does not apply to the job in its current state (shown to the operator)."""
+
+
+def lock_job(job_id: int) -> Job:
+    """The job row, locked on PostgreSQL so a cancel and a write step never interleave."""
+    job = db.session.get(Job, job_id, with_for_update=db.engine.dialect.name == "postgresql", populate_existing=True)
+    if job is None:
+        raise ControlError(f"job #{job_id} does not exist")
+    return job
+
+
+def cancel_job(job_id: int, operator: Operator | None) -> Job:
+    """Set the job's cancel flag: records not started are cancelled now, running steps finish.
+
+    The flag is authoritative: every step checks it before writing, under the same row lock, so
+    once this commits no ERP write of this job can follow.
+    """
+    job = lock_job(job_id)
+    if not job.is_active:
+        raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: there is nothing to cancel")
+    now = utcnow()
+    job.cancel_requested_at = now
+    job.cancelled_by = audit.actor_name(operator)
+    count = db.session.execute(
+        db.update(JobRecord)
+        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED))
+        .values(state=RecordState.CANCELLED, error=f"cancelled by {job.cancelled_by}", retry_at=None, finished_at=now)
+    ).rowcount
+    running = db.session.execute(
+        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == RecordState.RUNNING)
+    ).scalar_one()
+    if job.status == JobStatus.QUEUED or running == 0:
+        job.status = JobStatus.CANCELLED
+        job.finished_at = now
+    audit.record("cancel", f"cancelled {count} records not started; {running} running steps will finish", job, operator)
+    db.session.commit()
+    return job
+
+
+def retry_failed(job_id: int, operator: Operator | None) -> int:
+    """Run the failed records again as new attempts of the same job; return how many."""
+    job = lock_job(job_id)
+    if not job.has_failures:
+        raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: only a job that ended with failures can retry them")
+    count = db.session.execute(
+        db.update(JobRecord)
+        .where(JobRecord.job_id == job.id, JobRecord.state == RecordState.FAILED)
+        .values(state=RecordState.PENDING, payload=None, retry_at=None, finished_at=None)
+    ).rowcount
+    job.status = JobStatus.QUEUED
+    job.finished_at = None
+    job.error = None
+    outbox.add(DISPATCH_TASK, job_id=job.id)
+    audit.record("retry_failed", f"{count} failed records sent again", job, operator)
+    db.session.commit()
+    outbox.relay_quietly_pending(job.id)
+    return count
+
+
+def stored_keys(job: Job) -> list[str]:
+    """The keys of a job as its stored input gives them (re-parsed), else as its records hold them."""
+    kind = KINDS[job.kind]
+    if job.input_text and job.source == "upload":
+        typed = job.input_name == "typed in the form"
+        parsed = parse_key_text(job.input_text, kind, 10**9) if typed else parse_key_csv(job.input_text.encode(), kind, 10**9)
+        if parsed.ok:
+            return parsed.keys
+    return list(db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == job.id).order_by(JobRecord.seq)).scalars())
+
+
+def rerun_job(job_id: int, operator: Operator | None) -> Job:
+    """Start a new job with the same kind and input as a finished one."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise ControlError(f"job #{job_id} does not exist")
+    if job.is_active:
+        raise ControlError(f"job #{job.id} is still {job.status}: cancel it or wait for it to finish before re-running")
+    keys = [] if job.source in ("pending", "erp_products") else stored_keys(job)
+    return launch_job(job.kind, job.source, keys, operator, input_name=job.input_name, input_text=job.input_text, rerun_of=job)
