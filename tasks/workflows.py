@@ -35,15 +35,8 @@ class RecordTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.app.flask_app.app_context():  # type: ignore[attr-defined]
             record_id = kwargs["record_id"]
-            lost = runlog.lost_count(self.request.id)
-            if lost >= POISON_CAP:
-                step = self.name.rsplit(".", 1)[-1]
-                return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
-            by = jobs.cancelled_by(kwargs["job_id"])
-            if by is not None:
-                return cancel_unless_done(record_id, by)
             try:
-                return self.run(*args, **kwargs)
+                return self.guarded_run(*args, **kwargs)
             except Retry:
                 raise
             except jobs.JobCancelled as exc:
@@ -51,13 +44,25 @@ class RecordTask(Task):
                 return cancel_unless_done(record_id, exc.by)
             except OperationalError as exc:
                 db.session.rollback()
-                if self.request.retries < current_app.config["FETCH_MAX_RETRIES"]:
+                if self.request.retries < current_app.config["DB_RETRY_MAX"]:
                     runlog.annotate(self.request.id, error=f"database unavailable: {exc.orig}")
-                    raise self.retry(countdown=backoff_seconds(self.request.retries), max_retries=None) from None
+                    raise self.retry(countdown=db_backoff_seconds(self.request.retries), max_retries=None) from None
                 return self.fail_with_traceback(record_id, f"database unavailable: {exc.orig}")
             except Exception as exc:
                 db.session.rollback()
                 return self.fail_with_traceback(record_id, f"internal error: {type(exc).__name__}: {exc}")
+
+    def guarded_run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the step unless its worker died too often on it or its job was cancelled."""
+        record_id = kwargs["record_id"]
+        lost = runlog.lost_count(self.request.id)
+        if lost >= POISON_CAP:
+            step = self.name.rsplit(".", 1)[-1]
+            return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
+        by = jobs.cancelled_by(kwargs["job_id"])
+        if by is not None:
+            return cancel_unless_done(record_id, by)
+        return self.run(*args, **kwargs)
 
     def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
         """Fail the record and keep the traceback on the task run."""
@@ -104,7 +109,18 @@ ERP_LISTINGS = {
 }
 
 
-@shared_task(bind=True, max_retries=None)
+def db_backoff_seconds(retries: int) -> float:
+    """Backoff while the database is unreachable: doubling from FETCH_BACKOFF_BASE up to DB_BACKOFF_MAX."""
+    config = current_app.config
+    delay = min(config["DB_BACKOFF_MAX"], config["FETCH_BACKOFF_BASE"] * 2**retries)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+# Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).
+DB_OUTAGE = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 60}
+
+
+@shared_task(bind=True, max_retries=None, autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=30)
 def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     """Build and apply the job's canvas: chord(group(chain(fetch → make) per record) → finalize)."""
     job = db.session.get(Job, job_id)
@@ -246,13 +262,13 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return records.outcome(record_id, True)
 
 
-@shared_task
+@shared_task(**DB_OUTAGE)
 def finalize_job(job_id: int) -> dict[str, Any]:
     """Chord body: set the job's terminal status from its records' outcomes."""
     return jobs.finalize(job_id)
 
 
-@shared_task
+@shared_task(**DB_OUTAGE)
 def sweep() -> dict[str, Any]:
     """Beat: send again what Redis lost, and close jobs whose chord callback never came."""
     resent = sweeper.resend_lost_dispatches()

@@ -69,6 +69,10 @@ class WorkerSet:
         wanted = {node for node, proc in self.processes.items() if proc.poll() is None and "@" in node}
 
         def all_answer() -> bool:
+            for node, proc in self.processes.items():
+                if proc.poll() is not None:
+                    tail = (self.log_dir / f"{node.split('-')[0]}.log").read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"{node} exited with code {proc.returncode}:\n{tail}")
             replies = probe.control.ping(timeout=0.5) or []
             return wanted <= {name for reply in replies for name in reply}
 

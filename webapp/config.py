@@ -75,6 +75,9 @@ def settings_from_env() -> dict[str, Any]:
         # A running job without progress this long has lost messages: the sweeper sends them again.
         # Longer than the visibility timeout, so Redis' own redelivery goes first.
         "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", env_int("BROKER_VISIBILITY_TIMEOUT", 3600) + 300),
+        # Record steps retry this many times, up to DB_BACKOFF_MAX seconds apart, while the database is down.
+        "DB_RETRY_MAX": env_int("DB_RETRY_MAX", 30),
+        "DB_BACKOFF_MAX": env_float("DB_BACKOFF_MAX", 30.0),
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
         "RECORDS_PER_PAGE": 50,
@@ -100,8 +103,8 @@ def check_celery_timing(celery_conf: Any, config: dict[str, Any]) -> None:
         problems.append(f"TASK_TIME_LIMIT ({hard}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
     if soft is not None and hard is not None and soft >= hard:
         problems.append(f"TASK_SOFT_TIME_LIMIT ({soft}) must be below TASK_TIME_LIMIT ({hard})")
-    if config["FETCH_BACKOFF_MAX"] >= visibility:
-        problems.append(f"FETCH_BACKOFF_MAX ({config['FETCH_BACKOFF_MAX']:g}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    if max(config["FETCH_BACKOFF_MAX"], config["DB_BACKOFF_MAX"]) >= visibility:
+        problems.append(f"FETCH_BACKOFF_MAX and DB_BACKOFF_MAX must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
     if soft is not None and config["ERP_TIMEOUT"] >= soft:
         problems.append(f"ERP_TIMEOUT ({config['ERP_TIMEOUT']:g}) must be below TASK_SOFT_TIME_LIMIT ({soft})")
     if problems:
