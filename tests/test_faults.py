@@ -55,3 +55,122 @@ def test_poison_pill_is_capped_and_the_worker_stays_healthy(app: Flask, fault_wo
     job_id, other = make_record(app, "PO-100002")
     result = celery_app.send_task("tests.fault_tasks.harmless", kwargs={"job_id": job_id, "record_id": other}, queue="db")
     assert result.get(timeout=30) == {"record": other, "ok": True}
+
+
+KEYS = [f"PO-{n}" for n in range(101400, 101440)]
+OUTAGE_SECONDS = 3
+
+
+def poll_job(app: Flask, job_id: int) -> tuple[str, int] | None:
+    """(status, succeeded records) of the job, or None while the database does not answer."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with app.app_context():
+            status = db.session.execute(db.select(Job.status).where(Job.id == job_id)).scalar_one()
+            done = db.session.execute(
+                db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state == "succeeded")
+            ).scalar_one()
+            return status, done
+    except OperationalError:
+        return None
+
+
+def po_numbers(app: Flask) -> list[str]:
+    """Every PO number in the ERP table, duplicates included."""
+    from webapp.models import PurchaseOrder
+
+    with app.app_context():
+        return sorted(db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all())
+
+
+def second_app(database_uri: str, redis_url: str, web_port: int) -> Flask:
+    """An app on another database or Redis than the session's (the sandbox ERP stays on the live server)."""
+    from webapp import create_app
+
+    return create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": redis_url,
+        "ERP_API_URL": f"http://127.0.0.1:{web_port}/sandbox/api",
+    })
+
+
+def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
+    """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once."""
+    from tests.test_po_workflow import set_chaos
+    from webapp.launch import launch_job
+
+    fault_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    fault_workers.start("io", queues="fetch", pool="threads", concurrency=2)
+    fault_workers.start_beat()
+    fault_workers.wait_ready()
+    with app.app_context():
+        job_id = launch_job("purchase_orders", "upload", KEYS, None, input_name="fault.csv").id
+    before = wait_for(lambda: (p := poll_job(app, job_id)) and p[1] >= 8 and p, timeout=90, message="8 POs made")
+    assert before[1] < len(KEYS), "the fault must strike mid-job"
+    fault()
+    status = wait_for(lambda: (p := poll_job(app, job_id)) and p[0] not in ("queued", "running") and p, timeout=240,
+                      interval=0.5, message="the job to end after the fault")
+    assert status == ("succeeded", len(KEYS))
+    assert po_numbers(app) == sorted(KEYS), "every PO exactly once"
+
+
+def test_redis_restarted_without_persistence_mid_job(
+    app: Flask, worker_env: dict[str, str], database_uri: str, web_port: int, live_server: str, tmp_path: Path
+) -> None:
+    """Every queued message, unacked message and chord counter vanishes; the sweeper still finishes the job."""
+    from tests.test_po_workflow import set_chaos
+    from webapp.localredis import start_private_redis
+
+    server = start_private_redis(workdir=str(tmp_path))
+    workers = WorkerSet(dict(worker_env, REDIS_URL=server.url), tmp_path)
+    restarted: list = []
+
+    def restart_redis() -> None:
+        server.stop()
+        restarted.append(start_private_redis(port=server.port, workdir=str(tmp_path)))
+
+    set_chaos(app, latency_ms=400)
+    try:
+        run_job_through_a_fault(second_app(database_uri, server.url, web_port), workers, restart_redis)
+    finally:
+        set_chaos(app)
+        workers.stop_all()
+        for instance in [server, *restarted]:
+            instance.stop()
+
+
+def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redis_url: str, web_port: int,
+                                    live_server: str, tmp_path: Path) -> None:
+    """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
+    import time
+
+    from flask_migrate import upgrade
+
+    from tests.private_postgres import PrivatePostgres, postgres_bin
+    from tests.test_po_workflow import set_chaos
+
+    if postgres_bin("initdb") is None:
+        pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
+    server = PrivatePostgres()
+    server.start()
+    job_app = second_app(server.url, redis_url, web_port)
+    with job_app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)
+
+    def restart_postgres() -> None:
+        server.stop()
+        time.sleep(OUTAGE_SECONDS)  # the outage itself is what this test is about
+        server.start()
+
+    set_chaos(app, latency_ms=400)
+    try:
+        run_job_through_a_fault(job_app, workers, restart_postgres)
+    finally:
+        set_chaos(app)
+        workers.stop_all()
+        with job_app.app_context():
+            from webapp.extensions import db as job_db
+
+            job_db.engine.dispose()
+        server.destroy()
