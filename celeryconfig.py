@@ -12,7 +12,7 @@ visibility_timeout = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
 
 broker_url = redis_url
 result_backend = redis_url  # chords need the Redis result backend (no chord_unlock polling)
-imports = ("tasks.workflows",)
+imports = ("tasks.workflows", "tasks.schedules")
 timezone = "UTC"
 enable_utc = True
 
@@ -73,4 +73,5 @@ task_routes = {
 beat_schedule = {
     "relay-outbox": {"task": "tasks.workflows.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "2"))},
     "sweep": {"task": "tasks.workflows.sweep", "schedule": float(os.environ.get("SWEEP_SECONDS", "30"))},
+    "run-due-schedules": {"task": "tasks.schedules.run_due_schedules", "schedule": float(os.environ.get("SCHEDULE_TICK_SECONDS", "15"))},
 }

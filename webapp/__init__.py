@@ -39,10 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint (imported here: no import cycles)."""
-    from webapp import api, auth, dashboard, erp, job_actions, jobs
+    from webapp import api, auth, dashboard, erp, job_actions, jobs, schedules
     from webapp.sandbox import views as sandbox
 
-    for module in (auth, dashboard, jobs, job_actions, erp, api, sandbox):
+    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, sandbox):
         app.register_blueprint(module.bp)
     app.register_blueprint(sandbox.api_bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible

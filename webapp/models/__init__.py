@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables."""
+"""Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables, schedules."""
 
 from webapp.models.audit import AuditEvent
 from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine
@@ -18,6 +18,7 @@ from webapp.models.jobs import (
 )
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.sandbox import SandboxSettings
+from webapp.models.schedules import Schedule, ScheduleRun
 
 __all__ = [
     "ACTIVE_JOB_STATUSES",
@@ -38,6 +39,8 @@ __all__ = [
     "PurchaseOrderLine",
     "RecordState",
     "SandboxSettings",
+    "Schedule",
+    "ScheduleRun",
     "TaskRun",
     "utcnow",
 ]
