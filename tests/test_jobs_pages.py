@@ -177,7 +177,7 @@ def test_rows_show_steps_attempts_and_retry_time(app: Flask, client: FlaskClient
             db.session.add(TaskRun(task_id="t1", task_name="tasks.workflows.fetch_po", job_id=job_id, record_id=record.id, state=state, attempt=attempt))
         db.session.commit()
     body = client.get(f"/jobs/{job_id}/rows", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "retry at 12:34:56" in body
+    assert "retry 2 of 8 at 12:34:56" in body
     assert "&lt;b&gt;HTTP 503&lt;/b&gt;" in body
     assert '<td class="attempts">3</td>' in body
     assert "started ×3" in body

@@ -4,8 +4,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
+
 from webapp.extensions import db
 from webapp.kinds import KINDS, Step
+from webapp.record_status import LatestRun, describe, live_workers
 from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, TaskRun, utcnow
 
 
@@ -54,6 +57,11 @@ class RowView:
     record: JobRecord
     steps: list[StepView] = field(default_factory=list)
 
+    latest: LatestRun | None = None
+    retries: int = 0
+    state_class: str = ""
+    status: str = ""
+
     @property
     def attempts(self) -> int:
         """Executions of all steps of this record, retries and redeliveries included."""
@@ -74,7 +82,17 @@ def record_rows(job: Job, page: int, per_page: int, state: str | None = None) ->
     steps = KINDS[job.kind].steps
     rows = {r.id: RowView(r, [StepView(step.label) for step in steps]) for r in page_records}
     attach_runs(rows, steps)
+    describe_rows(rows)
     return list(rows.values()), matching
+
+
+def describe_rows(rows: dict[int, RowView]) -> None:
+    """Give each row its truthful status, with one batched heartbeat read for the workers on the page."""
+    busy = {row.latest.worker for row in rows.values() if row.latest and row.latest.state == "STARTED" and row.latest.worker}
+    live = live_workers(busy) if busy else set()
+    limit = current_app.config["FETCH_MAX_RETRIES"]
+    for row in rows.values():
+        row.state_class, row.status = describe(row.record, row.latest, live, row.retries, limit)
 
 
 def attach_runs(rows: dict[int, RowView], steps: tuple[Step, ...]) -> None:
@@ -83,14 +101,17 @@ def attach_runs(rows: dict[int, RowView], steps: tuple[Step, ...]) -> None:
         return
     index = {step.task_name: i for i, step in enumerate(steps)}
     runs = db.session.execute(
-        db.select(TaskRun.record_id, TaskRun.task_name, TaskRun.state, TaskRun.retry_at)
+        db.select(TaskRun.record_id, TaskRun.task_name, TaskRun.state, TaskRun.retry_at, TaskRun.worker, TaskRun.started_at)
         .where(TaskRun.record_id.in_(list(rows)))
         .order_by(TaskRun.id)
     ).all()
-    for record_id, task_name, state, retry_at in runs:
+    for record_id, task_name, state, retry_at, worker, started_at in runs:
         if task_name not in index:
             continue
-        view = rows[record_id].steps[index[task_name]]
+        row = rows[record_id]
+        view = row.steps[index[task_name]]
         view.runs += 1
         view.state = state
         view.retry_at = retry_at
+        row.latest = LatestRun(view.label, state, worker, started_at)
+        row.retries += state == "RETRY"

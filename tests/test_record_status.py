@@ -1,0 +1,63 @@
+"""Record rows that tell the truth: queued, running on W for N s, retry N of M, lost, final states."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import redis
+from flask import Flask
+
+from webapp.models import JobRecord, utcnow
+from webapp.record_status import LatestRun, describe, live_workers
+
+
+def record(state: str, error: str | None = None, retry_at: datetime | None = None) -> JobRecord:
+    """An unsaved record in ``state``."""
+    return JobRecord(job_id=1, seq=1, key="PO-100001", state=state, error=error, retry_at=retry_at)
+
+
+@pytest.mark.parametrize(
+    ("rec", "latest", "live", "expected"),
+    [
+        (record("pending"), None, set(), ("queued", "queued (waiting for a worker)")),
+        (record("running"), LatestRun("fetch", "SUCCESS", "w1", None), set(), ("queued", "queued for its next step")),
+        (record("running"), LatestRun("make PO", "LOST", "w1", None), set(), ("queued", "queued again after its worker died (make PO)")),
+        (record("running"), LatestRun("fetch", "STARTED", "w1", None), None, ("running", "running fetch on w1 for 0 s")),
+        (record("running"), LatestRun("fetch", "STARTED", "w1", None), set(), ("lost", "lost: w1 stopped sending heartbeats while running fetch")),
+        (record("retrying", retry_at=datetime(2026, 1, 1, 8, 9, 10)), None, set(), ("retrying", "retry 3 of 8 at 08:09:10")),
+        (record("failed", error="PO-100001 was not found"), None, set(), ("failed", "failed: PO-100001 was not found")),
+        (record("succeeded"), None, set(), ("succeeded", "succeeded")),
+        (record("cancelled"), None, set(), ("cancelled", "cancelled")),
+    ],
+)
+def test_describe(rec: JobRecord, latest: LatestRun | None, live: set[str] | None, expected: tuple[str, str]) -> None:
+    """Each combination of record state, last run and worker liveness reads as it should."""
+    assert describe(rec, latest, live, retries=3, max_retries=8) == expected
+
+
+def test_running_time_is_counted(app: Flask) -> None:
+    """A run started 42 s ago on a live worker says so."""
+    latest = LatestRun("fetch", "STARTED", "w1", utcnow() - timedelta(seconds=42))
+    state, words = describe(record("running"), latest, {"w1"}, retries=0, max_retries=8)
+    assert state == "running"
+    assert words.startswith("running fetch on w1 for 4")
+
+
+def test_live_workers_reads_heartbeat_keys(app: Flask) -> None:
+    """Only workers with a heartbeat key count as live; one pipelined read answers for all."""
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    client.set("celeriac:workers:alive@host", "{}", ex=30)
+    client.delete("celeriac:workers:gone@host")
+    with app.app_context():
+        assert live_workers({"alive@host", "gone@host"}) == {"alive@host"}
+    client.delete("celeriac:workers:alive@host")
+
+
+def test_unreachable_redis_means_no_judgement(app: Flask) -> None:
+    """Without Redis the page still renders, with nobody judged lost."""
+    saved = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    try:
+        with app.app_context():
+            assert live_workers({"w1"}) is None
+    finally:
+        app.config["REDIS_URL"] = saved

@@ -1,0 +1,71 @@
+"""What a record row says it is doing, in words that tell the truth.
+
+queued (waiting for a worker), running (on worker W for N s), retry N of M at HH:MM:SS,
+succeeded, failed (reason), cancelled, or lost: its last run started on a worker that no longer
+sends heartbeats, and nothing has happened since. Liveness comes from one batched Redis read of
+the heartbeat keys of the workers on the page; without Redis the page still renders, with no
+"lost" judgement.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from flask import current_app
+
+from webapp.models import JobRecord, RecordState, utcnow
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "celeriac:workers:{}"
+
+
+@dataclass
+class LatestRun:
+    """The most recent task run of a record."""
+
+    step: str
+    state: str
+    worker: str | None
+    started_at: datetime | None
+
+
+def live_workers(names: set[str]) -> set[str] | None:
+    """Which of these workers still send heartbeats (one pipelined round trip); None if Redis is unreachable."""
+    if not names:
+        return set()
+    ordered = sorted(names)
+    try:
+        client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
+        pipe = client.pipeline(transaction=False)
+        for name in ordered:
+            pipe.exists(HEARTBEAT_KEY.format(name))
+        return {name for name, alive in zip(ordered, pipe.execute()) if alive}
+    except redis.RedisError:
+        log.warning("no heartbeat check: Redis did not answer", exc_info=True)
+        return None
+
+
+def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int) -> tuple[str, str]:
+    """(state class, words) for one record row; ``retries`` is how many retries its steps took so far."""
+    state = record.state
+    if state == RecordState.SUCCEEDED:
+        return "succeeded", "succeeded"
+    if state == RecordState.FAILED:
+        return "failed", f"failed: {record.error}" if record.error else "failed"
+    if state == RecordState.CANCELLED:
+        return "cancelled", "cancelled"
+    if state == RecordState.RETRYING and record.retry_at:
+        return "retrying", f"retry {retries} of {max_retries} at {record.retry_at:%H:%M:%S}"
+    if latest is None:
+        return "queued", "queued (waiting for a worker)"
+    if latest.state == "STARTED":
+        if latest.worker and live is not None and latest.worker not in live:
+            return "lost", f"lost: {latest.worker} stopped sending heartbeats while running {latest.step}"
+        seconds = int((utcnow() - latest.started_at).total_seconds()) if latest.started_at else 0
+        return "running", f"running {latest.step} on {latest.worker or 'a worker'} for {seconds} s"
+    if latest.state == "LOST":
+        return "queued", f"queued again after its worker died ({latest.step})"
+    return "queued", "queued for its next step"
+
