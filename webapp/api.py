@@ -113,6 +113,7 @@ def get_records(job_id: int) -> Response:
     records = [
         {
             "id": row.record.id, "seq": row.record.seq, "key": row.record.key, "state": row.record.state,
+            "status": row.state_class, "status_text": row.status,
             "attempts": row.attempts, "error": row.record.error, "erp_ref": row.record.erp_ref,
             "retry_at": iso(row.record.retry_at),
             "steps": [{"step": s.label, "state": s.state, "runs": s.runs} for s in row.steps],
