@@ -35,7 +35,7 @@ def _sign(value: str, text: str) -> tuple[bool, str]:
         if inner.startswith("-"):
             raise AmountError(f"{text.strip()!r} has both parentheses and a minus sign")
         return True, inner
-    if value.endswith("-") and len(value) > 1:
+    if value.endswith("-") and value[0].isdigit():
         raise AmountError(f"{text.strip()!r} has a trailing minus sign (a spreadsheet format); expected -{value[:-1]}")
     if value[0] in "+-":
         return value[0] == "-", value[1:].lstrip()

@@ -41,10 +41,11 @@ UNKNOWN_STATE = "UNKNOWN"
 class ReportError(Exception):
     """A problem that stops reading the file at once (wrong format, undecodable bytes)."""
 
-    def __init__(self, line: int | None, message: str) -> None:
+    def __init__(self, line: int | None, message: str, kind: str = "") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.kind = kind
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,273 @@
+"""The Date Range Transaction report (CSV): one row per transaction, money spread over columns, with `order state`."""
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import date
+from itertools import chain
+from operator import itemgetter
+
+from webapp.recon import model as m
+from webapp.recon.amounts import AmountError, format_cents, to_quantity
+from webapp.recon.context import ORDER_ID, PLAIN_AMOUNT, Context, RowError, check_settlement_id, order_key
+from webapp.recon.detect import Detected, header_key
+from webapp.recon.states import FOREIGN, STATE, normalise_state
+
+MONEY = {
+    "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,
+    "shippingcreditstax": m.SHIPPING_TAX, "giftwrapcredits": m.GIFT_WRAP, "giftwrapcreditstax": m.GIFT_WRAP_TAX,
+    "regulatoryfee": m.REGULATORY_FEE, "taxonregulatoryfee": m.REGULATORY_FEE_TAX,
+    "promotionalrebates": m.PROMOTIONS, "promotionalrebatestax": m.PROMOTION_TAX,
+    "marketplacewithheldtax": m.WITHHELD_TAX, "salestaxcollected": m.SALES_TAX,
+    "marketplacefacilitatortax": m.WITHHELD_TAX, "sellingfees": m.SELLING_FEES, "fbafees": m.FBA_FEES,
+    "othertransactionfees": m.OTHER_FEES, "other": m.OTHER,
+}  # fmt: skip
+REQUIRED = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate",
+            "productsales", "total")  # fmt: skip
+TEXT_COLUMNS = {"description", "accounttype", "fulfillment", "ordercity", "orderpostal", "taxcollectionmodel",
+                "transactionstatus", "transactionreleasedate"}  # fmt: skip
+ALIASES = {"amazonorderid": "orderid"}
+FIELDS = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate")
+ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
+KNOWN_TYPES = {
+    "transfer", "service fee", "fba inventory fee", "adjustment", "fba customer return fee", "chargeback refund",
+    "a-to-z guarantee claim", "liquidations", "liquidations adjustments", "deal fee", "lightning deal fee",
+    "amazon fees", "shipping services", "fee adjustment", "debt", "safe-t reimbursement", "order_retrocharge",
+    "refund_retrocharge", "coupon redemption fee", "vine enrollment fee", "tax withholding", "others",
+}  # fmt: skip
+US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}
+MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
+CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
+DATE_EXAMPLE = "'Dec 1, 2017 12:38:23 AM PST'"
+
+
+def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context) -> None:
+    """Read the report whose header ``detect`` found on line ``found.line`` of ``head``."""
+    for number, line in enumerate(head[: found.line - 1], 1):
+        note = CURRENCY_NOTE.search(line)
+        if note and note.group(1).upper() != "USD":
+            ctx.agg.error(number, f"the report says amounts are in {note.group(1).upper()}; "
+                          "only US marketplace reports in USD are accepted")  # fmt: skip
+    reader = csv.reader(chain(head[found.line :], rest), strict=True)
+    rows = DateRangeRows(found, ctx)
+    read_rows(reader, rows, found.line)
+    rows.finish(found.line)
+
+
+def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int) -> None:
+    """Feed every CSV row to ``rows`` with its first physical line; CSV syntax errors are recorded."""
+    add, error, tick, width = rows.add, rows.agg.error, rows.ctx.tick, rows.width
+    last = 0
+    while True:
+        try:
+            for cells in reader:
+                line = offset + last + 1
+                last = reader.line_num
+                if len(cells) != width:
+                    rows.odd_row(cells, line)
+                    continue
+                tick()
+                try:
+                    add(cells, line)
+                except RowError as exc:
+                    error(line, str(exc))
+            return
+        except csv.Error as exc:
+            error(offset + last + 1, csv_problem(exc))
+            last = reader.line_num
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """A CSV syntax error in words."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quoted field is not closed before the end of the file (the file is truncated)"
+    if "field larger than field limit" in text:
+        return "a field is larger than 128 KB: a quote is probably not closed"
+    return f"the CSV quoting is broken ({text})"
+
+
+class DateRangeRows:
+    """Per-row work of the Date Range report; runs a million times, so lookups are prepared once."""
+
+    def __init__(self, found: Detected, ctx: Context) -> None:
+        self.ctx, self.agg, self.width = ctx, ctx.agg, len(found.header)
+        col = columns(found, ctx)
+        money = money_columns(found.header)
+        ctx.agg.use_layout([bucket for _, bucket, _ in money])
+        self.names = [name for _, _, name in money]
+        self.money_cells = itemgetter(*(col[key] for key, _, _ in money))
+        self.total_index = col["total"]
+        self.cache: dict[str, int] = {"": 0}
+        self.quantities: dict[str, int] = {}
+        self.text_cells = itemgetter(*(col[key] for key in FIELDS))
+        self.types: dict[str, str] = {}
+        self.settlement_ids: set[str] = set()
+        self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
+        self.us_order_rows = 0
+
+    def odd_row(self, cells: list[str], line: int) -> None:
+        """A row whose field count differs from the header's: blank lines pass, others are errors."""
+        if any(cell.strip() for cell in cells):
+            self.ctx.tick()
+            self.agg.error(line, f"expected {self.width} fields as in the header, found {len(cells)}")
+
+    def add(self, cells: list[str], line: int) -> None:
+        """Add a well-formed row to the totals; RowError says what is wrong with it."""
+        when, settlement_id, type_text, order_id, sku, quantity, marketplace, state_text = self.text_cells(cells)
+        kind = self.types.get(type_text) or self.type_of(type_text)
+        if kind == HEADER:
+            raise RowError("a second header line: two reports were pasted together; upload them separately")
+        values, total = self.amounts(cells, line)
+        self.settle(settlement_id, when, total)
+        order_id = order_id.strip()
+        if kind == OTHER or not ORDER_ID.fullmatch(order_id):
+            self.other(kind, type_text, order_id, line, total)
+        elif marketplace.strip().lower() not in US_MARKETPLACES:
+            self.agg.note(f"marketplace:{marketplace.strip()}", line, f"order rows of marketplace "
+                          f"{marketplace.strip()!r} are not US sales: left out of the state orders", total)  # fmt: skip
+            self.agg.excluded_row(total)
+        else:
+            value = normalise_state(state_text)
+            state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
+            if state is None:
+                if value.kind == FOREIGN:
+                    self.agg.excluded_row(total)
+                return
+            units = self.quantities.get(quantity)
+            if units is None:
+                units = self.units(quantity)
+            values.append(-units if kind == REFUND else units)
+            self.us_order_rows += 1
+            key = (settlement_id.strip(), state)
+            self.agg.order_row(key, order_key(order_id), kind == REFUND, sku.strip(), values)
+
+    def amounts(self, cells: list[str], line: int) -> tuple[list[int], int]:
+        """The money cells in cents (layout order) and the row's total, checked against each other."""
+        texts = self.money_cells(cells)
+        values = list(map(self.cache.get, texts))
+        try:
+            added = sum(values)
+        except TypeError:  # a value not seen before: parse each cell (the cache remembers them)
+            values = [self.cache.get(text) for text in texts]
+            for slot, cents in enumerate(values):
+                if cents is None:
+                    values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True,
+                                                  cache=self.cache)  # fmt: skip
+            added = sum(values)
+        text = cells[self.total_index]
+        if PLAIN_AMOUNT.fullmatch(text):
+            total = int(text.replace(".", "", 1))
+        else:
+            total = self.ctx.cents(text, "total", line, allow_blank=False, cache=None)
+        if added != total:
+            raise RowError(f"the amounts add up to {format_cents(added)} but total says {format_cents(total)}")
+        return values, total
+
+    def units(self, text: str) -> int:
+        """A quantity cell as units (remembered: there are few distinct ones)."""
+        try:
+            units = to_quantity(text)
+        except AmountError as exc:
+            raise RowError(str(exc)) from None
+        if len(self.quantities) < 1000:
+            self.quantities[text] = units
+        return units
+
+    def settle(self, raw_id: str, when: str, total: int) -> None:
+        """Count the row in its settlement, whose period widens to the row's date."""
+        last_id, prefix, settlement = self.last
+        if raw_id == last_id and when.startswith(prefix) and when.count(":") == 2:
+            settlement.rows += 1  # the same settlement and day as the row before: nothing to widen
+            settlement.detail_sum += total
+            return
+        if raw_id not in self.settlement_ids:
+            check_settlement_id(raw_id)
+            self.settlement_ids.add(raw_id)
+        settlement = self.agg.settlement(raw_id.strip())
+        settlement.rows += 1
+        settlement.detail_sum += total
+        prefix, day = self.day(when)
+        self.last = (raw_id, prefix, settlement)
+        if settlement.start is None or day < settlement.start:
+            settlement.start = day
+        if settlement.end is None or day > settlement.end:
+            settlement.end = day
+
+    def day(self, when: str) -> tuple[str, date]:
+        """The date part and date of a `date/time` cell such as 'Dec 1, 2017 12:38:23 AM PST'."""
+        parts = when.rsplit(" ", 3)
+        day = parse_day(parts[0]) if len(parts) == 4 and parts[1].count(":") == 2 else None
+        if day is None:
+            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}")
+        return parts[0] + " ", day
+
+    def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
+        """A row that is not a sales order line: kept in the non-order totals by its type."""
+        label = type_text.strip() or "(blank type)"
+        if kind != OTHER:
+            shown = repr(order_id) if order_id else "blank"
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
+                          f"{shown}) are kept in the non-order totals")  # fmt: skip
+        elif label.lower() in KNOWN_TYPES:
+            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: kept in the non-order totals")
+        else:
+            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: kept in the non-order totals")
+        self.agg.other_row(label, total)
+
+    def type_of(self, text: str) -> str:
+        """ORDER, REFUND, HEADER or OTHER for a `type` cell (remembered per distinct value)."""
+        kind = {"order": ORDER, "refund": REFUND, "type": HEADER}.get(text.strip().lower(), OTHER)
+        if len(self.types) < 1000:
+            self.types[text] = kind
+        return kind
+
+    def finish(self, header_line: int) -> None:
+        """File-level checks once every row is read."""
+        summary = self.agg.summary
+        summary.total = sum(settlement.detail_sum for settlement in summary.settlements.values())
+        if summary.rows == 0 and summary.error_count == 0:
+            self.agg.error(header_line, "the header is not followed by any transaction rows")
+        elif self.us_order_rows == 0 and summary.excluded.rows:
+            self.agg.error(None, "the file has no US (amazon.com) order rows: only US marketplace reports are "
+                           "accepted")  # fmt: skip
+
+
+def parse_day(text: str) -> date | None:
+    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape."""
+    parts = text.replace(",", " ").split()
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    month = MONTHS.get(parts[0][:3].lower())
+    try:
+        return date(int(parts[2]), month, int(parts[1])) if month else None
+    except ValueError:
+        return None
+
+
+def columns(found: Detected, ctx: Context) -> dict[str, int]:
+    """Header key → column index; missing required columns raise, unknown ones are noted."""
+    col: dict[str, int] = {}
+    for index, name in enumerate(found.header):
+        key = ALIASES.get(header_key(name), header_key(name))
+        if key not in col:
+            col[key] = index
+        if key not in MONEY and key not in TEXT_COLUMNS and key not in REQUIRED:
+            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored")
+    missing = [name for name in REQUIRED if name not in col]
+    if missing:
+        raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
+    return col
+
+
+def money_columns(header: list[str]) -> list[tuple[str, str, str]]:
+    """(key, bucket, column name) of each money column except total, in header order."""
+    seen: set[str] = set()
+    result = []
+    for name in header:
+        key = header_key(name)
+        if key in MONEY and key not in seen:
+            seen.add(key)
+            result.append((key, MONEY[key], name.strip()))
+    return result

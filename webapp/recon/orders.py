@@ -1,0 +1,86 @@
+"""The orders/shipments report (TSV): the only source of ship-to states for a settlement V2 file."""
+
+from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import BinaryIO
+
+from webapp.recon.aggregate import Aggregator
+from webapp.recon.context import ORDER_ID, order_key
+from webapp.recon.detect import LABELS, SCAN_LINES, detect, header_key
+from webapp.recon.model import ORDERS, ReportError
+from webapp.recon.states import FOREIGN, STATE, TERRITORIES, StateValue, normalise_country, normalise_state
+from webapp.recon.text import CHUNK_SIZE, LineSource
+
+SOURCE = "orders report"
+
+
+@dataclass
+class ShipStates:
+    """Order id (as int) → normalised ship-to state; lines are kept only for states needing a message."""
+
+    states: dict[int, StateValue] = field(default_factory=dict)
+    lines: dict[int, int] = field(default_factory=dict)
+    rows: int = 0
+    bytes_read: int = 0
+
+
+def read_orders(binary: BinaryIO, agg: Aggregator, chunk_size: int = CHUNK_SIZE) -> ShipStates | None:
+    """Read an Amazon Fulfilled Shipments or All Orders report; None (with an error) if it is something else."""
+    source = LineSource(binary, chunk_size)
+    ship = ShipStates()
+    try:
+        lines = iter(source)
+        head = list(islice(lines, SCAN_LINES))
+        found = detect(head)
+        if found.kind != ORDERS:
+            raise ReportError(found.line, f"this is a {LABELS[found.kind]}, not an orders report with ship-state")
+        col = {}
+        for index, name in enumerate(found.header):
+            col.setdefault(header_key(name), index)
+        for number, line in enumerate(chain(head[found.line :], lines), found.line + 1):
+            add_order(ship, col, line, number, agg)
+    except ReportError as exc:
+        agg.error(exc.line, exc.message, SOURCE)
+        return None
+    finally:
+        ship.bytes_read = source.bytes_read
+    if not ship.states:
+        agg.error(found.line, "the orders report has no orders after its header", SOURCE)
+    return ship
+
+
+def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg: Aggregator) -> None:
+    """Record one row's order id → ship-to state; conflicting states for one order are noted."""
+    cells = line.rstrip("\r\n").split("\t")
+    id_column = col.get("amazonorderid", col.get("orderid", 0))
+    if not line.strip():
+        return
+    ship.rows += 1
+    if len(cells) <= max(id_column, col["shipstate"]):
+        agg.error(number, f"the row has {len(cells)} fields, too few to reach ship-state", SOURCE)
+        return
+    order_id = cells[id_column].strip()
+    if not ORDER_ID.fullmatch(order_id):
+        agg.note("orders:nonorder", number, f"{SOURCE} rows whose order id is not an Amazon order id (e.g. "
+                 f"{order_id!r}) were skipped")  # fmt: skip
+        return
+    value = ship_state(cells[col["shipstate"]], cells[col["shipcountry"]] if "shipcountry" in col else "")
+    key = order_key(order_id)
+    known = ship.states.get(key)
+    if known is None:
+        ship.states[key] = value
+        if value.kind != STATE:
+            ship.lines[key] = number
+    elif known.code != value.code or known.kind != value.kind:
+        agg.note("orders:conflict", number, f"order {order_id} has ship-state {value.raw!r} here but {known.raw!r} "
+                 f"on an earlier line of the {SOURCE}; the first is used")  # fmt: skip
+
+
+def ship_state(state: str, country: str) -> StateValue:
+    """The normalised state, taking ship-country into account (Amazon gives Puerto Rico as country PR)."""
+    country_code = normalise_country(country) if country.strip() else "US"
+    if country_code in TERRITORIES:
+        return normalise_state(country_code)
+    if country_code != "US":
+        return StateValue("", FOREIGN, f"{state.strip()} ({country.strip()})")
+    return normalise_state(state)

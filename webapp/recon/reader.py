@@ -1,0 +1,78 @@
+"""The entry point: read an upload (and its orders report) into a ReportSummary for the preview page."""
+
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+from webapp.recon.aggregate import Aggregator
+from webapp.recon.context import Context, Progress
+from webapp.recon.date_range import read_date_range
+from webapp.recon.detect import LABELS, SCAN_LINES, detect
+from webapp.recon.model import DATE_RANGE, ORDERS, SETTLEMENT_V2, ReportError, ReportSummary
+from webapp.recon.orders import ShipStates, read_orders
+from webapp.recon.settlement import read_settlement
+from webapp.recon.text import CHUNK_SIZE, LineSource
+
+
+def summarize(
+    source: BinaryIO,
+    *,
+    orders: BinaryIO | None = None,
+    progress: Progress | None = None,
+    progress_every: int = 10_000,
+    lenient_states: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> ReportSummary:
+    """Stream ``source`` once and return its summary; problems become errors, never exceptions.
+
+    :param orders: the orders/shipments report giving ship-state, needed with a settlement V2 file.
+    :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
+    :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
+    """
+    summary = ReportSummary()
+    agg = Aggregator(summary, lenient_states=lenient_states)
+    lines = LineSource(source, chunk_size)
+    ctx = Context(agg, lines, progress, progress_every)
+    try:
+        rest = iter(lines)
+        head = list(islice(rest, SCAN_LINES))
+        found = detect(head)
+        summary.kind = found.kind
+        if found.kind == DATE_RANGE:
+            if orders is not None:
+                agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
+                         "was not needed and not read")  # fmt: skip
+            read_date_range(head, rest, found, ctx)
+        elif found.kind == SETTLEMENT_V2:
+            read_settlement(head, rest, found, ctx, ship_states(orders, agg, chunk_size))
+        elif found.kind == ORDERS:
+            raise ReportError(found.line, f"this is an {LABELS[ORDERS]}: it only supplies ship-to states; upload it "
+                              f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}")  # fmt: skip
+    except ReportError as exc:
+        agg.error(exc.line, exc.message)
+        summary.kind = summary.kind or exc.kind
+    summary.encoding = lines.encoding
+    summary.bytes_read = lines.bytes_read
+    summary.sha256 = lines.sha256
+    if lines.encoding == "windows-1252":
+        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252")
+    agg.finish()
+    return summary
+
+
+def ship_states(orders: BinaryIO | None, agg: Aggregator, chunk_size: int) -> ShipStates | None:
+    """The orders report's ship-to states, or None with an error saying it is needed."""
+    if orders is None:
+        agg.error(None, f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} "
+                  "(Amazon Fulfilled Shipments or All Orders) for the same period with it")  # fmt: skip
+        return None
+    return read_orders(orders, agg, chunk_size)
+
+
+def preview(path: str | Path, orders_path: str | Path | None = None, **options: object) -> ReportSummary:
+    """``summarize`` for files on disk (the upload as saved by the web request)."""
+    with open(path, "rb") as source:
+        if orders_path is None:
+            return summarize(source, **options)  # type: ignore[arg-type]
+        with open(orders_path, "rb") as orders:
+            return summarize(source, orders=orders, **options)  # type: ignore[arg-type]

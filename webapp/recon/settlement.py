@@ -1,0 +1,243 @@
+"""The settlement flat file V2 (TSV): a summary row, then one row per money component; no ship-to state."""
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from itertools import chain
+
+from webapp.recon import model as m
+from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
+from webapp.recon.context import ORDER_ID, Context, RowError, check_settlement_id, order_key
+from webapp.recon.detect import Detected, header_key
+from webapp.recon.orders import ShipStates
+from webapp.recon.states import STATE, StateValue
+
+REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
+            "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
+            "quantitypurchased")  # fmt: skip
+ORDER_AMOUNTS = {
+    ("itemprice", "principal"): m.PRODUCT_SALES, ("itemprice", "shipping"): m.SHIPPING,
+    ("itemprice", "giftwrap"): m.GIFT_WRAP, ("itemprice", "tax"): m.PRODUCT_TAX,
+    ("itemprice", "shippingtax"): m.SHIPPING_TAX, ("itemprice", "giftwraptax"): m.GIFT_WRAP_TAX,
+    ("itemprice", "goodwill"): m.OTHER, ("itemprice", "restockingfee"): m.OTHER,
+    ("promotion", "principal"): m.PROMOTIONS, ("promotion", "shipping"): m.PROMOTIONS,
+    ("shipment-fees", "fbaperorderfulfillmentfee"): m.FBA_FEES, ("shipmentfees", "fbaperorderfulfillmentfee"): m.FBA_FEES,
+    ("shipment-fees", "fbatransportationfee"): m.FBA_FEES, ("shipmentfees", "fbatransportationfee"): m.FBA_FEES,
+} | {("itemfees", fee): m.SELLING_FEES for fee in (
+    "commission", "variableclosingfee", "fixedclosingfee", "refundcommission", "digitalservicesfee")
+} | {("itemfees", fee): m.FBA_FEES for fee in (
+    "fbaperunitfulfillmentfee", "fbaperorderfulfillmentfee", "fbaweightbasedfee")
+} | {("itemfees", fee): m.OTHER_FEES for fee in (
+    "shippingchargeback", "giftwrapchargeback", "shippinghb", "salestaxcollectionfee")
+} | {("itemwithheldtax", "marketplacefacilitatortax-" + part): m.WITHHELD_TAX for part in (
+    "principal", "shipping", "giftwrap", "other")}  # fmt: skip
+OTHER_TRANSACTION = {
+    "current reserve amount", "previous reserve amount balance", "subscription fee", "storage fee",
+    "storagerenewalbilling", "disposalcomplete", "removalcomplete", "refund reimbursal", "reversal_reimbursement",
+    "warehouse_damage", "warehouse_lost", "shippingservices", "shipping label purchase", "fbainboundtransportationfee",
+}  # fmt: skip
+OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
+                      "vine enrollment fee", "inbound defect fee"}  # fmt: skip
+US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}
+ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]|$)")
+
+
+def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
+                    ship: ShipStates | None) -> None:  # fmt: skip
+    """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
+    rows = SettlementRows(found, ctx, ship)
+    for number, line in enumerate(chain(head[found.line :], rest), found.line + 1):
+        rows.row(line, number)
+    rows.finish(found.line)
+
+
+class SettlementRows:
+    """Per-row work of the V2 file, with column positions looked up once."""
+
+    def __init__(self, found: Detected, ctx: Context, ship: ShipStates | None) -> None:
+        self.ctx, self.agg, self.ship, self.width = ctx, ctx.agg, ship, len(found.header)
+        self.col = {}
+        for index, name in enumerate(found.header):
+            self.col.setdefault(header_key(name), index)
+        missing = [name for name in REQUIRED if name not in self.col]
+        if missing:
+            raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
+        self.pairs: dict[tuple[str, str], tuple[str, bool]] = {}
+        self.cache: dict[str, int] = {}
+        self.checked_ids: set[str] = set()
+        self.no_summary: set[str] = set()
+        self.unresolved: dict[int, str | None] = {}
+
+    def row(self, line: str, number: int) -> None:
+        """Split, validate and add one line, or record why not."""
+        cells = line.rstrip("\r\n").split("\t")
+        if len(cells) != self.width:
+            if not line.strip():
+                return
+            if len(cells) == self.width - 1:
+                cells.append("")  # a missing trailing empty field is common and harmless
+            else:
+                self.ctx.tick()
+                self.agg.error(number, f"expected {self.width} tab-separated fields as in the header, "
+                               f"found {len(cells)}")  # fmt: skip
+                return
+        self.ctx.tick()
+        try:
+            if cells[self.col["transactiontype"]] or cells[self.col["amounttype"]]:
+                self.detail(cells, number)
+            elif cells[self.col["settlementstartdate"]].strip():
+                self.summary_row(cells, number)
+            else:
+                raise RowError("the row has neither a transaction type nor settlement dates")
+        except RowError as exc:
+            self.agg.error(number, str(exc))
+
+    def summary_row(self, cells: list[str], number: int) -> None:
+        """The settlement's summary: period, deposit date, total-amount and currency."""
+        col = self.col
+        settlement_id = check_settlement_id(cells[col["settlementid"]])
+        settlement = self.agg.settlement(settlement_id)
+        if settlement.summary_line is not None:
+            raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
+                           f"{settlement.summary_line})")  # fmt: skip
+        if settlement.rows:
+            raise RowError(f"the summary row of settlement {settlement_id} comes after its detail rows")
+        settlement.summary_line = number
+        currency = cells[col["currency"]].strip().upper()
+        settlement.currency = currency
+        if currency != "USD":
+            raise RowError(f"the settlement currency is {currency or 'blank'}; only US marketplace reports in USD "
+                           "are accepted")  # fmt: skip
+        settlement.start = settlement_day(cells[col["settlementstartdate"]], "settlement-start-date")
+        settlement.end = settlement_day(cells[col["settlementenddate"]], "settlement-end-date")
+        settlement.deposit_date = settlement_day(cells[col["depositdate"]], "deposit-date")
+        try:
+            settlement.total_amount = to_cents(cells[col["totalamount"]])
+        except AmountError as exc:
+            raise RowError(f"total-amount: {exc}") from None
+
+    def detail(self, cells: list[str], number: int) -> None:
+        """One money component: checked, added to its settlement and to an order or the other totals."""
+        col = self.col
+        settlement = self.detail_settlement(cells[col["settlementid"]], cells[col["currency"]], number)
+        text = cells[col["amount"]]
+        cents = self.cache.get(text)
+        if cents is None:
+            cents = self.ctx.cents(text, "amount", number, allow_blank=False, cache=self.cache)
+        settlement.rows += 1
+        settlement.detail_sum += cents
+        self.agg.summary.total += cents
+        pair = (cells[col["amounttype"]].strip(), cells[col["amountdescription"]].strip())
+        if not pair[0] or not pair[1]:
+            raise RowError("amount-type and amount-description must both be filled in")
+        bucket = self.bucket(pair, number, cents)
+        kind = cells[col["transactiontype"]].strip()
+        order_id = cells[col["orderid"]].strip()
+        if kind.lower() not in ("order", "refund") or not ORDER_ID.fullmatch(order_id):
+            if order_id and not ORDER_ID.fullmatch(order_id):
+                self.agg.note(f"nonorder:{kind}", number, f"{kind} rows whose order-id is not an order id (e.g. "
+                              f"{order_id!r}) are kept in the non-order totals")  # fmt: skip
+            self.agg.other_row(kind, cents)
+            return
+        if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
+            name = cells[col["marketplacename"]].strip()
+            self.agg.note(f"marketplace:{name}", number, f"order rows of marketplace {name!r} are not US sales: "
+                          "left out of the state orders", cents)  # fmt: skip
+            self.agg.excluded_row(cents)
+            return
+        self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
+
+    def order(self, cells: list[str], number: int, order_id: str, refund: bool, bucket: str, cents: int) -> None:
+        """Add an order component to its (settlement, ship-to state) order."""
+        key = order_key(order_id)
+        state = self.state(key, order_id, number)
+        if state is None:
+            return
+        units = 0
+        if bucket == m.PRODUCT_SALES:
+            try:
+                units = to_quantity(cells[self.col["quantitypurchased"]])
+            except AmountError as exc:
+                raise RowError(str(exc)) from None
+        settlement_id = cells[self.col["settlementid"]].strip()
+        sku = cells[self.col["sku"]].strip()
+        units = -units if refund else units
+        self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
+
+    def state(self, key: int, order_id: str, number: int) -> str | None:
+        """The ship-to state of an order from the orders report; problems are reported once per order."""
+        if self.ship is None:
+            return m.UNKNOWN_STATE
+        value = self.ship.states.get(key)
+        if value is not None and value.kind == STATE:
+            return value.code
+        if key in self.unresolved:
+            return self.unresolved[key]
+        if value is None:
+            value = StateValue("", "missing", "")
+            what = f"order {order_id} is not in the orders report, so its ship-state is"
+        else:
+            what = f"ship-state of order {order_id} (orders report line {self.ship.lines.get(key)})"
+        code = self.agg.state_code(value, number, what)
+        self.unresolved[key] = code
+        return code
+
+    def bucket(self, pair: tuple[str, str], number: int, cents: int) -> str:
+        """The money bucket of an (amount-type, amount-description) pair; unknown pairs are noted and kept."""
+        found = self.pairs.get(pair)
+        if found is None:
+            found = self.pairs[pair] = classify_pair(pair)
+        bucket, known = found
+        if not known:
+            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: kept in the "
+                          "totals", cents)  # fmt: skip
+        return bucket
+
+    def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
+        """The detail row's settlement, which must have had its summary row."""
+        if raw_id not in self.checked_ids:
+            check_settlement_id(raw_id)
+            self.checked_ids.add(raw_id)
+        settlement = self.agg.settlement(raw_id.strip())
+        if settlement.summary_line is None and settlement.settlement_id not in self.no_summary:
+            self.no_summary.add(settlement.settlement_id)
+            raise RowError(f"settlement {settlement.settlement_id} has no summary row before its detail rows")
+        if currency.strip() and currency.strip().upper() != settlement.currency:
+            raise RowError(f"currency {currency.strip()} differs from the settlement's {settlement.currency}: "
+                           "mixed currencies")  # fmt: skip
+        return settlement
+
+    def finish(self, header_line: int) -> None:
+        """Each settlement's detail rows must add up to its summary row's total-amount."""
+        if self.agg.summary.rows == 0:
+            self.agg.error(header_line, "the header is not followed by a summary row and transactions")
+        for settlement in self.agg.summary.settlements.values():
+            if settlement.total_amount is None:
+                continue
+            if settlement.rows == 0:
+                self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id} has no detail rows")
+            elif settlement.detail_sum != settlement.total_amount:
+                self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id}: the detail rows "
+                               f"add up to {format_cents(settlement.detail_sum)} but the summary row's total-amount "
+                               f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited")  # fmt: skip
+
+
+def settlement_day(text: str, column: str) -> date:
+    """The date of '2026-06-16 00:00:00 UTC' (V2) or '2026-06-16T00:00:00+00:00'."""
+    match = ISO_DAY.match(text.strip())
+    try:
+        if match:
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        pass
+    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC'")
+
+
+def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:
+    """(bucket used on order rows, whether the pair is a known Amazon value)."""
+    lowered = (pair[0].lower(), pair[1].lower())
+    bucket = ORDER_AMOUNTS.get(lowered)
+    if bucket is not None:
+        return bucket, True
+    known = lowered[0] in OTHER_AMOUNT_TYPES or (lowered[0] == "other-transaction" and lowered[1] in OTHER_TRANSACTION)
+    return m.OTHER, known

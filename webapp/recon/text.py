@@ -1,0 +1,151 @@
+"""Decoding uploads chunk by chunk: reports arrive as UTF-8, Windows-1252 or UTF-16, with any line ending."""
+
+import codecs
+import hashlib
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import BinaryIO
+
+from webapp.recon.model import ReportError
+
+CHUNK_SIZE = 1 << 16
+MAX_LINE = 1 << 20
+SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook or ZIP archive"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Excel workbook (XLS)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file; unpack it first"),
+)
+
+
+class LineSource:
+    """The decoded lines of a binary file object, read in fixed-size chunks (constant memory).
+
+    ``bytes_read`` counts raw bytes consumed (for progress); ``sha256`` is the digest of every
+    byte once the file has been read to the end.
+    """
+
+    def __init__(self, binary: BinaryIO, chunk_size: int = CHUNK_SIZE) -> None:
+        self.binary = binary
+        self.chunk_size = chunk_size
+        self.bytes_read = 0
+        self.encoding = ""
+        self.lines_done = 0
+        self.sha256: str | None = None
+        self._hash = hashlib.sha256()
+        self._pending = b""
+        self._multibyte_seen = False
+        self._decode: Callable[[bytes, bool], str] = self._decode_utf8
+
+    def __iter__(self) -> Iterator[str]:
+        """Every line with its line ending ("\\n"; a CR before it is kept, as csv expects)."""
+        return chain.from_iterable(self._batches())
+
+    def _read(self) -> bytes:
+        """The next chunk of raw bytes, counted and hashed."""
+        chunk = self.binary.read(self.chunk_size)
+        self.bytes_read += len(chunk)
+        self._hash.update(chunk)
+        return chunk
+
+    def _batches(self) -> Iterator[list[str]]:
+        """Lists of complete lines, one list per chunk read."""
+        data = self._start()
+        carry = ""
+        while data:
+            text = carry + self._decode(data, False)
+            self._check_nul(text)
+            parts = text.split("\n")
+            carry = parts.pop()
+            if len(carry) > MAX_LINE:
+                raise ReportError(self.lines_done + len(parts) + 1, "a line is longer than 1 MB: not a text report")
+            self.lines_done += len(parts)
+            yield [part + "\n" for part in parts]
+            data = self._read()
+        carry += self._decode(b"", True)
+        self._check_nul(carry)
+        self.sha256 = self._hash.hexdigest()
+        if carry:
+            self.lines_done += 1
+            yield [carry]
+
+    def _start(self) -> bytes:
+        """Read the first chunk, refuse binary containers, pick the encoding from the BOM."""
+        data = self._read()
+        while 0 < len(data) < 4:
+            more = self._read()
+            if not more:
+                break
+            data += more
+        if not data:
+            raise ReportError(1, "the file is empty")
+        for magic, what in SIGNATURES:
+            if data.startswith(magic):
+                raise ReportError(1, f"this is {what}, not a text report; download the report as a text file")
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            self.encoding = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+            self._decode = self._decode_with(codecs.getincrementaldecoder("utf-16")("strict"))
+            return data
+        if looks_like_bomless_utf16(data[:1024]):
+            raise ReportError(1, "the file looks like UTF-16 without a byte-order mark; re-export it as UTF-8")
+        if data.startswith(codecs.BOM_UTF8):
+            self.encoding = "utf-8-sig"
+            return data[3:]
+        self.encoding = "utf-8"
+        return data
+
+    def _decode_with(self, decoder: codecs.IncrementalDecoder) -> Callable[[bytes, bool], str]:
+        """A decode function around an incremental decoder whose errors name the line."""
+
+        def decode(data: bytes, final: bool) -> str:
+            try:
+                return decoder.decode(data, final)
+            except UnicodeDecodeError as exc:
+                raise ReportError(self.lines_done + 1, f"the text is not valid {self.encoding} ({exc.reason})") from None
+
+        return decode
+
+    def _decode_utf8(self, data: bytes, final: bool) -> str:
+        """Strict UTF-8; if the first bad byte comes before any non-ASCII text, switch to Windows-1252."""
+        data = self._pending + data
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", final)
+        except UnicodeDecodeError as exc:
+            good = data[: exc.start].decode("utf-8")
+            line = self.lines_done + good.count("\n") + 1
+            if self._multibyte_seen or not good.isascii():
+                raise ReportError(
+                    line, f"byte 0x{data[exc.start]:02x} is not UTF-8, yet earlier text is: the file mixes encodings"
+                ) from None
+            self.encoding = "windows-1252"
+            self._decode = self._decode_cp1252
+            self._pending = b""
+            return good + self._decode_cp1252(data[exc.start :], final, line)
+        self._pending = data[used:]
+        if not self._multibyte_seen and not text.isascii():
+            self._multibyte_seen = True
+        return text
+
+    def _decode_cp1252(self, data: bytes, final: bool, line: int | None = None) -> str:
+        """Windows-1252 is one byte per character, so chunks need no carried state."""
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            where = (line or self.lines_done + 1) + data[: exc.start].count(b"\n")
+            raise ReportError(where, f"byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text") from None
+
+    def _check_nul(self, text: str) -> None:
+        """Refuse NUL characters, naming their line: no report has them, damaged transfers do."""
+        index = text.find("\x00")
+        if index >= 0:
+            line = self.lines_done + text.count("\n", 0, index) + 1
+            raise ReportError(line, "the line contains NUL bytes: the file is binary or damaged, not a text report")
+
+
+def looks_like_bomless_utf16(head: bytes) -> bool:
+    """True when every other byte is NUL, as in UTF-16 text of mostly ASCII characters."""
+    if len(head) < 4 or b"\x00" not in head:
+        return False
+    even, odd = head[0::2], head[1::2]
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    return max(even_nul, odd_nul) > 0.4 and min(even_nul, odd_nul) < 0.05
