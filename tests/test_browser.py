@@ -125,3 +125,43 @@ def test_login_required_and_wrong_password(operator: tuple[str, str], page: Page
     expect(page.locator(".flash-error")).to_have_text("Wrong username or password.")
     expect(page.locator(".who")).to_have_count(0)
     page.screenshot(path=tmp_path / "login-refused.png", full_page=True)
+
+
+def start_job_in_browser(page: Page, tmp_path: Path, numbers: list[str]) -> None:
+    """Upload a CSV of ``numbers`` from the dashboard and land on the job page."""
+    csv_file = tmp_path / "pos.csv"
+    csv_file.write_text("po_number\n" + "\n".join(numbers) + "\n")
+    page.goto("/")
+    page.locator('form[action$="/jobs/purchase-orders"] input[type=file]').set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and start").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+
+
+def test_cancel_then_retry_failed_in_the_browser(
+    app: Flask, workers: WorkerSet, operator: tuple[str, str], page: Page, tmp_path: Path
+) -> None:
+    """Cancel a slow job from its page; then a job with missing POs is fixed and its failures retried."""
+    log_in(page, *operator)
+    set_chaos(app, latency_ms=400)
+    try:
+        start_job_in_browser(page, tmp_path, [f"PO-{n}" for n in range(100500, 100540)])
+        page.get_by_role("button", name="Cancel job").click()
+        expect(page.locator(".flash-success")).to_contain_text("cancelled")
+        expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "cancelled")
+        expect(page.locator('tr.record[data-state="cancelled"]').first).to_be_visible()
+    finally:
+        set_chaos(app)
+
+    missing = ["PO-100600", "PO-100601"]
+    set_chaos(app, missing_keys=",".join(missing))
+    try:
+        start_job_in_browser(page, tmp_path, [*missing, "PO-100602", "PO-100603"])
+        expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "completed_with_failures")
+    finally:
+        set_chaos(app)
+    page.reload()
+    page.get_by_role("button", name="Retry failed records").click()
+    expect(page.locator(".flash-success")).to_contain_text("2 failed records sent again")
+    expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator('tr.record[data-state="succeeded"]')).to_have_count(4)
+    page.screenshot(path=str(tmp_path / "retried.png"), full_page=True)
