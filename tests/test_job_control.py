@@ -118,3 +118,24 @@ def test_actions_through_the_api(app: Flask, api_token: str, workers: WorkerSet)
     assert [(e["action"], e["actor"]) for e in events] == [("cancel", "olga"), ("launch", "system")]
     export = client.get(f"/api/jobs/{job_id}/records.csv", headers=headers)
     assert export.status_code == 200 and export.mimetype == "text/csv"
+
+
+def test_schedule_and_sandbox_changes_are_audited(app: Flask, client: FlaskClient) -> None:
+    """Creating and pausing a schedule and saving sandbox settings each leave an audit event."""
+    token = csrf_token(client.get("/").data)
+    created = client.post("/schedules/", data={"csrf_token": token, "name": "nightly", "job_kind": "pull_pending_pos", "cron": "0 2 * * *"})
+    assert created.status_code == 302
+    with app.app_context():
+        from webapp.models import Schedule
+
+        schedule_id = db.session.execute(db.select(Schedule.id)).scalar_one()
+    assert client.post(f"/schedules/{schedule_id}/pause", data={"csrf_token": token}).status_code == 302
+    saved = client.post("/sandbox/settings", data={"csrf_token": token, "latency_ms": "5", "error_rate": "0",
+                                                   "timeout_rate": "0", "throttle_rate": "0", "retry_after_s": "1", "missing_keys": ""})
+    assert saved.status_code == 302
+    with app.app_context():
+        events = db.session.execute(db.select(AuditEvent.actor, AuditEvent.action, AuditEvent.detail).order_by(AuditEvent.id)).all()
+    assert [(e.actor, e.action) for e in events] == [("olga", "schedule_change")] * 2 + [("olga", "sandbox_change")]
+    assert "created schedule 'nightly'" in events[0].detail
+    assert "latency_ms=5" in events[2].detail
+    set_chaos(app)

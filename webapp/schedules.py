@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from tasks import schedules as firing
+from webapp import audit
 from webapp.extensions import db
 from webapp.models import Schedule, ScheduleRun, utcnow
 from webapp.models.schedules import SCHEDULED_JOBS, CronError, parse_cron
@@ -131,6 +132,7 @@ def create() -> Response | tuple[str, int]:
         schedule.changed_by(current_user.username)
         schedule.next_run_at = schedule.next_after(utcnow()) if schedule.enabled else None
         db.session.add(schedule)
+        audit.record("schedule_change", f"created schedule {schedule.name!r}: {schedule.job_kind} at {schedule.cron!r}")
         if saved(values, errors):
             flash(f"Schedule {schedule.name!r} created.", "success")
             return redirect(url_for("schedules.index"))
@@ -154,6 +156,7 @@ def update(schedule_id: int) -> Response | tuple[str, int]:
         schedule.name, schedule.job_kind, schedule.cron = values["name"], values["job_kind"], values["cron"]
         schedule.changed_by(current_user.username)
         schedule.next_run_at = schedule.next_after(utcnow()) if schedule.enabled else None
+        audit.record("schedule_change", f"edited schedule {schedule.name!r}: {schedule.job_kind} at {schedule.cron!r}")
         if saved(values, errors):
             flash(f"Schedule {schedule.name!r} saved.", "success")
             return redirect(url_for("schedules.index"))
@@ -177,6 +180,7 @@ def pause(schedule_id: int) -> Response:
     """Pause a schedule: it fires no more until resumed."""
     schedule = db.get_or_404(Schedule, schedule_id)
     schedule.pause(current_user.username)
+    audit.record("schedule_change", f"paused schedule {schedule.name!r}")
     db.session.commit()
     flash(f"Schedule {schedule.name!r} paused.", "success")
     return redirect(url_for("schedules.index"))
@@ -188,6 +192,7 @@ def resume(schedule_id: int) -> Response:
     """Resume a schedule from its next fire time after now."""
     schedule = db.get_or_404(Schedule, schedule_id)
     schedule.resume(current_user.username)
+    audit.record("schedule_change", f"resumed schedule {schedule.name!r}")
     db.session.commit()
     flash(f"Schedule {schedule.name!r} resumed.", "success")
     return redirect(url_for("schedules.index"))
@@ -200,6 +205,8 @@ def run_now(schedule_id: int) -> Response:
     schedule = db.get_or_404(Schedule, schedule_id)
     run = firing.run_now(schedule.id, current_user)
     if run is not None:
+        audit.record("schedule_change", f"ran schedule {schedule.name!r} now: {run.outcome}", run.job_id)
+        db.session.commit()
         flash(f"{schedule.name} · {run.outcome}", "success" if run.job_id else "info")
     return redirect(url_for("schedules.index"))
 
@@ -211,6 +218,7 @@ def delete(schedule_id: int) -> Response:
     schedule = db.get_or_404(Schedule, schedule_id)
     name = schedule.name
     db.session.delete(schedule)
+    audit.record("schedule_change", f"deleted schedule {name!r}")
     db.session.commit()
     log.info("schedule %r (#%s) deleted by %s", name, schedule_id, current_user.username)
     flash(f"Schedule {name!r} deleted.", "success")
