@@ -39,13 +39,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint (imported here: no import cycles)."""
-    from webapp import api, auth, dashboard, erp, job_actions, jobs, schedules
+    from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules
     from webapp.sandbox import views as sandbox
 
-    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, sandbox):
+    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, sandbox, ops, ops_api, metrics):
         app.register_blueprint(module.bp)
     app.register_blueprint(sandbox.api_bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
+    csrf.exempt(ops_api.bp)  # bearer tokens as well
     csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
 
 
@@ -95,6 +96,8 @@ def tune_sqlite(app: Flask) -> None:
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks all run inside a Flask app context."""
+    import tasks.publish_stamp  # noqa: F401  (stamps sent_at on every task this process publishes)
+
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(broker_url=app.config["REDIS_URL"], result_backend=app.config["REDIS_URL"])
