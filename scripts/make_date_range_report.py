@@ -12,6 +12,7 @@ import io
 import random
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
@@ -60,6 +61,7 @@ class Generated:
     order_rows: int = 0
 
 
+@lru_cache(maxsize=1 << 16)
 def money(cents: int) -> str:
     """Cents as Amazon writes them: '0', '57.96', '-8.69'; large transfers with thousands separators."""
     if cents == 0:
@@ -69,11 +71,15 @@ def money(cents: int) -> str:
     return f"{sign}{whole:,}.{part:02d}" if whole >= 1000 else f"{sign}{whole}.{part:02d}"
 
 
-def stamp(moment: datetime) -> str:
-    """'Jun 1, 2026 12:38:23 AM PDT' (the report's own timestamp format)."""
-    hour = moment.hour % 12 or 12
-    half = "AM" if moment.hour < 12 else "PM"
-    return f"{moment:%b} {moment.day}, {moment.year} {hour}:{moment:%M:%S} {half} PDT"
+def stamps(start: datetime, days: int) -> list[str]:
+    """'Jun 1, 2026 ' for each day from ``start``: the date part of the report's timestamps."""
+    return [f"{day:%b} {day.day}, {day.year} " for day in (start + timedelta(days=n) for n in range(days))]
+
+
+def clock(seconds: int) -> str:
+    """'12:38:23 AM PDT' for a second of the day (the report's 12-hour clock)."""
+    hour, rest = divmod(seconds, 3600)
+    return f"{hour % 12 or 12}:{rest // 60:02d}:{rest % 60:02d} {'AM' if hour < 12 else 'PM'} PDT"
 
 
 def catalogue(rng: random.Random, size: int = 200) -> list[tuple[str, str, int]]:
@@ -134,12 +140,13 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         writer.writerow([note])
     writer.writerow(HEADER)
     result = Generated()
-    start = datetime(2026, 6, 1, 0, 0, 5)
+    days = stamps(datetime(2026, 6, 1), 28 + 8)
     step = 28 * 86_400 / max(rows, 1)
     order_id, items_left, place = "", 0, PLACES[0]
     for number in range(rows):
-        moment = start + timedelta(seconds=int(number * step))
-        settlement = "24702193891" if moment.day < 15 else "24702193892"
+        day, second = divmod(5 + int(number * step), 86_400)
+        time_of_day = clock(second)
+        settlement = "24702193891" if day < 14 else "24702193892"
         draw = rng.random()
         kind = "Order" if items_left or draw < 0.88 else "Refund" if draw < 0.95 else (
             "Service Fee" if draw < 0.985 else "Adjustment" if draw < 0.995 else "Transfer")  # fmt: skip
@@ -157,8 +164,8 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         row_order = order_id if kind in ("Order", "Refund") else ""
         total = sum(values)
         result.total += total
-        writer.writerow([stamp(moment), settlement, kind, row_order, *texts, *map(money, values), money(total),
-                         "Released", stamp(moment + timedelta(days=7))])  # fmt: skip
+        writer.writerow([days[day] + time_of_day, settlement, kind, row_order, *texts, *map(money, values),
+                         money(total), "Released", days[day + 7] + time_of_day])  # fmt: skip
         if number % batch == batch - 1:
             result.bytes_written += flush(buffer, out)
     result.bytes_written += flush(buffer, out)

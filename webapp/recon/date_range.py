@@ -106,6 +106,7 @@ class DateRangeRows:
         self.settlement_ids: set[str] = set()
         self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
         self.us_order_rows = 0
+        self.first_excluded: int | None = None
 
     def odd_row(self, cells: list[str], line: int) -> None:
         """A row whose field count differs from the header's: blank lines pass, others are errors."""
@@ -128,6 +129,7 @@ class DateRangeRows:
             self.agg.note(f"marketplace:{marketplace.strip()}", line, f"order rows of marketplace "
                           f"{marketplace.strip()!r} are not US sales: left out of the state orders", total)  # fmt: skip
             self.agg.excluded_row(total)
+            self.first_excluded = self.first_excluded or line
         else:
             value = normalise_state(state_text)
             state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
@@ -206,7 +208,7 @@ class DateRangeRows:
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
         """A row that is not a sales order line: kept in the non-order totals by its type."""
         label = type_text.strip() or "(blank type)"
-        if kind != OTHER:
+        if kind != OTHER or (order_id and not ORDER_ID.fullmatch(order_id)):
             shown = repr(order_id) if order_id else "blank"
             self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
                           f"{shown}) are kept in the non-order totals")  # fmt: skip
@@ -229,9 +231,9 @@ class DateRangeRows:
         summary.total = sum(settlement.detail_sum for settlement in summary.settlements.values())
         if summary.rows == 0 and summary.error_count == 0:
             self.agg.error(header_line, "the header is not followed by any transaction rows")
-        elif self.us_order_rows == 0 and summary.excluded.rows:
-            self.agg.error(None, "the file has no US (amazon.com) order rows: only US marketplace reports are "
-                           "accepted")  # fmt: skip
+        elif self.us_order_rows == 0 and self.first_excluded:
+            self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
+                           "marketplaces' (as on this line): only US marketplace reports are accepted")  # fmt: skip
 
 
 def parse_day(text: str) -> date | None:

@@ -65,7 +65,7 @@ def detect(lines: list[str]) -> Detected:
     """Find the header among the first lines and name the report, or raise ReportError saying why not."""
     first = next((number for number, line in enumerate(lines, 1) if line.strip()), None)
     if first is None:
-        raise ReportError(len(lines) or 1, "the file has only blank lines; " + EXPECTED)
+        raise ReportError(1, "the file has only blank lines; " + EXPECTED)
     refuse_markup(lines[first - 1], first)
     for number, line in enumerate(lines[first - 1 : SCAN_LINES], first):
         for delimiter in (",", "\t", ";"):

@@ -10,7 +10,7 @@ from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantit
 from webapp.recon.context import ORDER_ID, Context, RowError, check_settlement_id, order_key
 from webapp.recon.detect import Detected, header_key
 from webapp.recon.orders import ShipStates
-from webapp.recon.states import STATE, StateValue
+from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
 
 REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
             "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
@@ -152,6 +152,9 @@ class SettlementRows:
         key = order_key(order_id)
         state = self.state(key, order_id, number)
         if state is None:
+            value = self.ship.states.get(key) if self.ship else None
+            if value is not None and value.kind == FOREIGN:
+                self.agg.excluded_row(cents)
             return
         units = 0
         if bucket == m.PRODUCT_SALES:
@@ -174,7 +177,7 @@ class SettlementRows:
         if key in self.unresolved:
             return self.unresolved[key]
         if value is None:
-            value = StateValue("", "missing", "")
+            value = StateValue("", MISSING, "")
             what = f"order {order_id} is not in the orders report, so its ship-state is"
         else:
             what = f"ship-state of order {order_id} (orders report line {self.ship.lines.get(key)})"
