@@ -68,6 +68,7 @@ task_routes = {
     "tasks.workflows.make_po": {"queue": "db"},
     "tasks.workflows.make_product": {"queue": "db"},
     "tasks.workflows.make_component": {"queue": "db"},
+    "tasks.workflows.write_sales_order": {"queue": "db"},
     "tasks.workflows.finalize_job": {"queue": "db"},
 }
 

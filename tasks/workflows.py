@@ -15,11 +15,11 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import boms, jobs, purchase_orders, records, runlog, sweeper
+from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper
 from tasks.erp_client import ErpError, PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
-from webapp.models import Job, JobStatus, utcnow
+from webapp.models import Job, JobStatus, ReconImport, utcnow
 
 POISON_CAP = 3  # a task id whose worker died this many times is failed, not redelivered again
 
@@ -141,6 +141,10 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
             return {"job": job_id, "dispatched": False}
         jobs.add_records(job, [str(key) for key in keys])
     ids = jobs.record_ids(job_id)
+    if not ids:  # nothing left to do (e.g. every record was already final): close the job now
+        job.status = JobStatus.RUNNING
+        db.session.commit()
+        return {"job": job_id, "dispatched": False, "finalized": jobs.finalize(job_id)["status"]}
     job.group_id, job.chord_id = str(uuid.uuid4()), str(uuid.uuid4())
     job.dispatch_task_id = self.request.id
     job.status = JobStatus.RUNNING
@@ -157,7 +161,11 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
 
 def record_chain(kind: str, job_id: int, record_id: int) -> Any:
     """The chain of one record: fetch → make (POs) or fetch → make product → make components (BOMs)."""
-    steps = {"purchase_orders": (fetch_po, make_po), "bills_of_materials": (fetch_bom, make_product, make_component)}[kind]
+    steps = {
+        "purchase_orders": (fetch_po, make_po),
+        "bills_of_materials": (fetch_bom, make_product, make_component),
+        "reconciliation": (write_sales_order,),
+    }[kind]
     return chain(*(step.si(job_id=job_id, record_id=record_id) for step in steps))
 
 
@@ -257,6 +265,38 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "the product was not made, so its components cannot be")
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
+    jobs.ensure_not_cancelled(job_id)
+    db.session.commit()
+    return records.outcome(record_id, True)
+
+
+@shared_task(bind=True, **DB_OUTAGE)
+def read_report(self: Task, job_id: int) -> dict[str, Any]:
+    """Read a reconciliation upload (streamed, with progress) into its preview; nothing is written to the ERP."""
+    job = db.session.get(Job, job_id)
+    upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one_or_none()
+    if job is None or upload is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        return {"job": job_id, "read": False}
+    try:
+        summary = reconciliation.read_upload(job, upload)
+    except OperationalError:
+        raise
+    except Exception as exc:  # a reader bug must end the job visibly, not leave it running
+        db.session.rollback()
+        runlog.note(traceback=traceback.format_exc())
+        jobs.fail_job(db.session.get(Job, job_id), f"internal error while reading the file: {type(exc).__name__}: {exc}")
+        return {"job": job_id, "read": False}
+    return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
+
+
+@shared_task(bind=True, base=RecordTask)
+def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write one (settlement, state) sales order with its SKU and tax lines; twice leaves one."""
+    record = records.load(record_id)
+    if record is None or records.is_done(record):
+        return fail_unless_done(record_id, "the record is gone")
+    order_id = reconciliation.write_sales_order(record.payload["order"], record.payload["currency"], job_id)
+    records.mark_succeeded(record, str(order_id))
     jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)

@@ -79,6 +79,8 @@ def settings_from_env() -> dict[str, Any]:
         "DB_RETRY_MAX": env_int("DB_RETRY_MAX", 30),
         "DB_BACKOFF_MAX": env_float("DB_BACKOFF_MAX", 30.0),
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        "RECON_MAX_UPLOAD_BYTES": env_int("RECON_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024),
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", ""),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
         "RECORDS_PER_PAGE": 50,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -33,7 +33,7 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
     once this commits no ERP write of this job can follow.
     """
     job = lock_job(job_id)
-    if not job.is_active:
+    if not job.is_active and job.status != JobStatus.AWAITING_CONFIRMATION:
         raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: there is nothing to cancel")
     now = utcnow()
     job.cancel_requested_at = now
@@ -46,7 +46,7 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
     running = db.session.execute(
         db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == RecordState.RUNNING)
     ).scalar_one()
-    if job.status == JobStatus.QUEUED or running == 0:
+    if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION) or running == 0:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
     audit.record("cancel", f"cancelled {count} records not started; {running} running steps will finish", job, operator)
@@ -64,6 +64,8 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
         .where(JobRecord.job_id == job.id, JobRecord.state == RecordState.FAILED)
         .values(state=RecordState.PENDING, payload=None, retry_at=None, finished_at=None)
     ).rowcount
+    if count == 0 and job.source not in ("pending", "erp_products"):
+        raise ControlError(f"job #{job.id} has no failed records to retry")
     job.status = JobStatus.QUEUED
     job.finished_at = None
     job.error = None

@@ -26,7 +26,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc: HTTPException) -> tuple[Response | str, int]:
-        limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        limit_mb = (request.max_content_length or app.config["MAX_CONTENT_LENGTH"]) / (1024 * 1024)
         return render_error(413, "File too large", f"The upload is larger than the limit of {limit_mb:g} MB.")
 
     @app.errorhandler(HTTPException)

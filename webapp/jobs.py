@@ -1,13 +1,16 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp import reconcile
 from webapp.extensions import db
 from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
-from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, JobKind
+from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.launch import launch_job
-from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, TaskRun
+from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
 from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -86,6 +89,64 @@ def launch_pending() -> Response:
     return redirect(url_for("jobs.detail", job_id=job.id))
 
 
+@bp.post("/reconciliation")
+@login_required
+def launch_recon() -> Response | tuple[str, int]:
+    """Save a reconciliation report (and its orders report) and start reading it in a worker."""
+    request.max_content_length = current_app.config["RECON_MAX_UPLOAD_BYTES"]
+    try:
+        job = reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), current_user)
+    except reconcile.ReconError as exc:
+        db.session.rollback()
+        from webapp.dashboard import render_index
+
+        return render_index(upload_errors=[str(exc)], failed_kind="reconciliation"), 400
+    flash(f"Job #{job.id}: reading {job.input_name}. Nothing is written until you confirm the preview.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.post("/<int:job_id>/confirm")
+@login_required
+def confirm_recon(job_id: int) -> Response:
+    """Confirm a reconciliation preview: write one sales order per (settlement, state)."""
+    try:
+        job = reconcile.confirm(job_id, current_user)
+        flash(f"Confirmed: writing {job.total} sales orders.", "success")
+    except reconcile.ReconError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("jobs.detail", job_id=job_id))
+
+
+def recon_context(job: Job) -> dict[str, object]:
+    """The upload of a reconciliation job, its reading speed, and an earlier import of the same file."""
+    if job.kind != RECONCILIATION.name:
+        return {"upload": None}
+    upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job.id)).scalar_one_or_none()
+    if upload is None:
+        return {"upload": None}
+    return {"upload": upload, "reading": reading_speed(upload), "earlier": reconcile.earlier_import(upload)}
+
+
+@dataclass
+class Reading:
+    """Rows per second and seconds left while a file is read."""
+
+    rate: float | None
+    eta: int | None
+
+
+def reading_speed(upload: ReconImport) -> Reading:
+    """Rate from rows read since reading started; ETA from the bytes still to read."""
+    if upload.read_started_at is None or upload.read_finished_at is not None or not upload.bytes_read:
+        return Reading(None, None)
+    elapsed = (utcnow() - upload.read_started_at).total_seconds()
+    if elapsed <= 0:
+        return Reading(None, None)
+    byte_rate = upload.bytes_read / elapsed
+    return Reading(upload.rows_read / elapsed, int((upload.size_bytes - upload.bytes_read) / byte_rate))
+
+
 @bp.get("/<int:job_id>")
 @login_required
 def detail(job_id: int) -> str:
@@ -95,7 +156,7 @@ def detail(job_id: int) -> str:
         db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50)
     ).scalars().all()
     return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), events=events,
-                           **rows_context(job))
+                           **rows_context(job), **recon_context(job))
 
 
 @bp.get("/<int:job_id>/summary")
@@ -103,7 +164,7 @@ def detail(job_id: int) -> str:
 def summary(job_id: int) -> str:
     """Render the summary fragment (polled while the job is active)."""
     job = db.get_or_404(Job, job_id)
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job))
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job), **recon_context(job))
 
 
 @bp.get("/<int:job_id>/rows")

@@ -68,6 +68,20 @@ BILLS_OF_MATERIALS = JobKind(
     erp_label="product",
 )
 
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (PURCHASE_ORDERS, BILLS_OF_MATERIALS)}
+RECONCILIATION = JobKind(
+    name="reconciliation",
+    label="Reconciliation",
+    noun_plural="sales orders",
+    key_label="settlement/state",
+    key_column="settlement_state",
+    key_pattern=re.compile(r"^\d{1,20}/[A-Z]{2}$"),
+    key_example="28471003921/CA",
+    header_names=frozenset(),
+    steps=(Step("tasks.workflows.write_sales_order", "write sales order"),),
+    erp_endpoint="erp.sales_order",
+    erp_label="sales order",
+)
+
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in (PURCHASE_ORDERS, BILLS_OF_MATERIALS, RECONCILIATION)}
 
 DISPATCH_TASK = "tasks.workflows.dispatch_job"

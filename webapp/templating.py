@@ -34,7 +34,16 @@ def status_label(status: str) -> str:
     return status.replace("_", " ")
 
 
+def cents(value: int | None) -> str:
+    """Integer cents as '1,234.56' ('-12.30' for negatives)."""
+    if value is None:
+        return ""
+    sign = "-" if value < 0 else ""
+    whole, part = divmod(abs(int(value)), 100)
+    return f"{sign}{whole:,}.{part:02d}"
+
+
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
-    for function in (when, hms, duration, status_label):
+    for function in (when, hms, duration, status_label, cents):
         app.add_template_filter(function)

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables, schedules."""
 
 from webapp.models.audit import AuditEvent
-from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine
+from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine, SalesOrder, SalesOrderLine
 from webapp.models.jobs import (
     ACTIVE_JOB_STATUSES,
     JOB_STATUSES,
@@ -17,6 +17,7 @@ from webapp.models.jobs import (
     utcnow,
 )
 from webapp.models.operators import ApiToken, Operator
+from webapp.models.recon import ReconImport
 from webapp.models.sandbox import SandboxSettings
 from webapp.models.schedules import Schedule, ScheduleRun
 
@@ -37,7 +38,10 @@ __all__ = [
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "ReconImport",
     "RecordState",
+    "SalesOrder",
+    "SalesOrderLine",
     "SandboxSettings",
     "Schedule",
     "ScheduleRun",

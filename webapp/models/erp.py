@@ -74,3 +74,38 @@ class Component(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
 
     product: Mapped[Product] = relationship(back_populates="components")
+
+
+class SalesOrder(db.Model):
+    """One marketplace sales order per (settlement, ship-to state), however often its file is imported."""
+
+    __tablename__ = "erp_sales_orders"
+    __table_args__ = (UniqueConstraint("settlement_id", "state", name="uq_erp_sales_orders_settlement_state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(8))
+    currency: Mapped[str] = mapped_column(String(3))
+    orders: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    lines: Mapped[list["SalesOrderLine"]] = relationship(back_populates="sales_order", order_by="SalesOrderLine.line_no")
+
+
+class SalesOrderLine(db.Model):
+    """A line of a sales order: one per SKU, then one per kind of tax; (order, line number) is unique."""
+
+    __tablename__ = "erp_sales_order_lines"
+    __table_args__ = (UniqueConstraint("sales_order_id", "line_no", name="uq_erp_so_lines_order_line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sales_order_id: Mapped[int] = mapped_column(ForeignKey("erp_sales_orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    line_type: Mapped[str] = mapped_column(String(16))  # "sku" or "tax"
+    code: Mapped[str] = mapped_column(String(64))  # the SKU, or the tax bucket
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+    sales_order: Mapped[SalesOrder] = relationship(back_populates="lines")

@@ -20,6 +20,7 @@ class JobStatus(StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # a reconciliation file was read; nothing written yet
     SUCCEEDED = "succeeded"
     COMPLETED_WITH_FAILURES = "completed_with_failures"
     FAILED = "failed"
@@ -97,6 +98,7 @@ class JobRecord(db.Model):
         UniqueConstraint("job_id", "key", name="uq_job_records_job_id_key"),
         Index("ix_job_records_job_seq", "job_id", "seq"),
         Index("ix_job_records_job_state", "job_id", "state"),
+        Index("ix_job_records_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,7 +120,11 @@ class TaskRun(db.Model):
     """One execution of one Celery task (each retry and each redelivery is a row)."""
 
     __tablename__ = "task_runs"
-    __table_args__ = (Index("ix_task_runs_record", "record_id", "id"), Index("ix_task_runs_job", "job_id", "id"))
+    __table_args__ = (
+        Index("ix_task_runs_record", "record_id", "id"),
+        Index("ix_task_runs_job", "job_id", "id"),
+        Index("ix_task_runs_finished_at", "finished_at"),  # throughput, ERP health and /metrics look back by time
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[str] = mapped_column(String(64), index=True)

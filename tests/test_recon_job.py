@@ -1,0 +1,128 @@
+"""The reconciliation job end to end: upload, read in a worker, preview, confirm, one sales order per state."""
+
+import io
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_token
+from tests.helpers import WorkerSet, wait_for
+from tests.recon_corpus.builders import dr_file, dr_row
+from webapp.extensions import db
+from webapp.models import Job, JobRecord, ReconImport, SalesOrder, SalesOrderLine
+
+CORPUS = Path(__file__).resolve().parent / "recon_corpus"
+
+
+def upload(client: FlaskClient, content: bytes, name: str = "report.csv", orders: bytes | None = None) -> tuple[int, str]:
+    """POST a report (and an orders report) to the reconciliation form; return (status, body or location)."""
+    data = {"csrf_token": csrf_token(client.get("/").data), "file": (io.BytesIO(content), name)}
+    if orders is not None:
+        data["orders"] = (io.BytesIO(orders), "orders.txt")
+    response = client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
+    return response.status_code, response.headers.get("Location") or response.get_data(as_text=True)
+
+
+def job_in(app: Flask, job_id: int, *statuses: str, timeout: float = 60) -> Job:
+    """Wait until the job reaches one of ``statuses``; return it."""
+
+    def reached() -> Job | None:
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            if job.status in statuses:
+                db.session.expunge(job)
+                return job
+            return None
+
+    return wait_for(reached, timeout=timeout, message=f"job {job_id} to be {statuses}")
+
+
+def job_id_of(location: str) -> int:
+    """The job id at the end of a redirect location."""
+    return int(location.rstrip("/").rsplit("/", 1)[-1])
+
+
+DATE_RANGE = dr_file([
+    dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
+    dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
+    dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
+           selling_fees="-1.50"),
+]).encode()
+
+
+def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """Preview shows totals per state; confirm writes one sales order per state; the same file again changes nothing."""
+    status, location = upload(client, DATE_RANGE)
+    assert status == 302
+    job_id = job_id_of(location)
+    job = job_in(app, job_id, "awaiting_confirmation")
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 0, "nothing before confirm"
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "Confirm: write 2 sales orders" in page
+    assert "<td>WA</td><td class=\"num\">2</td>" in page
+    assert "25.50" in page and "10.00" in page
+    assert client.post(f"/jobs/{job_id}/confirm", data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert job_in(app, job_id, "succeeded", "completed_with_failures", "failed").status == "succeeded"
+    with app.app_context():
+        orders = {o.state: o for o in db.session.execute(db.select(SalesOrder)).scalars()}
+        assert sorted(orders) == ["CA", "WA"]
+        wa_lines = db.session.execute(
+            db.select(SalesOrderLine.line_type, SalesOrderLine.code, SalesOrderLine.quantity, SalesOrderLine.amount_cents)
+            .where(SalesOrderLine.sales_order_id == orders["WA"].id).order_by(SalesOrderLine.line_no)
+        ).all()
+    assert [tuple(line) for line in wa_lines] == [("sku", "SKU-A", 2, 2000), ("sku", "SKU-B", 1, 550), ("tax", "product_tax", 0, 255)]
+
+    status, location = upload(client, DATE_RANGE, name="same-again.csv")
+    again = job_id_of(location)
+    job_in(app, again, "awaiting_confirmation")
+    page = client.get(f"/jobs/{again}").get_data(as_text=True)
+    assert "Already imported on" in page and "by olga" in page
+    client.post(f"/jobs/{again}/confirm", data={"csrf_token": csrf_token(page)})
+    assert job_in(app, again, "succeeded", "completed_with_failures", "failed").status == "succeeded"
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 2
+        assert db.session.execute(db.select(db.func.count()).select_from(SalesOrderLine)).scalar_one() == 5
+
+
+def test_settlement_v2_with_orders_report(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """The shared V2 sample with its orders report reads without errors and can be confirmed."""
+    status, location = upload(client, (CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt",
+                              orders=(CORPUS / "settlement-sample-orders.txt").read_bytes())
+    assert status == 302
+    job_id = job_id_of(location)
+    job_in(app, job_id, "awaiting_confirmation")
+    with app.app_context():
+        upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
+        assert upload_row.ok and upload_row.report_kind == "settlement_v2"
+        assert upload_row.preview["settlements"][0]["total_amount"] == 58289
+
+
+def test_legacy_v1_and_bad_rows_are_refused_with_lines(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """A V1 file and a file with a bad amount fail in the preview with the line named; the ERP stays empty."""
+    status, location = upload(client, (CORPUS / "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE.csv").read_bytes(), "v1.csv")
+    v1 = job_in(app, job_id_of(location), "failed")
+    assert "nothing was written" in v1.error
+    assert "V1" in v1.error or "legacy" in v1.error.lower()
+    bad = dr_file([dr_row(order_id="113-0000004-0000004", product_sales="12.345")]).encode()
+    status, location = upload(client, bad, "bad.csv")
+    job = job_in(app, job_id_of(location), "failed")
+    assert "line 9" in job.error and "12.345" in job.error
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "this file cannot be confirmed" in page and "Confirm:" not in page
+    assert client.post(f"/jobs/{job.id}/confirm", data={"csrf_token": csrf_token(page)}).status_code == 302
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 0
+        assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
+
+
+def test_missing_or_wrong_upload_is_a_400(app: Flask, client: FlaskClient) -> None:
+    """No file, or a spreadsheet, gets a 400 with the problem in words and no job."""
+    data = {"csrf_token": csrf_token(client.get("/").data)}
+    response = client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400 and "choose the settlement or Date Range report" in response.get_data(as_text=True)
+    status, body = upload(client, b"PK\x03\x04", "report.xlsx")
+    assert status == 400 and "is not a report file" in body
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one() == 0
