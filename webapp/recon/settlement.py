@@ -100,7 +100,7 @@ class SettlementRows:
         if settlement.summary_line is not None:
             raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
                            f"{settlement.summary_line})")  # fmt: skip
-        if settlement.rows:
+        if settlement.rows or settlement_id in self.no_summary:
             raise RowError(f"the summary row of settlement {settlement_id} comes after its detail rows")
         settlement.summary_line = number
         currency = cells[col["currency"]].strip().upper()

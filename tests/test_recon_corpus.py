@@ -1,0 +1,175 @@
+"""Malformed reports, one per case of the research catalogue: each gives an error naming its line, never an exception."""
+
+import codecs
+import io
+from dataclasses import dataclass
+
+import pytest
+
+from tests.recon_corpus.builders import (
+    CORPUS,
+    DR_HEADER,
+    DR_PREAMBLE,
+    V2_HEADER,
+    dr_file,
+    dr_row,
+    orders_file,
+    quoted,
+    tsv,
+    v2_row,
+    v2_summary,
+)
+from webapp.recon import summarize
+
+H = len(DR_PREAMBLE) + 1  # the Date Range header line; its first row is H + 1
+GOOD = dr_row(product_sales="57.96", selling_fees="-8.69", fba_fees="-10.19")
+ORDERS = orders_file({"114-8829371-4410258": "WA", "113-2047718-9930613": "CA"})
+
+
+@dataclass
+class Case:
+    """A malformed upload, the line its error must name, and a phrase of the message."""
+
+    data: bytes
+    line: int | None
+    phrase: str
+    orders: bytes | None = None
+
+
+def dr(*rows: list[str], **options: object) -> bytes:
+    """A Date Range report as UTF-8 bytes."""
+    return dr_file(list(rows), **options).encode()  # type: ignore[arg-type]
+
+
+def v2(*rows: list[str], orders: bytes | None = ORDERS) -> tuple[bytes, bytes | None]:
+    """A V2 file as UTF-8 bytes, with an orders report for its orders."""
+    return tsv(V2_HEADER, list(rows)).encode(), orders
+
+
+def v2_case(rows: list[list[str]], line: int | None, phrase: str, orders: bytes | None = ORDERS) -> Case:
+    """A V2 case with its orders report."""
+    data, orders = v2(*rows, orders=orders)
+    return Case(data, line, phrase, orders)
+
+
+def replace_cell(row: list[str], column: str, value: str) -> list[str]:
+    """A copy of a Date Range row with one cell changed (the total is not recomputed)."""
+    changed = list(row)
+    changed[DR_HEADER.index(column)] = value
+    return changed
+
+
+SUMMARY = v2_summary(total="30.00")
+DETAIL = [v2_row(amount="10.00"), v2_row(order_id="113-2047718-9930613", amount="20.00")]
+UTF16_TEXT = dr_file([GOOD])
+TWO = dr(GOOD, GOOD)
+FIELDS = len(DR_HEADER)
+
+CASES = {
+    # the container is not a text report
+    "empty file": Case(b"", 1, "the file is empty"),
+    "only blank lines": Case(b"\n\r\n  \n", 1, "only blank lines"),
+    "xlsx workbook": Case(b"PK\x03\x04\x14\x00\x06\x00rest-of-zip", 1, "Excel workbook"),
+    "old xls workbook": Case(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", 1, "old-style Excel"),
+    "pdf": Case(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 1, "PDF document"),
+    "gzip download": Case(b"\x1f\x8b\x08\x00\x00\x00\x00\x00", 1, "gzip-compressed"),
+    "html login page": Case(b"\n<!DOCTYPE html><html><body>Sign in</body></html>\n", 2, "web page (HTML)"),
+    "xml settlement report": Case(b'<?xml version="1.0"?>\n<AmazonEnvelope>\n', 1, "XML settlement report"),
+    "utf-16 without bom": Case(UTF16_TEXT.encode("utf-16-le"), 1, "UTF-16 without a byte-order mark"),
+    "nul bytes": Case(dr(GOOD, GOOD).replace(b"Pack of 10", b"Pack\x00of 10", 1), H + 1, "NUL bytes"),
+    "mixed encodings": Case(dr(dr_row(description="café"), dr_row(description="cafBYTE")).replace(
+        b"BYTE", b"\xe9"), H + 2, "mixes encodings"),  # fmt: skip
+    "undecodable byte": Case(dr(GOOD, dr_row(description="xBYTE")).replace(b"BYTE", b"\x81"), H + 2,
+                             "neither UTF-8 nor Windows-1252"),  # fmt: skip
+    "line longer than 1 MB": Case(b'"x' + b"y" * (2 << 20) + b'"\n', 1, "longer than 1 MB"),
+    # the header is missing, wrong or not ours
+    "preamble without header": Case(dr_file([], header=("notes",)).encode(), 1, "no report header found"),
+    "data rows without header": Case(quoted(GOOD).encode() + b"\n", 1, "no report header found"),
+    "legacy v1 settlement file": Case((CORPUS / "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE.csv").read_bytes(), 1,
+                                      "legacy settlement flat file (V1)"),  # fmt: skip
+    "date range with semicolons": Case(dr(GOOD, delimiter=";"), H, "separated by semicolons"),
+    "v2 re-saved with commas": Case(",".join(V2_HEADER).encode() + b"\n", 1, "separated by commas"),
+    "italian headers": Case(dr(header=("Data/Ora:", "Numero pagamento", "Tipo", "Numero ordine")), H, "not in English"),
+    "missing required column": Case(dr(GOOD[:11] + GOOD[12:], header=DR_HEADER[:11] + DR_HEADER[12:]), H,
+                                    "lacks the column(s) orderstate"),  # fmt: skip
+    "orders report alone": Case(ORDERS, 1, "it only supplies ship-to states"),
+    "date range header only": Case(dr(), H, "not followed by any transaction rows"),
+    "v2 header only": v2_case([], 1, "not followed by a summary row"),
+    # broken rows
+    "truncated mid-row": Case(TWO[: TWO.rindex(b'","', 0, len(TWO) - 200) + 1], H + 2, f"expected {FIELDS} fields"),
+    "truncated inside quotes": Case(dr(GOOD, GOOD)[:-20], H + 2, "not closed before the end of the file"),
+    "row with an extra field": Case(dr(GOOD, GOOD + ["x"]), H + 2, f"found {FIELDS + 1}"),
+    "header repeated mid-file": Case(dr(GOOD, list(DR_HEADER), GOOD), H + 2, "a second header line"),
+    "row total differs from its columns": Case(dr(GOOD, dr_row(product_sales="10.00", total="11.00")), H + 2,
+                                               "add up to 10.00 but total says 11.00"),  # fmt: skip
+    "amount with 3 decimals": Case(dr(dr_row(product_sales="12.345", total="12.35")), H + 1,
+                                   "'12.345' has 3 decimals"),  # fmt: skip
+    "text in an amount column": Case(dr(GOOD, replace_cell(GOOD, "fba fees", "N/A")), H + 2,
+                                     "fba fees: 'N/A' is not an amount"),  # fmt: skip
+    "excel scientific amount": Case(dr(dr_row(product_sales="1.23E+05", total="123000.00")), H + 1,
+                                    "scientific notation"),  # fmt: skip
+    "euro amounts": Case(dr(dr_row(product_sales="€12.00", total="12.00")), H + 1, "not in US dollars"),
+    "trailing minus from a spreadsheet": Case(dr(dr_row(product_sales="55.00-", total="-55.00")), H + 1,
+                                              "trailing minus"),  # fmt: skip
+    "empty total": Case(dr(replace_cell(GOOD, "total", "")), H + 1, "total: the amount is empty"),
+    "quantity not whole": Case(dr(GOOD, dr_row(quantity="1.5")), H + 2, "'1.5' is not a whole number"),
+    "unparseable date": Case(dr(dr_row(when="2026-06-01T00:38:23Z")), H + 1, "is not a date like"),
+    "settlement id damaged by excel": Case(dr(dr_row(settlement="6.5031E+09")), H + 1, "damaged by a spreadsheet"),
+    "unknown state": Case(dr(GOOD, dr_row(state="XX")), H + 2, "'XX' is not a US state"),
+    "zip code in the state column": Case(dr(dr_row(state="98110")), H + 1, "'98110' is not a US state"),
+    "blank state on an order row": Case(dr(GOOD, GOOD, dr_row(state="")), H + 3, "order state blank"),
+    "amounts in CAD": Case(dr(GOOD, preamble=("All amounts in CAD, unless specified",)), 1, "amounts are in CAD"),
+    "only non-US marketplace rows": Case(dr(dr_row(marketplace="amazon.ca"), dr_row(marketplace="amazon.ca")),
+                                         H + 1, "no US (amazon.com) order rows"),  # fmt: skip
+    # settlement V2 specific
+    "v2 detail rows do not add up": v2_case([SUMMARY, DETAIL[0], v2_row(amount="19.99")], 2,
+                                            "add up to 29.99 but the summary row's total-amount is 30.00"),  # fmt: skip
+    "v2 truncated download": v2_case([SUMMARY, DETAIL[0]], 2, "the file is incomplete or was edited"),
+    "v2 missing summary row": v2_case(DETAIL, 2, "has no summary row before its detail rows"),
+    "v2 duplicate summary rows": v2_case([SUMMARY, SUMMARY, *DETAIL], 3, "a second summary row"),
+    "v2 summary after detail": v2_case([DETAIL[0], SUMMARY], 3, "comes after its detail rows"),
+    "v2 euro settlement": v2_case([v2_summary(total="30.00", currency="EUR"), *DETAIL], 2, "currency is EUR"),
+    "v2 decimal commas": v2_case([v2_summary(total="1141,18"), *DETAIL], 2, "decimal comma"),
+    "v2 german dates": v2_case([v2_summary(total="30.00", start="14.03.2023 07:49:55 UTC"), *DETAIL], 2,
+                               "is not a date like '2026-06-16 00:00:00 UTC'"),  # fmt: skip
+    "v2 mixed currencies": v2_case([SUMMARY, DETAIL[0], v2_row(order_id="113-2047718-9930613", amount="20.00",
+                                                                 currency="CAD")], 4, "mixed currencies"),  # fmt: skip
+    "v2 empty amount": v2_case([SUMMARY, DETAIL[0], v2_row(amount="")], 4, "amount: the amount is empty"),
+    "v2 blank amount type": v2_case([SUMMARY, DETAIL[0], v2_row(amount_type="", description="")], 4,
+                                    "must both be filled in"),  # fmt: skip
+    "v2 ragged row": v2_case([SUMMARY, DETAIL[0], DETAIL[1][:10]], 4, "expected 24 tab-separated fields"),
+    "v2 settlement id damaged by excel": v2_case([v2_summary("2.84710E+10", total="30.00"), *DETAIL], 2,
+                                                 "damaged by a spreadsheet"),  # fmt: skip
+    "v2 order missing from orders report": v2_case([SUMMARY, *DETAIL], 4, "not in the orders report",
+                                                   orders=orders_file({"114-8829371-4410258": "WA"})),  # fmt: skip
+    "v2 orders report with unknown state": v2_case([SUMMARY, *DETAIL], 3, "'Nowhere' is not a US state",
+                                                   orders=orders_file({"114-8829371-4410258": "Nowhere",
+                                                                       "113-2047718-9930613": "CA"})),  # fmt: skip
+    "v2 with a settlement file as orders report": v2_case([SUMMARY, *DETAIL], 1, "not an orders report",
+                                                          orders=tsv(V2_HEADER, [SUMMARY]).encode()),  # fmt: skip
+}
+
+
+def test_the_corpus_covers_at_least_thirty_cases() -> None:
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_malformed_report_gives_an_error_naming_the_line(case: Case) -> None:
+    orders = io.BytesIO(case.orders) if case.orders is not None else None
+    summary = summarize(io.BytesIO(case.data), orders=orders, chunk_size=4096)
+    assert not summary.ok
+    found = [(problem.line, problem.message) for problem in summary.errors]
+    assert any(line == case.line and case.phrase in message for line, message in found), found
+
+
+def test_utf16_with_bom_is_fine_where_bomless_is_refused() -> None:
+    summary = summarize(io.BytesIO(codecs.BOM_UTF16_LE + UTF16_TEXT.encode("utf-16-le")))
+    assert summary.ok, summary.errors
+
+
+def test_errors_stop_being_listed_after_a_hundred_but_are_counted() -> None:
+    rows = [dr_row(state="XX") for _ in range(150)]
+    summary = summarize(io.BytesIO(dr(*rows)))
+    assert summary.error_count == 150 and len(summary.errors) == 100
+    assert summary.unknown_states == {"XX": 150}
