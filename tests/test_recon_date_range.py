@@ -129,3 +129,11 @@ def test_the_2017_layout_without_newer_columns_is_read_by_name() -> None:
     assert summary.ok, summary.errors
     assert summary.per_state()["WA"].total == 3908
     assert summary.settlements["6503097031"].start == date(2017, 12, 1)
+
+
+def test_order_rows_with_a_blank_order_id_are_not_orders() -> None:
+    rows = [dr_row("Order", "", product_sales="5.00"), dr_row("Order", "113-0013318-7697855", product_sales="7.00"),
+            dr_row("Order", "", product_sales="3.00")]  # fmt: skip
+    summary = read(dr_file(rows).encode())
+    assert summary.ok and summary.per_state()["WA"].total == 700
+    assert summary.other["Order"].total == 800 and summary.other["Order"].rows == 2

@@ -1,7 +1,8 @@
 """Adding rows up into a ReportSummary, for either report family, without keeping the rows."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import add
+from itertools import compress
 
 from webapp.recon.amounts import format_cents
 from webapp.recon.model import (
@@ -35,7 +36,7 @@ class Acc:
     """Running sums of one (settlement, state); plain lists and sets, because this runs once per row.
 
     Each SKU's list holds the amounts in layout order, then the net units; the state's
-    amounts are the sum of its SKU lists, worked out once at the end.
+    amounts are the sum of its SKU tuples, worked out once at the end.
     """
 
     lines: dict[str, list[int]] = field(default_factory=dict)
@@ -96,8 +97,9 @@ class Aggregator:
     def use_layout(self, layout: list[str]) -> None:
         """Name the bucket of each slot of the amount vectors that ``order_row`` receives."""
         self.layout = layout
+        self.slots = range(len(layout) + 1)
 
-    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, values: list[int]) -> None:
+    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, values: Sequence[int]) -> None:
         """Add one order row: ``values`` are its amounts in layout order, then its signed units."""
         acc = self.accs.get(key)
         if acc is None:
@@ -105,7 +107,11 @@ class Aggregator:
         acc.rows += 1
         (acc.refunds if refund else acc.orders).add(order)
         line = acc.lines.get(sku)
-        acc.lines[sku] = values if line is None else list(map(add, line, values))
+        if line is None:
+            acc.lines[sku] = list(values)
+            return
+        for slot in compress(self.slots, values):  # most amounts are zero: add only the others
+            line[slot] += values[slot]
 
     def order_amount(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
                      slot: int, cents: int) -> None:  # fmt: skip
@@ -133,12 +139,11 @@ class Aggregator:
         for (settlement_id, state), acc in sorted(self.accs.items()):
             order = StateOrder(settlement_id, state, len(acc.orders), len(acc.refunds), acc.rows)
             for sku, values in sorted(acc.lines.items()):
-                line = SkuLine(quantity=values[-1])
+                line = order.lines[sku] = SkuLine(quantity=values[-1])
                 for name, cents in zip(self.layout, values, strict=False):
                     order.amounts[name] += cents
                     if name in LINE_BUCKETS:
                         setattr(line, name, getattr(line, name) + cents)
-                order.lines[sku] = line
             self.summary.state_orders[(settlement_id, state)] = order
         self.accs.clear()
         for note in self.notes.values():

@@ -13,7 +13,7 @@ ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)
 SETTLEMENT_ID = re.compile(r"\d{1,20}", re.ASCII)
 SCIENTIFIC_ID = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
 PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
-CACHE_LIMIT = 1 << 16
+CACHE_LIMIT = 1 << 14
 
 
 class RowError(Exception):

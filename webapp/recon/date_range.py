@@ -11,7 +11,7 @@ from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import ORDER_ID, PLAIN_AMOUNT, Context, RowError, check_settlement_id, order_key
 from webapp.recon.detect import Detected, header_key
-from webapp.recon.states import FOREIGN, STATE, normalise_state
+from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 
 MONEY = {
     "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,
@@ -57,8 +57,8 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
 
 def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int) -> None:
     """Feed every CSV row to ``rows`` with its first physical line; CSV syntax errors are recorded."""
-    add, error, tick, width = rows.add, rows.agg.error, rows.ctx.tick, rows.width
-    last = 0
+    add, error, width, ctx = rows.add, rows.agg.error, rows.width, rows.ctx
+    summary, last = rows.agg.summary, 0
     while True:
         try:
             for cells in reader:
@@ -67,7 +67,9 @@ def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int) -> None
                 if len(cells) != width:
                     rows.odd_row(cells, line)
                     continue
-                tick()
+                summary.rows += 1
+                if summary.rows % ctx.every == 0 and ctx.progress is not None:
+                    ctx.progress(summary.rows, ctx.source.bytes_read)
                 try:
                     add(cells, line)
                 except RowError as exc:
@@ -97,9 +99,11 @@ class DateRangeRows:
         money = money_columns(found.header)
         ctx.agg.use_layout([bucket for _, bucket, _ in money])
         self.names = [name for _, _, name in money]
-        self.money_cells = itemgetter(*(col[key] for key, _, _ in money))
+        indexes = [col[key] for key, _, _ in money]
+        self.money_cells = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
         self.total_index = col["total"]
         self.cache: dict[str, int] = {"": 0}
+        self.marketplaces: dict[str, bool] = {}
         self.quantities: dict[str, int] = {}
         self.text_cells = itemgetter(*(col[key] for key in FIELDS))
         self.types: dict[str, str] = {}
@@ -107,57 +111,84 @@ class DateRangeRows:
         self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
         self.us_order_rows = 0
         self.first_excluded: int | None = None
+        self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
+        self.states: dict[str, StateValue] = {}
+        self.order_row = ctx.agg.order_row
 
     def odd_row(self, cells: list[str], line: int) -> None:
-        """A row whose field count differs from the header's: blank lines pass, others are errors."""
+        """A row with the wrong field count: an error, unless it is blank (skipped)."""
         if any(cell.strip() for cell in cells):
-            self.ctx.tick()
             self.agg.error(line, f"expected {self.width} fields as in the header, found {len(cells)}")
 
     def add(self, cells: list[str], line: int) -> None:
-        """Add a well-formed row to the totals; RowError says what is wrong with it."""
+        """Add a well-formed row to the totals; RowError says what is wrong with it.
+
+        Runs once per row of files with millions of rows, so what repeats from row to row
+        (the day, the order id, states, amounts) is remembered instead of parsed again.
+        """
         when, settlement_id, type_text, order_id, sku, quantity, marketplace, state_text = self.text_cells(cells)
         kind = self.types.get(type_text) or self.type_of(type_text)
         if kind == HEADER:
             raise RowError("a second header line: two reports were pasted together; upload them separately")
         values, total = self.amounts(cells, line)
-        self.settle(settlement_id, when, total)
-        order_id = order_id.strip()
-        if kind == OTHER or not ORDER_ID.fullmatch(order_id):
-            self.other(kind, type_text, order_id, line, total)
-        elif marketplace.strip().lower() not in US_MARKETPLACES:
-            self.agg.note(f"marketplace:{marketplace.strip()}", line, f"order rows of marketplace "
-                          f"{marketplace.strip()!r} are not US sales: left out of the state orders", total)  # fmt: skip
-            self.agg.excluded_row(total)
-            self.first_excluded = self.first_excluded or line
+        last_id, prefix, settlement = self.last
+        if settlement_id == last_id and when.startswith(prefix) and when.count(":") == 2:
+            settlement.rows += 1  # the same settlement and day as the row before
+            settlement.detail_sum += total
         else:
-            value = normalise_state(state_text)
-            state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
-            if state is None:
-                if value.kind == FOREIGN:
-                    self.agg.excluded_row(total)
+            self.settle(settlement_id, when, total)
+        if order_id != self.last_order[0]:
+            if kind == OTHER or not ORDER_ID.fullmatch(order_id.strip()):
+                self.other(kind, type_text, order_id.strip(), line, total)
                 return
-            units = self.quantities.get(quantity)
-            if units is None:
-                units = self.units(quantity)
-            values.append(-units if kind == REFUND else units)
-            self.us_order_rows += 1
-            key = (settlement_id.strip(), state)
-            self.agg.order_row(key, order_key(order_id), kind == REFUND, sku.strip(), values)
+            self.last_order = (order_id, order_key(order_id.strip()))
+        elif kind == OTHER:
+            self.other(kind, type_text, order_id.strip(), line, total)
+            return
+        if not self.us_marketplace(marketplace):
+            self.foreign_marketplace(marketplace, line, total)
+            return
+        value = self.states.get(state_text) or self.state_value(state_text)
+        state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
+        if state is None:
+            if value.kind == FOREIGN:
+                self.agg.excluded_row(total)
+            return
+        units = self.quantities.get(quantity)
+        if units is None:
+            units = self.units(quantity)
+        values.append(-units if kind == REFUND else units)
+        self.us_order_rows += 1
+        self.order_row((settlement_id.strip(), state), self.last_order[1], kind == REFUND, sku.strip(), values)
+
+    def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
+        """An order row of another marketplace: noted, totalled, kept out of the state orders."""
+        name = marketplace.strip()
+        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: "
+                      "left out of the state orders", total)  # fmt: skip
+        self.agg.excluded_row(total)
+        self.first_excluded = self.first_excluded or line
+
+    def state_value(self, text: str) -> StateValue:
+        """The normalised `order state` (remembered per distinct text)."""
+        value = normalise_state(text)
+        if len(self.states) < 1000:
+            self.states[text] = value
+        return value
 
     def amounts(self, cells: list[str], line: int) -> tuple[list[int], int]:
         """The money cells in cents (layout order) and the row's total, checked against each other."""
         texts = self.money_cells(cells)
-        values = list(map(self.cache.get, texts))
         try:
-            added = sum(values)
-        except TypeError:  # a value not seen before: parse each cell (the cache remembers them)
+            # one C call looks up every cell seen before (itemgetter of one key returns no tuple)
+            values = list(itemgetter(*texts)(self.cache)) if len(texts) > 1 else [self.cache[texts[0]]]
+        except KeyError:  # a value not seen before: parse each cell (the cache remembers them)
             values = [self.cache.get(text) for text in texts]
             for slot, cents in enumerate(values):
                 if cents is None:
                     values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True,
                                                   cache=self.cache)  # fmt: skip
-            added = sum(values)
+        added = sum(values)
         text = cells[self.total_index]
         if PLAIN_AMOUNT.fullmatch(text):
             total = int(text.replace(".", "", 1))
@@ -166,6 +197,15 @@ class DateRangeRows:
         if added != total:
             raise RowError(f"the amounts add up to {format_cents(added)} but total says {format_cents(total)}")
         return values, total
+
+    def us_marketplace(self, text: str) -> bool:
+        """True for amazon.com (any case) or blank; remembered per distinct value."""
+        found = self.marketplaces.get(text)
+        if found is None:
+            found = text.strip().lower() in US_MARKETPLACES
+            if len(self.marketplaces) < 1000:
+                self.marketplaces[text] = found
+        return found
 
     def units(self, text: str) -> int:
         """A quantity cell as units (remembered: there are few distinct ones)."""
@@ -179,11 +219,6 @@ class DateRangeRows:
 
     def settle(self, raw_id: str, when: str, total: int) -> None:
         """Count the row in its settlement, whose period widens to the row's date."""
-        last_id, prefix, settlement = self.last
-        if raw_id == last_id and when.startswith(prefix) and when.count(":") == 2:
-            settlement.rows += 1  # the same settlement and day as the row before: nothing to widen
-            settlement.detail_sum += total
-            return
         if raw_id not in self.settlement_ids:
             check_settlement_id(raw_id)
             self.settlement_ids.add(raw_id)
