@@ -12,8 +12,8 @@ import io
 import random
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import BinaryIO
 
 PREAMBLE = (
@@ -34,7 +34,7 @@ HEADER = (
     "giftwrap credits tax", "Regulatory Fee", "Tax On Regulatory Fee", "promotional rebates",
     "promotional rebates tax", "marketplace withheld tax", "selling fees", "fba fees", "other transaction fees",
     "other", "total", "Transaction Status", "Transaction Release Date",
-)  # fmt: skip
+)
 MONEY_START = HEADER.index("product sales")
 # (state, city, ZIP, weight, tax rate in basis points)
 PLACES = (
@@ -45,7 +45,7 @@ PLACES = (
     ("NJ", "NEWARK", "07102", 3, 663), ("VA", "RICHMOND", "23219", 3, 600), ("MA", "BOSTON", "02108", 2, 625),
     ("AZ", "PHOENIX", "85001", 2, 860), ("CO", "DENVER", "80202", 2, 881), ("OR", "PORTLAND", "97201", 1, 0),
     ("DC", "WASHINGTON", "20001", 1, 600), ("MT", "BILLINGS", "59101", 1, 0), ("NH", "CONCORD", "03301", 1, 0),
-)  # fmt: skip
+)
 ADJECTIVES = ("Paperless", "Heavy-Duty", "Compact", "Deluxe", "Classic", "Ultra", "Eco", "Pro")
 NOUNS = ("Drywall Joint Tape", "Cable Organizer", "Kitchen Scale", "Desk Lamp", "Hose Nozzle", "Tool Bag")
 
@@ -110,7 +110,7 @@ def order_cells(rng: random.Random, kind: str, item: tuple[str, str, int], place
         values[11] -= min(500, values[11] // 5)  # commission returned, less the refund administration fee
         values[12] = 0
     texts = [sku, title, str(quantity), "amazon.com", "Standard Orders", "Amazon", city, state, postal,
-             "MarketplaceFacilitator"]  # fmt: skip
+             "MarketplaceFacilitator"]
     return values, texts
 
 
@@ -149,7 +149,7 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         settlement = "24702193891" if day < 14 else "24702193892"
         draw = rng.random()
         kind = "Order" if items_left or draw < 0.88 else "Refund" if draw < 0.95 else (
-            "Service Fee" if draw < 0.985 else "Adjustment" if draw < 0.995 else "Transfer")  # fmt: skip
+            "Service Fee" if draw < 0.985 else "Adjustment" if draw < 0.995 else "Transfer")
         if kind in ("Order", "Refund"):
             if not items_left:
                 order_id = f"{rng.randrange(111, 115)}-{rng.randrange(10**7):07d}-{rng.randrange(10**7):07d}"
@@ -165,7 +165,7 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         total = sum(values)
         result.total += total
         writer.writerow([days[day] + time_of_day, settlement, kind, row_order, *texts, *map(money, values),
-                         money(total), "Released", days[day + 7] + time_of_day])  # fmt: skip
+                         money(total), "Released", days[day + 7] + time_of_day])
         if number % batch == batch - 1:
             result.bytes_written += flush(buffer, out)
     result.bytes_written += flush(buffer, out)

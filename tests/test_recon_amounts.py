@@ -2,7 +2,13 @@
 
 import pytest
 
-from webapp.recon.amounts import AmountError, format_cents, is_spreadsheet_style, to_cents, to_quantity
+from webapp.recon.amounts import (
+    AmountError,
+    format_cents,
+    is_spreadsheet_style,
+    to_cents,
+    to_quantity,
+)
 
 
 @pytest.mark.parametrize(

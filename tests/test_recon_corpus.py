@@ -1,4 +1,4 @@
-"""Malformed reports, one per case of the research catalogue: each gives an error naming its line, never an exception."""
+"""Malformed reports, one per case of the research catalogue: each an error naming its line, never an exception."""
 
 import codecs
 import io
@@ -78,20 +78,20 @@ CASES = {
     "utf-16 without bom": Case(UTF16_TEXT.encode("utf-16-le"), 1, "UTF-16 without a byte-order mark"),
     "nul bytes": Case(dr(GOOD, GOOD).replace(b"Pack of 10", b"Pack\x00of 10", 1), H + 1, "NUL bytes"),
     "mixed encodings": Case(dr(dr_row(description="café"), dr_row(description="cafBYTE")).replace(
-        b"BYTE", b"\xe9"), H + 2, "mixes encodings"),  # fmt: skip
+        b"BYTE", b"\xe9"), H + 2, "mixes encodings"),
     "undecodable byte": Case(dr(GOOD, dr_row(description="xBYTE")).replace(b"BYTE", b"\x81"), H + 2,
-                             "neither UTF-8 nor Windows-1252"),  # fmt: skip
+                             "neither UTF-8 nor Windows-1252"),
     "line longer than 1 MB": Case(b'"x' + b"y" * (2 << 20) + b'"\n', 1, "longer than 1 MB"),
     # the header is missing, wrong or not ours
     "preamble without header": Case(dr_file([], header=("notes",)).encode(), 1, "no report header found"),
     "data rows without header": Case(quoted(GOOD).encode() + b"\n", 1, "no report header found"),
     "legacy v1 settlement file": Case((CORPUS / "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE.csv").read_bytes(), 1,
-                                      "legacy settlement flat file (V1)"),  # fmt: skip
+                                      "legacy settlement flat file (V1)"),
     "date range with semicolons": Case(dr(GOOD, delimiter=";"), H, "separated by semicolons"),
     "v2 re-saved with commas": Case(",".join(V2_HEADER).encode() + b"\n", 1, "separated by commas"),
     "italian headers": Case(dr(header=("Data/Ora:", "Numero pagamento", "Tipo", "Numero ordine")), H, "not in English"),
     "missing required column": Case(dr(GOOD[:11] + GOOD[12:], header=DR_HEADER[:11] + DR_HEADER[12:]), H,
-                                    "lacks the column(s) orderstate"),  # fmt: skip
+                                    "lacks the column(s) orderstate"),
     "orders report alone": Case(ORDERS, 1, "it only supplies ship-to states"),
     "date range header only": Case(dr(), H, "not followed by any transaction rows"),
     "v2 header only": v2_case([], 1, "not followed by a summary row"),
@@ -101,16 +101,16 @@ CASES = {
     "row with an extra field": Case(dr(GOOD, GOOD + ["x"]), H + 2, f"found {FIELDS + 1}"),
     "header repeated mid-file": Case(dr(GOOD, list(DR_HEADER), GOOD), H + 2, "a second header line"),
     "row total differs from its columns": Case(dr(GOOD, dr_row(product_sales="10.00", total="11.00")), H + 2,
-                                               "add up to 10.00 but total says 11.00"),  # fmt: skip
+                                               "add up to 10.00 but total says 11.00"),
     "amount with 3 decimals": Case(dr(dr_row(product_sales="12.345", total="12.35")), H + 1,
-                                   "'12.345' has 3 decimals"),  # fmt: skip
+                                   "'12.345' has 3 decimals"),
     "text in an amount column": Case(dr(GOOD, replace_cell(GOOD, "fba fees", "N/A")), H + 2,
-                                     "fba fees: 'N/A' is not an amount"),  # fmt: skip
+                                     "fba fees: 'N/A' is not an amount"),
     "excel scientific amount": Case(dr(dr_row(product_sales="1.23E+05", total="123000.00")), H + 1,
-                                    "scientific notation"),  # fmt: skip
+                                    "scientific notation"),
     "euro amounts": Case(dr(dr_row(product_sales="€12.00", total="12.00")), H + 1, "not in US dollars"),
     "trailing minus from a spreadsheet": Case(dr(dr_row(product_sales="55.00-", total="-55.00")), H + 1,
-                                              "trailing minus"),  # fmt: skip
+                                              "trailing minus"),
     "empty total": Case(dr(replace_cell(GOOD, "total", "")), H + 1, "total: the amount is empty"),
     "quantity not whole": Case(dr(GOOD, dr_row(quantity="1.5")), H + 2, "'1.5' is not a whole number"),
     "unparseable date": Case(dr(dr_row(when="2026-06-01T00:38:23Z")), H + 1, "is not a date like"),
@@ -120,10 +120,10 @@ CASES = {
     "blank state on an order row": Case(dr(GOOD, GOOD, dr_row(state="")), H + 3, "order state blank"),
     "amounts in CAD": Case(dr(GOOD, preamble=("All amounts in CAD, unless specified",)), 1, "amounts are in CAD"),
     "only non-US marketplace rows": Case(dr(dr_row(marketplace="amazon.ca"), dr_row(marketplace="amazon.ca")),
-                                         H + 1, "no US (amazon.com) order rows"),  # fmt: skip
+                                         H + 1, "no US (amazon.com) order rows"),
     # settlement V2 specific
     "v2 detail rows do not add up": v2_case([SUMMARY, DETAIL[0], v2_row(amount="19.99")], 2,
-                                            "add up to 29.99 but the summary row's total-amount is 30.00"),  # fmt: skip
+                                            "add up to 29.99 but the summary row's total-amount is 30.00"),
     "v2 truncated download": v2_case([SUMMARY, DETAIL[0]], 2, "the file is incomplete or was edited"),
     "v2 missing summary row": v2_case(DETAIL, 2, "has no summary row before its detail rows"),
     "v2 duplicate summary rows": v2_case([SUMMARY, SUMMARY, *DETAIL], 3, "a second summary row"),
@@ -131,22 +131,22 @@ CASES = {
     "v2 euro settlement": v2_case([v2_summary(total="30.00", currency="EUR"), *DETAIL], 2, "currency is EUR"),
     "v2 decimal commas": v2_case([v2_summary(total="1141,18"), *DETAIL], 2, "decimal comma"),
     "v2 german dates": v2_case([v2_summary(total="30.00", start="14.03.2023 07:49:55 UTC"), *DETAIL], 2,
-                               "is not a date like '2026-06-16 00:00:00 UTC'"),  # fmt: skip
+                               "is not a date like '2026-06-16 00:00:00 UTC'"),
     "v2 mixed currencies": v2_case([SUMMARY, DETAIL[0], v2_row(order_id="113-2047718-9930613", amount="20.00",
-                                                                 currency="CAD")], 4, "mixed currencies"),  # fmt: skip
+                                                                 currency="CAD")], 4, "mixed currencies"),
     "v2 empty amount": v2_case([SUMMARY, DETAIL[0], v2_row(amount="")], 4, "amount: the amount is empty"),
     "v2 blank amount type": v2_case([SUMMARY, DETAIL[0], v2_row(amount_type="", description="")], 4,
-                                    "must both be filled in"),  # fmt: skip
+                                    "must both be filled in"),
     "v2 ragged row": v2_case([SUMMARY, DETAIL[0], DETAIL[1][:10]], 4, "expected 24 tab-separated fields"),
     "v2 settlement id damaged by excel": v2_case([v2_summary("2.84710E+10", total="30.00"), *DETAIL], 2,
-                                                 "damaged by a spreadsheet"),  # fmt: skip
+                                                 "damaged by a spreadsheet"),
     "v2 order missing from orders report": v2_case([SUMMARY, *DETAIL], 4, "not in the orders report",
-                                                   orders=orders_file({"114-8829371-4410258": "WA"})),  # fmt: skip
+                                                   orders=orders_file({"114-8829371-4410258": "WA"})),
     "v2 orders report with unknown state": v2_case([SUMMARY, *DETAIL], 3, "'Nowhere' is not a US state",
                                                    orders=orders_file({"114-8829371-4410258": "Nowhere",
-                                                                       "113-2047718-9930613": "CA"})),  # fmt: skip
+                                                                       "113-2047718-9930613": "CA"})),
     "v2 with a settlement file as orders report": v2_case([SUMMARY, *DETAIL], 1, "not an orders report",
-                                                          orders=tsv(V2_HEADER, [SUMMARY]).encode()),  # fmt: skip
+                                                          orders=tsv(V2_HEADER, [SUMMARY]).encode()),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.recon_corpus.builders import dr_file, dr_row
 from webapp.recon import summarize
-from webapp.recon.model import DATE_RANGE, SkuLine, ReportSummary
+from webapp.recon.model import DATE_RANGE, ReportSummary, SkuLine
 
 S1, S2 = "6503097031", "6503097032"
 ROWS = [
@@ -29,7 +29,7 @@ ROWS = [
     dr_row("Order", "113-5555555-6666666", sku="SKU-B", state="PR", product_sales="100.00", selling_fees="-15.00"),
     dr_row("Order", "111-7777777-8888888", quantity="3", state="wa", settlement=S2,
            when="Jun 15, 2026 9:10:11 AM PDT", product_sales="173.88", selling_fees="-26.08"),
-]  # fmt: skip
+]
 TEXT = dr_file(ROWS) + "\n"
 
 
@@ -43,10 +43,11 @@ def test_totals_per_state_are_exact_in_cents() -> None:
     assert summary.ok, summary.errors
     assert summary.kind == DATE_RANGE and summary.rows == 9
     per_state = {state: (t.orders, t.refunds, t.total) for state, t in summary.per_state().items()}
-    assert per_state == {"WA": (2, 0, 3908 + 14780), "CA": (1, 0, 85842 + 1377), "NY": (0, 1, -5101), "PR": (1, 0, 8500)}
+    assert per_state == {
+        "WA": (2, 0, 3908 + 14780), "CA": (1, 0, 85842 + 1377), "NY": (0, 1, -5101), "PR": (1, 0, 8500)}
     assert summary.total == 42507
     assert {label: (o.rows, o.total) for label, o in summary.other.items()} == {
-        "Transfer": (1, -50000), "Service Fee": (1, -3999), "FBA Inventory Fee": (1, -12800)}  # fmt: skip
+        "Transfer": (1, -50000), "Service Fee": (1, -3999), "FBA Inventory Fee": (1, -12800)}
 
 
 def test_state_orders_carry_sku_lines_and_tax_for_the_erp() -> None:
@@ -77,7 +78,7 @@ def fingerprint(summary: ReportSummary) -> tuple:
     """Everything that must not depend on encoding, line endings or chunking."""
     warnings = [str(w) for w in summary.warnings if "Windows-1252" not in w.message]
     return (summary.rows, summary.total, summary.per_state(), summary.state_orders, summary.other,
-            summary.settlements, summary.errors, warnings)  # fmt: skip
+            summary.settlements, summary.errors, warnings)
 
 
 ENCODINGS = {
@@ -93,7 +94,7 @@ ENCODINGS = {
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("chunk_size", [7, 1 << 16])
 def test_encodings_line_endings_and_chunking_give_identical_results(encoding: str, newline: str,
-                                                                    chunk_size: int) -> None:  # fmt: skip
+                                                                    chunk_size: int) -> None:
     reference = fingerprint(read(TEXT.encode()))
     text = dr_file(ROWS, newline=newline) + newline
     summary = read(ENCODINGS[encoding](text), chunk_size=chunk_size)
@@ -120,11 +121,11 @@ def test_the_2017_layout_without_newer_columns_is_read_by_name() -> None:
     header = ("date/time", "settlement id", "type", "order id", "sku", "description", "quantity", "marketplace",
               "fulfillment", "order city", "order state", "order postal", "product sales", "shipping credits",
               "gift wrap credits", "promotional rebates", "sales tax collected", "Marketplace Facilitator Tax",
-              "selling fees", "fba fees", "other transaction fees", "other", "total")  # fmt: skip
+              "selling fees", "fba fees", "other transaction fees", "other", "total")
     row = ["Dec 1, 2017 12:38:23 AM PST", "6503097031", "Order", "113-0013318-7697855", "MKP-FDW8652-U",
            "Adfors FibaFuse FDW8652 Paperless Drywall Joint Tape 2 in. x 250 ft. White, Pack of 10", "1",
            "amazon.com", "Amazon", "BAINBRIDGE ISLAND", "WA", "98110-1523", "57.96", "0", "0", "0", "0", "0",
-           "-8.69", "-10.19", "0", "0", "39.08"]  # fmt: skip
+           "-8.69", "-10.19", "0", "0", "39.08"]
     summary = read(dr_file([row], header=header).encode())
     assert summary.ok, summary.errors
     assert summary.per_state()["WA"].total == 3908
@@ -133,7 +134,7 @@ def test_the_2017_layout_without_newer_columns_is_read_by_name() -> None:
 
 def test_order_rows_with_a_blank_order_id_are_not_orders() -> None:
     rows = [dr_row("Order", "", product_sales="5.00"), dr_row("Order", "113-0013318-7697855", product_sales="7.00"),
-            dr_row("Order", "", product_sales="3.00")]  # fmt: skip
+            dr_row("Order", "", product_sales="3.00")]
     summary = read(dr_file(rows).encode())
     assert summary.ok and summary.per_state()["WA"].total == 700
     assert summary.other["Order"].total == 800 and summary.other["Order"].rows == 2

@@ -2,7 +2,15 @@
 
 import pytest
 
-from webapp.recon.states import FOREIGN, MILITARY, MISSING, STATE, TERRITORY, UNKNOWN, normalise_state
+from webapp.recon.states import (
+    FOREIGN,
+    MILITARY,
+    MISSING,
+    STATE,
+    TERRITORY,
+    UNKNOWN,
+    normalise_state,
+)
 
 
 @pytest.mark.parametrize(

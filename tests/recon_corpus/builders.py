@@ -23,7 +23,7 @@ DR_HEADER = (
     "giftwrap credits tax", "Regulatory Fee", "Tax On Regulatory Fee", "promotional rebates",
     "promotional rebates tax", "marketplace withheld tax", "selling fees", "fba fees", "other transaction fees",
     "other", "total", "Transaction Status", "Transaction Release Date",
-)  # fmt: skip
+)
 DR_MONEY = DR_HEADER[DR_HEADER.index("product sales") : DR_HEADER.index("total")]
 DR_HEADER_LINE = len(DR_PREAMBLE) + 1  # the header's physical line; the first row is the next one
 
@@ -33,9 +33,9 @@ V2_HEADER = (
     "amount-type", "amount-description", "amount", "fulfillment-id", "posted-date", "posted-date-time",
     "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
     "promotion-id",
-)  # fmt: skip
+)
 ORDERS_HEADER = ("amazon-order-id", "shipment-id", "sku", "quantity-shipped", "ship-city", "ship-state",
-                 "ship-postal-code", "ship-country")  # fmt: skip
+                 "ship-postal-code", "ship-country")
 
 
 def quoted(cells: list[str] | tuple[str, ...]) -> str:
@@ -46,7 +46,7 @@ def quoted(cells: list[str] | tuple[str, ...]) -> str:
 def dr_row(kind: str = "Order", order_id: str = "113-0013318-7697855", *, sku: str = "MKP-FDW8652-U",
            quantity: str = "1", state: str = "WA", marketplace: str = "amazon.com", settlement: str = "6503097031",
            when: str = "Jun 1, 2026 12:38:23 AM PDT", description: str = "Drywall Joint Tape, Pack of 10",
-           total: str | None = None, **money: str) -> list[str]:  # fmt: skip
+           total: str | None = None, **money: str) -> list[str]:
     """One Date Range row; ``money`` overrides columns by name with '_' for ' ' (product_sales='57.96')."""
     amounts = {name: "0" for name in DR_MONEY}
     for key, value in money.items():
@@ -56,18 +56,18 @@ def dr_row(kind: str = "Order", order_id: str = "113-0013318-7697855", *, sku: s
     city, postal = ("BAINBRIDGE ISLAND", "98110-1523") if order_id else ("", "")
     return [when, settlement, kind, order_id, sku, description, quantity, marketplace, "Standard Orders",
             "Amazon", city, state, postal, "MarketplaceFacilitator", *amounts.values(), total, "Released",
-            "Jun 8, 2026 1:00:00 AM PDT"]  # fmt: skip
+            "Jun 8, 2026 1:00:00 AM PDT"]
 
 
 def dr_file(rows: list[list[str]], *, preamble: tuple[str, ...] = DR_PREAMBLE, header: tuple[str, ...] = DR_HEADER,
-            newline: str = "\n", delimiter: str = ",") -> str:  # fmt: skip
+            newline: str = "\n", delimiter: str = ",") -> str:
     """A whole Date Range report as text."""
     lines = [quoted([note]) for note in preamble] + [quoted(header)] + [quoted(row) for row in rows]
     return newline.join(line.replace('","', f'"{delimiter}"') for line in lines) + newline
 
 
 def v2_summary(settlement: str = "28471003921", total: str = "0.00", currency: str = "USD",
-               start: str = "2026-06-16 00:00:00 UTC") -> list[str]:  # fmt: skip
+               start: str = "2026-06-16 00:00:00 UTC") -> list[str]:
     """The summary row of a V2 file."""
     row = [""] * len(V2_HEADER)
     row[:6] = [settlement, start, "2026-06-30 23:59:59 UTC", "2026-07-02 00:00:00 UTC", total, currency]
@@ -76,12 +76,12 @@ def v2_summary(settlement: str = "28471003921", total: str = "0.00", currency: s
 
 def v2_row(kind: str = "Order", order_id: str = "114-8829371-4410258", amount_type: str = "ItemPrice",
            description: str = "Principal", amount: str = "10.00", *, sku: str = "NX-HD-1200", quantity: str = "1",
-           settlement: str = "28471003921", marketplace: str = "Amazon.com", currency: str = "") -> list[str]:  # fmt: skip
+           settlement: str = "28471003921", marketplace: str = "Amazon.com", currency: str = "") -> list[str]:
     """One V2 detail row."""
     row = [""] * len(V2_HEADER)
     row[0], row[5], row[6], row[7], row[11] = settlement, currency, kind, order_id, marketplace
     row[12], row[13], row[14], row[17], row[21], row[22] = (
-        amount_type, description, amount, "2026-06-17 08:14:22 UTC", sku, quantity)  # fmt: skip
+        amount_type, description, amount, "2026-06-17 08:14:22 UTC", sku, quantity)
     return row
 
 

@@ -81,7 +81,8 @@ class Aggregator:
         """The state bucket for a row, or None when the row stays out of the state aggregation."""
         if value.code:
             if value.kind in (TERRITORY, MILITARY):
-                self.note(f"{value.kind}:{value.code}", line, f"{value.kind} {value.code}: accepted, flagged for review")
+                message = f"{value.kind} {value.code}: accepted, flagged for review"
+                self.note(f"{value.kind}:{value.code}", line, message)
             return value.code
         if value.kind == FOREIGN:
             self.note(f"foreign:{value.raw}", line, f"{what} {value.raw!r} is outside the US: row excluded")
@@ -114,7 +115,7 @@ class Aggregator:
             line[slot] += values[slot]
 
     def order_amount(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
-                     slot: int, cents: int) -> None:  # fmt: skip
+                     slot: int, cents: int) -> None:
         """Add one order row that carries a single amount, in layout slot ``slot``."""
         values = [0] * (len(self.layout) + 1)
         values[slot] = cents

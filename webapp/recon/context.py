@@ -14,6 +14,7 @@ SETTLEMENT_ID = re.compile(r"\d{1,20}", re.ASCII)
 SCIENTIFIC_ID = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
 PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
 CACHE_LIMIT = 1 << 14
+US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}  # blank: fee rows often leave it empty
 
 
 class RowError(Exception):
@@ -50,7 +51,7 @@ class Context:
                 raise RowError(f"{column}: {exc}") from None
             if is_spreadsheet_style(text):
                 self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} show the file was edited in "
-                              "a spreadsheet; Amazon writes plain numbers")  # fmt: skip
+                              "a spreadsheet; Amazon writes plain numbers")
                 return cents
         if cache is not None and len(cache) < CACHE_LIMIT:
             cache[text] = cents
@@ -64,7 +65,7 @@ def check_settlement_id(value: str) -> str:
         return text
     if SCIENTIFIC_ID.fullmatch(text):
         raise RowError(f"settlement id {text!r} was damaged by a spreadsheet (scientific notation); "
-                       "download the original report again")  # fmt: skip
+                       "download the original report again")
     raise RowError(f"settlement id {text!r} is not a number" if text else "the settlement id is empty")
 
 

@@ -9,38 +9,28 @@ from operator import itemgetter
 
 from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_quantity
-from webapp.recon.context import ORDER_ID, PLAIN_AMOUNT, Context, RowError, check_settlement_id, order_key
-from webapp.recon.detect import Detected, header_key
+from webapp.recon.context import (
+    ORDER_ID,
+    PLAIN_AMOUNT,
+    US_MARKETPLACES,
+    Context,
+    RowError,
+    check_settlement_id,
+    order_key,
+)
+from webapp.recon.date_range_columns import (
+    DATE_EXAMPLE,
+    FIELDS,
+    KNOWN_TYPES,
+    columns,
+    money_columns,
+    parse_day,
+)
+from webapp.recon.detect import Detected
 from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 
-MONEY = {
-    "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,
-    "shippingcreditstax": m.SHIPPING_TAX, "giftwrapcredits": m.GIFT_WRAP, "giftwrapcreditstax": m.GIFT_WRAP_TAX,
-    "regulatoryfee": m.REGULATORY_FEE, "taxonregulatoryfee": m.REGULATORY_FEE_TAX,
-    "promotionalrebates": m.PROMOTIONS, "promotionalrebatestax": m.PROMOTION_TAX,
-    "marketplacewithheldtax": m.WITHHELD_TAX, "salestaxcollected": m.SALES_TAX,
-    "marketplacefacilitatortax": m.WITHHELD_TAX, "sellingfees": m.SELLING_FEES, "fbafees": m.FBA_FEES,
-    "othertransactionfees": m.OTHER_FEES, "other": m.OTHER,
-}  # fmt: skip
-REQUIRED = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate",
-            "productsales", "total")  # fmt: skip
-TEXT_COLUMNS = {"description", "accounttype", "fulfillment", "ordercity", "orderpostal", "taxcollectionmodel",
-                "transactionstatus", "transactionreleasedate"}  # fmt: skip
-ALIASES = {"amazonorderid": "orderid"}
-FIELDS = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate")
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
-KNOWN_TYPES = {
-    "transfer", "service fee", "fba inventory fee", "adjustment", "fba customer return fee", "chargeback refund",
-    "a-to-z guarantee claim", "liquidations", "liquidations adjustments", "deal fee", "lightning deal fee",
-    "amazon fees", "shipping services", "fee adjustment", "debt", "safe-t reimbursement", "order_retrocharge",
-    "refund_retrocharge", "coupon redemption fee", "vine enrollment fee", "tax withholding", "others",
-}  # fmt: skip
-US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}
-MONTHS = {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
-DATE_EXAMPLE = "'Dec 1, 2017 12:38:23 AM PST'"
-
 
 def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context) -> None:
     """Read the report whose header ``detect`` found on line ``found.line`` of ``head``."""
@@ -48,7 +38,7 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
         note = CURRENCY_NOTE.search(line)
         if note and note.group(1).upper() != "USD":
             ctx.agg.error(number, f"the report says amounts are in {note.group(1).upper()}; "
-                          "only US marketplace reports in USD are accepted")  # fmt: skip
+                          "only US marketplace reports in USD are accepted")
     reader = csv.reader(chain(head[found.line :], rest), strict=True)
     rows = DateRangeRows(found, ctx)
     read_rows(reader, rows, found.line)
@@ -165,7 +155,7 @@ class DateRangeRows:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
         name = marketplace.strip()
         self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: "
-                      "left out of the state orders", total)  # fmt: skip
+                      "left out of the state orders", total)
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
 
@@ -187,7 +177,7 @@ class DateRangeRows:
             for slot, cents in enumerate(values):
                 if cents is None:
                     values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True,
-                                                  cache=self.cache)  # fmt: skip
+                                                  cache=self.cache)
         added = sum(values)
         text = cells[self.total_index]
         if PLAIN_AMOUNT.fullmatch(text):
@@ -246,7 +236,7 @@ class DateRangeRows:
         if kind != OTHER or (order_id and not ORDER_ID.fullmatch(order_id)):
             shown = repr(order_id) if order_id else "blank"
             self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
-                          f"{shown}) are kept in the non-order totals")  # fmt: skip
+                          f"{shown}) are kept in the non-order totals")
         elif label.lower() in KNOWN_TYPES:
             self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: kept in the non-order totals")
         else:
@@ -268,43 +258,4 @@ class DateRangeRows:
             self.agg.error(header_line, "the header is not followed by any transaction rows")
         elif self.us_order_rows == 0 and self.first_excluded:
             self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
-                           "marketplaces' (as on this line): only US marketplace reports are accepted")  # fmt: skip
-
-
-def parse_day(text: str) -> date | None:
-    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape."""
-    parts = text.replace(",", " ").split()
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-        return None
-    month = MONTHS.get(parts[0][:3].lower())
-    try:
-        return date(int(parts[2]), month, int(parts[1])) if month else None
-    except ValueError:
-        return None
-
-
-def columns(found: Detected, ctx: Context) -> dict[str, int]:
-    """Header key → column index; missing required columns raise, unknown ones are noted."""
-    col: dict[str, int] = {}
-    for index, name in enumerate(found.header):
-        key = ALIASES.get(header_key(name), header_key(name))
-        if key not in col:
-            col[key] = index
-        if key not in MONEY and key not in TEXT_COLUMNS and key not in REQUIRED:
-            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored")
-    missing = [name for name in REQUIRED if name not in col]
-    if missing:
-        raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
-    return col
-
-
-def money_columns(header: list[str]) -> list[tuple[str, str, str]]:
-    """(key, bucket, column name) of each money column except total, in header order."""
-    seen: set[str] = set()
-    result = []
-    for name in header:
-        key = header_key(name)
-        if key in MONEY and key not in seen:
-            seen.add(key)
-            result.append((key, MONEY[key], name.strip()))
-    return result
+                           "marketplaces' (as on this line): only US marketplace reports are accepted")

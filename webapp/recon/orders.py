@@ -8,7 +8,14 @@ from webapp.recon.aggregate import Aggregator
 from webapp.recon.context import ORDER_ID, order_key
 from webapp.recon.detect import LABELS, SCAN_LINES, detect, header_key
 from webapp.recon.model import ORDERS, ReportError
-from webapp.recon.states import FOREIGN, STATE, TERRITORIES, StateValue, normalise_country, normalise_state
+from webapp.recon.states import (
+    FOREIGN,
+    STATE,
+    TERRITORIES,
+    StateValue,
+    normalise_country,
+    normalise_state,
+)
 from webapp.recon.text import CHUNK_SIZE, LineSource
 
 SOURCE = "orders report"
@@ -62,7 +69,7 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
     order_id = cells[id_column].strip()
     if not ORDER_ID.fullmatch(order_id):
         agg.note("orders:nonorder", number, f"{SOURCE} rows whose order id is not an Amazon order id (e.g. "
-                 f"{order_id!r}) were skipped")  # fmt: skip
+                 f"{order_id!r}) were skipped")
         return
     value = ship_state(cells[col["shipstate"]], cells[col["shipcountry"]] if "shipcountry" in col else "")
     key = order_key(order_id)
@@ -73,7 +80,7 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
             ship.lines[key] = number
     elif known.code != value.code or known.kind != value.kind:
         agg.note("orders:conflict", number, f"order {order_id} has ship-state {value.raw!r} here but {known.raw!r} "
-                 f"on an earlier line of the {SOURCE}; the first is used")  # fmt: skip
+                 f"on an earlier line of the {SOURCE}; the first is used")
 
 
 def ship_state(state: str, country: str) -> StateValue:

@@ -8,7 +8,13 @@ from webapp.recon.aggregate import Aggregator
 from webapp.recon.context import Context, Progress
 from webapp.recon.date_range import read_date_range
 from webapp.recon.detect import LABELS, SCAN_LINES, detect
-from webapp.recon.model import DATE_RANGE, ORDERS, SETTLEMENT_V2, ReportError, ReportSummary
+from webapp.recon.model import (
+    DATE_RANGE,
+    ORDERS,
+    SETTLEMENT_V2,
+    ReportError,
+    ReportSummary,
+)
 from webapp.recon.orders import ShipStates, read_orders
 from webapp.recon.settlement import read_settlement
 from webapp.recon.text import CHUNK_SIZE, LineSource
@@ -41,13 +47,13 @@ def summarize(
         if found.kind == DATE_RANGE:
             if orders is not None:
                 agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
-                         "was not needed and not read")  # fmt: skip
+                         "was not needed and not read")
             read_date_range(head, rest, found, ctx)
         elif found.kind == SETTLEMENT_V2:
             read_settlement(head, rest, found, ctx, ship_states(orders, agg, chunk_size))
         elif found.kind == ORDERS:
             raise ReportError(found.line, f"this is an {LABELS[ORDERS]}: it only supplies ship-to states; upload it "
-                              f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}")  # fmt: skip
+                              f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}")
     except ReportError as exc:
         agg.error(exc.line, exc.message)
         summary.kind = summary.kind or exc.kind
@@ -64,7 +70,7 @@ def ship_states(orders: BinaryIO | None, agg: Aggregator, chunk_size: int) -> Sh
     """The orders report's ship-to states, or None with an error saying it is needed."""
     if orders is None:
         agg.error(None, f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} "
-                  "(Amazon Fulfilled Shipments or All Orders) for the same period with it")  # fmt: skip
+                  "(Amazon Fulfilled Shipments or All Orders) for the same period with it")
         return None
     return read_orders(orders, agg, chunk_size)
 

@@ -1,49 +1,28 @@
 """The settlement flat file V2 (TSV): a summary row, then one row per money component; no ship-to state."""
 
-import re
 from collections.abc import Iterator
-from datetime import date
 from itertools import chain
 
 from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
-from webapp.recon.context import ORDER_ID, Context, RowError, check_settlement_id, order_key
+from webapp.recon.context import (
+    ORDER_ID,
+    US_MARKETPLACES,
+    Context,
+    RowError,
+    check_settlement_id,
+    order_key,
+)
 from webapp.recon.detect import Detected, header_key
 from webapp.recon.orders import ShipStates
+from webapp.recon.settlement_codes import classify_pair, settlement_day
 from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
 
 REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
             "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
-            "quantitypurchased")  # fmt: skip
-ORDER_AMOUNTS = {
-    ("itemprice", "principal"): m.PRODUCT_SALES, ("itemprice", "shipping"): m.SHIPPING,
-    ("itemprice", "giftwrap"): m.GIFT_WRAP, ("itemprice", "tax"): m.PRODUCT_TAX,
-    ("itemprice", "shippingtax"): m.SHIPPING_TAX, ("itemprice", "giftwraptax"): m.GIFT_WRAP_TAX,
-    ("itemprice", "goodwill"): m.OTHER, ("itemprice", "restockingfee"): m.OTHER,
-    ("promotion", "principal"): m.PROMOTIONS, ("promotion", "shipping"): m.PROMOTIONS,
-    ("shipment-fees", "fbaperorderfulfillmentfee"): m.FBA_FEES, ("shipmentfees", "fbaperorderfulfillmentfee"): m.FBA_FEES,
-    ("shipment-fees", "fbatransportationfee"): m.FBA_FEES, ("shipmentfees", "fbatransportationfee"): m.FBA_FEES,
-} | {("itemfees", fee): m.SELLING_FEES for fee in (
-    "commission", "variableclosingfee", "fixedclosingfee", "refundcommission", "digitalservicesfee")
-} | {("itemfees", fee): m.FBA_FEES for fee in (
-    "fbaperunitfulfillmentfee", "fbaperorderfulfillmentfee", "fbaweightbasedfee")
-} | {("itemfees", fee): m.OTHER_FEES for fee in (
-    "shippingchargeback", "giftwrapchargeback", "shippinghb", "salestaxcollectionfee")
-} | {("itemwithheldtax", "marketplacefacilitatortax-" + part): m.WITHHELD_TAX for part in (
-    "principal", "shipping", "giftwrap", "other")}  # fmt: skip
-OTHER_TRANSACTION = {
-    "current reserve amount", "previous reserve amount balance", "subscription fee", "storage fee",
-    "storagerenewalbilling", "disposalcomplete", "removalcomplete", "refund reimbursal", "reversal_reimbursement",
-    "warehouse_damage", "warehouse_lost", "shippingservices", "shipping label purchase", "fbainboundtransportationfee",
-}  # fmt: skip
-OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
-                      "vine enrollment fee", "inbound defect fee"}  # fmt: skip
-US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}
-ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]|$)")
-
-
+            "quantitypurchased")
 def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
-                    ship: ShipStates | None) -> None:  # fmt: skip
+                    ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
     rows = SettlementRows(found, ctx, ship)
     for number, line in enumerate(chain(head[found.line :], rest), found.line + 1):
@@ -79,7 +58,7 @@ class SettlementRows:
             else:
                 self.ctx.tick()
                 self.agg.error(number, f"expected {self.width} tab-separated fields as in the header, "
-                               f"found {len(cells)}")  # fmt: skip
+                               f"found {len(cells)}")
                 return
         self.ctx.tick()
         try:
@@ -99,7 +78,7 @@ class SettlementRows:
         settlement = self.agg.settlement(settlement_id)
         if settlement.summary_line is not None:
             raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
-                           f"{settlement.summary_line})")  # fmt: skip
+                           f"{settlement.summary_line})")
         if settlement.rows or settlement_id in self.no_summary:
             raise RowError(f"the summary row of settlement {settlement_id} comes after its detail rows")
         settlement.summary_line = number
@@ -107,7 +86,7 @@ class SettlementRows:
         settlement.currency = currency
         if currency != "USD":
             raise RowError(f"the settlement currency is {currency or 'blank'}; only US marketplace reports in USD "
-                           "are accepted")  # fmt: skip
+                           "are accepted")
         settlement.start = settlement_day(cells[col["settlementstartdate"]], "settlement-start-date")
         settlement.end = settlement_day(cells[col["settlementenddate"]], "settlement-end-date")
         settlement.deposit_date = settlement_day(cells[col["depositdate"]], "deposit-date")
@@ -136,13 +115,13 @@ class SettlementRows:
         if kind.lower() not in ("order", "refund") or not ORDER_ID.fullmatch(order_id):
             if order_id and not ORDER_ID.fullmatch(order_id):
                 self.agg.note(f"nonorder:{kind}", number, f"{kind} rows whose order-id is not an order id (e.g. "
-                              f"{order_id!r}) are kept in the non-order totals")  # fmt: skip
+                              f"{order_id!r}) are kept in the non-order totals")
             self.agg.other_row(kind, cents)
             return
         if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
             name = cells[col["marketplacename"]].strip()
             self.agg.note(f"marketplace:{name}", number, f"order rows of marketplace {name!r} are not US sales: "
-                          "left out of the state orders", cents)  # fmt: skip
+                          "left out of the state orders", cents)
             self.agg.excluded_row(cents)
             return
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
@@ -193,7 +172,7 @@ class SettlementRows:
         bucket, known = found
         if not known:
             self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: kept in the "
-                          "totals", cents)  # fmt: skip
+                          "totals", cents)
         return bucket
 
     def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
@@ -207,7 +186,7 @@ class SettlementRows:
             raise RowError(f"settlement {settlement.settlement_id} has no summary row before its detail rows")
         if currency.strip() and currency.strip().upper() != settlement.currency:
             raise RowError(f"currency {currency.strip()} differs from the settlement's {settlement.currency}: "
-                           "mixed currencies")  # fmt: skip
+                           "mixed currencies")
         return settlement
 
     def finish(self, header_line: int) -> None:
@@ -222,25 +201,4 @@ class SettlementRows:
             elif settlement.detail_sum != settlement.total_amount:
                 self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id}: the detail rows "
                                f"add up to {format_cents(settlement.detail_sum)} but the summary row's total-amount "
-                               f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited")  # fmt: skip
-
-
-def settlement_day(text: str, column: str) -> date:
-    """The date of '2026-06-16 00:00:00 UTC' (V2) or '2026-06-16T00:00:00+00:00'."""
-    match = ISO_DAY.match(text.strip())
-    try:
-        if match:
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        pass
-    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC'")
-
-
-def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:
-    """(bucket used on order rows, whether the pair is a known Amazon value)."""
-    lowered = (pair[0].lower(), pair[1].lower())
-    bucket = ORDER_AMOUNTS.get(lowered)
-    if bucket is not None:
-        return bucket, True
-    known = lowered[0] in OTHER_AMOUNT_TYPES or (lowered[0] == "other-transaction" and lowered[1] in OTHER_TRANSACTION)
-    return m.OTHER, known
+                               f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited")

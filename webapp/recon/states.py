@@ -25,23 +25,23 @@ STATES = {
     "SD": "SOUTH DAKOTA", "TN": "TENNESSEE", "TX": "TEXAS", "UT": "UTAH", "VT": "VERMONT",
     "VA": "VIRGINIA", "WA": "WASHINGTON", "WV": "WEST VIRGINIA", "WI": "WISCONSIN", "WY": "WYOMING",
     "DC": "DISTRICT OF COLUMBIA",
-}  # fmt: skip
+}
 TERRITORIES = {
     "PR": "PUERTO RICO", "GU": "GUAM", "VI": "VIRGIN ISLANDS", "AS": "AMERICAN SAMOA",
     "MP": "NORTHERN MARIANA ISLANDS",
-}  # fmt: skip
+}
 MILITARY_CODES = {"AA": "ARMED FORCES AMERICAS", "AE": "ARMED FORCES EUROPE", "AP": "ARMED FORCES PACIFIC"}
 # Canadian provinces reach US marketplaces as ship-to values; they are not US states.
 PROVINCES = {
     "AB": "ALBERTA", "BC": "BRITISH COLUMBIA", "MB": "MANITOBA", "NB": "NEW BRUNSWICK",
     "NL": "NEWFOUNDLAND AND LABRADOR", "NS": "NOVA SCOTIA", "NT": "NORTHWEST TERRITORIES", "NU": "NUNAVUT",
     "ON": "ONTARIO", "PE": "PRINCE EDWARD ISLAND", "QC": "QUEBEC", "SK": "SASKATCHEWAN", "YT": "YUKON",
-}  # fmt: skip
+}
 # Explicit aliases only, never fuzzy matching: a wrong state means tax filed in the wrong place.
 ALIASES = {
     "WASHINGTON DC": "DC", "WASHINGTON D C": "DC", "CALIF": "CA", "MASS": "MA", "PENN": "PA",
     "US VIRGIN ISLANDS": "VI", "U S VIRGIN ISLANDS": "VI", "UNITED STATES VIRGIN ISLANDS": "VI",
-}  # fmt: skip
+}
 MISSING_VALUES = frozenset({"", "-", "--", "N/A", "NA", "NONE", "UNKNOWN", "NULL"})
 
 KIND_OF = {code: STATE for code in STATES} | {code: TERRITORY for code in TERRITORIES}

@@ -101,7 +101,8 @@ class LineSource:
             try:
                 return decoder.decode(data, final)
             except UnicodeDecodeError as exc:
-                raise ReportError(self.lines_done + 1, f"the text is not valid {self.encoding} ({exc.reason})") from None
+                message = f"the text is not valid {self.encoding} ({exc.reason})"
+                raise ReportError(self.lines_done + 1, message) from None
 
         return decode
 

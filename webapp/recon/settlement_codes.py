@@ -1,0 +1,59 @@
+"""Settlement V2 values: which (amount-type, amount-description) pairs are known, and where they go."""
+
+import re
+from datetime import date
+
+from webapp.recon import model as m
+from webapp.recon.context import RowError
+
+PAIRS_BY_BUCKET = {
+    m.PRODUCT_SALES: [("itemprice", "principal")],
+    m.SHIPPING: [("itemprice", "shipping")],
+    m.GIFT_WRAP: [("itemprice", "giftwrap")],
+    m.PRODUCT_TAX: [("itemprice", "tax")],
+    m.SHIPPING_TAX: [("itemprice", "shippingtax")],
+    m.GIFT_WRAP_TAX: [("itemprice", "giftwraptax")],
+    m.PROMOTIONS: [("promotion", "principal"), ("promotion", "shipping")],
+    m.OTHER: [("itemprice", "goodwill"), ("itemprice", "restockingfee")],
+    m.SELLING_FEES: [("itemfees", fee) for fee in (
+        "commission", "variableclosingfee", "fixedclosingfee", "refundcommission", "digitalservicesfee")],
+    m.FBA_FEES: [("itemfees", "fbaperunitfulfillmentfee"), ("itemfees", "fbaperorderfulfillmentfee"),
+                 ("itemfees", "fbaweightbasedfee"), ("shipment-fees", "fbaperorderfulfillmentfee"),
+                 ("shipment-fees", "fbatransportationfee"), ("shipmentfees", "fbaperorderfulfillmentfee"),
+                 ("shipmentfees", "fbatransportationfee")],
+    m.OTHER_FEES: [("itemfees", fee) for fee in (
+        "shippingchargeback", "giftwrapchargeback", "shippinghb", "salestaxcollectionfee")],
+    m.WITHHELD_TAX: [("itemwithheldtax", "marketplacefacilitatortax-" + part) for part in (
+        "principal", "shipping", "giftwrap", "other")],
+}
+# Lower-cased (amount-type, amount-description) → bucket, for the components of order rows.
+ORDER_AMOUNTS = {pair: bucket for bucket, pairs in PAIRS_BY_BUCKET.items() for pair in pairs}
+OTHER_TRANSACTION = {
+    "current reserve amount", "previous reserve amount balance", "subscription fee", "storage fee",
+    "storagerenewalbilling", "disposalcomplete", "removalcomplete", "refund reimbursal", "reversal_reimbursement",
+    "warehouse_damage", "warehouse_lost", "shippingservices", "shipping label purchase", "fbainboundtransportationfee",
+}
+OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
+                      "vine enrollment fee", "inbound defect fee"}
+ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]|$)")
+
+
+def settlement_day(text: str, column: str) -> date:
+    """The date of '2026-06-16 00:00:00 UTC' (V2) or '2026-06-16T00:00:00+00:00'."""
+    match = ISO_DAY.match(text.strip())
+    try:
+        if match:
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        pass
+    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC'")
+
+
+def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:
+    """(bucket used on order rows, whether the pair is a known Amazon value)."""
+    lowered = (pair[0].lower(), pair[1].lower())
+    bucket = ORDER_AMOUNTS.get(lowered)
+    if bucket is not None:
+        return bucket, True
+    known = lowered[0] in OTHER_AMOUNT_TYPES or (lowered[0] == "other-transaction" and lowered[1] in OTHER_TRANSACTION)
+    return m.OTHER, known
