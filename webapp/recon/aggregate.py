@@ -98,10 +98,11 @@ class Aggregator:
     def use_layout(self, layout: list[str]) -> None:
         """Name the bucket of each slot of the amount vectors that ``order_row`` receives."""
         self.layout = layout
-        self.slots = range(len(layout) + 1)
+        self.slots = range(len(layout))
 
-    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, values: Sequence[int]) -> None:
-        """Add one order row: ``values`` are its amounts in layout order, then its signed units."""
+    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
+                  values: Sequence[int]) -> None:
+        """Add one order row: signed units, and ``values``, its amounts in layout order."""
         acc = self.accs.get(key)
         if acc is None:
             acc = self.accs[key] = Acc()
@@ -109,18 +110,18 @@ class Aggregator:
         (acc.refunds if refund else acc.orders).add(order)
         line = acc.lines.get(sku)
         if line is None:
-            acc.lines[sku] = list(values)
+            acc.lines[sku] = [*values, units]
             return
         for slot in compress(self.slots, values):  # most amounts are zero: add only the others
             line[slot] += values[slot]
+        line[-1] += units
 
     def order_amount(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
                      slot: int, cents: int) -> None:
         """Add one order row that carries a single amount, in layout slot ``slot``."""
-        values = [0] * (len(self.layout) + 1)
+        values = [0] * len(self.layout)
         values[slot] = cents
-        values[-1] = units
-        self.order_row(key, order, refund, sku, values)
+        self.order_row(key, order, refund, sku, units, values)
 
     def other_row(self, label: str, cents: int) -> None:
         """Add a row that is not a sales order line to the totals of its kind."""

@@ -2,7 +2,7 @@
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from itertools import chain
 from operator import itemgetter
@@ -99,7 +99,7 @@ class DateRangeRows:
         self.types: dict[str, str] = {}
         self.settlement_ids: set[str] = set()
         self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
-        self.us_order_rows = 0
+        self.us_order_rows = False
         self.first_excluded: int | None = None
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
@@ -147,9 +147,10 @@ class DateRangeRows:
         units = self.quantities.get(quantity)
         if units is None:
             units = self.units(quantity)
-        values.append(-units if kind == REFUND else units)
-        self.us_order_rows += 1
-        self.order_row((settlement_id.strip(), state), self.last_order[1], kind == REFUND, sku.strip(), values)
+        self.us_order_rows = True
+        refund = kind == REFUND
+        key = (settlement_id.strip(), state)
+        self.order_row(key, self.last_order[1], refund, sku.strip(), -units if refund else units, values)
 
     def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
@@ -166,12 +167,12 @@ class DateRangeRows:
             self.states[text] = value
         return value
 
-    def amounts(self, cells: list[str], line: int) -> tuple[list[int], int]:
+    def amounts(self, cells: list[str], line: int) -> tuple[Sequence[int], int]:
         """The money cells in cents (layout order) and the row's total, checked against each other."""
         texts = self.money_cells(cells)
         try:
             # one C call looks up every cell seen before (itemgetter of one key returns no tuple)
-            values = list(itemgetter(*texts)(self.cache)) if len(texts) > 1 else [self.cache[texts[0]]]
+            values = itemgetter(*texts)(self.cache) if len(texts) > 1 else (self.cache[texts[0]],)
         except KeyError:  # a value not seen before: parse each cell (the cache remembers them)
             values = [self.cache.get(text) for text in texts]
             for slot, cents in enumerate(values):
@@ -256,6 +257,6 @@ class DateRangeRows:
         summary.total = sum(settlement.detail_sum for settlement in summary.settlements.values())
         if summary.rows == 0 and summary.error_count == 0:
             self.agg.error(header_line, "the header is not followed by any transaction rows")
-        elif self.us_order_rows == 0 and self.first_excluded:
+        elif not self.us_order_rows and self.first_excluded:
             self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
                            "marketplaces' (as on this line): only US marketplace reports are accepted")
