@@ -74,7 +74,7 @@ def test_upload_then_watch_the_job_live(
     csv.write_text("po_number\n" + "\n".join(PO_NUMBERS) + "\n")
     set_chaos(app, latency_ms=250, error_rate=0.1)  # slow and flaky: the job runs for seconds, with retries
     try:
-        page.locator('input[name="file"]').set_input_files(csv)
+        page.locator('form[action$="/jobs/purchase-orders"] input[name="file"]').set_input_files(csv)
         page.get_by_role("button", name="Upload and start").click()
         expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
         expect(page.locator(".flash-success")).to_contain_text(f"{len(PO_NUMBERS)} purchase orders")
