@@ -32,6 +32,7 @@ from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
 
+
 def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context) -> None:
     """Read the report whose header ``detect`` found on line ``found.line`` of ``head``."""
     for number, line in enumerate(head[: found.line - 1], 1):
@@ -99,7 +100,7 @@ class DateRangeRows:
         self.types: dict[str, str] = {}
         self.settlement_ids: set[str] = set()
         self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
-        self.us_order_rows = False
+        self.saw_us_orders = False
         self.first_excluded: int | None = None
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
@@ -147,7 +148,7 @@ class DateRangeRows:
         units = self.quantities.get(quantity)
         if units is None:
             units = self.units(quantity)
-        self.us_order_rows = True
+        self.saw_us_orders = True
         refund = kind == REFUND
         key = (settlement_id.strip(), state)
         self.order_row(key, self.last_order[1], refund, sku.strip(), -units if refund else units, values)
@@ -257,6 +258,6 @@ class DateRangeRows:
         summary.total = sum(settlement.detail_sum for settlement in summary.settlements.values())
         if summary.rows == 0 and summary.error_count == 0:
             self.agg.error(header_line, "the header is not followed by any transaction rows")
-        elif not self.us_order_rows and self.first_excluded:
+        elif not self.saw_us_orders and self.first_excluded:
             self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
                            "marketplaces' (as on this line): only US marketplace reports are accepted")
