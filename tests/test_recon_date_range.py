@@ -90,7 +90,7 @@ ENCODINGS = {
 }
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("chunk_size", [7, 1 << 16])
 def test_encodings_line_endings_and_chunking_give_identical_results(encoding: str, newline: str,

@@ -52,8 +52,13 @@ class LineSource:
         """Lists of complete lines, one list per chunk read."""
         data = self._start()
         carry = ""
+        bare_cr = None  # old Mac files end lines with CR alone; decided on the first chunk
         while data:
             text = carry + self._decode(data, False)
+            if bare_cr is None:
+                bare_cr = ends_lines_with_cr(text)
+            if bare_cr:
+                text = text.replace("\r", "\n")
             self._check_nul(text)
             parts = text.split("\n")
             carry = parts.pop()
@@ -62,7 +67,7 @@ class LineSource:
             self.lines_done += len(parts)
             yield [part + "\n" for part in parts]
             data = self._read()
-        carry += self._decode(b"", True)
+        carry += self._decode(b"", True).replace("\r", "\n") if bare_cr else self._decode(b"", True)
         self._check_nul(carry)
         self.sha256 = self._hash.hexdigest()
         if carry:
@@ -150,3 +155,13 @@ def looks_like_bomless_utf16(head: bytes) -> bool:
     even, odd = head[0::2], head[1::2]
     even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
     return max(even_nul, odd_nul) > 0.4 and min(even_nul, odd_nul) < 0.05
+
+
+def ends_lines_with_cr(text: str) -> bool | None:
+    """Whether the first line break is a CR alone (True), LF or CRLF (False), or not yet known (None)."""
+    cr, lf = text.find("\r"), text.find("\n")
+    if lf >= 0 and (cr < 0 or lf < cr):
+        return False
+    if cr < 0 or cr == len(text) - 1:
+        return None
+    return text[cr + 1] != "\n"
