@@ -39,14 +39,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint (imported here: no import cycles)."""
-    from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules
+    from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules, schedules_api
     from webapp.sandbox import views as sandbox
 
-    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, sandbox, ops, ops_api, metrics):
+    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, schedules_api, sandbox, ops, ops_api, metrics):
         app.register_blueprint(module.bp)
     app.register_blueprint(sandbox.api_bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
     csrf.exempt(ops_api.bp)  # bearer tokens as well
+    csrf.exempt(schedules_api.bp)  # bearer tokens as well
     csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
 
 

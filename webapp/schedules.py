@@ -2,7 +2,8 @@
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -64,9 +65,26 @@ def describe_cron(text: str) -> str:
 
 
 def read_form(schedule: Schedule | None) -> tuple[dict[str, str], dict[str, str]]:
-    """The submitted name, job and cron, and what is wrong with each (field → message naming it)."""
-    values = {"name": request.form.get("name", "").strip(), "job_kind": request.form.get("job_kind", ""),
-              "cron": " ".join(request.form.get("cron", "").split()), "paused": request.form.get("paused", "")}
+    """The submitted form's name, job, cron and 'start paused', and what is wrong with each."""
+    values, errors = validate(request.form, schedule)
+    values["paused"] = request.form.get("paused", "")
+    return values, errors
+
+
+def field_text(data: Mapping[str, Any], field: str) -> str:
+    """A submitted field as text ('' when it is missing or not text, which validate() then refuses)."""
+    value = data.get(field, "")
+    return value if isinstance(value, str) else ""
+
+
+def validate(data: Mapping[str, Any], schedule: Schedule | None) -> tuple[dict[str, str], dict[str, str]]:
+    """A schedule's name, job and cron, tidied, and what is wrong with each (field → message naming it).
+
+    :param data: the submitted fields (a form or a JSON object).
+    :param schedule: the schedule being edited (its own name is no clash), or None for a new one.
+    """
+    values = {"name": field_text(data, "name").strip(), "job_kind": field_text(data, "job_kind"),
+              "cron": " ".join(field_text(data, "cron").split())}
     errors: dict[str, str] = {}
     name, cron = values["name"], values["cron"]
     if not name or len(name) > 80:
