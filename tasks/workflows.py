@@ -1,119 +1,28 @@
-"""Celery entry points (thin): dispatch a job's canvas, its per-record steps, finalize, relay.
+"""Celery entry points (thin): dispatch a job's canvas, its per-record steps, finalize, beat tasks.
 
-Header tasks never raise into the chord: a record that fails for good is marked failed in SQL
-and its chain returns an outcome, so the chord body (finalize) always fires.
+Header tasks never raise into the chord (see tasks.base.RecordTask): a record that fails for good
+is marked failed in SQL and its chain returns an outcome, so the chord body (finalize) always fires.
 """
 
-import random
 import traceback
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
-from celery.exceptions import Retry
-from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper
-from tasks.erp_client import ErpError, PermanentError, TransientError, get_json
+from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
+from tasks.erp_client import PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
-
-POISON_CAP = 3  # a task id whose worker died this many times is failed, not redelivered again
-
-
-class RecordTask(Task):
-    """Base of the per-record steps: never lets an error escape into the chord.
-
-    A database outage is retried with backoff; any other unexpected error fails the record
-    with its traceback in the task log; a poison pill (worker died POISON_CAP times) is failed
-    instead of being redelivered forever.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with self.app.flask_app.app_context():  # type: ignore[attr-defined]
-            record_id = kwargs["record_id"]
-            try:
-                return self.guarded_run(*args, **kwargs)
-            except Retry:
-                raise
-            except jobs.JobCancelled as exc:
-                db.session.rollback()
-                return cancel_unless_done(record_id, exc.by)
-            except OperationalError as exc:
-                db.session.rollback()
-                if self.request.retries < current_app.config["DB_RETRY_MAX"]:
-                    runlog.annotate(self.request.id, error=f"database unavailable: {exc.orig}")
-                    raise self.retry(countdown=db_backoff_seconds(self.request.retries), max_retries=None) from None
-                return self.fail_with_traceback(record_id, f"database unavailable: {exc.orig}")
-            except Exception as exc:
-                db.session.rollback()
-                return self.fail_with_traceback(record_id, f"internal error: {type(exc).__name__}: {exc}")
-
-    def guarded_run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the step unless its worker died too often on it or its job was cancelled."""
-        record_id = kwargs["record_id"]
-        lost = runlog.lost_count(self.request.id)
-        if lost >= POISON_CAP:
-            step = self.name.rsplit(".", 1)[-1]
-            return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
-        by = jobs.cancelled_by(kwargs["job_id"])
-        if by is not None:
-            return cancel_unless_done(record_id, by)
-        return self.run(*args, **kwargs)
-
-    def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
-        """Fail the record and keep the traceback on the task run."""
-        runlog.annotate(self.request.id, traceback=traceback.format_exc())
-        return fail_unless_done(record_id, error)
-
-
-def cancel_unless_done(record_id: int, by: str | None) -> dict[str, Any]:
-    """Mark the record cancelled unless it already has its final outcome."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        runlog.note(state=runlog.SKIPPED)
-        return records.outcome(record_id, record is not None and record.state == "succeeded")
-    return records.mark_cancelled(record, by)
-
-
-def fail_unless_done(record_id: int, error: str) -> dict[str, Any]:
-    """Mark the record failed unless it already has its final outcome."""
-    record = records.load(record_id)
-    if record is None:
-        runlog.note(state=runlog.FAILURE, error=error)
-        return records.outcome(record_id, False)
-    if records.is_done(record):
-        runlog.note(state=runlog.SKIPPED)
-        return records.outcome(record_id, record.state == "succeeded")
-    return records.mark_failed(record, error)
-
-
-def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, at least Retry-After, never above FETCH_BACKOFF_MAX."""
-    config = current_app.config
-    ceiling = config["FETCH_BACKOFF_MAX"]
-    delay = min(ceiling, config["FETCH_BACKOFF_BASE"] * 2**retries)
-    delay = delay / 2 + random.uniform(0, delay / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, ceiling)
-
 
 # Jobs whose keys come from the ERP at dispatch time: (kind, source) → (path, JSON field, words).
 ERP_LISTINGS = {
     ("purchase_orders", "pending"): ("/purchase-orders?status=pending", "purchase_orders", "pending purchase orders"),
     ("bills_of_materials", "erp_products"): ("/products", "products", "products with a bill of materials"),
 }
-
-
-def db_backoff_seconds(retries: int) -> float:
-    """Backoff while the database is unreachable: doubling from FETCH_BACKOFF_BASE up to DB_BACKOFF_MAX."""
-    config = current_app.config
-    delay = min(config["DB_BACKOFF_MAX"], config["FETCH_BACKOFF_BASE"] * 2**retries)
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 # Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).
@@ -180,26 +89,6 @@ def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | 
     chord(header, body).apply_async()
 
 
-def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
-    """Fetch a record's ERP document; retry transient failures with backoff, fail permanent ones at once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
-        runlog.note(state=runlog.SKIPPED)
-        return records.outcome(record_id, True)
-    records.mark_running(record)
-    try:
-        data = validate(record.key, get_json(path.format(record.key), record.key))
-    except TransientError as exc:
-        return retry_or_fail(task, record, exc)
-    except ErpError as exc:
-        return records.mark_failed(record, exc.reason)
-    record.payload = data
-    db.session.commit()
-    return records.outcome(record_id, True)
-
-
 @shared_task(bind=True, base=RecordTask, max_retries=None)
 def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one purchase order from the ERP."""
@@ -210,20 +99,6 @@ def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
 def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one bill of materials from the ERP."""
     return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
-
-
-def retry_or_fail(task: Task, record: Any, exc: ErpError) -> dict[str, Any]:
-    """Schedule another attempt, or fail the record once the retry budget is spent."""
-    attempts = task.request.retries + 1
-    limit = current_app.config["FETCH_MAX_RETRIES"]
-    if task.request.retries >= limit:
-        return records.mark_failed(record, f"gave up after {attempts} attempts: {exc.reason}")
-    countdown = backoff_seconds(task.request.retries, exc.retry_after)
-    retry_at = runlog.retry_time(countdown)
-    message = f"{exc.reason} (attempt {attempts} of {limit + 1})"
-    records.mark_retrying(record, message, retry_at)
-    runlog.annotate(task.request.id, error=message, retry_at=retry_at)
-    raise task.retry(countdown=countdown, max_retries=limit)
 
 
 @shared_task(bind=True, base=RecordTask)

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from tasks.records import load, mark_succeeded
-from tasks.workflows import RecordTask
+from tasks.base import RecordTask
 from webapp.extensions import db
 
 

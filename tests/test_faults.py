@@ -96,7 +96,6 @@ def second_app(database_uri: str, redis_url: str, web_port: int) -> Flask:
 
 def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
     """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once."""
-    from tests.test_po_workflow import set_chaos
     from webapp.launch import launch_job
 
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=2)

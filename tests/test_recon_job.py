@@ -56,7 +56,7 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
     status, location = upload(client, DATE_RANGE)
     assert status == 302
     job_id = job_id_of(location)
-    job = job_in(app, job_id, "awaiting_confirmation")
+    job_in(app, job_id, "awaiting_confirmation")
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 0, "nothing before confirm"
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
