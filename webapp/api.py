@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from sqlalchemy.orm import selectinload
 
 from webapp import audit, control
 from webapp.auth import operator_from_bearer
@@ -11,7 +12,7 @@ from webapp.kinds import KINDS
 from webapp.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
 from webapp.keyfile import ParsedKeys, parse_key_csv
-from webapp.progress import record_rows, summarize
+from webapp.progress import record_rows, state_counts, summarize
 from webapp.sandbox import chaos
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -28,9 +29,9 @@ def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify(error=message, **extra), status
 
 
-def job_json(job: Job) -> dict[str, Any]:
-    """A job as the API shows it: status, counts by state, timestamps."""
-    summary = summarize(job)
+def job_json(job: Job, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """A job as the API shows it: status, counts by state, timestamps (``counts`` if already read)."""
+    summary = summarize(job, counts)
     return {
         "id": job.id, "kind": job.kind, "source": job.source, "status": job.status, "total": summary.total,
         "done": summary.done, "counts": summary.counts, "error": job.error, "input_name": job.input_name,
@@ -92,8 +93,11 @@ def list_jobs() -> Response:
     status = request.args.get("status")
     if status in JOB_STATUSES:
         query = query.where(Job.status == status)
-    jobs = db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    return jsonify(page=page, per_page=per_page, jobs=[job_json(job) for job in jobs])
+    jobs = db.session.execute(
+        query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
+    counts = state_counts([job.id for job in jobs])
+    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id]) for job in jobs])
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -3,6 +3,7 @@
 from flask import Blueprint, render_template, request
 
 from flask_login import login_required
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.kinds import KINDS
@@ -16,7 +17,8 @@ JOBS_PER_PAGE = 25
 def jobs_page(page: int) -> tuple[list[Job], dict[int, int], bool]:
     """A page of jobs, newest first, with finished-record counts (one aggregate query)."""
     jobs = db.session.execute(
-        db.select(Job).order_by(Job.id.desc()).offset((page - 1) * JOBS_PER_PAGE).limit(JOBS_PER_PAGE + 1)
+        db.select(Job).options(selectinload(Job.created_by))
+        .order_by(Job.id.desc()).offset((page - 1) * JOBS_PER_PAGE).limit(JOBS_PER_PAGE + 1)
     ).scalars().all()
     has_more = len(jobs) > JOBS_PER_PAGE
     jobs = list(jobs[:JOBS_PER_PAGE])
