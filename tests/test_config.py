@@ -63,3 +63,36 @@ def test_migrations_match_the_models(app: Flask) -> None:
     with app.app_context(), db.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert diffs == []
+
+
+def test_state_counts_follow_every_change_of_records(app: Flask) -> None:
+    """The trigger-kept counts equal a GROUP BY of the records after inserts, updates, bulk updates and deletes."""
+    from webapp.extensions import db
+    from webapp.models import Job, JobRecord
+    from webapp.progress import state_counts
+
+    def exact(job_id: int) -> dict[str, int]:
+        rows = db.session.execute(
+            db.select(JobRecord.state, db.func.count()).where(JobRecord.job_id == job_id).group_by(JobRecord.state)
+        ).all()
+        return {state: n for state, n in rows}
+
+    with app.app_context():
+        job = Job(kind="purchase_orders", source="upload", total=40)
+        db.session.add(job)
+        db.session.flush()
+        db.session.execute(db.insert(JobRecord), [
+            {"job_id": job.id, "seq": i, "key": f"PO-{100000 + i}", "state": "pending"} for i in range(1, 41)
+        ])
+        db.session.commit()
+        first = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.seq == 1)).scalar_one()
+        first.state = "running"
+        db.session.commit()
+        first.error = "an update that keeps the state"
+        db.session.commit()
+        db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job.id, JobRecord.seq <= 25).values(state="succeeded"))
+        db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job.id, JobRecord.seq > 35).values(state="failed"))
+        db.session.execute(db.delete(JobRecord).where(JobRecord.job_id == job.id, JobRecord.seq == 40))
+        db.session.commit()
+        counts = {state: n for state, n in state_counts([job.id])[job.id].items() if n}
+        assert counts == exact(job.id) == {"succeeded": 25, "pending": 10, "failed": 4}

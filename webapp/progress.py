@@ -9,7 +9,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.kinds import KINDS, Step
 from webapp.record_status import LatestRun, describe, live_workers
-from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, TaskRun, utcnow
+from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStateCount, TaskRun, utcnow
 
 
 @dataclass
@@ -25,12 +25,12 @@ class Summary:
 
 
 def state_counts(job_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Records by state for each of these jobs, in one GROUP BY on the (job_id, state) index."""
+    """Records by state for each of these jobs, from the trigger-kept counts (a few rows per job, any size)."""
     counts: dict[int, dict[str, int]] = {job_id: dict.fromkeys(RECORD_STATES, 0) for job_id in job_ids}
     if job_ids:
         rows = db.session.execute(
-            db.select(JobRecord.job_id, JobRecord.state, db.func.count())
-            .where(JobRecord.job_id.in_(job_ids)).group_by(JobRecord.job_id, JobRecord.state)
+            db.select(JobStateCount.job_id, JobStateCount.state, db.func.sum(JobStateCount.n))
+            .where(JobStateCount.job_id.in_(job_ids)).group_by(JobStateCount.job_id, JobStateCount.state)
         ).all()
         for job_id, state, number in rows:
             counts[job_id][state] = number

@@ -116,6 +116,21 @@ class JobRecord(db.Model):
     job = relationship("Job")
 
 
+class JobStateCount(db.Model):
+    """Records of a job per state, kept by database triggers on job_records (see the migration).
+
+    Sharded by record id so concurrent steps of one job rarely update the same row; a job's
+    counts are the sum over its shards, a read of at most a hundred rows whatever the job's size.
+    """
+
+    __tablename__ = "job_state_counts"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class TaskRun(db.Model):
     """One execution of one Celery task (each retry and each redelivery is a row)."""
 
