@@ -76,15 +76,17 @@ def finalize_stalled() -> list[int]:
 
     The chord body normally does this; when a chord part was never counted (a worker killed
     between storing a result and reporting it), the body never fires. Safe to run any time,
-    because finalize() is idempotent.
+    because finalize() is idempotent. A running job without records is a reconciliation file
+    still being read (its records come with the confirmation): it is not finished.
     """
     unfinished = (
         db.select(JobRecord.id)
         .where(JobRecord.job_id == Job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
         .exists()
     )
+    has_records = db.select(JobRecord.id).where(JobRecord.job_id == Job.id).exists()
     ids = db.session.execute(
-        db.select(Job.id).where(Job.status == JobStatus.RUNNING, ~unfinished).limit(500)
+        db.select(Job.id).where(Job.status == JobStatus.RUNNING, has_records, ~unfinished).limit(500)
     ).scalars().all()
     db.session.rollback()
     return [job_id for job_id in ids if finalize(job_id)["status"] != JobStatus.RUNNING]

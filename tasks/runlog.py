@@ -120,6 +120,24 @@ def close_abandoned_runs(job_id: int) -> None:
     )
 
 
+def close_stale_runs(older_than: timedelta) -> int:
+    """Mark LOST the runs still STARTED ``older_than`` after they began; return how many.
+
+    Nothing else closes such a row when its worker was killed and the redelivery was skipped as
+    already done (or lost with Redis), for a task of no job or of a job already finished; nor when
+    the database was down at the moment the task ended. Past the time limit and the visibility
+    timeout no execution can still be running. Unfinished runs are the only ones without an end
+    time, so the finished_at index finds them.
+    """
+    result = db.session.execute(
+        db.update(TaskRun)
+        .where(TaskRun.finished_at.is_(None), TaskRun.state == STARTED, TaskRun.started_at < utcnow() - older_than)
+        .values(state=LOST, finished_at=utcnow(), error="no end was recorded: the worker died, or the database was down when it ended")
+    )
+    db.session.commit()
+    return result.rowcount
+
+
 def retry_time(countdown: float) -> datetime:
     """The UTC time a retry with this countdown is due."""
     return utcnow() + timedelta(seconds=countdown)

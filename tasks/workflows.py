@@ -185,13 +185,14 @@ def finalize_job(job_id: int) -> dict[str, Any]:
 
 @shared_task(**DB_OUTAGE)
 def sweep() -> dict[str, Any]:
-    """Beat: send again what Redis lost, and close jobs whose chord callback never came."""
+    """Beat: send again what Redis lost, close jobs whose chord callback never came, and runs nothing closed."""
     resent = sweeper.resend_lost_dispatches()
     stalled = sweeper.stalled_records()
     for job_id, record_ids in stalled.items():
         kind = sweeper.mark_swept(job_id, len(record_ids))
         apply_canvas(kind, job_id, record_ids)
-    return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled()}
+    return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled(),
+            "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
 
 
 @shared_task

@@ -70,3 +70,31 @@ def test_lost_dispatch_is_sent_again(app: Flask) -> None:
         assert sweeper.resend_lost_dispatches() == [old.id]
         statuses = dict(db.session.execute(db.select(OutboxMessage.task_id, OutboxMessage.status)).all())
     assert statuses == {"a": "pending", "b": "dispatched"}
+
+
+def test_runs_nothing_closed_are_marked_lost_after_the_threshold(app: Flask) -> None:
+    """A run left STARTED (its worker died unnoticed, or the database was down when it ended) is LOST once stale."""
+    from tasks import runlog
+
+    with app.app_context():
+        now = utcnow()
+        for task_id, minutes_ago, state in (("old", 10, "STARTED"), ("recent", 1, "STARTED"), ("done", 10, "SUCCESS")):
+            db.session.add(TaskRun(task_id=task_id, task_name="tasks.workflows.sweep", state=state,
+                                   started_at=now - timedelta(minutes=minutes_ago),
+                                   finished_at=now if state == "SUCCESS" else None))
+        db.session.commit()
+        assert runlog.close_stale_runs(timedelta(minutes=5)) == 1
+        states = dict(db.session.execute(db.select(TaskRun.task_id, TaskRun.state)).all())
+    assert states == {"old": "LOST", "recent": "STARTED", "done": "SUCCESS"}
+
+
+def test_a_file_being_read_is_not_finalized(app: Flask) -> None:
+    """A running reconciliation job has no records until its preview is confirmed: the sweep leaves it running."""
+    from tasks.jobs import finalize_stalled
+
+    with app.app_context():
+        reading = Job(kind="reconciliation", source="upload", status="running", total=0)
+        db.session.add(reading)
+        db.session.commit()
+        assert finalize_stalled() == []
+        assert db.session.get(Job, reading.id).status == "running"

@@ -1,4 +1,4 @@
-"""A private PostgreSQL server on a spare port, for tests that stop and restart it."""
+"""Start a private PostgreSQL server on a spare port, for the soak test and tests that stop and restart it."""
 
 import glob
 import os
