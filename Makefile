@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+SOAK_MINUTES ?= 10
 
-.PHONY: help venv dev-venv run test chromium migrate bench clean
+.PHONY: help venv dev-venv run test chromium migrate bench soak clean
 
 help:
 	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat"
@@ -17,6 +18,7 @@ help:
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
 	@echo "make migrate  apply database migrations (flask db upgrade)"
 	@echo "make bench    run scripts/bench.py"
+	@echo "make soak     jobs under SIGKILLs and Redis/PostgreSQL restarts for SOAK_MINUTES (default 10), then the ledger"
 	@echo "make clean    remove .venv, caches and test artifacts (instance/ with its data is kept)"
 
 $(BIN)/python:
@@ -65,6 +67,10 @@ bench: dev-venv
 	else \
 		echo "bench: scripts/bench.py does not exist yet"; exit 1; \
 	fi
+
+# Private PostgreSQL and Redis are started by the script itself (initdb must be installed).
+soak: dev-venv
+	$(BIN)/python scripts/soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
