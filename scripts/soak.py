@@ -602,6 +602,17 @@ def ledger_checks() -> list[Check]:
     return checks
 
 
+def failure(record_id: int, key: str, error: str | None) -> list[str]:
+    """A failed record in words: its error, then each of its task runs, then the last traceback."""
+    runs = sql_rows(f"SELECT task_name, state, attempt, worker, error, traceback FROM task_runs "
+                    f"WHERE record_id = {int(record_id)} ORDER BY id")
+    lines = [f"Failed record {key}: {error}"]
+    lines += [f"    {name.rsplit('.', 1)[-1]} {state} (attempt {attempt} on {worker}){': ' + why if why else ''}"
+              for name, state, attempt, worker, why, _ in runs]
+    trace = next((run[5] for run in reversed(runs) if run[5]), "")
+    return lines + [f"      {line}" for line in trace.strip().splitlines()[-4:]]
+
+
 def figures() -> dict[str, Any]:
     """What the run did, from the SQL log."""
     return {
@@ -616,6 +627,8 @@ def figures() -> dict[str, Any]:
         "duplicates": sql_value("SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM task_runs "
                                 "WHERE record_id IS NOT NULL AND state <> 'RETRY' GROUP BY record_id, task_name) runs"),
         "lost_runs": sql_value("SELECT count(*) FROM task_runs WHERE state = 'LOST'"),
+        "failures": [failure(*row) for row in sql_rows(
+            "SELECT id, key, error FROM job_records WHERE state = 'failed' ORDER BY id LIMIT 5")],
         "runs": sql_value("SELECT count(*) FROM task_runs"),
     }
 
@@ -665,6 +678,8 @@ class Report:
         lines.append("ERP rows: " + ", ".join(f"{what} {count:,}" for what, count in f["effects"].items()))
         lines.append(f"Records re-sent by the sweeper: {f['resent']:,}; duplicate executions (a record's step run again, "
                      f"retries aside): {f['duplicates']:,}; runs marked LOST: {f['lost_runs']:,}; task runs: {f['runs']:,}")
+        for failed in f["failures"]:
+            lines += failed
         lines.append("Ledger:")
         for check in self.checks:
             lines.append(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name}" + ("" if check.ok else f": {check.problems}"))
