@@ -4,7 +4,7 @@ from typing import Any
 
 from tasks import runlog
 from webapp.extensions import db
-from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, utcnow
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
 
 def counts_by_state(job_id: int) -> dict[str, int]:
@@ -55,7 +55,7 @@ def final_status(counts: dict[str, int]) -> str | None:
 
 def finalize(job_id: int) -> dict[str, Any]:
     """Close the job if every record is final; idempotent, so a second call changes nothing."""
-    job = db.session.get(Job, job_id, with_for_update=db.engine.dialect.name == "postgresql")
+    job = locked_job(job_id)
     if job is None:
         return {"job": job_id, "status": None}
     counts = counts_by_state(job_id)
@@ -113,7 +113,12 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
 
 
 def ensure_not_cancelled(job_id: int) -> None:
-    """Raise JobCancelled if the job was cancelled; call it after writing and before committing."""
+    """Raise JobCancelled if the job was cancelled; call it before the step's first write.
+
+    The share lock it takes is held until the step commits, so a cancel (which locks the job row
+    first, then its records) waits for the write to finish instead of interleaving with it.
+    Locking the job row before any record row keeps both in the same order: no deadlock.
+    """
     by = cancelled_by(job_id, lock=True)
     if by is not None:
         raise JobCancelled(by)

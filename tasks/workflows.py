@@ -109,9 +109,9 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this purchase order")
+    jobs.ensure_not_cancelled(job_id)
     po_id = purchase_orders.write_purchase_order(record.payload, job_id)
     records.mark_succeeded(record, str(po_id))
-    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -124,8 +124,8 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this product")
-    record.erp_ref = str(boms.write_product(record.payload, job_id))
     jobs.ensure_not_cancelled(job_id)
+    record.erp_ref = str(boms.write_product(record.payload, job_id))
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -138,9 +138,9 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload or not record.erp_ref:
         return records.mark_failed(record, "the product was not made, so its components cannot be")
+    jobs.ensure_not_cancelled(job_id)
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
-    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -170,9 +170,9 @@ def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]
     record = records.load(record_id)
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")
+    jobs.ensure_not_cancelled(job_id)
     order_id = reconciliation.write_sales_order(record.payload["order"], record.payload["currency"], job_id)
     records.mark_succeeded(record, str(order_id))
-    jobs.ensure_not_cancelled(job_id)
     db.session.commit()
     return records.outcome(record_id, True)
 

@@ -2,15 +2,17 @@
 
 import csv
 import io
+import threading
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import csrf_token
 from tests.helpers import WorkerSet, wait_for
+from tests.test_jobs_pages import make_job
 from tests.test_po_workflow import finished_job, set_chaos, start
 from webapp.extensions import db
-from webapp.models import AuditEvent, Job, JobRecord, PurchaseOrder, TaskRun
+from webapp.models import AuditEvent, Job, JobRecord, JobStateCount, PurchaseOrder, TaskRun, locked_job
 
 KEYS = [f"PO-{n}" for n in range(101200, 101260)]
 
@@ -139,3 +141,36 @@ def test_schedule_and_sandbox_changes_are_audited(app: Flask, client: FlaskClien
     assert "created schedule 'nightly'" in events[0].detail
     assert "latency_ms=5" in events[2].detail
     set_chaos(app)
+
+
+def test_holding_the_job_row_never_blocks_a_record_write(app: Flask) -> None:
+    """While a cancel holds its job's row, a worker can still move a record of the job to a new state.
+
+    The state-count row the move inserts has a foreign key to the job, checked under a key-share
+    lock; a job lock that excluded it made cancel (job, then records) and a worker (record, then the
+    check on the job) deadlock: a 500 on the cancel. On PostgreSQL a blocked write here times out.
+    """
+    job_id = make_job(app, "running", records=2)
+    outcome: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+        def move_record() -> None:
+            """A worker's write on its own connection: pending → running for the first record."""
+            try:
+                with engine.connect() as conn:
+                    if engine.dialect.name == "postgresql":
+                        conn.execute(db.text("SET lock_timeout = '5s'"))
+                    conn.execute(db.update(JobRecord).where(JobRecord.job_id == job_id, JobRecord.seq == 1).values(state="running"))
+                    conn.commit()
+                outcome.append("written")
+            except Exception as exc:  # reported by the assertion below
+                outcome.append(f"{type(exc).__name__}: {exc}")
+
+        assert locked_job(job_id) is not None
+        worker = threading.Thread(target=move_record)
+        worker.start()
+        worker.join(timeout=30)
+        db.session.rollback()
+    assert outcome == ["written"]
+    assert count(app, JobStateCount, JobStateCount.job_id == job_id, JobStateCount.state == "running", JobStateCount.n == 1) == 1

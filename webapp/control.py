@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.keyfile import parse_key_csv, parse_key_text
 from webapp.kinds import DISPATCH_TASK, KINDS
 from webapp.launch import launch_job
-from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, utcnow
+from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 
 NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)
 
@@ -20,7 +20,7 @@ class ControlError(Exception):
 
 def lock_job(job_id: int) -> Job:
     """The job row, locked on PostgreSQL so a cancel and a write step never interleave."""
-    job = db.session.get(Job, job_id, with_for_update=db.engine.dialect.name == "postgresql", populate_existing=True)
+    job = locked_job(job_id, refresh=True)
     if job is None:
         raise ControlError(f"job #{job_id} does not exist")
     return job

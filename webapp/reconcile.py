@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 from webapp import audit, outbox
 from webapp.extensions import db
 from webapp.kinds import DISPATCH_TASK
-from webapp.models import Job, JobRecord, JobStatus, Operator, ReconImport, RecordState, utcnow
+from webapp.models import Job, JobRecord, JobStatus, Operator, ReconImport, RecordState, locked_job, utcnow
 
 READ_TASK = "tasks.workflows.read_report"
 ALLOWED = (".csv", ".txt", ".tsv")
@@ -91,7 +91,7 @@ def earlier_import(upload: ReconImport) -> ReconImport | None:
 
 def confirm(job_id: int, operator: Operator | None) -> Job:
     """Turn the preview into one record per (settlement, state) and dispatch their writes."""
-    job = db.session.get(Job, job_id, with_for_update=db.engine.dialect.name == "postgresql")
+    job = locked_job(job_id)
     upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one_or_none()
     if job is None or upload is None:
         raise ReconError(f"job #{job_id} is not a reconciliation job")

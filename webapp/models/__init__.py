@@ -15,6 +15,7 @@ from webapp.models.jobs import (
     OutboxMessage,
     RecordState,
     TaskRun,
+    locked_job,
     utcnow,
 )
 from webapp.models.operators import ApiToken, Operator
@@ -48,5 +49,6 @@ __all__ = [
     "Schedule",
     "ScheduleRun",
     "TaskRun",
+    "locked_job",
     "utcnow",
 ]

@@ -15,6 +15,18 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def locked_job(job_id: int, refresh: bool = False) -> "Job | None":
+    """The job row, locked until commit on PostgreSQL so job-wide changes never interleave.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it still excludes the share lock a write step takes on the
+    job, but not the key-share lock of the foreign-key checks PostgreSQL runs when a record or a
+    state count of the job is written. With FOR UPDATE, a cancel holding the job and waiting for a
+    record deadlocks with a worker holding that record and waiting on the job for its key check.
+    """
+    lock = {"key_share": True} if db.engine.dialect.name == "postgresql" else None
+    return db.session.get(Job, job_id, with_for_update=lock, populate_existing=refresh)
+
+
 class JobStatus(StrEnum):
     """Lifecycle of a job; the last four are terminal."""
 
