@@ -17,7 +17,7 @@ help:
 	@echo "              (pass options with PYTEST_ARGS='-k name -x')"
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
 	@echo "make migrate  apply database migrations (flask db upgrade)"
-	@echo "make bench    run scripts/bench.py"
+	@echo "make bench    print the benchmark table (BENCH_ONLY=overhead,io,ingest,pages,launch,viewers)"
 	@echo "make soak     jobs under SIGKILLs and Redis/PostgreSQL restarts for SOAK_MINUTES (default 10), then the ledger"
 	@echo "make clean    remove .venv, caches and test artifacts (instance/ with its data is kept)"
 
@@ -62,11 +62,7 @@ migrate: venv
 	SECRET_KEY="$${SECRET_KEY:-placeholder-for-migrations}" $(BIN)/python -m flask --app wsgi db upgrade
 
 bench: dev-venv
-	@if [ -f scripts/bench.py ]; then \
-		$(BIN)/python scripts/bench.py; \
-	else \
-		echo "bench: scripts/bench.py does not exist yet"; exit 1; \
-	fi
+	$(BIN)/python scripts/bench.py
 
 # Private PostgreSQL and Redis are started by the script itself (initdb must be installed).
 soak: dev-venv

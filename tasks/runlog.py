@@ -52,9 +52,17 @@ def _flask_app(task: Task) -> Any:
     return task.app.flask_app  # type: ignore[attr-defined]
 
 
+def is_logged(task: Task, kwargs: dict) -> bool:
+    """Celeriac's own tasks and any step of a job are logged; other tasks sharing the workers
+    (Celery's built-ins, another app's tasks) stay out of the log and cost it nothing."""
+    return task.name.startswith("tasks.") or "job_id" in (kwargs or {})
+
+
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST."""
+    if not is_logged(task, kwargs):
+        return
     request = task.request
     delivery = request.delivery_info or {}
     try:

@@ -1,0 +1,54 @@
+"""Tasks of the orchestration benchmark, loaded by its workers through CELERY_EXTRA_IMPORTS.
+
+The baseline is the canvas the Celery tutorials teach: chord(group(chain(fetch.si(i), make.s()))
+→ finalize.s()), with bodies that do nothing, on the same queues and workers as Celeriac's steps.
+
+With BENCH_NO_IO=1 the workers also swap Celeriac's two I/O calls for in-process stand-ins: the
+ERP fetch answers from the sandbox's data without HTTP, and the PO write returns an id without
+touching the ERP tables. Everything else a step does (record states, task runs, the cancel
+check, the chord) is the real code, so the difference to the baseline is Celeriac's own cost.
+"""
+
+import os
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(name="bench.plain_fetch")
+def plain_fetch(record_id: int) -> dict[str, Any]:
+    """Baseline fetch: return a small document at once."""
+    return {"record": record_id, "po_number": f"PO-{100_000 + record_id}"}
+
+
+@shared_task(name="bench.plain_make")
+def plain_make(document: dict[str, Any]) -> dict[str, Any]:
+    """Baseline make: take the fetched document and report success."""
+    return {"record": document["record"], "ok": True}
+
+
+@shared_task(name="bench.plain_finalize")
+def plain_finalize(outcomes: list[dict[str, Any]]) -> int:
+    """Baseline chord body: count the successes."""
+    return sum(1 for outcome in outcomes if outcome["ok"])
+
+
+def sandbox_document(path: str, what: str) -> Any:
+    """The ERP's answer for ``path`` straight from the sandbox data (no HTTP)."""
+    from webapp.sandbox import data
+
+    key = path.rsplit("/", 1)[-1]
+    return data.purchase_order(key) if path.startswith("/purchase-orders/") else data.bill_of_materials(key)
+
+
+def no_write(document: dict[str, Any], job_id: int) -> int:
+    """Stand-in for the PO write: an id derived from the PO number, nothing written."""
+    return int(document["po_number"][3:])
+
+
+if os.environ.get("BENCH_NO_IO") == "1":
+    import tasks.base
+    import tasks.purchase_orders
+
+    tasks.base.get_json = sandbox_document
+    tasks.purchase_orders.write_purchase_order = no_write
