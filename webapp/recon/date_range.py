@@ -2,8 +2,10 @@
 
 import csv
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import date
+from pathlib import Path
 from itertools import chain
 from operator import itemgetter
 
@@ -27,14 +29,20 @@ from webapp.recon.date_range_columns import (
     parse_day,
 )
 from webapp.recon.detect import Detected
+from webapp.recon.halves import SecondHalf, start_second_half
 from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
+END = sys.maxsize  # a line number no record reaches
 
 
-def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context) -> None:
-    """Read the report whose header ``detect`` found on line ``found.line`` of ``head``."""
+def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
+                    path: str | Path | None = None) -> None:
+    """Read the report whose header ``detect`` found on line ``found.line`` of ``head``.
+
+    :param path: the file on disk, when it is one: a large file's later part is then read by a helper process.
+    """
     for number, line in enumerate(head[: found.line - 1], 1):
         note = CURRENCY_NOTE.search(line)
         if note and note.group(1).upper() != "USD":
@@ -42,19 +50,33 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
                           "only US marketplace reports in USD are accepted")
     reader = csv.reader(chain(head[found.line :], rest), strict=True)
     rows = DateRangeRows(found, ctx)
-    read_rows(reader, rows, found.line)
+    half = start_second_half(path, found, ctx, rows) if path is not None else None
+    try:
+        read_rows(reader, rows, found.line, half)
+    finally:
+        if half is not None:
+            half.close()
     rows.finish(found.line)
 
 
-def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int) -> None:
-    """Feed every CSV row to ``rows`` with its first physical line; CSV syntax errors are recorded."""
+def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int, half: SecondHalf | None = None) -> None:
+    """Feed every CSV row to ``rows`` with its first physical line; CSV syntax errors are recorded.
+
+    With ``half``, the first record that ends past ``half.line`` is offered to it: when the helper's
+    sums stand in for the rest of the file, reading stops there.
+    """
     add, error, width, ctx = rows.add, rows.agg.error, rows.width, rows.ctx
     summary, last = rows.agg.summary, 0
+    stop = half.line - offset if half is not None else END
     while True:
         try:
             for cells in reader:
                 line = offset + last + 1
                 last = reader.line_num
+                if last > stop:
+                    stop = END
+                    if half is not None and half.take(line):
+                        return
                 if len(cells) != width:
                     rows.odd_row(cells, line)
                     continue
@@ -67,8 +89,12 @@ def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int) -> None
                     error(line, str(exc))
             return
         except csv.Error as exc:
-            error(offset + last + 1, csv_problem(exc))
-            last = reader.line_num
+            line, last = offset + last + 1, reader.line_num
+            if last > stop:
+                stop = END
+                if half is not None and half.take(line):
+                    return
+            error(line, csv_problem(exc))
 
 
 def csv_problem(exc: csv.Error) -> str:

@@ -28,12 +28,14 @@ def summarize(
     progress_every: int = 10_000,
     lenient_states: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    path: str | Path | None = None,
 ) -> ReportSummary:
     """Stream ``source`` once and return its summary; problems become errors, never exceptions.
 
     :param orders: the orders/shipments report giving ship-state, needed with a settlement V2 file.
     :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
     :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
+    :param path: where ``source`` is on disk, if it is a file: a large one is then read on two cores.
     """
     summary = ReportSummary()
     agg = Aggregator(summary, lenient_states=lenient_states)
@@ -48,7 +50,7 @@ def summarize(
             if orders is not None:
                 agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
                          "was not needed and not read")
-            read_date_range(head, rest, found, ctx)
+            read_date_range(head, rest, found, ctx, path)
         elif found.kind == SETTLEMENT_V2:
             read_settlement(head, rest, found, ctx, ship_states(orders, agg, chunk_size))
         elif found.kind == ORDERS:
@@ -79,6 +81,6 @@ def preview(path: str | Path, orders_path: str | Path | None = None, **options: 
     """``summarize`` for files on disk (the upload as saved by the web request)."""
     with open(path, "rb") as source:
         if orders_path is None:
-            return summarize(source, **options)  # type: ignore[arg-type]
+            return summarize(source, path=path, **options)  # type: ignore[arg-type]
         with open(orders_path, "rb") as orders:
-            return summarize(source, orders=orders, **options)  # type: ignore[arg-type]
+            return summarize(source, orders=orders, path=path, **options)  # type: ignore[arg-type]

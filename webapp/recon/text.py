@@ -35,6 +35,7 @@ class LineSource:
         self._hash = hashlib.sha256()
         self._pending = b""
         self._multibyte_seen = False
+        self.bare_cr: bool | None = None  # old Mac files end lines with CR alone; decided on the first chunk
         self._decode: Callable[[bytes, bool], str] = self._decode_utf8
 
     def __iter__(self) -> Iterator[str]:
@@ -52,12 +53,11 @@ class LineSource:
         """Lists of complete lines, one list per chunk read."""
         data = self._start()
         carry = ""
-        bare_cr = None  # old Mac files end lines with CR alone; decided on the first chunk
         while data:
             text = carry + self._decode(data, False)
-            if bare_cr is None:
-                bare_cr = ends_lines_with_cr(text)
-            if bare_cr:
+            if self.bare_cr is None:
+                self.bare_cr = ends_lines_with_cr(text)
+            if self.bare_cr:
                 text = text.replace("\r", "\n")
             self._check_nul(text)
             parts = text.split("\n")
@@ -67,12 +67,25 @@ class LineSource:
             self.lines_done += len(parts)
             yield [part + "\n" for part in parts]
             data = self._read()
-        carry += self._decode(b"", True).replace("\r", "\n") if bare_cr else self._decode(b"", True)
+        carry += self._decode(b"", True).replace("\r", "\n") if self.bare_cr else self._decode(b"", True)
         self._check_nul(carry)
         self.sha256 = self._hash.hexdigest()
         if carry:
             self.lines_done += 1
             yield [carry]
+
+    def digest_rest(self) -> tuple[str, int]:
+        """The SHA-256 and size of the whole file, hashing what is not read yet; the read position is kept.
+
+        For a seekable file whose rest another process has read: the digest needs every byte in order.
+        """
+        digest, size = self._hash.copy(), self.bytes_read
+        position = self.binary.tell()
+        while chunk := self.binary.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+        self.binary.seek(position)
+        return digest.hexdigest(), size
 
     def _start(self) -> bytes:
         """Read the first chunk, refuse binary containers, pick the encoding from the BOM."""
