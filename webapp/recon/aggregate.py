@@ -48,6 +48,8 @@ class Acc:
 class Aggregator:
     """Collects order rows, other rows, errors and counted warnings into a ReportSummary."""
 
+    acc_type: type[Acc] = Acc
+
     def __init__(self, summary: ReportSummary, *, lenient_states: bool = False, source: str = "") -> None:
         self.summary = summary
         self.lenient_states = lenient_states
@@ -105,7 +107,7 @@ class Aggregator:
         """Add one order row: signed units, and ``values``, its amounts in layout order."""
         acc = self.accs.get(key)
         if acc is None:
-            acc = self.accs[key] = Acc()
+            acc = self.accs[key] = self.acc_type()
         acc.rows += 1
         (acc.refunds if refund else acc.orders).add(order)
         line = acc.lines.get(sku)

@@ -19,11 +19,10 @@ import pickle  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import BinaryIO  # noqa: E402
 
-from webapp.recon.aggregate import Aggregator  # noqa: E402
 from webapp.recon.context import Context, RowError  # noqa: E402
 from webapp.recon.date_range import DateRangeRows, read_rows  # noqa: E402
 from webapp.recon.halves import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
-from webapp.recon.merge import Partial  # noqa: E402
+from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
 from webapp.recon.model import ReportSummary  # noqa: E402
 from webapp.recon.text import LineSource  # noqa: E402
 
@@ -87,7 +86,7 @@ def read_later(job: Job, out: BinaryIO) -> Later:
     with open(job.path, "rb") as binary:
         binary.seek(job.start)
         source = LaterSource(binary, job.chunk_size)
-        agg = Aggregator(ReportSummary(), lenient_states=job.lenient)
+        agg = LaterAggregator(ReportSummary(), lenient_states=job.lenient)
         rows = LaterRows(job.found, Context(agg, source, progress, job.every))
         agg.notes.clear()  # notes about the header are the first part's
         read_rows(csv.reader(source, strict=True), rows, job.line)
