@@ -126,6 +126,7 @@ def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[st
     except ErpError as exc:
         return records.mark_failed(record, exc.reason)
     record.payload = data
+    runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 

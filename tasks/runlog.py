@@ -42,7 +42,11 @@ def note(**fields: Any) -> None:
 
 
 def lost_count(task_id: str) -> int:
-    """How many earlier executions of this task id died without finishing."""
+    """How many earlier executions of this task id died without finishing (counted when its run opened)."""
+    with _lock:
+        entry = _open_runs.get(task_id)
+    if entry is not None:
+        return entry["lost"]
     return db.session.execute(
         db.select(db.func.count()).select_from(TaskRun).where(TaskRun.task_id == task_id, TaskRun.state == LOST)
     ).scalar_one()
@@ -67,11 +71,13 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     delivery = request.delivery_info or {}
     try:
         with _flask_app(task).app_context():
-            db.session.execute(
-                db.update(TaskRun)
-                .where(TaskRun.task_id == task_id, TaskRun.state == STARTED)
-                .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
-            )
+            earlier = db.session.execute(db.select(TaskRun.state).where(TaskRun.task_id == task_id)).scalars().all()
+            if STARTED in earlier:  # one query in the usual case, where the task id has no earlier run
+                db.session.execute(
+                    db.update(TaskRun)
+                    .where(TaskRun.task_id == task_id, TaskRun.state == STARTED)
+                    .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
+                )
             run = TaskRun(
                 task_id=task_id,
                 task_name=task.name,
@@ -83,9 +89,12 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
                 worker=request.hostname,
             )
             db.session.add(run)
+            db.session.flush()
+            run_id = run.id  # read before the commit expires it, which would cost a query
             db.session.commit()
+            lost = sum(1 for state in earlier if state in (STARTED, LOST))
             with _lock:
-                _open_runs[task_id] = {"id": run.id, "fields": {}}
+                _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}
     except Exception:  # the log must never stop the work itself
         log.exception("could not open the task run of %s", task_id)
 
@@ -97,12 +106,39 @@ def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_:
              traceback=getattr(einfo, "traceback", None))
 
 
+def settle_in_transaction() -> None:
+    """Close the running task's run as SUCCESS inside the step's own final transaction.
+
+    Saves each successful step a transaction of its own; close_run() then writes nothing unless
+    the task ends otherwise (its commit failed, or it raised afterwards), or something was noted
+    since. Call it just before the step's last commit.
+    """
+    request = getattr(current_task, "request", None)
+    task_id = getattr(request, "id", None)
+    with _lock:
+        entry = _open_runs.get(task_id) if task_id else None
+        if entry is None:
+            return
+        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"]}
+        entry["settled"] = dict(fields)
+    db.session.execute(db.update(TaskRun).where(TaskRun.id == entry["id"]).values(**fields))
+
+
+def already_settled(entry: dict[str, Any], state: str) -> bool:
+    """True when settle_in_transaction() wrote exactly the close that close_run() would write."""
+    settled = entry.get("settled")
+    if settled is None:
+        return False
+    final = entry["fields"].get("state", state)
+    return settled["state"] == final and all(settled.get(key) == value for key, value in entry["fields"].items())
+
+
 @task_postrun.connect
 def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = None, **_: Any) -> None:
     """Close the run's row with its final state, error and retry time."""
     with _lock:
         entry = _open_runs.pop(task_id, None)
-    if entry is None:
+    if entry is None or already_settled(entry, state or SUCCESS):
         return
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
     fields.update(entry["fields"])

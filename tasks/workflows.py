@@ -112,6 +112,7 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     jobs.ensure_not_cancelled(job_id)
     po_id = purchase_orders.write_purchase_order(record.payload, job_id)
     records.mark_succeeded(record, str(po_id))
+    runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -126,6 +127,7 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "no ERP data was fetched for this product")
     jobs.ensure_not_cancelled(job_id)
     record.erp_ref = str(boms.write_product(record.payload, job_id))
+    runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -141,6 +143,7 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     jobs.ensure_not_cancelled(job_id)
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
+    runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -173,6 +176,7 @@ def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]
     jobs.ensure_not_cancelled(job_id)
     order_id = reconciliation.write_sales_order(record.payload["order"], record.payload["currency"], job_id)
     records.mark_succeeded(record, str(order_id))
+    runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
