@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.recon_corpus.builders import dr_file, dr_row
+from tests.recon_corpus.builders import DR_HEADER_LINE, dr_file, dr_row
 from webapp.recon import summarize
 from webapp.recon.model import DATE_RANGE, ReportSummary, SkuLine
 
@@ -138,3 +138,25 @@ def test_order_rows_with_a_blank_order_id_are_not_orders() -> None:
     summary = read(dr_file(rows).encode())
     assert summary.ok and summary.per_state()["WA"].total == 700
     assert summary.other["Order"].total == 800 and summary.other["Order"].rows == 2
+
+
+def test_rows_like_an_earlier_plain_row_are_checked_alike() -> None:
+    rows = [
+        dr_row("Order", "113-0000000-0000001", product_sales="1.00"),
+        dr_row("Order", "not an order id", product_sales="2.00"),  # type, marketplace, state, quantity as above
+        dr_row("Refund", "113-0000000-0000001", product_sales="-1.00"),
+        dr_row("Refund", "113-0000000-0000002", quantity="2", product_sales="-1.00"),
+        dr_row("Refund", "113-0000000-0000003", quantity="2", product_sales="-1.00"),
+        dr_row("Order", "113-0000000-0000004", state="PR", product_sales="3.00"),
+        dr_row("Order", "113-0000000-0000005", state="PR", product_sales="3.00"),
+        dr_row("Order", "113-0000000-0000006", product_sales="1.00", total="9.00"),
+    ]
+    summary = read(dr_file(rows).encode())
+    washington, puerto_rico = summary.state_orders[(S1, "WA")], summary.state_orders[(S1, "PR")]
+    assert (washington.orders, washington.refunds, washington.rows) == (1, 3, 4)
+    assert washington.lines["MKP-FDW8652-U"] == SkuLine(1 - 1 - 2 - 2, 100 - 300, 0, 0, 0)
+    assert (puerto_rico.orders, puerto_rico.rows) == (2, 2)
+    assert {label: (o.rows, o.total) for label, o in summary.other.items()} == {"Order": (1, 200)}
+    assert [(p.line, p.message) for p in summary.errors] == [
+        (DR_HEADER_LINE + 8, "the amounts add up to 1.00 but total says 9.00")]
+    assert any("territory PR" in p.message and "(2 rows)" in p.message for p in summary.warnings)

@@ -103,11 +103,16 @@ class Aggregator:
         self.slots = range(len(layout))
 
     def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
-                  values: Sequence[int]) -> None:
-        """Add one order row: signed units, and ``values``, its amounts in layout order."""
+                  values: Sequence[int]) -> Acc:
+        """Add one order row: signed units, and ``values``, its amounts in layout order; returns its Acc."""
         acc = self.accs.get(key)
         if acc is None:
             acc = self.accs[key] = self.acc_type()
+        self.acc_row(acc, order, refund, sku, units, values)
+        return acc
+
+    def acc_row(self, acc: Acc, order: int, refund: bool, sku: str, units: int, values: Sequence[int]) -> None:
+        """``order_row`` for a caller that already holds the row's Acc."""
         acc.rows += 1
         (acc.refunds if refund else acc.orders).add(order)
         line = acc.lines.get(sku)

@@ -10,6 +10,7 @@ from itertools import chain
 from operator import itemgetter
 
 from webapp.recon import model as m
+from webapp.recon.aggregate import Acc
 from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
@@ -35,6 +36,8 @@ from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
 END = sys.maxsize  # a line number no record reaches
+KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
+KNOWN_LIMIT = 1 << 12
 
 
 def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
@@ -130,7 +133,12 @@ class DateRangeRows:
         self.first_excluded: int | None = None
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
-        self.order_row = ctx.agg.order_row
+        self.order_row, self.acc_row = ctx.agg.order_row, ctx.agg.acc_row
+        # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units)
+        self.known: dict[tuple[str, ...], tuple[Acc, bool, int]] = {}
+        self.known_cells = itemgetter(*(col[key] for key in KNOWN_FIELDS))
+        self.order_cells = itemgetter(*(col[key] for key in ("datetime", "settlementid", "orderid", "sku")))
+        self.types_text = itemgetter(col["type"])
 
     def odd_row(self, cells: list[str], line: int) -> None:
         """A row with the wrong field count: an error, unless it is blank (skipped)."""
@@ -141,19 +149,33 @@ class DateRangeRows:
         """Add a well-formed row to the totals; RowError says what is wrong with it.
 
         Runs once per row of files with millions of rows, so what repeats from row to row
-        (the day, the order id, states, amounts) is remembered instead of parsed again.
+        (the day, the order id, states, amounts) is remembered instead of parsed again. Order
+        rows whose type, marketplace, state and quantity were all found plain before take a
+        short path with the outcome of those checks remembered (``known``).
         """
+        known = self.known.get(self.known_cells(cells))
+        if known is None:
+            self.add_checked(cells, line)
+            return
+        values, total = self.amounts(cells, line)
+        when, settlement_id, order_id, sku = self.order_cells(cells)
+        self.count(settlement_id, when, total)
+        acc, refund, units = known
+        if order_id != self.last_order[0]:
+            if not ORDER_ID.fullmatch(order_id.strip()):
+                self.other(REFUND if refund else ORDER, self.types_text(cells), order_id.strip(), line, total)
+                return
+            self.last_order = (order_id, order_key(order_id.strip()))
+        self.acc_row(acc, self.last_order[1], refund, sku.strip(), units, values)
+
+    def add_checked(self, cells: list[str], line: int) -> None:
+        """``add`` with every check made; remembers the outcome for plain order rows."""
         when, settlement_id, type_text, order_id, sku, quantity, marketplace, state_text = self.text_cells(cells)
         kind = self.types.get(type_text) or self.type_of(type_text)
         if kind == HEADER:
             raise RowError("a second header line: two reports were pasted together; upload them separately")
         values, total = self.amounts(cells, line)
-        last_id, prefix, settlement = self.last
-        if settlement_id == last_id and when.startswith(prefix) and when.count(":") == 2:
-            settlement.rows += 1  # the same settlement and day as the row before
-            settlement.detail_sum += total
-        else:
-            self.settle(settlement_id, when, total)
+        self.count(settlement_id, when, total)
         if order_id != self.last_order[0]:
             if kind == OTHER or not ORDER_ID.fullmatch(order_id.strip()):
                 self.other(kind, type_text, order_id.strip(), line, total)
@@ -176,8 +198,19 @@ class DateRangeRows:
             units = self.units(quantity)
         self.saw_us_orders = True
         refund = kind == REFUND
-        key = (settlement_id.strip(), state)
-        self.order_row(key, self.last_order[1], refund, sku.strip(), -units if refund else units, values)
+        units = -units if refund else units
+        acc = self.order_row((settlement_id.strip(), state), self.last_order[1], refund, sku.strip(), units, values)
+        if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
+            self.known[self.known_cells(cells)] = (acc, refund, units)
+
+    def count(self, settlement_id: str, when: str, total: int) -> None:
+        """Count the row in its settlement; a row of the same settlement and day as the row before is not checked again."""
+        last_id, prefix, settlement = self.last
+        if settlement_id == last_id and when.startswith(prefix) and when.count(":") == 2:
+            settlement.rows += 1
+            settlement.detail_sum += total
+        else:
+            self.settle(settlement_id, when, total)
 
     def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
