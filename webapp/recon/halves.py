@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webapp.recon.context import Context, Progress
+from webapp.recon.context import Context
 from webapp.recon.detect import Detected
 from webapp.recon.merge import Partial, merge_into
 
 if TYPE_CHECKING:
-    from webapp.recon.date_range import DateRangeRows
+    from webapp.recon.date_range_rows import DateRangeRows
 
 MIN_BYTES = 32 << 20  # below this the helper's start (~0.1 s) costs more than it saves
 FIRST_SHARE = 0.48  # this process also hashes the rest of the file and merges, so it reads a little less

@@ -20,7 +20,8 @@ from datetime import date  # noqa: E402
 from typing import BinaryIO  # noqa: E402
 
 from webapp.recon.context import Context, RowError  # noqa: E402
-from webapp.recon.date_range import DateRangeRows, read_rows  # noqa: E402
+from webapp.recon.date_range import read_rows  # noqa: E402
+from webapp.recon.date_range_rows import DateRangeRows  # noqa: E402
 from webapp.recon.halves import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
 from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
 from webapp.recon.model import ReportSummary  # noqa: E402

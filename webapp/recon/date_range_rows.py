@@ -1,0 +1,244 @@
+"""The per-row work of the Date Range report: checks, remembered repeats, and the row's place in the totals."""
+
+from collections.abc import Sequence
+from datetime import date
+from operator import itemgetter
+
+from webapp.recon import model as m
+from webapp.recon.aggregate import Acc
+from webapp.recon.amounts import AmountError, format_cents, to_quantity
+from webapp.recon.context import (
+    ORDER_ID,
+    PLAIN_AMOUNT,
+    US_MARKETPLACES,
+    Context,
+    RowError,
+    check_settlement_id,
+    order_key,
+)
+from webapp.recon.date_range_columns import (
+    DATE_EXAMPLE,
+    FIELDS,
+    KNOWN_TYPES,
+    columns,
+    money_columns,
+    parse_day,
+)
+from webapp.recon.detect import Detected
+from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
+
+ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
+KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
+KNOWN_LIMIT = 1 << 12
+
+
+class DateRangeRows:
+    """Per-row work of the Date Range report; runs a million times, so lookups are prepared once."""
+
+    def __init__(self, found: Detected, ctx: Context) -> None:
+        self.ctx, self.agg, self.width = ctx, ctx.agg, len(found.header)
+        col = columns(found, ctx)
+        money = money_columns(found.header)
+        ctx.agg.use_layout([bucket for _, bucket, _ in money])
+        self.names = [name for _, _, name in money]
+        indexes = [col[key] for key, _, _ in money]
+        self.money_cells = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
+        self.total_index = col["total"]
+        self.cache: dict[str, int] = {"": 0}
+        self.marketplaces: dict[str, bool] = {}
+        self.quantities: dict[str, int] = {}
+        self.text_cells = itemgetter(*(col[key] for key in FIELDS))
+        self.types: dict[str, str] = {}
+        self.settlement_ids: set[str] = set()
+        self.last: tuple[str, str, m.Settlement] = ("", "\n", m.Settlement(""))
+        self.saw_us_orders = False
+        self.first_excluded: int | None = None
+        self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
+        self.states: dict[str, StateValue] = {}
+        self.order_row, self.acc_row = ctx.agg.order_row, ctx.agg.acc_row
+        # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units)
+        self.known: dict[tuple[str, ...], tuple[Acc, bool, int]] = {}
+        self.known_cells = itemgetter(*(col[key] for key in KNOWN_FIELDS))
+        self.order_cells = itemgetter(*(col[key] for key in ("datetime", "settlementid", "orderid", "sku")))
+        self.types_text = itemgetter(col["type"])
+
+    def odd_row(self, cells: list[str], line: int) -> None:
+        """A row with the wrong field count: an error, unless it is blank (skipped)."""
+        if any(cell.strip() for cell in cells):
+            self.agg.error(line, f"expected {self.width} fields as in the header, found {len(cells)}")
+
+    def add(self, cells: list[str], line: int) -> None:
+        """Add a well-formed row to the totals; RowError says what is wrong with it.
+
+        Runs once per row of files with millions of rows, so what repeats from row to row
+        (the day, the order id, states, amounts) is remembered instead of parsed again. Order
+        rows whose type, marketplace, state and quantity were all found plain before take a
+        short path with the outcome of those checks remembered (``known``).
+        """
+        known = self.known.get(self.known_cells(cells))
+        if known is None:
+            self.add_checked(cells, line)
+            return
+        values, total = self.amounts(cells, line)
+        when, settlement_id, order_id, sku = self.order_cells(cells)
+        self.count(settlement_id, when, total)
+        acc, refund, units = known
+        if order_id != self.last_order[0]:
+            if not ORDER_ID.fullmatch(order_id.strip()):
+                self.other(REFUND if refund else ORDER, self.types_text(cells), order_id.strip(), line, total)
+                return
+            self.last_order = (order_id, order_key(order_id.strip()))
+        self.acc_row(acc, self.last_order[1], refund, sku.strip(), units, values)
+
+    def add_checked(self, cells: list[str], line: int) -> None:
+        """``add`` with every check made; remembers the outcome for plain order rows."""
+        when, settlement_id, type_text, order_id, sku, quantity, marketplace, state_text = self.text_cells(cells)
+        kind = self.types.get(type_text) or self.type_of(type_text)
+        if kind == HEADER:
+            raise RowError("a second header line: two reports were pasted together; upload them separately")
+        values, total = self.amounts(cells, line)
+        self.count(settlement_id, when, total)
+        if order_id != self.last_order[0]:
+            if kind == OTHER or not ORDER_ID.fullmatch(order_id.strip()):
+                self.other(kind, type_text, order_id.strip(), line, total)
+                return
+            self.last_order = (order_id, order_key(order_id.strip()))
+        elif kind == OTHER:
+            self.other(kind, type_text, order_id.strip(), line, total)
+            return
+        if not self.us_marketplace(marketplace):
+            self.foreign_marketplace(marketplace, line, total)
+            return
+        value = self.states.get(state_text) or self.state_value(state_text)
+        state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
+        if state is None:
+            if value.kind == FOREIGN:
+                self.agg.excluded_row(total)
+            return
+        units = self.quantities.get(quantity)
+        if units is None:
+            units = self.units(quantity)
+        self.saw_us_orders = True
+        refund = kind == REFUND
+        units = -units if refund else units
+        acc = self.order_row((settlement_id.strip(), state), self.last_order[1], refund, sku.strip(), units, values)
+        if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
+            self.known[self.known_cells(cells)] = (acc, refund, units)
+
+    def count(self, settlement_id: str, when: str, total: int) -> None:
+        """Count the row in its settlement; a row of the same settlement and day as the last is not checked again."""
+        last_id, prefix, settlement = self.last
+        if settlement_id == last_id and when.startswith(prefix) and when.count(":") == 2:
+            settlement.rows += 1
+            settlement.detail_sum += total
+        else:
+            self.settle(settlement_id, when, total)
+
+    def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
+        """An order row of another marketplace: noted, totalled, kept out of the state orders."""
+        name = marketplace.strip()
+        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: "
+                      "left out of the state orders", total)
+        self.agg.excluded_row(total)
+        self.first_excluded = self.first_excluded or line
+
+    def state_value(self, text: str) -> StateValue:
+        """The normalised `order state` (remembered per distinct text)."""
+        value = normalise_state(text)
+        if len(self.states) < 1000:
+            self.states[text] = value
+        return value
+
+    def amounts(self, cells: list[str], line: int) -> tuple[Sequence[int], int]:
+        """The money cells in cents (layout order) and the row's total, checked against each other."""
+        texts = self.money_cells(cells)
+        try:
+            # one C call looks up every cell seen before (itemgetter of one key returns no tuple)
+            values = itemgetter(*texts)(self.cache) if len(texts) > 1 else (self.cache[texts[0]],)
+        except KeyError:  # a value not seen before: parse each cell (the cache remembers them)
+            values = [self.cache.get(text) for text in texts]
+            for slot, cents in enumerate(values):
+                if cents is None:
+                    values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True,
+                                                  cache=self.cache)
+        added = sum(values)
+        text = cells[self.total_index]
+        if PLAIN_AMOUNT.fullmatch(text):
+            total = int(text.replace(".", "", 1))
+        else:
+            total = self.ctx.cents(text, "total", line, allow_blank=False, cache=None)
+        if added != total:
+            raise RowError(f"the amounts add up to {format_cents(added)} but total says {format_cents(total)}")
+        return values, total
+
+    def us_marketplace(self, text: str) -> bool:
+        """True for amazon.com (any case) or blank; remembered per distinct value."""
+        found = self.marketplaces.get(text)
+        if found is None:
+            found = text.strip().lower() in US_MARKETPLACES
+            if len(self.marketplaces) < 1000:
+                self.marketplaces[text] = found
+        return found
+
+    def units(self, text: str) -> int:
+        """A quantity cell as units (remembered: there are few distinct ones)."""
+        try:
+            units = to_quantity(text)
+        except AmountError as exc:
+            raise RowError(str(exc)) from None
+        if len(self.quantities) < 1000:
+            self.quantities[text] = units
+        return units
+
+    def settle(self, raw_id: str, when: str, total: int) -> None:
+        """Count the row in its settlement, whose period widens to the row's date."""
+        if raw_id not in self.settlement_ids:
+            check_settlement_id(raw_id)
+            self.settlement_ids.add(raw_id)
+        settlement = self.agg.settlement(raw_id.strip())
+        settlement.rows += 1
+        settlement.detail_sum += total
+        prefix, day = self.day(when)
+        self.last = (raw_id, prefix, settlement)
+        if settlement.start is None or day < settlement.start:
+            settlement.start = day
+        if settlement.end is None or day > settlement.end:
+            settlement.end = day
+
+    def day(self, when: str) -> tuple[str, date]:
+        """The date part and date of a `date/time` cell such as 'Dec 1, 2017 12:38:23 AM PST'."""
+        parts = when.rsplit(" ", 3)
+        day = parse_day(parts[0]) if len(parts) == 4 and parts[1].count(":") == 2 else None
+        if day is None:
+            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}")
+        return parts[0] + " ", day
+
+    def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
+        """A row that is not a sales order line: kept in the non-order totals by its type."""
+        label = type_text.strip() or "(blank type)"
+        if kind != OTHER or (order_id and not ORDER_ID.fullmatch(order_id)):
+            shown = repr(order_id) if order_id else "blank"
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
+                          f"{shown}) are kept in the non-order totals")
+        elif label.lower() in KNOWN_TYPES:
+            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: kept in the non-order totals")
+        else:
+            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: kept in the non-order totals")
+        self.agg.other_row(label, total)
+
+    def type_of(self, text: str) -> str:
+        """ORDER, REFUND, HEADER or OTHER for a `type` cell (remembered per distinct value)."""
+        kind = {"order": ORDER, "refund": REFUND, "type": HEADER}.get(text.strip().lower(), OTHER)
+        if len(self.types) < 1000:
+            self.types[text] = kind
+        return kind
+
+    def finish(self, header_line: int) -> None:
+        """File-level checks once every row is read."""
+        summary = self.agg.summary
+        summary.total = sum(settlement.detail_sum for settlement in summary.settlements.values())
+        if summary.rows == 0 and summary.error_count == 0:
+            self.agg.error(header_line, "the header is not followed by any transaction rows")
+        elif not self.saw_us_orders and self.first_excluded:
+            self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
+                           "marketplaces' (as on this line): only US marketplace reports are accepted")
