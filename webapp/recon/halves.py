@@ -70,7 +70,11 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "Da
     if start is None:
         return None
     half = SecondHalf(ctx, rows)  # started before the line count below, so its start-up overlaps it
-    line = lines_before(path, start)
+    try:
+        line = lines_before(path, start)
+    except BaseException:
+        half.close()
+        raise
     if line <= found.line:
         half.close()
         return None
