@@ -6,6 +6,7 @@ Redis. The app is served over real HTTP in a thread: it is
 the sandbox ERP the workers call and the site the viewers poll.
 """
 
+import logging
 import os
 import shutil
 import sys
@@ -112,6 +113,7 @@ def make_app(env: dict[str, str]) -> Flask:
 
 def serve(app: Flask, port: int) -> Callable[[], None]:
     """Serve ``app`` over HTTP in a thread (a thread per request); return the function that stops it."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per ERP call would drown the table
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -9,6 +9,7 @@ from flask import Flask
 
 from webapp.config import check_celery_timing, engine_options, settings_from_env
 from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.fragment_cache import FragmentCache
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     celery_init_app(app)
+    app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     register_blueprints(app)
     from webapp import cli, errors, security, templating
 

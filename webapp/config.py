@@ -83,6 +83,8 @@ def settings_from_env() -> dict[str, Any]:
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", ""),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
         "RECORDS_PER_PAGE": 50,
+        # How long one render of a job's rows serves every operator watching it (0: render each time).
+        "FRAGMENT_CACHE_SECONDS": env_float("FRAGMENT_CACHE_SECONDS", 1.0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

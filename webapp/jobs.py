@@ -170,9 +170,16 @@ def summary(job_id: int) -> str:
 @bp.get("/<int:job_id>/rows")
 @login_required
 def rows(job_id: int) -> str:
-    """Render the record rows fragment for ?page= and ?state= (polled while the job is active)."""
-    job = db.get_or_404(Job, job_id)
-    return render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+    """Render the record rows fragment for ?page= and ?state= (polled while the job is active).
+
+    The same for every operator, so viewers share one render a second (webapp.fragment_cache).
+    """
+
+    def render() -> str:
+        job = db.get_or_404(Job, job_id)
+        return render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+
+    return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_arg(), state_arg()), render)
 
 
 def rows_context(job: Job) -> dict[str, object]:

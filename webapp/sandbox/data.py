@@ -8,7 +8,7 @@ from typing import Any
 PO_FIRST = 100_000
 PO_COUNT = 2_000
 PRODUCT_FIRST = 10_000
-PRODUCT_COUNT = 2_000
+PRODUCT_COUNT = 5_000
 PENDING_EVERY = 7
 
 # [0-9] rather than \d: \d also accepts non-ASCII digits, which int() would happily parse.

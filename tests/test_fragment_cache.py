@@ -1,0 +1,68 @@
+"""The shared one-second cache of the rows fragment."""
+
+import threading
+import time
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.test_jobs_pages import make_job
+from webapp.extensions import db
+from webapp.fragment_cache import FragmentCache
+from webapp.models import JobRecord
+
+
+def test_one_render_serves_every_viewer_until_it_expires() -> None:
+    cache, renders = FragmentCache(ttl=0.2), []
+
+    def render() -> str:
+        renders.append(1)
+        return f"<tr>{len(renders)}</tr>"
+
+    assert [cache.get_or_render(("rows", 1), render) for _ in range(5)] == ["<tr>1</tr>"] * 5
+    time.sleep(0.25)  # past the TTL on purpose: the entry must now be stale
+    assert cache.get_or_render(("rows", 1), render) == "<tr>2</tr>"
+    assert cache.get_or_render(("rows", 2), render) == "<tr>3</tr>"
+
+
+def test_viewers_asking_at_once_wait_for_a_single_render() -> None:
+    cache, renders, started = FragmentCache(ttl=5), [], threading.Event()
+
+    def slow_render() -> str:
+        renders.append(1)
+        started.set()
+        time.sleep(0.2)
+        return "html"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_render(("rows", 7), slow_render))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == ["html"] * 8 and len(renders) == 1
+
+
+def test_a_full_cache_keeps_its_newest_entries() -> None:
+    cache = FragmentCache(ttl=60, max_entries=3)
+    for n in range(5):
+        cache.get_or_render(("rows", n), lambda n=n: str(n))
+    assert sorted(cache.entries) == [("rows", 2), ("rows", 3), ("rows", 4)]
+
+
+def test_rows_fragment_is_shared_then_refreshed(app: Flask, client: FlaskClient) -> None:
+    """Within the TTL the rows fragment is the cached render; after it, the database's state."""
+    job_id = make_job(app, "running", records=2)
+    url, headers = f"/jobs/{job_id}/rows", {"HX-Request": "true"}
+    first = client.get(url, headers=headers).get_data(as_text=True)
+    assert first.count('data-state="pending"') == 2
+    with app.app_context():
+        db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job_id).values(state="succeeded"))
+        db.session.commit()
+    app.extensions["fragment_cache"].ttl = 0.3
+    try:
+        assert client.get(url, headers=headers).get_data(as_text=True) == first
+        time.sleep(0.35)  # past the TTL on purpose
+        assert client.get(url, headers=headers).get_data(as_text=True).count('data-state="succeeded"') == 2
+    finally:
+        app.extensions["fragment_cache"].ttl = app.config["FRAGMENT_CACHE_SECONDS"]
