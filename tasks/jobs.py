@@ -4,6 +4,7 @@ from typing import Any
 
 from tasks import runlog
 from webapp.extensions import db
+from webapp.launch import insert_pending_records
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
 
@@ -18,10 +19,8 @@ def counts_by_state(job_id: int) -> dict[str, int]:
 def add_records(job: Job, keys: list[str]) -> None:
     """Create the job's records in input order; already-present keys are kept (safe to redo)."""
     existing = set(db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == job.id)).scalars())
-    rows = [{"job_id": job.id, "seq": seq, "key": key, "state": RecordState.PENDING}
-            for seq, key in enumerate(keys, start=1) if key not in existing]
-    if rows:
-        db.session.execute(db.insert(JobRecord), rows)
+    rows = [(seq, key) for seq, key in enumerate(keys, start=1) if key not in existing]
+    insert_pending_records(job.id, rows)
     job.total = len(existing) + len(rows)
 
 

@@ -46,6 +46,12 @@ class FragmentCache:
                 self.store(key, html)
         return html
 
+    def clear(self) -> None:
+        """Forget every render (the database was emptied)."""
+        with self.lock:
+            self.entries.clear()
+            self.rendering.clear()
+
     def store(self, key: tuple, html: str) -> None:
         """Keep ``html``; drop expired entries once the cache is full, then the oldest."""
         now = time.monotonic()

