@@ -71,32 +71,36 @@ def test_progress_counts_both_parts(tmp_path: Path, taken: list[bool]) -> None:
     assert all(a[1] <= b[1] <= path.stat().st_size for a, b in zip(calls, calls[1:], strict=False))
 
 
+@pytest.mark.parametrize("chunk_size", [256, 1 << 16])  # the boundary's line known from the reading, or counted
 @pytest.mark.parametrize(("line", "used"), [(H + 21, False), (H + 22, False), (H + 23, True), (H + 25, True)])
 def test_boundary_inside_a_quoted_multiline_field_is_read_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], line: int, used: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], line: int, used: bool, chunk_size: int
 ) -> None:
     rows = list(ROWS)
     rows[19] = dr_row(order_id="113-0013318-0000020", description="Tool Bag,\n12\" wide,\nPack of 2",
                       product_sales="20.99", selling_fees="-1.50")  # row 20: lines H + 20 to H + 22
     data = dr_file(rows).encode()
     split_at(monkeypatch, data, line)
-    split, _ = both(tmp_path, data)
+    split, _ = both(tmp_path, data, chunk_size=chunk_size)
     assert taken == [used]
     assert split.ok and split.rows == 40
 
 
+@pytest.mark.parametrize("chunk_size", [256, 1 << 16])
 def test_errors_after_the_boundary_keep_their_lines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], chunk_size: int
 ) -> None:
     lines = dr_file(ROWS).splitlines(keepends=True)
     lines[H + 30 - 1] = quoted(dr_row(product_sales="1.00", total="2.00")) + "\n"
     lines[H + 35 - 1] = lines[H + 35 - 1].replace('"Order"', '"Order"x')
     lines[H + 3 - 1] = quoted(dr_row(state="Ontario")) + "\n"
+    lines[H + 32 - 1] = quoted(dr_row(state="BC")) + "\n"
     data = "".join(lines).encode()
     split_at(monkeypatch, data, H + 25)
-    split, _ = both(tmp_path, data)
+    split, _ = both(tmp_path, data, chunk_size=chunk_size)
     assert taken == [True]
     assert [problem.line for problem in split.errors] == [H + 30, H + 35]
+    assert [problem.line for problem in split.warnings if "outside the US" in problem.message] == [H + 3, H + 32]
 
 
 CAFE_1252, CAFE_UTF8 = "café".encode("cp1252"), "café".encode()

@@ -41,20 +41,20 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
 def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int, half: SecondHalf | None = None) -> None:
     """Feed every CSV row to ``rows`` with its first physical line; CSV syntax errors are recorded.
 
-    With ``half``, the first record that ends past ``half.line`` is offered to it: when the helper's
-    sums stand in for the rest of the file, reading stops there.
+    With ``half``, records ending past the line it names next are reported to it (a few per chunk
+    read); when the helper's sums stand in for the rest of the file, reading stops there.
     """
     add, error, width, ctx = rows.add, rows.agg.error, rows.width, rows.ctx
     summary, last = rows.agg.summary, 0
-    stop = half.line - offset if half is not None else END
+    stop = -1 if half is not None else END
     while True:
         try:
             for cells in reader:
                 line = offset + last + 1
                 last = reader.line_num
                 if last > stop:
-                    stop = END
-                    if half is not None and half.take(line):
+                    stop = next_stop(half, line, offset + last) - offset
+                    if stop < 0:
                         return
                 if len(cells) != width:
                     rows.odd_row(cells, line)
@@ -70,10 +70,18 @@ def read_rows(reader: "csv._reader", rows: "DateRangeRows", offset: int, half: S
         except csv.Error as exc:
             line, last = offset + last + 1, reader.line_num
             if last > stop:
-                stop = END
-                if half is not None and half.take(line):
+                stop = next_stop(half, line, offset + last) - offset
+                if stop < 0:
                     return
             error(line, csv_problem(exc))
+
+
+def next_stop(half: SecondHalf | None, first: int, end: int) -> int:
+    """The line after which ``read_rows`` reports to ``half`` again; -1 to stop reading (see ``SecondHalf.passed``)."""
+    if half is None:
+        return END
+    line = half.passed(first, end)
+    return -1 if line is None else line
 
 
 def csv_problem(exc: csv.Error) -> str:

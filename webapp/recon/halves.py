@@ -37,11 +37,10 @@ SIZE = struct.Struct("<q")
 
 @dataclass
 class Job:
-    """What the helper needs: where to start, the line number before it, and how to read the rows."""
+    """What the helper needs: where to start and how to read the rows (it numbers lines from its start)."""
 
     path: str
     start: int
-    line: int
     found: Detected
     lenient: bool
     every: int
@@ -69,16 +68,15 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "Da
     start = boundary(path, int(os.path.getsize(path) * FIRST_SHARE), len(found.header))
     if start is None:
         return None
-    half = SecondHalf(ctx, rows)  # started before the line count below, so its start-up overlaps it
-    try:
+    if start > source.bytes_read:
+        source.watch(start)  # its line number comes with the chunk that holds it
+        line = None
+    else:
         line = lines_before(path, start)
-    except BaseException:
-        half.close()
-        raise
-    if line <= found.line:
-        half.close()
-        return None
-    half.send(Job(str(path), start, line, found, ctx.agg.lenient_states, ctx.every, source.chunk_size,
+        if line <= found.line:
+            return None
+    half = SecondHalf(ctx, rows, line)
+    half.send(Job(str(path), start, found, ctx.agg.lenient_states, ctx.every, source.chunk_size,
                   csv.field_size_limit()))
     return half
 
@@ -124,9 +122,9 @@ def lines_before(path: str | Path, offset: int) -> int:
 class SecondHalf:
     """The helper process, its progress and its result; this process's progress is reported combined with it."""
 
-    def __init__(self, ctx: Context, rows: "DateRangeRows") -> None:
+    def __init__(self, ctx: Context, rows: "DateRangeRows", line: int | None) -> None:
         self.ctx, self.rows, self.user_progress = ctx, rows, ctx.progress
-        self.line = sys.maxsize  # the boundary's line, once the job is sent
+        self.line = line  # the boundary: the last line before the helper's first; None until the source knows it
         self.cap = sys.maxsize  # this process's bytes count toward progress up to the boundary
         self.done_rows = self.done_bytes = 0
         self.next_mark = ctx.every
@@ -146,9 +144,23 @@ class SecondHalf:
             self.process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
             self.process.stdin.close()
         except OSError:
-            return  # the helper is gone: the boundary is never taken
-        self.line, self.cap = job.line, job.start
+            self.line = sys.maxsize  # the helper is gone: the boundary is never taken
+            return
+        self.cap = job.start
         self.ctx.progress = self.progress
+
+    def passed(self, first: int, end: int) -> int | None:
+        """A record on lines ``first`` to ``end`` ended past the last line known to lie before the boundary.
+
+        Returns the line to check at next, or None once the helper's sums are merged: reading stops.
+        """
+        if self.line is None:
+            self.line = self.ctx.source.mark_line
+            if self.line is None:  # not read that far: every line decoded so far lies before the boundary
+                return self.ctx.source.lines_done
+        if end <= self.line:
+            return self.line
+        return None if self.take(first) else sys.maxsize
 
     def progress(self, rows: int, bytes_read: int) -> None:
         """The progress callback while both read: pass on each multiple of ``every`` of the combined rows."""
@@ -167,17 +179,18 @@ class SecondHalf:
 
         Unless the record starts right after the boundary it spans it, and the helper started mid-record.
         """
-        source = self.ctx.source
-        digest, size = source.digest_rest() if line == self.line + 1 else ("", 0)  # the helper may still be reading
+        source, boundary = self.ctx.source, self.line or 0
+        digest, size = source.digest_rest() if line == boundary + 1 else ("", 0)  # the helper may still be reading
         later = self.wait() if size else None
         self.close()
         if later is None or later.unsure or (source.encoding == "windows-1252" and not later.ascii):
             self.done_rows = self.done_bytes = 0
             self.cap = sys.maxsize
             return False
-        merge_into(self.ctx.agg, later.partial)
+        merge_into(self.ctx.agg, later.partial, boundary)
         self.rows.saw_us_orders = self.rows.saw_us_orders or later.saw_us_orders
-        self.rows.first_excluded = self.rows.first_excluded or later.first_excluded
+        if later.first_excluded is not None:
+            self.rows.first_excluded = self.rows.first_excluded or later.first_excluded + boundary
         source.sha256, source.bytes_read = digest, size
         self.report(self.ctx.agg.summary.rows, size)
         return True

@@ -5,7 +5,7 @@ sets united, and what keeps the order or line of its first occurrence keeps the 
 """
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from webapp.recon.aggregate import MAX_PROBLEMS, Acc, Aggregator, Note
 from webapp.recon.model import OtherTotal, ReportSummary, Settlement
@@ -50,14 +50,18 @@ class Partial:
         return cls(agg.summary, agg.notes, agg.accs)
 
 
-def merge_into(agg: Aggregator, later: Partial) -> None:
-    """Add ``later``, read from the rows after those ``agg`` has seen, to ``agg``."""
+def merge_into(agg: Aggregator, later: Partial, lines: int) -> None:
+    """Add ``later``, read from the rows after those ``agg`` has seen, to ``agg``.
+
+    :param lines: the number of lines before ``later``'s, whose own line numbers start at 1.
+    """
     summary, other = agg.summary, later.summary
     summary.rows += other.rows
     summary.error_count += other.error_count
-    summary.errors.extend(other.errors[: max(0, MAX_PROBLEMS - len(summary.errors))])
+    for problem in other.errors[: max(0, MAX_PROBLEMS - len(summary.errors))]:
+        summary.errors.append(replace(problem, line=shifted(problem.line, lines)))
     for key, note in later.notes.items():
-        mine = agg.notes.setdefault(key, Note(note.message, note.line))
+        mine = agg.notes.setdefault(key, Note(note.message, shifted(note.line, lines)))
         mine.count += note.count
         mine.cents += note.cents
     for raw, count in other.unknown_states.items():
@@ -69,6 +73,11 @@ def merge_into(agg: Aggregator, later: Partial) -> None:
         merge_settlement(summary.settlements.setdefault(settlement_id, Settlement(settlement_id)), settlement)
     for key, acc in later.accs.items():
         merge_acc(agg.accs.setdefault(key, Acc()), acc)
+
+
+def shifted(line: int | None, lines: int) -> int | None:
+    """A line number of the later part as a line of the whole file."""
+    return None if line is None else line + lines
 
 
 def add_total(mine: OtherTotal, other: OtherTotal) -> None:

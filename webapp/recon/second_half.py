@@ -90,7 +90,7 @@ def read_later(job: Job, out: BinaryIO) -> Later:
         agg = LaterAggregator(ReportSummary(), lenient_states=job.lenient)
         rows = LaterRows(job.found, Context(agg, source, progress, job.every))
         agg.notes.clear()  # notes about the header are the first part's
-        read_rows(csv.reader(source, strict=True), rows, job.line)
+        read_rows(csv.reader(source, strict=True), rows, 0)  # lines counted from the start
     return Later(Partial.of(agg), rows.saw_us_orders, rows.first_excluded, source.bytes_read, source.ascii,
                  rows.unsure)
 

@@ -36,15 +36,28 @@ class LineSource:
         self._pending = b""
         self._multibyte_seen = False
         self.bare_cr: bool | None = None  # old Mac files end lines with CR alone; decided on the first chunk
+        self.mark: int | None = None
+        self.mark_line: int | None = None
         self._decode: Callable[[bytes, bool], str] = self._decode_utf8
 
     def __iter__(self) -> Iterator[str]:
         """Every line with its line ending ("\\n"; a CR before it is kept, as csv expects)."""
         return chain.from_iterable(self._batches())
 
+    def watch(self, offset: int) -> None:
+        """Have ``mark_line`` set to the number of line feeds before byte ``offset`` when the chunk holding it is read.
+
+        ``offset`` must lie past the bytes read so far; the count costs nothing, as the lines
+        of every earlier chunk are counted already.
+        """
+        self.mark, self.mark_line = offset, None
+
     def _read(self) -> bytes:
         """The next chunk of raw bytes, counted and hashed."""
         chunk = self.binary.read(self.chunk_size)
+        if self.mark is not None and self.mark_line is None and self.bytes_read + len(chunk) >= self.mark:
+            # every byte before this chunk is decoded into lines_done lines (no line feed waits in _pending)
+            self.mark_line = self.lines_done + chunk[: self.mark - self.bytes_read].count(b"\n")
         self.bytes_read += len(chunk)
         self._hash.update(chunk)
         return chunk
