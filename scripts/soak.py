@@ -72,6 +72,7 @@ DRAIN_SECONDS = STUCK_AFTER * 3 + STALL_SECONDS
 MAX_UNFINISHED = 200  # the launcher waits while this many records are unfinished
 KIND_WEIGHTS = {"purchase_orders": 45, "bills_of_materials": 35, "reconciliation": 20}
 SETTLEMENTS = (b"24702193891", b"24702193892")  # the generator's settlement ids, made unique per file
+PRODUCT_WINDOW = 600  # products drawn from the first 600 only, so jobs overlap and each is made several times
 
 
 def say(text: str) -> None:
@@ -324,7 +325,7 @@ class Launcher:
             keys = [f"PO-{n}" for n in range(first, first + size)]
         else:
             size = self.rng.randint(10, 40)
-            first = erp_data.PRODUCT_FIRST + self.rng.randrange(erp_data.PRODUCT_COUNT - size)
+            first = erp_data.PRODUCT_FIRST + self.rng.randrange(PRODUCT_WINDOW - size)
             keys = [f"P-{n}" for n in range(first, first + size)]
         return launch_job(kind, "upload", keys, None, input_name=f"soak-{kind}.csv").id
 
