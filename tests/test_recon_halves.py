@@ -152,3 +152,14 @@ def test_a_first_row_that_one_pass_takes_unchecked_is_read_on(
     split, _ = both(tmp_path, data)
     assert taken == [False]
     assert split.ok
+
+
+def test_without_a_helper_process_the_file_is_read_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
+) -> None:
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(halves.subprocess, "Popen", no_process)
+    split, _ = both(tmp_path, generated(1_000))
+    assert taken == [] and split.ok and split.rows == 1_000

@@ -75,7 +75,10 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "Da
         line = lines_before(path, start)
         if line <= found.line:
             return None
-    half = SecondHalf(ctx, rows, line)
+    try:
+        half = SecondHalf(ctx, rows, line)
+    except OSError:  # no process to be had: one pass it is
+        return None
     half.send(Job(str(path), start, found, ctx.agg.lenient_states, ctx.every, source.chunk_size,
                   csv.field_size_limit()))
     return half
