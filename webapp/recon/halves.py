@@ -183,8 +183,10 @@ class SecondHalf:
         Unless the record starts right after the boundary it spans it, and the helper started mid-record.
         """
         source, boundary = self.ctx.source, self.line or 0
-        digest, size = source.digest_rest() if line == boundary + 1 else ("", 0)  # the helper may still be reading
-        later = self.wait() if size else None
+        digest, size, later = "", 0, None
+        if line == boundary + 1:
+            digest, size = source.digest_rest()  # while the helper may still be reading
+            later = self.wait()
         self.close()
         if later is None or later.unsure or (source.encoding == "windows-1252" and not later.ascii):
             self.done_rows = self.done_bytes = 0
@@ -220,6 +222,7 @@ class SecondHalf:
                 return
             if not data:
                 self.ended = True
+                return
             self.buffer += data
             self.unpack()
 
@@ -228,7 +231,7 @@ class SecondHalf:
         while self.buffer[:1] == PROGRESS and len(self.buffer) >= 1 + COUNTS.size:
             self.done_rows, self.done_bytes = COUNTS.unpack_from(self.buffer, 1)
             del self.buffer[: 1 + COUNTS.size]
-        if self.buffer[:1] == RESULT and len(self.buffer) >= 1 + SIZE.size:
+        if self.result is None and self.buffer[:1] == RESULT and len(self.buffer) >= 1 + SIZE.size:
             (size,) = SIZE.unpack_from(self.buffer, 1)
             if len(self.buffer) >= 1 + SIZE.size + size:
                 self.result = memoryview(self.buffer)[1 + SIZE.size : 1 + SIZE.size + size]  # no copy
