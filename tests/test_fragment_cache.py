@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from tests.test_jobs_pages import make_job
 from webapp.extensions import db
 from webapp.fragment_cache import FragmentCache
-from webapp.models import JobRecord
+from webapp.models import Job, JobRecord
 
 
 def test_one_render_serves_every_viewer_until_it_expires() -> None:
@@ -66,3 +66,20 @@ def test_rows_fragment_is_shared_then_refreshed(app: Flask, client: FlaskClient)
         assert client.get(url, headers=headers).get_data(as_text=True).count('data-state="succeeded"') == 2
     finally:
         app.extensions["fragment_cache"].ttl = app.config["FRAGMENT_CACHE_SECONDS"]
+
+
+def test_summary_counts_are_shared_while_running_and_exact_once_ended(app: Flask, client: FlaskClient) -> None:
+    """A running job's counts may be a second old; the render after the job ends is never stale."""
+    job_id = make_job(app, "running", records=2)
+    url, headers = f"/jobs/{job_id}/summary", {"HX-Request": "true"}
+    assert 'data-state="pending">2<' in client.get(url, headers=headers).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job_id).values(state="succeeded"))
+        db.session.commit()
+    assert 'data-state="pending">2<' in client.get(url, headers=headers).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(db.update(Job).where(Job.id == job_id).values(status="succeeded"))
+        db.session.commit()
+    ended = client.get(url, headers=headers).get_data(as_text=True)
+    assert 'data-state="succeeded">2<' in ended and 'data-state="pending">0<' in ended
+    assert "hx-trigger" not in ended

@@ -1,39 +1,41 @@
-"""A shared, one-second cache of rendered fragments that are the same for every operator.
+"""A shared, one-second cache of what live fragments show the same to every operator.
 
 Fifty operators watching one job would otherwise render its rows fifty times a second, taking
 CPU from the workers running the job. The rows fragment carries no per-operator content (no CSRF
-token, no name), so one render serves every viewer for FRAGMENT_TTL seconds: the page is at most
-that much older than the database, well under its one-second polling. Per web process, in memory:
-nothing to configure, nothing to invalidate.
+token, no name), so one render serves every viewer for FRAGMENT_TTL seconds; the summary carries
+a per-session CSRF token, so only its counts are shared. What a viewer sees is at most that much
+older than the database, well under the one-second polling. Per web process, in memory: nothing
+to configure, nothing to invalidate.
 """
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 FRAGMENT_TTL = 1.0
 MAX_ENTRIES = 512
 
 
 class FragmentCache:
-    """Rendered HTML by key, each kept ``ttl`` seconds; one render per key at a time."""
+    """Rendered HTML (or computed values) by key, each kept ``ttl`` seconds; one render per key at a time."""
 
     def __init__(self, ttl: float = FRAGMENT_TTL, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl, self.max_entries = ttl, max_entries
-        self.entries: dict[tuple, tuple[float, str]] = {}
+        self.entries: dict[tuple, tuple[float, Any]] = {}
         self.rendering: dict[tuple, threading.Lock] = {}
         self.lock = threading.Lock()
 
-    def fresh(self, key: tuple) -> str | None:
-        """The cached HTML of ``key`` if it is younger than the TTL."""
+    def fresh(self, key: tuple) -> Any:
+        """The cached value of ``key`` if it is younger than the TTL, else None."""
         with self.lock:
             entry = self.entries.get(key)
         if entry is not None and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
         return None
 
-    def get_or_render(self, key: tuple, render: Callable[[], str]) -> str:
-        """The fresh HTML of ``key``, rendering it if needed; viewers asking at once wait for one render."""
+    def get_or_render(self, key: tuple, render: Callable[[], Any]) -> Any:
+        """The fresh value of ``key``, rendering it if needed; viewers asking at once wait for one render."""
         html = self.fresh(key)
         if html is not None:
             return html
@@ -52,7 +54,7 @@ class FragmentCache:
             self.entries.clear()
             self.rendering.clear()
 
-    def store(self, key: tuple, html: str) -> None:
+    def store(self, key: tuple, html: Any) -> None:
         """Keep ``html``; drop expired entries once the cache is full, then the oldest."""
         now = time.monotonic()
         with self.lock:

@@ -162,9 +162,17 @@ def detail(job_id: int) -> str:
 @bp.get("/<int:job_id>/summary")
 @login_required
 def summary(job_id: int) -> str:
-    """Render the summary fragment (polled while the job is active)."""
+    """Render the summary fragment (polled while the job is active).
+
+    While the job runs, its counts are shared by every viewer for a second (webapp.fragment_cache);
+    once it has ended they are read fresh, so the last render, which stops the polling, is exact.
+    """
     job = db.get_or_404(Job, job_id)
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job), **recon_context(job))
+    if job.is_active:
+        counts = current_app.extensions["fragment_cache"].get_or_render(("summary", job_id), lambda: summarize(job))
+    else:
+        counts = summarize(job)
+    return render_template("jobs/_summary.html", job=job, summary=counts, **recon_context(job))
 
 
 @bp.get("/<int:job_id>/rows")
