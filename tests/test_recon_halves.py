@@ -8,7 +8,7 @@ import pytest
 
 from scripts.make_date_range_report import write_report
 from tests.recon_corpus.builders import DR_PREAMBLE, dr_file, dr_row, quoted
-from webapp.recon import halves, preview, summarize
+from webapp.recon import halves, helper, preview, summarize
 from webapp.recon.model import ReportSummary
 
 H = len(DR_PREAMBLE) + 1  # the header line; row n of a file is on line H + n
@@ -160,6 +160,6 @@ def test_without_a_helper_process_the_file_is_read_in_one_pass(
     def no_process(*args: object, **kwargs: object) -> None:
         raise OSError("no more processes")
 
-    monkeypatch.setattr(halves.subprocess, "Popen", no_process)
+    monkeypatch.setattr(helper.subprocess, "Popen", no_process)
     split, _ = both(tmp_path, generated(1_000))
     assert taken == [] and split.ok and split.rows == 1_000

@@ -22,7 +22,7 @@ from typing import BinaryIO  # noqa: E402
 from webapp.recon.context import Context, RowError  # noqa: E402
 from webapp.recon.date_range import read_rows  # noqa: E402
 from webapp.recon.date_range_rows import DateRangeRows  # noqa: E402
-from webapp.recon.halves import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
+from webapp.recon.helper import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
 from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
 from webapp.recon.model import ReportSummary  # noqa: E402
 from webapp.recon.text import LineSource  # noqa: E402
