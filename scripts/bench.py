@@ -62,7 +62,9 @@ def main() -> int:
     print(f"Celeriac benchmarks on {machine()}; median of {repeat}", flush=True)
     for name in chosen:
         title, target = SECTIONS[name]
-        print_rows(title, section(target)(repeat))
+        rows = section(target)(repeat)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print_rows(f"{title} (load average after: {load})", rows)
     return 0
 
 
