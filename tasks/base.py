@@ -59,7 +59,7 @@ class RecordTask(Task):
         if lost >= POISON_CAP:
             step = self.name.rsplit(".", 1)[-1]
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
-        by = jobs.cancelled_by(kwargs["job_id"])
+        by = jobs.cancelled_by_loading(kwargs["job_id"], record_id)
         if by is not None:
             return cancel_unless_done(record_id, by)
         return self.run(*args, **kwargs)

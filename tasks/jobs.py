@@ -111,13 +111,30 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
     return row[1] or "an operator"
 
 
-def ensure_not_cancelled(job_id: int) -> None:
-    """Raise JobCancelled if the job was cancelled; call it before the step's first write.
+def cancelled_by_loading(job_id: int, record_id: int) -> str | None:
+    """Like cancelled_by(), reading the record into the session in the same query: the step's own
+    records.load() then costs no round trip."""
+    row = db.session.execute(
+        db.select(JobRecord, Job.cancel_requested_at, Job.cancelled_by).join(Job, Job.id == JobRecord.job_id).where(JobRecord.id == record_id)
+    ).first()
+    if row is None:
+        return cancelled_by(job_id)
+    _, requested_at, by = row
+    return None if requested_at is None else by or "an operator"
 
-    The share lock it takes is held until the step commits, so a cancel (which locks the job row
-    first, then its records) waits for the write to finish instead of interleaving with it.
-    Locking the job row before any record row keeps both in the same order: no deadlock.
+
+def ensure_not_cancelled(job_id: int, written: bool = False) -> None:
+    """Raise JobCancelled if the job was cancelled. A write step calls it twice: before its first
+    write, and with ``written=True`` after writing and before committing; one of the two checks.
+
+    PostgreSQL checks before the write, under a share lock on the job row held until the commit:
+    a cancel (which locks the job row, then its records) waits for the write instead of
+    interleaving, and both lock the job before any record, so they cannot deadlock. SQLite has no
+    row locks: it checks after the write, inside the write transaction, which holds the database's
+    write lock, so no cancel can commit between the check and the commit.
     """
+    if (db.engine.dialect.name == "postgresql") == written:
+        return
     by = cancelled_by(job_id, lock=True)
     if by is not None:
         raise JobCancelled(by)

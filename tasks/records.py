@@ -17,7 +17,7 @@ def outcome(record_id: int, ok: bool) -> dict[str, Any]:
 
 
 def load(record_id: int) -> JobRecord | None:
-    """The record, fresh from the database."""
+    """The record as this transaction reads it (no query if the step's cancel check already read it)."""
     return db.session.get(JobRecord, record_id)
 
 
