@@ -62,6 +62,15 @@ def is_logged(task: Task, kwargs: dict) -> bool:
     return task.name.startswith("tasks.") or "job_id" in (kwargs or {})
 
 
+def earlier_runs(task_id: str, request: Any) -> list[str]:
+    """States of the task id's earlier runs. A first delivery of a first attempt has none, and
+    costs no query: every way a message comes back (a retry, kombu restoring an unacknowledged
+    message, a requeue when the pool process died) marks it as a retry or as redelivered."""
+    if not request.retries and not (request.delivery_info or {}).get("redelivered"):
+        return []
+    return list(db.session.execute(db.select(TaskRun.state).where(TaskRun.task_id == task_id)).scalars())
+
+
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST."""
@@ -71,8 +80,8 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     delivery = request.delivery_info or {}
     try:
         with _flask_app(task).app_context():
-            earlier = db.session.execute(db.select(TaskRun.state).where(TaskRun.task_id == task_id)).scalars().all()
-            if STARTED in earlier:  # one query in the usual case, where the task id has no earlier run
+            earlier = earlier_runs(task_id, request)
+            if STARTED in earlier:
                 db.session.execute(
                     db.update(TaskRun)
                     .where(TaskRun.task_id == task_id, TaskRun.state == STARTED)
