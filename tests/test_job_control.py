@@ -174,3 +174,18 @@ def test_holding_the_job_row_never_blocks_a_record_write(app: Flask) -> None:
         db.session.rollback()
     assert outcome == ["written"]
     assert count(app, JobStateCount, JobStateCount.job_id == job_id, JobStateCount.state == "running", JobStateCount.n == 1) == 1
+
+
+def test_a_job_deleted_with_its_records_takes_its_counts_along(app: Flask) -> None:
+    """A purge that deletes job rows (records and counts cascade) succeeds; other jobs' counts stay."""
+    gone, kept = make_job(app, "succeeded", records=3), make_job(app, "running", records=2)
+    with app.app_context():
+        db.session.execute(db.delete(Job).where(Job.id == gone))
+        db.session.commit()
+    assert count(app, JobRecord, JobRecord.job_id == gone) == 0
+    assert count(app, JobStateCount, JobStateCount.job_id == gone) == 0
+    with app.app_context():
+        db.session.execute(db.delete(JobRecord).where(JobRecord.job_id == kept, JobRecord.seq == 1))
+        db.session.commit()
+        left = db.session.execute(db.select(db.func.sum(JobStateCount.n)).where(JobStateCount.job_id == kept)).scalar_one()
+    assert left == 1
