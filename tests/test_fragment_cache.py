@@ -1,43 +1,57 @@
 """The shared one-second cache of the rows fragment."""
 
 import threading
-import time
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.helpers import wait_for
 from tests.test_jobs_pages import make_job
 from webapp.extensions import db
 from webapp.fragment_cache import FragmentCache
 from webapp.models import Job, JobRecord
 
 
+class FakeClock:
+    """A clock the test moves by hand, so expiry needs no waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_one_render_serves_every_viewer_until_it_expires() -> None:
-    cache, renders = FragmentCache(ttl=0.2), []
+    clock = FakeClock()
+    cache, renders = FragmentCache(ttl=1.0, clock=clock), []
 
     def render() -> str:
         renders.append(1)
         return f"<tr>{len(renders)}</tr>"
 
     assert [cache.get_or_render(("rows", 1), render) for _ in range(5)] == ["<tr>1</tr>"] * 5
-    time.sleep(0.25)  # past the TTL on purpose: the entry must now be stale
+    clock.now += 0.99
+    assert cache.get_or_render(("rows", 1), render) == "<tr>1</tr>"
+    clock.now += 0.01
     assert cache.get_or_render(("rows", 1), render) == "<tr>2</tr>"
     assert cache.get_or_render(("rows", 2), render) == "<tr>3</tr>"
 
 
 def test_viewers_asking_at_once_wait_for_a_single_render() -> None:
-    cache, renders, started = FragmentCache(ttl=5), [], threading.Event()
+    cache, renders, release = FragmentCache(ttl=5), [], threading.Event()
 
     def slow_render() -> str:
         renders.append(1)
-        started.set()
-        time.sleep(0.2)
+        release.wait(timeout=10)  # held until the test has started every viewer
         return "html"
 
     results: list[str] = []
     threads = [threading.Thread(target=lambda: results.append(cache.get_or_render(("rows", 7), slow_render))) for _ in range(8)]
     for thread in threads:
         thread.start()
+    wait_for(lambda: renders, timeout=10, interval=0.01, message="the first render to start")
+    release.set()
     for thread in threads:
         thread.join(timeout=10)
     assert results == ["html"] * 8 and len(renders) == 1
@@ -59,13 +73,13 @@ def test_rows_fragment_is_shared_then_refreshed(app: Flask, client: FlaskClient)
     with app.app_context():
         db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job_id).values(state="succeeded"))
         db.session.commit()
-    app.extensions["fragment_cache"].ttl = 0.3
+    cache = app.extensions["fragment_cache"]
+    assert client.get(url, headers=headers).get_data(as_text=True) == first
+    clock, cache.clock = cache.clock, lambda: clock() + cache.ttl  # the same requests, a TTL later
     try:
-        assert client.get(url, headers=headers).get_data(as_text=True) == first
-        time.sleep(0.35)  # past the TTL on purpose
         assert client.get(url, headers=headers).get_data(as_text=True).count('data-state="succeeded"') == 2
     finally:
-        app.extensions["fragment_cache"].ttl = app.config["FRAGMENT_CACHE_SECONDS"]
+        cache.clock = clock
 
 
 def test_summary_counts_are_shared_while_running_and_exact_once_ended(app: Flask, client: FlaskClient) -> None:

@@ -20,8 +20,9 @@ MAX_ENTRIES = 512
 class FragmentCache:
     """Rendered HTML (or computed values) by key, each kept ``ttl`` seconds; one render per key at a time."""
 
-    def __init__(self, ttl: float = FRAGMENT_TTL, max_entries: int = MAX_ENTRIES) -> None:
-        self.ttl, self.max_entries = ttl, max_entries
+    def __init__(self, ttl: float = FRAGMENT_TTL, max_entries: int = MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         self.entries: dict[tuple, tuple[float, Any]] = {}
         self.rendering: dict[tuple, threading.Lock] = {}
         self.lock = threading.Lock()
@@ -30,7 +31,7 @@ class FragmentCache:
         """The cached value of ``key`` if it is younger than the TTL, else None."""
         with self.lock:
             entry = self.entries.get(key)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+        if entry is not None and self.clock() - entry[0] < self.ttl:
             return entry[1]
         return None
 
@@ -56,7 +57,7 @@ class FragmentCache:
 
     def store(self, key: tuple, html: Any) -> None:
         """Keep ``html``; drop expired entries once the cache is full, then the oldest."""
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             self.entries[key] = (now, html)
             if len(self.entries) > self.max_entries:
