@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from tests.helpers import WorkerSet, free_port, wait_for  # noqa: E402
+from tests.helpers import WorkerSet, free_port, migrate_fresh, wait_for  # noqa: E402
 
 # The same worker layout as the Procfile: a prefork pool for the database steps, a threads pool
 # for the ERP fetches (IO_CONCURRENCY), on two cores.
@@ -97,17 +97,10 @@ class BenchEnv:
 def make_app(env: dict[str, str]) -> Flask:
     """The app on a fresh schema of the configured database."""
     os.environ.update(env)
-    from flask_migrate import upgrade
-
     from webapp import create_app
-    from webapp.extensions import db
 
     app = create_app()
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade(directory=str(ROOT / "migrations"))
+    migrate_fresh(app)
     return app
 
 

@@ -9,7 +9,6 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,11 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.helpers import WorkerSet, free_port, wait_for
+from tests.helpers import WorkerSet, free_port, migrate_fresh, wait_for
 from webapp.config import database_url
 from webapp.localredis import start_private_redis
 
-ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's access log drowns failures
 
 
@@ -82,10 +80,7 @@ def worker_env(database_uri: str, redis_url: str, web_port: int) -> dict[str, st
 @pytest.fixture(scope="session")
 def app(database_uri: str, redis_url: str, web_port: int) -> Iterator[Flask]:
     """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
-    from flask_migrate import upgrade
-
     from webapp import create_app
-    from webapp.extensions import db
 
     app = create_app({
         "TESTING": True,
@@ -97,11 +92,7 @@ def app(database_uri: str, redis_url: str, web_port: int) -> Iterator[Flask]:
         "REMEMBER_COOKIE_SECURE": False,
         "SANDBOX_TIMEOUT_SLEEP": 2,
     })
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade(directory=str(ROOT / "migrations"))
+    migrate_fresh(app)
     yield app
 
 

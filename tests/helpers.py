@@ -7,16 +7,32 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 
 from webapp.localredis import free_port
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-__all__ = ["WorkerSet", "free_port", "wait_for"]
+__all__ = ["WorkerSet", "free_port", "migrate_fresh", "wait_for"]
+
+
+def migrate_fresh(app: "Flask") -> None:
+    """Bring the app's database to the latest migration from nothing (PostgreSQL's schema is dropped first)."""
+    from flask_migrate import upgrade
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade(directory=str(ROOT / "migrations"))
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.1, message: str = "") -> T:
