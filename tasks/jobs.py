@@ -111,16 +111,19 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
     return row[1] or "an operator"
 
 
-def cancelled_by_loading(job_id: int, record_id: int) -> str | None:
-    """Like cancelled_by(), reading the record into the session in the same query: the step's own
-    records.load() then costs no round trip."""
+def cancelled_by_loading(job_id: int, record_id: int) -> tuple[JobRecord | None, str | None]:
+    """Like cancelled_by(), reading the record in the same query; returns (record, who cancelled).
+
+    The caller must hold on to the record while the step runs: the session keeps loaded objects
+    only while something references them, and the step's own records.load() then costs no query.
+    """
     row = db.session.execute(
         db.select(JobRecord, Job.cancel_requested_at, Job.cancelled_by).join(Job, Job.id == JobRecord.job_id).where(JobRecord.id == record_id)
     ).first()
     if row is None:
-        return cancelled_by(job_id)
-    _, requested_at, by = row
-    return None if requested_at is None else by or "an operator"
+        return None, cancelled_by(job_id)
+    record, requested_at, by = row
+    return record, None if requested_at is None else by or "an operator"
 
 
 def ensure_not_cancelled(job_id: int, written: bool = False) -> None:

@@ -34,6 +34,13 @@ def mark_running(record: JobRecord) -> None:
     db.session.commit()
 
 
+def store_payload(record_id: int, payload: dict[str, Any]) -> None:
+    """Keep what was fetched for the next step. Written by id, so the record that mark_running()'s
+    commit expired is not read back first. The caller's transaction commits it."""
+    db.session.execute(db.update(JobRecord).where(JobRecord.id == record_id).values(payload=payload),
+                       execution_options={"synchronize_session": False})
+
+
 def mark_retrying(record: JobRecord, error: str, retry_at: datetime) -> None:
     """A transient failure: say why, and when the next attempt is due."""
     record.state = RecordState.RETRYING

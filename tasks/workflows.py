@@ -89,13 +89,14 @@ def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | 
     chord(header, body).apply_async()
 
 
-@shared_task(bind=True, base=RecordTask, max_retries=None)
+@shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Fetch one purchase order from the ERP."""
+    """Fetch one purchase order from the ERP. Its result is not stored in Redis: the next step is
+    immutable and reads what was fetched from the record, so nobody would read it."""
     return fetch_document(self, record_id, "/purchase-orders/{}", purchase_orders.validate_po)
 
 
-@shared_task(bind=True, base=RecordTask, max_retries=None)
+@shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one bill of materials from the ERP."""
     return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
