@@ -52,6 +52,8 @@ class RecordTask(Task):
                 db.session.rollback()
                 return self.fail_with_traceback(record_id, f"internal error: {type(exc).__name__}: {exc}")
 
+    writes_erp = False  # steps that write to the ERP set it: their cancel check locks the job row
+
     def guarded_run(self, *args: Any, **kwargs: Any) -> Any:
         """Run the step unless its worker died too often on it or its job was cancelled."""
         record_id = kwargs["record_id"]
@@ -60,7 +62,7 @@ class RecordTask(Task):
             step = self.name.rsplit(".", 1)[-1]
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
         # The local keeps the loaded record alive while the step runs, so its records.load() is free.
-        _record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id)
+        _record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
         if by is not None:
             return cancel_unless_done(record_id, by)
         return self.run(*args, **kwargs)

@@ -99,11 +99,16 @@ class JobCancelled(Exception):
         self.by = by
 
 
+def locks_rows() -> bool:
+    """True on PostgreSQL, whose row locks the cancel checks use; SQLite locks the whole database."""
+    return db.engine.dialect.name == "postgresql"
+
+
 def cancelled_by(job_id: int, lock: bool = False) -> str | None:
-    """Who cancelled the job, or None. With ``lock``, hold a share lock on the job row until commit,
-    so a cancel cannot be acknowledged between this check and the write it guards (PostgreSQL)."""
+    """Who cancelled the job, or None. With ``lock``, hold a share lock on the job row until commit
+    (see cancelled_by_loading)."""
     query = db.select(Job.cancel_requested_at, Job.cancelled_by).where(Job.id == job_id)
-    if lock and db.engine.dialect.name == "postgresql":
+    if lock and locks_rows():
         query = query.with_for_update(read=True)
     row = db.session.execute(query).first()
     if row is None or row[0] is None:
@@ -111,34 +116,40 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
     return row[1] or "an operator"
 
 
-def cancelled_by_loading(job_id: int, record_id: int) -> tuple[JobRecord | None, str | None]:
+def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tuple[JobRecord | None, str | None]:
     """Like cancelled_by(), reading the record in the same query; returns (record, who cancelled).
 
     The caller must hold on to the record while the step runs: the session keeps loaded objects
     only while something references them, and the step's own records.load() then costs no query.
+
+    A step that writes to the ERP passes ``lock``: on PostgreSQL the query then also takes a share
+    lock on the job row, held until the step commits its write. A cancel (which locks the job row,
+    then its records) waits for the write instead of interleaving with it, and both lock the job
+    before any record, so they cannot deadlock. On SQLite, which has no row locks, the step checks
+    again after writing (ensure_not_cancelled_after_write).
     """
-    row = db.session.execute(
-        db.select(JobRecord, Job.cancel_requested_at, Job.cancelled_by).join(Job, Job.id == JobRecord.job_id).where(JobRecord.id == record_id)
-    ).first()
+    query = db.select(JobRecord, Job.cancel_requested_at, Job.cancelled_by).join(Job, Job.id == JobRecord.job_id).where(JobRecord.id == record_id)
+    if lock and locks_rows():
+        query = query.with_for_update(read=True, of=Job)
+    row = db.session.execute(query).first()
     if row is None:
-        return None, cancelled_by(job_id)
+        return None, cancelled_by(job_id, lock=lock)
     record, requested_at, by = row
     return record, None if requested_at is None else by or "an operator"
 
 
-def ensure_not_cancelled(job_id: int, written: bool = False) -> None:
-    """Raise JobCancelled if the job was cancelled. A write step calls it twice: before its first
-    write, and with ``written=True`` after writing and before committing; one of the two checks.
+def ensure_not_cancelled_after_write(job_id: int) -> None:
+    """Raise JobCancelled if the job was cancelled; a step that writes to the ERP calls it after
+    writing and before committing.
 
-    PostgreSQL checks before the write, under a share lock on the job row held until the commit:
-    a cancel (which locks the job row, then its records) waits for the write instead of
-    interleaving, and both lock the job before any record, so they cannot deadlock. SQLite has no
-    row locks: it checks after the write, inside the write transaction, which holds the database's
-    write lock, so no cancel can commit between the check and the commit.
+    Needed on SQLite only: the check runs inside the write transaction, which holds the database's
+    write lock, so no cancel can commit between the check and the commit. On PostgreSQL the step's
+    first query took a share lock on the job row before the write (cancelled_by_loading), so a
+    cancel cannot have been acknowledged since.
     """
-    if (db.engine.dialect.name == "postgresql") == written:
+    if locks_rows():
         return
-    by = cancelled_by(job_id, lock=True)
+    by = cancelled_by(job_id)
     if by is not None:
         raise JobCancelled(by)
 

@@ -102,7 +102,7 @@ def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
 
 
-@shared_task(bind=True, base=RecordTask)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
     record = records.load(record_id)
@@ -110,16 +110,15 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this purchase order")
-    jobs.ensure_not_cancelled(job_id)
     po_id = purchase_orders.write_purchase_order(record.payload, job_id)
     records.mark_succeeded(record, str(po_id))
-    jobs.ensure_not_cancelled(job_id, written=True)
+    jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
 
-@shared_task(bind=True, base=RecordTask)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product of the fetched BOM; keep its id on the record for the next step."""
     record = records.load(record_id)
@@ -127,15 +126,14 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this product")
-    jobs.ensure_not_cancelled(job_id)
     record.erp_ref = str(boms.write_product(record.payload, job_id))
-    jobs.ensure_not_cancelled(job_id, written=True)
+    jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
 
 
-@shared_task(bind=True, base=RecordTask)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product's components; running it twice leaves each (product, component) once."""
     record = records.load(record_id)
@@ -143,10 +141,9 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload or not record.erp_ref:
         return records.mark_failed(record, "the product was not made, so its components cannot be")
-    jobs.ensure_not_cancelled(job_id)
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
-    jobs.ensure_not_cancelled(job_id, written=True)
+    jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
@@ -171,16 +168,15 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
     return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
 
 
-@shared_task(bind=True, base=RecordTask)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write one (settlement, state) sales order with its SKU and tax lines; twice leaves one."""
     record = records.load(record_id)
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")
-    jobs.ensure_not_cancelled(job_id)
     order_id = reconciliation.write_sales_order(record.payload["order"], record.payload["currency"], job_id)
     records.mark_succeeded(record, str(order_id))
-    jobs.ensure_not_cancelled(job_id, written=True)
+    jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
