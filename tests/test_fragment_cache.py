@@ -1,4 +1,4 @@
-"""The shared one-second cache of the rows fragment."""
+"""The shared one-second cache of the live fragments and of the logged-in operator."""
 
 import threading
 
@@ -9,7 +9,7 @@ from tests.helpers import wait_for
 from tests.test_jobs_pages import make_job
 from webapp.extensions import db
 from webapp.fragment_cache import FragmentCache
-from webapp.models import Job, JobRecord
+from webapp.models import Job, JobRecord, Operator
 
 
 class FakeClock:
@@ -82,18 +82,39 @@ def test_rows_fragment_is_shared_then_refreshed(app: Flask, client: FlaskClient)
         cache.clock = clock
 
 
-def test_summary_counts_are_shared_while_running_and_exact_once_ended(app: Flask, client: FlaskClient) -> None:
-    """A running job's counts may be a second old; the render after the job ends is never stale."""
+def test_live_summary_is_shared_while_running_and_exact_once_ended(app: Flask, client: FlaskClient) -> None:
+    """A running job's polled summary may be a second old; once the rows stop polling (the job has
+    ended), the summary that comes with them is read fresh, never the shared one."""
     job_id = make_job(app, "running", records=2)
-    url, headers = f"/jobs/{job_id}/summary", {"HX-Request": "true"}
+    url, headers = f"/jobs/{job_id}/live", {"HX-Request": "true"}
     assert 'data-state="pending">2<' in client.get(url, headers=headers).get_data(as_text=True)
     with app.app_context():
         db.session.execute(db.update(JobRecord).where(JobRecord.job_id == job_id).values(state="succeeded"))
-        db.session.commit()
-    assert 'data-state="pending">2<' in client.get(url, headers=headers).get_data(as_text=True)
-    with app.app_context():
         db.session.execute(db.update(Job).where(Job.id == job_id).values(status="succeeded"))
         db.session.commit()
-    ended = client.get(url, headers=headers).get_data(as_text=True)
+    shared = client.get(url, headers=headers).get_data(as_text=True)
+    assert 'data-state="pending">2<' in shared and 'hx-trigger="load delay:1s"' in shared  # still polling
+    cache = app.extensions["fragment_cache"]
+    clock, cache.clock = cache.clock, lambda: clock() + cache.ttl  # the same request, a TTL later
+    try:
+        ended = client.get(url, headers=headers).get_data(as_text=True)
+    finally:
+        cache.clock = clock
     assert 'data-state="succeeded">2<' in ended and 'data-state="pending">0<' in ended
-    assert "hx-trigger" not in ended
+    assert "hx-trigger" not in ended and 'data-status="succeeded"' in ended
+
+
+def test_a_deactivated_operator_is_refused_within_the_ttl(app: Flask, client: FlaskClient, operator: tuple[str, str]) -> None:
+    """The operator row is shared like the fragments: deactivation takes effect a TTL later at most."""
+    job_id = make_job(app, "running", records=1)
+    assert client.get(f"/jobs/{job_id}/live").status_code == 200
+    with app.app_context():
+        db.session.execute(db.update(Operator).where(Operator.username == operator[0]).values(active=False))
+        db.session.commit()
+    cache = app.extensions["fragment_cache"]
+    clock, cache.clock = cache.clock, lambda: clock() + cache.ttl
+    try:
+        response = client.get(f"/jobs/{job_id}/live")
+    finally:
+        cache.clock = clock
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

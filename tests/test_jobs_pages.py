@@ -115,7 +115,7 @@ def test_htmx_post_with_header_token_is_accepted(app: Flask, client: FlaskClient
     assert job_count(app) == 1
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs/1", "/jobs/1/rows", "/jobs/1/summary", "/jobs/1/records/1", "/sandbox/settings", "/jobs-table"])
+@pytest.mark.parametrize("path", ["/", "/jobs/1", "/jobs/1/rows", "/jobs/1/summary", "/jobs/1/live", "/jobs/1/records/1", "/sandbox/settings", "/jobs-table"])
 def test_pages_refuse_anonymous(app: Flask, path: str) -> None:
     """Every page and fragment redirects an anonymous visitor to the login page."""
     response = app.test_client().get(path)
@@ -153,15 +153,36 @@ def make_job(app: Flask, status: str, records: int = 3) -> int:
         return job.id
 
 
-@pytest.mark.parametrize("fragment", ["rows", "summary"])
+@pytest.mark.parametrize("fragment", ["rows", "live"])
 def test_fragments_poll_only_while_active(app: Flask, client: FlaskClient, fragment: str) -> None:
-    """The rows and summary fragments carry their polling trigger while running and none once terminal."""
+    """The rows fragment (alone, or polled with the summary) carries its polling trigger while
+    running and none once terminal."""
     running = client.get(f"/jobs/{make_job(app, 'running')}/{fragment}", headers={"HX-Request": "true"})
     done = client.get(f"/jobs/{make_job(app, 'succeeded')}/{fragment}", headers={"HX-Request": "true"})
     assert running.status_code == done.status_code == 200
     assert b'hx-trigger="load delay:1s"' in running.data
     assert b"hx-trigger" not in done.data
     assert b"<html" not in running.data
+
+
+def test_the_job_page_polls_once_for_rows_and_summary(app: Flask, client: FlaskClient, operator: tuple[str, str]) -> None:
+    """One poll a second per page: the rows poll /live, whose answer carries the summary out of band,
+    with each viewer's own CSRF token in its forms although the render is shared."""
+    job_id = make_job(app, "running", records=2)
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert page.count("hx-get=") == 1 and f'hx-get="/jobs/{job_id}/live' in page
+    live = client.get(f"/jobs/{job_id}/live", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert live.index(f'id="job-{job_id}-rows"') < live.index(f'<section id="job-{job_id}-summary" class="job-summary" hx-swap-oob="true">')
+    assert 'data-state="pending">2<' in live
+    other = app.test_client()
+    token = csrf_token(other.get("/login").data)
+    other.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": token})
+    other_live = other.get(f"/jobs/{job_id}/live", headers={"HX-Request": "true"}).get_data(as_text=True)
+    mine, theirs = csrf_token(live), csrf_token(other_live)
+    assert mine == csrf_token(page) and theirs == csrf_token(other.get(f"/jobs/{job_id}").data) and mine != theirs
+    assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": mine}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Job, job_id).cancel_requested_at is not None
 
 
 def test_rows_show_steps_attempts_and_retry_time(app: Flask, client: FlaskClient) -> None:

@@ -1,6 +1,6 @@
 """Operator login and logout (session cookie), and the bearer-token check of the API."""
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -24,8 +24,27 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_operator(operator_id: str) -> Operator | None:
-    """Reload the logged-in operator from the session."""
-    return db.session.get(Operator, int(operator_id)) if operator_id.isdigit() else None
+    """The logged-in operator of the session cookie, as the database had them at most
+    FRAGMENT_CACHE_SECONDS ago.
+
+    Every request needs the operator, and a page polled once a second by many viewers would
+    otherwise spend a query per poll on it: the row is shared like the live fragments
+    (webapp.fragment_cache), so deactivating an operator takes effect within that second.
+    The shared copy is detached; each request gets its own instance in its session, without a query.
+    """
+    if not operator_id.isdigit():
+        return None
+    shared = current_app.extensions["fragment_cache"].get_or_render(("operator", int(operator_id)),
+                                                                     lambda: detached_operator(int(operator_id)))
+    return None if shared is None else db.session.merge(shared, load=False)
+
+
+def detached_operator(operator_id: int) -> Operator | None:
+    """The operator row, loaded and detached from the session so that other requests can copy it."""
+    operator = db.session.get(Operator, operator_id)
+    if operator is not None:
+        db.session.expunge(operator)
+    return operator
 
 
 @bp.route("/login", methods=["GET", "POST"])

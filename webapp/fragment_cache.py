@@ -1,11 +1,11 @@
 """A shared, one-second cache of what live fragments show the same to every operator.
 
-Fifty operators watching one job would otherwise render its rows fifty times a second, taking
-CPU from the workers running the job. The rows fragment carries no per-operator content (no CSRF
-token, no name), so one render serves every viewer for FRAGMENT_TTL seconds; the summary carries
-a per-session CSRF token, so only its counts are shared. What a viewer sees is at most that much
-older than the database, well under the one-second polling. Per web process, in memory: nothing
-to configure, nothing to invalidate.
+Fifty operators watching one job would otherwise render its rows and summary fifty times a
+second, taking CPU from the workers running the job. One render serves every viewer for
+FRAGMENT_TTL seconds (the summary's per-session CSRF token is filled in per response: see
+webapp.jobs.live), and so does one read of each logged-in operator (webapp.auth). What a viewer
+sees is at most that much older than the database, well under the one-second polling. Per web
+process, in memory: nothing to configure, nothing to invalidate.
 """
 
 import threading

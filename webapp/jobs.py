@@ -1,9 +1,11 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
+import secrets
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 
 from webapp import reconcile
 from webapp.extensions import db
@@ -162,30 +164,63 @@ def detail(job_id: int) -> str:
 @bp.get("/<int:job_id>/summary")
 @login_required
 def summary(job_id: int) -> str:
-    """Render the summary fragment (polled while the job is active).
-
-    While the job runs, its counts are shared by every viewer for a second (webapp.fragment_cache);
-    once it has ended they are read fresh, so the last render, which stops the polling, is exact.
-    """
+    """Render the summary fragment alone (always read fresh)."""
     job = db.get_or_404(Job, job_id)
-    if job.is_active:
-        counts = current_app.extensions["fragment_cache"].get_or_render(("summary", job_id), lambda: summarize(job))
-    else:
-        counts = summarize(job)
-    return render_template("jobs/_summary.html", job=job, summary=counts, **recon_context(job))
+    return render_summary(job)
 
 
 @bp.get("/<int:job_id>/rows")
 @login_required
 def rows(job_id: int) -> str:
-    """Render the record rows fragment for ?page= and ?state= (polled while the job is active).
+    """Render the record rows fragment for ?page= and ?state= alone."""
+    return shared_rows(job_id)[1]
 
-    The same for every operator, so viewers share one render a second (webapp.fragment_cache).
+
+@bp.get("/<int:job_id>/live")
+@login_required
+def live(job_id: int) -> str:
+    """What the job page polls every second while the job is active: the rows fragment, with the
+    summary swapped in out of band. One request per open page and second, not one per fragment:
+    each request costs the web process its session and operator reads whatever it renders.
+
+    While the rows still poll, both renders are shared by every viewer for a second
+    (webapp.fragment_cache). Once the rows have stopped polling (the job has ended) the summary
+    is rendered fresh, so the last response is exact: a shared summary could be older than the
+    rows and show the job still running after the page stopped polling.
     """
+    polling, rows_html = shared_rows(job_id)
+    if not polling:
+        return rows_html + render_summary(db.get_or_404(Job, job_id), out_of_band=True)
+    summary_html = current_app.extensions["fragment_cache"].get_or_render(("summary", job_id), lambda: shared_summary(job_id))
+    return rows_html + summary_html.replace(SHARED_CSRF_TOKEN, generate_csrf())
 
-    def render() -> str:
+
+# What a shared summary render carries in place of each viewer's own CSRF token (live()); random,
+# so no text shown in the summary (a job's error, say) can contain it.
+SHARED_CSRF_TOKEN = f"shared-render-{secrets.token_hex(16)}"
+
+
+def shared_summary(job_id: int) -> str:
+    """The out-of-band summary of a running job as every viewer gets it, with a placeholder for
+    the per-session CSRF token of its forms."""
+    job = db.get_or_404(Job, job_id)
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=True,
+                           csrf_token=lambda: SHARED_CSRF_TOKEN, **recon_context(job))
+
+
+def render_summary(job: Job, out_of_band: bool = False) -> str:
+    """The summary fragment of one viewer, read fresh."""
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
+                           **recon_context(job))
+
+
+def shared_rows(job_id: int) -> tuple[bool, str]:
+    """(whether it still polls, the rows fragment) for ?page= and ?state=; the same for every
+    operator, so viewers share one render a second (webapp.fragment_cache)."""
+
+    def render() -> tuple[bool, str]:
         job = db.get_or_404(Job, job_id)
-        return render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
+        return job.is_active, render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
 
     return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_arg(), state_arg()), render)
 
