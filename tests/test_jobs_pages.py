@@ -223,3 +223,11 @@ def test_unknown_job_is_404_page(client: FlaskClient) -> None:
     response = client.get("/jobs/999999")
     assert response.status_code == 404
     assert "Not Found" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fragment", ["live", "rows", "summary"])
+def test_fragments_of_an_unknown_job_are_404(client: FlaskClient, fragment: str) -> None:
+    """A deleted job's open pages get 404 from their polls, every time (a failed shared render is
+    not kept)."""
+    for _ in range(2):
+        assert client.get(f"/jobs/999999/{fragment}", headers={"HX-Request": "true"}).status_code == 404
