@@ -1,11 +1,11 @@
 """Item 6: 50 operators watching a running 5,000-record (BOM) job, against nobody watching.
 
 The site runs under gunicorn as the Procfile's web process does; the sandbox ERP the workers call
-is served apart (by the benchmark process), so the viewers and the ERP do not share threads.
-Each viewer logs in, then polls the job page's live fragment (rows, with the summary out of band)
-once a second, as htmx does, until the job ends. The viewers run in a process of their own: they stand for other people's
-browsers, so they share the machine's two cores with the site and the workers but not the
-interpreter lock of the benchmark process, which serves the sandbox ERP the job calls.
+is served apart, by the benchmark process. Each viewer logs in, then polls the job page's live
+fragment (rows, with the summary out of band) once a second, as htmx does, until the job ends.
+The viewers run in a process of their own: they stand for other people's browsers, so they share
+the machine's two cores with the site and the workers but not the interpreter lock of the
+benchmark process.
 """
 
 import http.client
@@ -78,10 +78,10 @@ class Viewer(threading.Thread):
         http.client rather than requests: the viewers stand for browsers on other machines, yet
         share this machine's cores with the site and the workers, so their own cost is kept low.
         """
-        host, port = urlsplit(self.base).hostname, urlsplit(self.base).port
+        address = urlsplit(self.base)
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
         path = f"/jobs/{self.job_id}/live"
-        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
         while not self.stop.is_set():
             started = time.monotonic()
             connection = self.fetch(connection, path, {"HX-Request": "true", "Cookie": cookie})

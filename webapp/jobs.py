@@ -17,6 +17,10 @@ from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
+# What a shared summary render carries in place of each viewer's own CSRF token (live()); random,
+# so no text shown in the summary (a job's error, say) can contain it.
+SHARED_CSRF_TOKEN = f"shared-render-{secrets.token_hex(16)}"
+
 ALLOWED_UPLOADS = (".csv", ".txt")
 
 
@@ -191,27 +195,17 @@ def live(job_id: int) -> str:
     polling, rows_html = shared_rows(job_id)
     if not polling:
         return rows_html + render_summary(db.get_or_404(Job, job_id), out_of_band=True)
-    summary_html = current_app.extensions["fragment_cache"].get_or_render(("summary", job_id), lambda: shared_summary(job_id))
+    summary_html = current_app.extensions["fragment_cache"].get_or_render(
+        ("summary", job_id), lambda: render_summary(db.get_or_404(Job, job_id), out_of_band=True, shared=True))
     return rows_html + summary_html.replace(SHARED_CSRF_TOKEN, generate_csrf())
 
 
-# What a shared summary render carries in place of each viewer's own CSRF token (live()); random,
-# so no text shown in the summary (a job's error, say) can contain it.
-SHARED_CSRF_TOKEN = f"shared-render-{secrets.token_hex(16)}"
-
-
-def shared_summary(job_id: int) -> str:
-    """The out-of-band summary of a running job as every viewer gets it, with a placeholder for
-    the per-session CSRF token of its forms."""
-    job = db.get_or_404(Job, job_id)
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=True,
-                           csrf_token=lambda: SHARED_CSRF_TOKEN, **recon_context(job))
-
-
-def render_summary(job: Job, out_of_band: bool = False) -> str:
-    """The summary fragment of one viewer, read fresh."""
+def render_summary(job: Job, out_of_band: bool = False, shared: bool = False) -> str:
+    """The summary fragment, read fresh. A ``shared`` render, served to every viewer, carries
+    SHARED_CSRF_TOKEN where each viewer's own CSRF token goes."""
+    placeholder = {"csrf_token": lambda: SHARED_CSRF_TOKEN} if shared else {}
     return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
-                           **recon_context(job))
+                           **placeholder, **recon_context(job))
 
 
 def shared_rows(job_id: int) -> tuple[bool, str]:
