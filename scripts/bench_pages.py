@@ -157,6 +157,7 @@ def launch_latency(repeat: int) -> list[Row]:
     """Item 5: POST of a 10,000-record PO job, against doing the same and applying its canvas in the request."""
     from tasks.workflows import apply_canvas
     from webapp.extensions import db
+    from webapp.launch import add_listed_records
     from webapp.models import Job, JobRecord
 
     upload = ("po_number\n" + "\n".join(f"PO-{100_000 + i}" for i in range(LAUNCH_RECORDS)) + "\n").encode()
@@ -170,18 +171,20 @@ def launch_latency(repeat: int) -> list[Row]:
             posted = time.perf_counter() - start
             if response.status_code != 302:
                 raise RuntimeError(f"the launch answered {response.status_code}")
-            with bench.app.app_context():
-                job_id = db.session.execute(db.select(db.func.max(Job.id))).scalar_one()
-                ids = list(db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job_id).order_by(JobRecord.seq)).scalars())
+            with bench.app.app_context():  # what the baseline's request does on top: the records, the canvas
+                job = db.session.get(Job, db.session.execute(db.select(db.func.max(Job.id))).scalar_one())
                 start = time.perf_counter()
-                apply_canvas("purchase_orders", job_id, ids)
+                add_listed_records(job)
+                db.session.commit()
+                ids = list(db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job.id).order_by(JobRecord.seq)).scalars())
+                apply_canvas("purchase_orders", job.id, ids)
                 applied = time.perf_counter() - start
             posts.append(posted)
             in_request.append(posted + applied)
             bench.purge_queues()
     post, baseline = statistics.median(posts), statistics.median(in_request)
     return [
-        (f"POST + canvas applied in the request, {LAUNCH_RECORDS:,} records (baseline)", f"{baseline * 1000:,.0f} ms", "1.00×", ""),
-        ("Celeriac POST (job, records, outbox in one commit; dispatch relayed)", f"{post * 1000:,.0f} ms",
+        (f"POST + records + canvas applied in the request, {LAUNCH_RECORDS:,} records (baseline)", f"{baseline * 1000:,.0f} ms", "1.00×", ""),
+        ("Celeriac POST (job, key list, outbox in one commit; dispatch relayed)", f"{post * 1000:,.0f} ms",
          f"{post / baseline:.2f}×", f"goal ≤ 200 ms ({verdict(post <= 0.2)})"),
     ]

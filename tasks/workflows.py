@@ -16,6 +16,7 @@ from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_docu
 from tasks.erp_client import PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
+from webapp.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport, utcnow
 
 # Jobs whose keys come from the ERP at dispatch time: (kind, source) → (path, JSON field, words).
@@ -35,6 +36,10 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     job = db.session.get(Job, job_id)
     if job is None or job.status != JobStatus.QUEUED or job.cancel_requested_at is not None:
         return {"job": job_id, "dispatched": False}
+    if add_listed_records(job):
+        db.session.commit()  # the records exist from here on; a cancel waiting for them goes first
+        if job.status != JobStatus.QUEUED or job.cancel_requested_at is not None:  # read again after the commit
+            return {"job": job_id, "dispatched": False}
     listing = ERP_LISTINGS.get((job.kind, job.source))
     if listing is not None and job.total == 0:
         path, field, what = listing

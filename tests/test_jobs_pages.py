@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import csrf_token
 from webapp.extensions import db
-from webapp.models import Job, JobRecord, OutboxMessage, TaskRun
+from webapp.models import Job, JobKeyList, JobRecord, OutboxMessage, TaskRun
 
 
 def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tuple[int, str]:
@@ -86,17 +86,40 @@ def test_too_many_records_refused(app: Flask, client: FlaskClient) -> None:
 
 
 def test_valid_upload_creates_job_and_outbox_row(app: Flask, client: FlaskClient) -> None:
-    """A good file (BOM, CRLF, header spelled 'PO Number') commits a job, its records and one outbox row."""
+    """A good file (BOM, CRLF, header spelled 'PO Number') commits a job, its key list and one
+    outbox row; the records are the dispatch task's to make (no worker runs here)."""
     status, body = upload(client, "\ufeffPO Number,Note\r\npo-100001,x\r\nPO-100002,y\r\n".encode())
     assert status == 302
     with app.app_context():
         job = db.session.execute(db.select(Job)).scalar_one()
-        keys = db.session.execute(db.select(JobRecord.key).order_by(JobRecord.seq)).scalars().all()
+        listed = db.session.get(JobKeyList, job.id)
         outbox = db.session.execute(db.select(OutboxMessage)).scalar_one()
         assert (job.kind, job.total, job.input_name) == ("purchase_orders", 2, "pos.csv")
-        assert keys == ["PO-100001", "PO-100002"]
+        assert listed.keys == ["PO-100001", "PO-100002"]
+        assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
         assert outbox.kwargs == {"job_id": job.id}
         assert outbox.status == "dispatched"
+
+
+def test_a_job_cancelled_before_its_dispatch_keeps_its_keys(app: Flask, client: FlaskClient) -> None:
+    """Cancelled while its key list still waits for the dispatch task (no worker runs here): the
+    records are made, cancelled, the list is gone, and a re-run launches the same keys."""
+    status, _ = upload(client, b"po_number\nPO-100011\nPO-100012\nPO-100013\n")
+    assert status == 302
+    with app.app_context():
+        job_id = db.session.execute(db.select(Job.id)).scalar_one()
+    token = csrf_token(client.get("/").data)
+    assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        records = db.session.execute(db.select(JobRecord.key, JobRecord.state).order_by(JobRecord.seq)).all()
+        assert job.status == "cancelled"
+        assert [tuple(r) for r in records] == [("PO-100011", "cancelled"), ("PO-100012", "cancelled"), ("PO-100013", "cancelled")]
+        assert db.session.get(JobKeyList, job_id) is None
+    assert client.post(f"/jobs/{job_id}/rerun", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        rerun = db.session.execute(db.select(Job).where(Job.rerun_of_id == job_id)).scalar_one()
+        assert (rerun.total, db.session.get(JobKeyList, rerun.id).keys) == (3, ["PO-100011", "PO-100012", "PO-100013"])
 
 
 def test_post_without_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:

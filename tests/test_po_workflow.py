@@ -8,7 +8,7 @@ from flask import Flask
 from tests.helpers import WorkerSet, wait_for
 from webapp.extensions import db
 from webapp.launch import launch_job
-from webapp.models import TERMINAL_JOB_STATUSES, Job, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
+from webapp.models import TERMINAL_JOB_STATUSES, Job, JobKeyList, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
 from webapp.sandbox import chaos
 from webapp.sandbox.data import purchase_order
 
@@ -112,9 +112,13 @@ def test_missing_pos_fail_without_retries(app: Flask, workers: WorkerSet) -> Non
 
 
 def test_one_record_job(app: Flask, workers: WorkerSet) -> None:
-    """A single-record job (a one-element chord header) still finishes."""
+    """A single-record job (a one-element chord header) still finishes; its dispatch made the
+    record of its launch's key list and dropped the list."""
     job = finished_job(app, start(app, ["PO-100777"]))
     assert job.status == "succeeded"
+    with app.app_context():
+        assert db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == job.id)).scalars().all() == ["PO-100777"]
+        assert db.session.get(JobKeyList, job.id) is None
 
 
 @pytest.mark.parametrize("deliveries", [2, 3])

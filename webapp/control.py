@@ -8,7 +8,7 @@ from webapp import audit, outbox
 from webapp.extensions import db
 from webapp.keyfile import parse_key_csv, parse_key_text
 from webapp.kinds import DISPATCH_TASK, KINDS
-from webapp.launch import launch_job
+from webapp.launch import add_listed_records, launch_job
 from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 
 NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)
@@ -35,6 +35,7 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
     job = lock_job(job_id)
     if not job.is_active and job.status != JobStatus.AWAITING_CONFIRMATION:
         raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: there is nothing to cancel")
+    add_listed_records(job)  # a job cancelled before its dispatch still shows (and can re-run) its keys
     now = utcnow()
     job.cancel_requested_at = now
     job.cancelled_by = audit.actor_name(operator)

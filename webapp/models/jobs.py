@@ -128,6 +128,20 @@ class JobRecord(db.Model):
     job = relationship("Job")
 
 
+class JobKeyList(db.Model):
+    """The keys of a job launched but not yet dispatched: its dispatch task turns them into records.
+
+    A launch writes this one row instead of a record per key, so the request of a 10,000-record
+    job costs one insert, not 10,000 rows with their indexes and key checks; the dispatch task (or
+    a cancel arriving first) inserts the records and drops the list in one transaction.
+    """
+
+    __tablename__ = "job_key_lists"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    keys: Mapped[list[str]] = mapped_column(JSON)
+
+
 class JobStateCount(db.Model):
     """Records of a job per state, kept by database triggers on job_records (see the migration).
 
