@@ -25,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     make_sqlite_path_absolute(app)
     db.init_app(app)
     tune_sqlite(app)
+    ping_idle_connections(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -51,6 +52,16 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(ops_api.bp)  # bearer tokens as well
     csrf.exempt(schedules_api.bp)  # bearer tokens as well
     csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
+
+
+def ping_idle_connections(app: Flask) -> None:
+    """On PostgreSQL, ping pooled connections idle for DB_PING_AFTER_IDLE_SECONDS before use."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from webapp.db_ping import ping_when_idle
+
+    with app.app_context():
+        ping_when_idle(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
 
 
 def check_secret_key(app: Flask) -> None:

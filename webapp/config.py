@@ -41,11 +41,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Engine options: pre-ping for PostgreSQL, a lock timeout for SQLite."""
+    """Engine options: a lock timeout for SQLite; pool sizes for PostgreSQL, whose idle
+    connections are pinged before use (webapp.db_ping, installed by create_app)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     return {
-        "pool_pre_ping": True,
         "pool_size": env_int("DB_POOL_SIZE", 10),
         "max_overflow": env_int("DB_MAX_OVERFLOW", 30),
         "pool_recycle": 1800,
@@ -78,6 +78,8 @@ def settings_from_env() -> dict[str, Any]:
         # Record steps retry this many times, up to DB_BACKOFF_MAX seconds apart, while the database is down.
         "DB_RETRY_MAX": env_int("DB_RETRY_MAX", 30),
         "DB_BACKOFF_MAX": env_float("DB_BACKOFF_MAX", 30.0),
+        # A pooled PostgreSQL connection idle this long is pinged before use (webapp.db_ping).
+        "DB_PING_AFTER_IDLE_SECONDS": env_float("DB_PING_AFTER_IDLE_SECONDS", 5.0),
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         "RECON_MAX_UPLOAD_BYTES": env_int("RECON_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", ""),
