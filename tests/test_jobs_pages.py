@@ -189,8 +189,9 @@ def test_fragments_poll_only_while_active(app: Flask, client: FlaskClient, fragm
 
 
 def test_the_job_page_polls_once_for_rows_and_summary(app: Flask, client: FlaskClient, operator: tuple[str, str]) -> None:
-    """One poll a second per page: the rows poll /live, whose answer carries the summary out of band,
-    with each viewer's own CSRF token in its forms although the render is shared."""
+    """One poll a second per page: the rows poll /live, whose answer carries the summary out of band.
+    While the job runs the answer is the same for every viewer (no CSRF token in it: the buttons
+    are the page's); the last answer, once the job has ended, brings each viewer's own buttons."""
     job_id = make_job(app, "running", records=2)
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert page.count("hx-get=") == 1 and f'hx-get="/jobs/{job_id}/live' in page
@@ -200,12 +201,22 @@ def test_the_job_page_polls_once_for_rows_and_summary(app: Flask, client: FlaskC
     other = app.test_client()
     token = csrf_token(other.get("/login").data)
     other.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": token})
-    other_live = other.get(f"/jobs/{job_id}/live", headers={"HX-Request": "true"}).get_data(as_text=True)
-    mine, theirs = csrf_token(live), csrf_token(other_live)
-    assert mine == csrf_token(page) and theirs == csrf_token(other.get(f"/jobs/{job_id}").data) and mine != theirs
+    other_page = other.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert other.get(f"/jobs/{job_id}/live", headers={"HX-Request": "true"}).get_data(as_text=True) == live
+    assert "csrf_token" not in live
+    mine, theirs = csrf_token(page), csrf_token(other_page)
+    assert mine != theirs
     assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": mine}).status_code == 302
     with app.app_context():
-        assert db.session.get(Job, job_id).cancel_requested_at is not None
+        db.session.execute(db.update(Job).where(Job.id == job_id).values(status="cancelled"))
+        db.session.commit()
+    app.extensions["fragment_cache"].clear()  # as a TTL later
+    ended = [c.get(f"/jobs/{job_id}/live", headers={"HX-Request": "true"}).get_data(as_text=True) for c in (client, other)]
+    assert all(f'<div id="job-{job_id}-actions" class="job-actions" hx-swap-oob="true">' in e and "Re-run as a new job" in e for e in ended)
+    tokens = [csrf_token(e) for e in ended]
+    assert tokens[0] != tokens[1]
+    assert [c.post(f"/jobs/{job_id}/rerun", data={"csrf_token": t}).status_code for c, t in zip((client, other), tokens)] == [302, 302]
+    assert other.post(f"/jobs/{job_id}/rerun", data={"csrf_token": tokens[0]}).status_code == 400  # not the other viewer's
 
 
 def test_rows_show_steps_attempts_and_retry_time(app: Flask, client: FlaskClient) -> None:

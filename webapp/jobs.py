@@ -1,11 +1,9 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-import secrets
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
 
 from webapp import reconcile
 from webapp.extensions import db
@@ -16,10 +14,6 @@ from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, Re
 from webapp.progress import record_rows, summarize
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-
-# What a shared summary render carries in place of each viewer's own CSRF token (live()); random,
-# so no text shown in the summary (a job's error, say) can contain it.
-SHARED_CSRF_TOKEN = f"shared-render-{secrets.token_hex(16)}"
 
 ALLOWED_UPLOADS = (".csv", ".txt")
 
@@ -188,24 +182,24 @@ def live(job_id: int) -> str:
     each request costs the web process its session and operator reads whatever it renders.
 
     While the rows still poll, both renders are shared by every viewer for a second
-    (webapp.fragment_cache). Once the rows have stopped polling (the job has ended) the summary
-    is rendered fresh, so the last response is exact: a shared summary could be older than the
-    rows and show the job still running after the page stopped polling.
+    (webapp.fragment_cache): neither holds anything of the viewer's own. Once the rows have
+    stopped polling (the job has ended) the summary is rendered fresh, so the last response is
+    exact (a shared summary could be older than the rows and show the job still running after
+    the page stopped polling), and so are the job's buttons, which change then: their forms
+    carry the viewer's own CSRF token.
     """
     polling, rows_html = shared_rows(job_id)
     if not polling:
-        return rows_html + render_summary(db.get_or_404(Job, job_id), out_of_band=True)
-    summary_html = current_app.extensions["fragment_cache"].get_or_render(
-        ("summary", job_id), lambda: render_summary(db.get_or_404(Job, job_id), out_of_band=True, shared=True))
-    return rows_html + summary_html.replace(SHARED_CSRF_TOKEN, generate_csrf())
+        job = db.get_or_404(Job, job_id)
+        actions = render_template("jobs/_actions.html", job=job, out_of_band=True)
+        return rows_html + render_summary(job, out_of_band=True) + actions
+    return rows_html + current_app.extensions["fragment_cache"].get_or_render(
+        ("summary", job_id), lambda: render_summary(db.get_or_404(Job, job_id), out_of_band=True))
 
 
-def render_summary(job: Job, out_of_band: bool = False, shared: bool = False) -> str:
-    """The summary fragment, read fresh. A ``shared`` render, served to every viewer, carries
-    SHARED_CSRF_TOKEN where each viewer's own CSRF token goes."""
-    placeholder = {"csrf_token": lambda: SHARED_CSRF_TOKEN} if shared else {}
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
-                           **placeholder, **recon_context(job))
+def render_summary(job: Job, out_of_band: bool = False) -> str:
+    """The summary fragment, read fresh."""
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band, **recon_context(job))
 
 
 def shared_rows(job_id: int) -> tuple[bool, str]:
