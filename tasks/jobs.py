@@ -154,6 +154,22 @@ def ensure_not_cancelled_after_write(job_id: int) -> None:
         raise JobCancelled(by)
 
 
+def start_running(job_id: int, **canvas: str) -> bool:
+    """Mark the queued job running (with its canvas ids, if given); False when a cancel (or another
+    dispatch) changed the job since the dispatch read it. The caller commits.
+
+    One conditional UPDATE: the dispatch reads the job long before it starts it (making the
+    records, asking the ERP), and a plain write of the status would overwrite a cancel committed
+    in between, bringing a cancelled job back to running.
+    """
+    return bool(db.session.execute(
+        db.update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested_at.is_(None))
+        .values(status=JobStatus.RUNNING, started_at=db.func.coalesce(Job.started_at, utcnow()), **canvas),
+        execution_options={"synchronize_session": False},
+    ).rowcount)
+
+
 def fail_job(job: Job, error: str) -> None:
     """End a job that could not even start (its record list could not be obtained)."""
     job.status = JobStatus.FAILED

@@ -17,7 +17,7 @@ from tasks.erp_client import PermanentError, TransientError, get_json
 from webapp import outbox
 from webapp.extensions import db
 from webapp.launch import add_listed_records
-from webapp.models import Job, JobStatus, ReconImport, utcnow
+from webapp.models import Job, JobStatus, ReconImport
 
 # Jobs whose keys come from the ERP at dispatch time: (kind, source) → (path, JSON field, words).
 ERP_LISTINGS = {
@@ -38,8 +38,6 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
         return {"job": job_id, "dispatched": False}
     if add_listed_records(job):
         db.session.commit()  # the records exist from here on; a cancel waiting for them goes first
-        if job.status != JobStatus.QUEUED or job.cancel_requested_at is not None:  # read again after the commit
-            return {"job": job_id, "dispatched": False}
     listing = ERP_LISTINGS.get((job.kind, job.source))
     if listing is not None and job.total == 0:
         path, field, what = listing
@@ -56,18 +54,18 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
         jobs.add_records(job, [str(key) for key in keys])
     ids = jobs.record_ids(job_id)
     if not ids:  # nothing left to do (e.g. every record was already final): close the job now
-        job.status = JobStatus.RUNNING
+        jobs.start_running(job_id)
         db.session.commit()
         return {"job": job_id, "dispatched": False, "finalized": jobs.finalize(job_id)["status"]}
-    job.group_id, job.chord_id = str(uuid.uuid4()), str(uuid.uuid4())
-    job.dispatch_task_id = self.request.id
-    job.status = JobStatus.RUNNING
-    job.started_at = job.started_at or utcnow()
+    kind, group_id, chord_id = job.kind, str(uuid.uuid4()), str(uuid.uuid4())
+    started = jobs.start_running(job_id, group_id=group_id, chord_id=chord_id, dispatch_task_id=self.request.id)
     db.session.commit()
+    if not started:  # cancelled while the dispatch made its records or asked the ERP
+        return {"job": job_id, "dispatched": False}
     try:
-        apply_canvas(job.kind, job_id, ids, group_id=job.group_id, chord_id=job.chord_id)
+        apply_canvas(kind, job_id, ids, group_id=group_id, chord_id=chord_id)
     except Exception as exc:  # publish failed: try the whole dispatch again
-        job.status = JobStatus.QUEUED
+        db.session.execute(db.update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED))
         db.session.commit()
         raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc) from None
     return {"job": job_id, "dispatched": True, "records": len(ids)}

@@ -122,6 +122,34 @@ def test_a_job_cancelled_before_its_dispatch_keeps_its_keys(app: Flask, client: 
         assert (rerun.total, db.session.get(JobKeyList, rerun.id).keys) == (3, ["PO-100011", "PO-100012", "PO-100013"])
 
 
+def test_a_cancel_while_the_dispatch_prepares_is_not_undone(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dispatch reads the job, makes its records, lists them; a cancel commits meanwhile (from
+    another session, as the web process's): the dispatch must not bring the job back to running
+    nor publish its canvas."""
+    from tasks import jobs, workflows
+    from webapp.control import cancel_job
+    from webapp.launch import launch_job
+
+    with app.app_context():
+        job_id = launch_job("purchase_orders", "upload", ["PO-100021", "PO-100022"], None).id
+    listed, published = jobs.record_ids, []
+
+    def cancel_meanwhile(of_job: int) -> list[int]:
+        ids = listed(of_job)
+        with app.app_context():
+            cancel_job(of_job, None)
+        return ids
+
+    monkeypatch.setattr(jobs, "record_ids", cancel_meanwhile)
+    monkeypatch.setattr(workflows, "apply_canvas", lambda *args, **kwargs: published.append(args))
+    with app.app_context():
+        assert workflows.dispatch_job.run(job_id=job_id) == {"job": job_id, "dispatched": False}
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        states = db.session.execute(db.select(JobRecord.state).where(JobRecord.job_id == job_id)).scalars().all()
+        assert (job.status, job.group_id, states, published) == ("cancelled", None, ["cancelled", "cancelled"], [])
+
+
 def test_post_without_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
     """A logged-in POST without the CSRF token gets 400 and changes nothing."""
     response = client.post("/jobs/purchase-orders/pending")
