@@ -159,6 +159,11 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
     upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one_or_none()
     if job is None or upload is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
         return {"job": job_id, "read": False}
+    if upload.read_finished_at is not None:
+        # Read already: this message came again (a redelivery, or the sweeper re-sending a queued
+        # job's messages once it was confirmed). Reading again would put a confirmed job, queued
+        # or writing, back to awaiting confirmation.
+        return {"job": job_id, "read": False}
     try:
         summary = reconciliation.read_upload(job, upload)
     except OperationalError:

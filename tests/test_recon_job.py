@@ -86,6 +86,23 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrderLine)).scalar_one() == 5
 
 
+def test_a_read_message_sent_again_after_confirm_reads_nothing(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
+    """A file read and confirmed, its job queued for the writes: read_report delivered again (a
+    redelivery, or the sweeper re-sending the queued job's messages) leaves the job as it is."""
+    from tasks.workflows import read_report
+
+    status, location = upload(client, DATE_RANGE, name="read-once.csv")
+    job_id = job_id_of(location)
+    job_in(app, job_id, "awaiting_confirmation")
+    with app.app_context():  # what confirm() commits, without sending the dispatch to the workers
+        db.session.execute(db.update(Job).where(Job.id == job_id).values(status="queued"))
+        db.session.execute(db.update(ReconImport).where(ReconImport.job_id == job_id).values(confirmed_at=db.func.now()))
+        db.session.commit()
+    with app.app_context():
+        assert read_report.run(job_id=job_id) == {"job": job_id, "read": False}
+    assert job_in(app, job_id, "queued", timeout=1).status == "queued"
+
+
 def test_settlement_v2_with_orders_report(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
     """The shared V2 sample with its orders report reads without errors and can be confirmed."""
     status, location = upload(client, (CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt",
