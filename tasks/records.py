@@ -55,8 +55,7 @@ def mark_failed(record: JobRecord, error: str) -> dict[str, Any]:
     record.error = error
     record.retry_at = None
     record.finished_at = utcnow()
-    db.session.commit()
-    runlog.note(state=runlog.FAILURE, error=error)
+    runlog.commit_settled(state=runlog.FAILURE, error=error)
     return outcome(record.id, False)
 
 
@@ -75,6 +74,5 @@ def mark_cancelled(record: JobRecord, by: str | None) -> dict[str, Any]:
     record.error = f"cancelled by {by or 'an operator'}"
     record.retry_at = None
     record.finished_at = utcnow()
-    db.session.commit()
-    runlog.note(state=runlog.SKIPPED, error="the job was cancelled")
+    runlog.commit_settled(state=runlog.SKIPPED, error="the job was cancelled")
     return outcome(record.id, False)

@@ -117,12 +117,14 @@ def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_:
              traceback=getattr(einfo, "traceback", None))
 
 
-def settle_in_transaction() -> None:
-    """Close the running task's run as SUCCESS inside the step's own final transaction.
+def settle_in_transaction(**close: Any) -> None:
+    """Close the running task's run (as SUCCESS, unless ``close`` says otherwise) inside the
+    step's own final transaction.
 
-    Saves each successful step a transaction of its own; close_run() then writes nothing unless
-    the task ends otherwise (its commit failed, or it raised afterwards), or something was noted
-    since. Call it just before the step's last commit.
+    Saves each step a transaction of its own, and whoever sees the record's outcome sees its run
+    closed too; close_run() then writes nothing unless the task ends otherwise (its commit failed,
+    or it raised afterwards), or something else was noted since. Call it just before the step's
+    last commit.
     """
     request = getattr(current_task, "request", None)
     task_id = getattr(request, "id", None)
@@ -130,10 +132,19 @@ def settle_in_transaction() -> None:
         entry = _open_runs.get(task_id) if task_id else None
         if entry is None:
             return
-        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"]}
+        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **close}
         entry["settled"] = dict(fields)
     db.session.execute(db.update(TaskRun).where(TaskRun.id == entry["id"]).values(**fields),
                        execution_options={"synchronize_session": False})  # no TaskRun is loaded to keep in step
+
+
+def commit_settled(**close: Any) -> None:
+    """Commit the step's transaction with its run closed as ``close`` says (state, error), then
+    note the same for close_run(), which finds it written. If the commit fails, nothing is noted
+    and close_run() writes what the task's end says instead."""
+    settle_in_transaction(**close)
+    db.session.commit()
+    note(**close)
 
 
 def already_settled(entry: dict[str, Any], state: str) -> bool:

@@ -1,6 +1,14 @@
 """The task-run log's bookkeeping that saves a step its own closing transaction."""
 
+from types import SimpleNamespace
+
+import pytest
+from flask import Flask
+
+from tasks import records, runlog
 from tasks.runlog import FAILURE, RETRY, SKIPPED, SUCCESS, already_settled
+from webapp.extensions import db
+from webapp.models import Job, JobRecord, TaskRun, utcnow
 
 
 def entry(fields: dict, settled: dict | None) -> dict:
@@ -31,3 +39,29 @@ def test_a_note_made_after_settling_is_written() -> None:
 def test_notes_made_before_settling_are_part_of_it() -> None:
     settled = {"state": SKIPPED, "error": "already fetched"}
     assert already_settled(entry({"state": SKIPPED, "error": "already fetched"}, settled), SUCCESS)
+
+
+@pytest.mark.parametrize(("mark", "state"), [
+    (lambda record: records.mark_failed(record, "the ERP said no"), FAILURE),
+    (lambda record: records.mark_cancelled(record, "ops"), SKIPPED),
+])
+def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.MonkeyPatch, mark, state: str) -> None:
+    """Whoever reads a record's final outcome reads its run closed too: one commit holds both,
+    and the task's end writes nothing more."""
+    with app.app_context():
+        job = Job(kind="purchase_orders", source="upload", status="running", total=1, started_at=utcnow())
+        db.session.add(job)
+        db.session.flush()
+        record = JobRecord(job_id=job.id, seq=1, key="PO-100001", state="running")
+        run = TaskRun(task_id="step-1", task_name="tasks.workflows.fetch_po", job_id=job.id, state=runlog.STARTED)
+        db.session.add_all([record, run])
+        db.session.commit()
+        monkeypatch.setattr(runlog, "current_task", SimpleNamespace(request=SimpleNamespace(id="step-1")))
+        monkeypatch.setitem(runlog._open_runs, "step-1", {"id": run.id, "lost": 0, "fields": {}})
+        mark(record)
+        entry = runlog._open_runs["step-1"]
+        run_id = run.id
+    with app.app_context():  # a session of its own, as a page or a test polling the record
+        closed = db.session.get(TaskRun, run_id)
+        assert (closed.state, closed.finished_at is not None) == (state, True)
+    assert already_settled(entry, SUCCESS)
