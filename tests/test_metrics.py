@@ -130,7 +130,7 @@ def test_queue_depth_counts_each_new_message(app: Flask, queued_message: str) ->
 
 def test_without_redis_sql_metrics_still_answer(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redis down: redis_up is 0, the SQL families are still there."""
-    monkeypatch.setitem(app.extensions, "ops_redis", redis.Redis(port=free_port(), socket_connect_timeout=0.5))
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     samples, _ = scrape(app)
     assert samples["celeriac_redis_up"][()] == 0
     assert "celeriac_jobs" in samples and "celeriac_queue_messages" not in samples

@@ -52,6 +52,17 @@ def test_live_workers_reads_heartbeat_keys(app: Flask) -> None:
     client.delete("celeriac:workers:alive@host")
 
 
+def test_heartbeat_reads_reuse_one_connection(app: Flask) -> None:
+    """Every polled page reads heartbeats: it must not open a Redis connection each time."""
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    with app.app_context():
+        live_workers({"w1"})
+        before = client.info("stats")["total_connections_received"]
+        for _ in range(20):
+            live_workers({"w1"})
+        assert client.info("stats")["total_connections_received"] == before
+
+
 def test_unreachable_redis_means_no_judgement(app: Flask) -> None:
     """Without Redis the page still renders, with nobody judged lost."""
     saved = app.config["REDIS_URL"]

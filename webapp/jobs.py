@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import reconcile
@@ -190,11 +190,20 @@ def live(job_id: int) -> str:
     """
     polling, rows_html = shared_rows(job_id)
     if not polling:
-        job = db.get_or_404(Job, job_id)
+        job = job_or_404(job_id)
         actions = render_template("jobs/_actions.html", job=job, out_of_band=True)
         return rows_html + render_summary(job, out_of_band=True) + actions
     return rows_html + current_app.extensions["fragment_cache"].get_or_render(
-        ("summary", job_id), lambda: render_summary(db.get_or_404(Job, job_id), out_of_band=True))
+        ("summary", job_id), lambda: render_summary(job_or_404(job_id), out_of_band=True))
+
+
+def job_or_404(job_id: int) -> Job:
+    """The job, read once per request however many of the request's renders need it (the session
+    keeps no loaded object that nothing references, so a second get() would query again)."""
+    read: dict[int, Job] = g.setdefault("jobs_read", {})
+    if job_id not in read:
+        read[job_id] = db.get_or_404(Job, job_id)
+    return read[job_id]
 
 
 def render_summary(job: Job, out_of_band: bool = False) -> str:
@@ -207,7 +216,7 @@ def shared_rows(job_id: int) -> tuple[bool, str]:
     operator, so viewers share one render a second (webapp.fragment_cache)."""
 
     def render() -> tuple[bool, str]:
-        job = db.get_or_404(Job, job_id)
+        job = job_or_404(job_id)
         return job.is_active, render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
 
     return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_arg(), state_arg()), render)

@@ -18,6 +18,7 @@ from tasks.heartbeat import WorkerStatus, read_workers
 from tasks.publish_stamp import QueueStat, read_queues
 from webapp.extensions import db
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, TaskRun, utcnow
+from webapp.redis_clients import shared_redis
 
 bp = Blueprint("metrics", __name__)
 
@@ -104,11 +105,7 @@ class LiveState:
 
 def redis_client() -> redis.Redis:
     """This app's Redis client for monitoring reads (short timeouts: a page must not hang)."""
-    client = current_app.extensions.get("ops_redis")
-    if client is None:
-        url = current_app.config["REDIS_URL"]
-        client = current_app.extensions["ops_redis"] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return client
+    return shared_redis(timeout=2)
 
 
 def monitored_queues(conf: Any, workers: Sequence[WorkerStatus]) -> list[str]:

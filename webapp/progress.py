@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy.orm import defer
 
 from webapp.extensions import db
 from webapp.kinds import KINDS, Step
@@ -81,7 +82,7 @@ class RowView:
 
 def record_rows(job: Job, page: int, per_page: int, state: str | None = None) -> tuple[list[RowView], int]:
     """One page of record rows with their steps (two queries whatever the job's size); and the row count."""
-    query = db.select(JobRecord).where(JobRecord.job_id == job.id)
+    query = db.select(JobRecord).options(defer(JobRecord.payload)).where(JobRecord.job_id == job.id)  # rows never show it
     count_query = db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job.id)
     if state:
         query = query.where(JobRecord.state == state)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from flask import current_app
-
 from webapp.models import JobRecord, RecordState, utcnow
+from webapp.redis_clients import shared_redis
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +36,7 @@ def live_workers(names: set[str]) -> set[str] | None:
         return set()
     ordered = sorted(names)
     try:
-        client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
-        pipe = client.pipeline(transaction=False)
+        pipe = shared_redis(timeout=0.5).pipeline(transaction=False)
         for name in ordered:
             pipe.exists(HEARTBEAT_KEY.format(name))
         return {name for name, alive in zip(ordered, pipe.execute()) if alive}
