@@ -150,9 +150,10 @@ def watch(base: str, jobs: "multiprocessing.Queue[int]", stop: threading.Event,
         tab.log_in()
     results.put(0)
     job_id = jobs.get(timeout=600)
-    for tab in tabs:
+    for tab in tabs:  # tabs opened at different moments poll at different moments of each second
         tab.job_id = job_id
         tab.start()
+        time.sleep(1.0 / VIEWERS)
     stop.wait()
     halt.set()
     for tab in tabs:
