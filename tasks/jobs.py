@@ -3,7 +3,7 @@
 from typing import Any
 
 from tasks import runlog
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.launch import insert_pending_records
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
@@ -101,7 +101,7 @@ class JobCancelled(Exception):
 
 def locks_rows() -> bool:
     """True on PostgreSQL, whose row locks the cancel checks use; SQLite locks the whole database."""
-    return db.engine.dialect.name == "postgresql"
+    return on_postgresql()
 
 
 def cancelled_by(job_id: int, lock: bool = False) -> str | None:

@@ -26,3 +26,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def on_postgresql() -> bool:
+    """True when the app's database is PostgreSQL. There the code uses what only it has (row
+    locks, SKIP LOCKED, unnest(), epoch arithmetic); on SQLite, the embedded default, the plain way."""
+    return db.engine.dialect.name == "postgresql"

@@ -1,7 +1,7 @@
 """Launching jobs: one transaction writes the job, its key list and its outbox message."""
 
 from webapp import audit, outbox
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.kinds import DISPATCH_TASK, KINDS
 from webapp.models import Job, JobKeyList, JobRecord, Operator, RecordState
 
@@ -64,7 +64,7 @@ def insert_pending_records(job_id: int, numbered_keys: list[tuple[int, str]]) ->
     """
     if not numbered_keys:
         return
-    if db.engine.dialect.name == "postgresql":
+    if on_postgresql():
         db.session.execute(
             db.text("INSERT INTO job_records (job_id, seq, key, state) "
                     "SELECT :job_id, seq, key, :state FROM unnest(CAST(:seqs AS integer[]), CAST(:keys AS text[])) AS t(seq, key)"),

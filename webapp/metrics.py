@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement
 
 from tasks.heartbeat import WorkerStatus, read_workers
 from tasks.publish_stamp import QueueStat, read_queues
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, TaskRun, utcnow
 from webapp.redis_clients import shared_redis
 
@@ -29,7 +29,7 @@ LOCAL_ADDRESSES = ("127.0.0.1", "::1")
 
 def seconds_between(start: Any, end: Any) -> ColumnElement[Any]:
     """SQL for the seconds from ``start`` to ``end`` in the current database's dialect."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return db.func.extract("epoch", end - start)
     return (db.func.julianday(end) - db.func.julianday(start)) * 86400.0
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 from webapp.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def relay(message_ids: list[int] | None = None, limit: int = 100, retry: bool = 
     query = db.select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id).limit(limit)
     if message_ids is not None:
         query = query.where(OutboxMessage.id.in_(message_ids))
-    if db.engine.dialect.name == "postgresql":
+    if on_postgresql():
         query = query.with_for_update(skip_locked=True)  # two relays never send the same row at once
     celery_app = current_app.extensions["celery"]
     sent = 0

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, on_postgresql
 
 
 def utcnow() -> datetime:
@@ -23,7 +23,7 @@ def locked_job(job_id: int, refresh: bool = False) -> "Job | None":
     state count of the job is written. With FOR UPDATE, a cancel holding the job and waiting for a
     record deadlocks with a worker holding that record and waiting on the job for its key check.
     """
-    lock = {"key_share": True} if db.engine.dialect.name == "postgresql" else None
+    lock = {"key_share": True} if on_postgresql() else None
     return db.session.get(Job, job_id, with_for_update=lock, populate_existing=refresh)
 
 
