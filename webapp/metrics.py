@@ -103,11 +103,6 @@ class LiveState:
         return sum(worker.scheduled for worker in self.workers if worker.status in ("online", "missing"))
 
 
-def redis_client() -> redis.Redis:
-    """This app's Redis client for monitoring reads (short timeouts: a page must not hang)."""
-    return shared_redis(timeout=2)
-
-
 def monitored_queues(conf: Any, workers: Sequence[WorkerStatus]) -> list[str]:
     """The configured queues, then any other queue a listed worker consumes (or consumed)."""
     names = [conf.task_default_queue]
@@ -122,7 +117,7 @@ def live_state() -> LiveState:
     """Heartbeats, queue depths and the unacked count from Redis (three round trips)."""
     conf = current_app.extensions["celery"].conf
     try:
-        client = redis_client()
+        client = shared_redis(timeout=2)  # short: a page must not hang on Redis
         workers = read_workers(client)
         queues, unacked = read_queues(client, monitored_queues(conf, workers), conf.broker_transport_options or {})
     except redis.RedisError as exc:
