@@ -232,15 +232,19 @@ def running_services(work: Path) -> Iterator[Services]:
 
 def guarded(app: Flask, action: Callable[[], T]) -> T | None:
     """Run ``action`` in a request context of ``app``; None while the database does not answer."""
-    with app.test_request_context():
-        try:
-            return action()
-        except (OperationalError, InterfaceError):
+    result = None
+    try:
+        with app.test_request_context():
             try:
-                db.session.rollback()
-            except Exception:  # the connection is gone; the context's teardown discards the session
-                pass
-            return None
+                result = action()
+            except (OperationalError, InterfaceError):
+                try:
+                    db.session.rollback()
+                except Exception:  # the connection is gone; the context's teardown discards the session
+                    pass
+    except (OperationalError, InterfaceError):
+        pass  # the teardown's rollback met the connection PostgreSQL's restart had just closed
+    return result
 
 
 class Faults(threading.Thread):
