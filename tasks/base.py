@@ -61,11 +61,14 @@ class RecordTask(Task):
         if lost >= POISON_CAP:
             step = self.name.rsplit(".", 1)[-1]
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
-        # The local keeps the loaded record alive while the step runs, so its records.load() is free.
-        _record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
-        if by is not None:
-            return cancel_unless_done(record_id, by)
-        return self.run(*args, **kwargs)
+        record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
+        records.hold(record)  # the step's first records.load() takes it instead of a query
+        try:
+            if by is not None:
+                return cancel_unless_done(record_id, by)
+            return self.run(*args, **kwargs)
+        finally:
+            records.release()
 
     def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
         """Fail the record and keep the traceback on the task run."""
@@ -121,10 +124,9 @@ def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[st
     if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
         runlog.note(state=runlog.SKIPPED)
         return records.outcome(record_id, True)
-    key = record.key  # read before mark_running() commits, which expires the record (a reload is a query)
     records.mark_running(record)
     try:
-        data = validate(key, get_json(path.format(key), key))
+        data = validate(record.key, get_json(path.format(record.key), record.key))
     except TransientError as exc:
         return retry_or_fail(task, record, exc)
     except ErpError as exc:

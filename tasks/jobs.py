@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from tasks import runlog
+from sqlalchemy import Row
+
+from tasks import records, runlog
 from webapp.extensions import db, on_postgresql
 from webapp.launch import insert_pending_records
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
@@ -116,11 +118,18 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
     return row[1] or "an operator"
 
 
-def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tuple[JobRecord | None, str | None]:
-    """Like cancelled_by(), reading the record in the same query; returns (record, who cancelled).
+# Built once: every step runs it, and building the statement costs more than running it.
+# Plain tables, not mapped classes: a statement naming a mapped class takes the ORM's slower path.
+_JOBS = Job.__table__
+_RECORD_AND_CANCEL = (records.row_query().add_columns(_JOBS.c.cancel_requested_at, _JOBS.c.cancelled_by)
+                      .join(_JOBS, _JOBS.c.id == JobRecord.__table__.c.job_id))
+_RECORD_AND_CANCEL_LOCKED = _RECORD_AND_CANCEL.with_for_update(read=True, of=_JOBS)
 
-    The caller must hold on to the record while the step runs: the session keeps loaded objects
-    only while something references them, and the step's own records.load() then costs no query.
+
+def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tuple[Row | None, str | None]:
+    """Like cancelled_by(), reading the record's row in the same query; returns (record, who cancelled).
+
+    The step hands the row to records.hold(), so its own records.load() costs no query.
 
     A step that writes to the ERP passes ``lock``: on PostgreSQL the query then also takes a share
     lock on the job row, held until the step commits its write. A cancel (which locks the job row,
@@ -128,14 +137,11 @@ def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tup
     before any record, so they cannot deadlock. On SQLite, which has no row locks, the step checks
     again after writing (ensure_not_cancelled_after_write).
     """
-    query = db.select(JobRecord, Job.cancel_requested_at, Job.cancelled_by).join(Job, Job.id == JobRecord.job_id).where(JobRecord.id == record_id)
-    if lock and locks_rows():
-        query = query.with_for_update(read=True, of=Job)
-    row = db.session.execute(query).first()
+    query = _RECORD_AND_CANCEL_LOCKED if lock and locks_rows() else _RECORD_AND_CANCEL
+    row = db.session.connection().execute(query, {"record_id": record_id}).first()
     if row is None:
         return None, cancelled_by(job_id, lock=lock)
-    record, requested_at, by = row
-    return record, None if requested_at is None else by or "an operator"
+    return row, None if row.cancel_requested_at is None else row.cancelled_by or "an operator"
 
 
 def ensure_not_cancelled_after_write(job_id: int) -> None:

@@ -1,11 +1,26 @@
 """State changes of job records, kept in one place so every step reports the same way."""
 
+import threading
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Row, Select
 
 from tasks import runlog
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, JobRecord, RecordState, utcnow
+
+# A step reads its record as a plain row and writes every state change as one UPDATE by id, built
+# once and run on the session's connection: the ORM's identity map, unit of work and statement
+# building cost a step more CPU than the statements themselves. A row keeps the values it was
+# read with; the step's next load() after a commit reads the record again.
+_RECORDS = JobRecord.__table__
+_UPDATE_BY_ID = _RECORDS.update().where(_RECORDS.c.id == db.bindparam("record_id"))
+
+
+def update(record_id: int, **values: Any) -> None:
+    """Write ``values`` onto the record's row; the caller's transaction commits them."""
+    db.session.connection().execute(_UPDATE_BY_ID, {"record_id": record_id, **values})  # SET takes the keys given
 
 
 def outcome(record_id: int, ok: bool) -> dict[str, Any]:
@@ -16,63 +31,73 @@ def outcome(record_id: int, ok: bool) -> dict[str, Any]:
     return {"record": record_id, "ok": ok}
 
 
-def load(record_id: int) -> JobRecord | None:
-    """The record as this transaction reads it (no query if the step's cancel check already read it)."""
-    return db.session.get(JobRecord, record_id)
+def row_query() -> Select:
+    """SELECT of one record's columns by id (bind ``record_id``), to extend with more columns."""
+    return db.select(*_RECORDS.c).where(_RECORDS.c.id == db.bindparam("record_id"))
 
 
-def is_done(record: JobRecord) -> bool:
+_ROW_BY_ID = row_query()
+_held = threading.local()
+
+
+def hold(record: Row | None) -> None:
+    """Keep the record a step's cancel check just read, for the step's first load()."""
+    _held.record = record
+
+
+def release() -> None:
+    """Forget the held record (the step is over)."""
+    _held.record = None
+
+
+def load(record_id: int) -> Row | None:
+    """The record's row as this transaction reads it: its columns by name, read-only (the state
+    changes below write by id). The first load after hold() takes the held row, which the step's
+    own transaction read a moment ago, instead of a query; any later load reads it again."""
+    held = getattr(_held, "record", None)
+    if held is not None and held.id == record_id:
+        _held.record = None
+        return held
+    return db.session.connection().execute(_ROW_BY_ID, {"record_id": record_id}).first()
+
+
+def is_done(record: Row) -> bool:
     """True once the record has a final outcome (later deliveries must not change it)."""
     return record.state in TERMINAL_RECORD_STATES
 
 
-def mark_running(record: JobRecord) -> None:
+def mark_running(record: Row) -> None:
     """A step of this record has started on a worker."""
-    record.state = RecordState.RUNNING
-    record.retry_at = None
-    record.started_at = record.started_at or utcnow()
+    update(record.id, state=RecordState.RUNNING, retry_at=None, started_at=record.started_at or utcnow())
     db.session.commit()
 
 
 def store_payload(record_id: int, payload: dict[str, Any]) -> None:
     """Keep what was fetched for the next step. Written by id, so the record that mark_running()'s
     commit expired is not read back first. The caller's transaction commits it."""
-    db.session.execute(db.update(JobRecord).where(JobRecord.id == record_id).values(payload=payload),
-                       execution_options={"synchronize_session": False})
+    update(record_id, payload=payload)
 
 
-def mark_retrying(record: JobRecord, error: str, retry_at: datetime) -> None:
+def mark_retrying(record: Row, error: str, retry_at: datetime) -> None:
     """A transient failure: say why, and when the next attempt is due."""
-    record.state = RecordState.RETRYING
-    record.error = error
-    record.retry_at = retry_at
+    update(record.id, state=RecordState.RETRYING, error=error, retry_at=retry_at)
     db.session.commit()
 
 
-def mark_failed(record: JobRecord, error: str) -> dict[str, Any]:
+def mark_failed(record: Row, error: str) -> dict[str, Any]:
     """A permanent failure: the record is done, with the reason in words."""
-    record.state = RecordState.FAILED
-    record.error = error
-    record.retry_at = None
-    record.finished_at = utcnow()
+    update(record.id, state=RecordState.FAILED, error=error, retry_at=None, finished_at=utcnow())
     runlog.commit_settled(state=runlog.FAILURE, error=error)
     return outcome(record.id, False)
 
 
-def mark_succeeded(record: JobRecord, erp_ref: str) -> None:
+def mark_succeeded(record: Row, erp_ref: str) -> None:
     """The ERP effect exists; keep its id for the link. The caller's transaction commits it."""
-    record.state = RecordState.SUCCEEDED
-    record.erp_ref = erp_ref
-    record.error = None
-    record.retry_at = None
-    record.finished_at = utcnow()
+    update(record.id, state=RecordState.SUCCEEDED, erp_ref=erp_ref, error=None, retry_at=None, finished_at=utcnow())
 
 
-def mark_cancelled(record: JobRecord, by: str | None) -> dict[str, Any]:
+def mark_cancelled(record: Row, by: str | None) -> dict[str, Any]:
     """The job was cancelled before this record's work was written: the record is done, untouched."""
-    record.state = RecordState.CANCELLED
-    record.error = f"cancelled by {by or 'an operator'}"
-    record.retry_at = None
-    record.finished_at = utcnow()
+    update(record.id, state=RecordState.CANCELLED, error=f"cancelled by {by or 'an operator'}", retry_at=None, finished_at=utcnow())
     runlog.commit_settled(state=runlog.SKIPPED, error="the job was cancelled")
     return outcome(record.id, False)

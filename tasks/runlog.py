@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
+from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
 from webapp.models import TaskRun, utcnow
@@ -24,6 +25,12 @@ TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST, SKIPPED)
 # Per execution, keyed by task id: the TaskRun row id and fields to write when it ends.
 _open_runs: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
+# The run log's statements, built once and run without the ORM (a TaskRun is never loaded to
+# write one): every task writes two, and building them or the ORM's bookkeeping would cost more
+# than running them. An UPDATE without values() sets the columns its parameters name.
+_RUNS = TaskRun.__table__
+_RUN_INSERT = _RUNS.insert().returning(_RUNS.c.id)
+_RUN_UPDATE = _RUNS.update().where(_RUNS.c.id == db.bindparam("run_id"))
 
 
 def annotate(task_id: str, **fields: Any) -> None:
@@ -62,50 +69,48 @@ def is_logged(task: Task, kwargs: dict) -> bool:
     return task.name.startswith("tasks.") or "job_id" in (kwargs or {})
 
 
-def earlier_runs(task_id: str, request: Any) -> list[str]:
+def earlier_runs(connection: Connection, task_id: str, request: Any) -> list[str]:
     """States of the task id's earlier runs. A first delivery of a first attempt has none, and
     costs no query: every way a message comes back (a retry, kombu restoring an unacknowledged
     message, a requeue when the pool process died) marks it as a retry or as redelivered."""
     if not request.retries and not (request.delivery_info or {}).get("redelivered"):
         return []
-    return list(db.session.execute(db.select(TaskRun.state).where(TaskRun.task_id == task_id)).scalars())
+    return list(connection.execute(db.select(_RUNS.c.state).where(_RUNS.c.task_id == task_id)).scalars())
 
 
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
-    """Insert a STARTED row; rows of earlier deliveries still open are marked LOST."""
+    """Insert a STARTED row; rows of earlier deliveries still open are marked LOST.
+
+    Written on a connection of its own, committed before the task runs: a worker killed
+    mid-task leaves the row STARTED, which is how its redelivery counts it."""
     if not is_logged(task, kwargs):
         return
     request = task.request
     delivery = request.delivery_info or {}
     try:
-        with _flask_app(task).app_context():
-            earlier = earlier_runs(task_id, request)
+        with _flask_app(task).app_context(), db.engine.begin() as connection:
+            earlier = earlier_runs(connection, task_id, request)
             if STARTED in earlier:
-                db.session.execute(
-                    db.update(TaskRun)
-                    .where(TaskRun.task_id == task_id, TaskRun.state == STARTED)
+                connection.execute(
+                    _RUNS.update()
+                    .where(_RUNS.c.task_id == task_id, _RUNS.c.state == STARTED)
                     .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
                 )
-            # A Core INSERT … RETURNING: the ORM's unit of work would cost more than the statement.
-            run_id = db.session.execute(
-                db.insert(TaskRun.__table__).returning(TaskRun.id),
-                {
-                    "task_id": task_id,
-                    "task_name": task.name,
-                    "job_id": kwargs.get("job_id"),
-                    "record_id": kwargs.get("record_id"),
-                    "state": STARTED,
-                    "attempt": (request.retries or 0) + 1,
-                    "queue": delivery.get("routing_key"),
-                    "worker": request.hostname,
-                    "started_at": utcnow(),
-                },
-            ).scalar_one()
-            db.session.commit()
-            lost = sum(1 for state in earlier if state in (STARTED, LOST))
-            with _lock:
-                _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}
+            run_id = connection.execute(_RUN_INSERT, {
+                "task_id": task_id,
+                "task_name": task.name,
+                "job_id": kwargs.get("job_id"),
+                "record_id": kwargs.get("record_id"),
+                "state": STARTED,
+                "attempt": (request.retries or 0) + 1,
+                "queue": delivery.get("routing_key"),
+                "worker": request.hostname,
+                "started_at": utcnow(),
+            }).scalar_one()
+        lost = sum(1 for state in earlier if state in (STARTED, LOST))
+        with _lock:
+            _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}
     except Exception:  # the log must never stop the work itself
         log.exception("could not open the task run of %s", task_id)
 
@@ -134,8 +139,7 @@ def settle_in_transaction(**close: Any) -> None:
             return
         fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **close}
         entry["settled"] = dict(fields)
-    db.session.execute(db.update(TaskRun).where(TaskRun.id == entry["id"]).values(**fields),
-                       execution_options={"synchronize_session": False})  # no TaskRun is loaded to keep in step
+    db.session.connection().execute(_RUN_UPDATE, {"run_id": entry["id"], **fields})  # SET takes the keys given
 
 
 def commit_settled(**close: Any) -> None:
@@ -166,9 +170,8 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
     fields.update(entry["fields"])
     try:
-        with _flask_app(task).app_context():
-            db.session.execute(db.update(TaskRun).where(TaskRun.id == entry["id"]).values(**fields))
-            db.session.commit()
+        with _flask_app(task).app_context(), db.engine.begin() as connection:
+            connection.execute(_RUN_UPDATE, {"run_id": entry["id"], **fields})
     except Exception:
         log.exception("could not close the task run of %s", task_id)
 

@@ -129,7 +129,7 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return fail_unless_done(record_id, "the record is gone")
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this product")
-    record.erp_ref = str(boms.write_product(record.payload, job_id))
+    records.update(record_id, erp_ref=str(boms.write_product(record.payload, job_id)))
     jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()
