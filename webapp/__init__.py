@@ -8,6 +8,7 @@ from celery import Celery, Task
 from flask import Flask
 
 from webapp.config import check_celery_timing, engine_options, settings_from_env
+from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.fragment_cache import FragmentCache
 
@@ -24,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     check_secret_key(app)
     make_sqlite_path_absolute(app)
     db.init_app(app)
+    end_sessions_safely(app)
     tune_sqlite(app)
     ping_idle_connections(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)

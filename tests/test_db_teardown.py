@@ -1,0 +1,64 @@
+"""A request or task whose database connection dies while it runs still ends cleanly (webapp.db_teardown)."""
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+from tests.private_postgres import PrivatePostgres, postgres_bin
+from webapp.extensions import db
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A private PostgreSQL whose connections these tests may cut."""
+    if postgres_bin("initdb") is None:
+        pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
+    server = PrivatePostgres()
+    server.start()
+    yield server.url
+    server.destroy()
+
+
+def cut(url: str, pid: int) -> None:
+    """End a server process, as a database restart would."""
+    killer = create_engine(url)
+    with killer.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    killer.dispose()
+
+
+def app_on(url: str) -> Flask:
+    """The app on the private server, with a page that reads, then loses its connection mid-request."""
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url})
+
+    @app.get("/reads-then-loses-its-connection")
+    def reads_then_loses_its_connection() -> str:
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        cut(url, pid)  # the transaction the read began is still open: the teardown has to end it
+        return "served"
+
+    return app
+
+
+def test_a_request_whose_connection_died_still_gets_its_response(postgres: str) -> None:
+    """The view answered; ending its transaction on the dead connection must not turn that into an error."""
+    app = app_on(postgres)
+    response = app.test_client().get("/reads-then-loses-its-connection")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "served")
+    with app.app_context():  # the pool's dead connection was dropped: the next request reads again
+        assert db.session.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_task_context_whose_connection_died_ends_without_error(postgres: str) -> None:
+    """Record steps run in an app context of their own: its end must not raise past the step's guards."""
+    app = app_on(postgres)
+    ended = False
+    with app.app_context():
+        cut(postgres, db.session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    ended = True
+    with app.app_context():
+        assert (ended, db.session.execute(text("SELECT 1")).scalar_one()) == (True, 1)
