@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any
 
 from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates
+from tasks.upsert import execute, insert_ignoring_duplicates
 from webapp.extensions import db
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
@@ -55,7 +55,7 @@ def validate_line(po_number: str, index: int, line: Any) -> None:
 def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
     """Insert the PO header and lines unless they exist; return the PO's id. Caller commits."""
     po_number = data["po_number"]
-    db.session.execute(
+    execute(
         insert_ignoring_duplicates(PurchaseOrder, index_elements=["po_number"]).values(
             po_number=po_number,
             supplier_code=data["supplier"]["code"],
@@ -66,7 +66,8 @@ def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
             job_id=job_id,
         )
     )
-    po_id = db.session.execute(db.select(PurchaseOrder.id).filter_by(po_number=po_number)).scalar_one()
+    orders = PurchaseOrder.__table__
+    po_id = execute(db.select(orders.c.id).where(orders.c.po_number == po_number)).scalar_one()
     rows = [
         {
             "purchase_order_id": po_id,
@@ -78,5 +79,5 @@ def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
         }
         for line in data["lines"]
     ]
-    db.session.execute(insert_ignoring_duplicates(PurchaseOrderLine, index_elements=["purchase_order_id", "line_no"]), rows)
+    execute(insert_ignoring_duplicates(PurchaseOrderLine, index_elements=["purchase_order_id", "line_no"]), rows)
     return po_id

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from tasks.upsert import insert_ignoring_duplicates
+from tasks.upsert import execute, insert_ignoring_duplicates
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, SalesOrder, SalesOrderLine, utcnow
 from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, ReportSummary
@@ -112,17 +112,18 @@ def sales_order_lines(order: dict[str, Any]) -> list[dict[str, Any]]:
 def write_sales_order(order: dict[str, Any], currency: str, job_id: int) -> int:
     """Insert the (settlement, state) sales order and its lines unless present; return its id. Caller commits."""
     lines = sales_order_lines(order)
-    db.session.execute(
+    execute(
         insert_ignoring_duplicates(SalesOrder, index_elements=["settlement_id", "state"]).values(
             settlement_id=order["settlement_id"], state=order["state"], currency=currency, orders=order["orders"],
             total_cents=sum(line["amount_cents"] for line in lines), job_id=job_id,
         )
     )
-    order_id = db.session.execute(
-        db.select(SalesOrder.id).filter_by(settlement_id=order["settlement_id"], state=order["state"])
+    orders = SalesOrder.__table__
+    order_id = execute(
+        db.select(orders.c.id).where(orders.c.settlement_id == order["settlement_id"], orders.c.state == order["state"])
     ).scalar_one()
     if lines:
-        db.session.execute(
+        execute(
             insert_ignoring_duplicates(SalesOrderLine, index_elements=["sales_order_id", "line_no"]),
             [dict(line, sales_order_id=order_id) for line in lines],
         )
