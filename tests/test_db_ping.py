@@ -1,25 +1,12 @@
 """Pooled PostgreSQL connections are pinged before use only after sitting idle (webapp.db_ping)."""
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from tests.private_postgres import PrivatePostgres, postgres_bin
+from tests.private_postgres import cut, postgres  # noqa: F401  (postgres: the module's private server)
 from webapp.db_ping import ping_when_idle
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL whose connections these tests may cut."""
-    if postgres_bin("initdb") is None:
-        pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
-    server = PrivatePostgres()
-    server.start()
-    yield server.url
-    server.destroy()
 
 
 def pool_of_one(url: str, ping_after: float, pings: list[int]) -> Engine:
@@ -40,14 +27,6 @@ def backend(engine: Engine) -> int:
     """The server process behind the pooled connection."""
     with engine.connect() as connection:
         return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-
-
-def cut(url: str, pid: int) -> None:
-    """End a server process, as a database restart or a firewall would."""
-    killer = create_engine(url)
-    with killer.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-    killer.dispose()
 
 
 def test_a_connection_used_a_moment_ago_costs_no_ping(postgres: str) -> None:

@@ -1,32 +1,10 @@
 """A request or task whose database connection dies while it runs still ends cleanly (webapp.db_teardown)."""
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.private_postgres import PrivatePostgres, postgres_bin
+from tests.private_postgres import cut, postgres  # noqa: F401  (postgres: the module's private server)
 from webapp.extensions import db
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL whose connections these tests may cut."""
-    if postgres_bin("initdb") is None:
-        pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
-    server = PrivatePostgres()
-    server.start()
-    yield server.url
-    server.destroy()
-
-
-def cut(url: str, pid: int) -> None:
-    """End a server process, as a database restart would."""
-    killer = create_engine(url)
-    with killer.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-    killer.dispose()
 
 
 def app_on(url: str) -> Flask:
