@@ -232,19 +232,15 @@ def running_services(work: Path) -> Iterator[Services]:
 
 def guarded(app: Flask, action: Callable[[], T]) -> T | None:
     """Run ``action`` in a request context of ``app``; None while the database does not answer."""
-    result = None
-    try:
-        with app.test_request_context():
+    with app.test_request_context():  # its teardown drops a session whose connection died (webapp.db_teardown)
+        try:
+            return action()
+        except (OperationalError, InterfaceError):
             try:
-                result = action()
-            except (OperationalError, InterfaceError):
-                try:
-                    db.session.rollback()
-                except Exception:  # the connection is gone; the context's teardown discards the session
-                    pass
-    except (OperationalError, InterfaceError):
-        pass  # the teardown's rollback met the connection PostgreSQL's restart had just closed
-    return result
+                db.session.rollback()
+            except Exception:  # the connection is gone; the context's teardown discards the session
+                pass
+            return None
 
 
 class Faults(threading.Thread):
