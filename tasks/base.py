@@ -61,6 +61,8 @@ class RecordTask(Task):
         if lost >= POISON_CAP:
             step = self.name.rsplit(".", 1)[-1]
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
+        if not self.writes_erp:
+            commit_each_statement()
         record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
         records.hold(record)  # the step's first records.load() takes it instead of a query
         try:
@@ -74,6 +76,21 @@ class RecordTask(Task):
         """Fail the record and keep the traceback on the task run."""
         runlog.annotate(self.request.id, traceback=traceback.format_exc())
         return fail_unless_done(record_id, error)
+
+
+def commit_each_statement() -> None:
+    """Run the step's first statements in autocommit mode, until its first commit.
+
+    A step that does not write to the ERP (a fetch) reads its record with the cancel check, then
+    marks it running: two statements that need no transaction together (neither takes a lock,
+    the write is one UPDATE), so sending them without BEGIN and COMMIT saves two round trips to
+    the database a record. The session's next transaction (the fetched payload with the run's
+    close) is an ordinary one again: the connection goes back to the pool at the commit, which
+    restores its isolation level. A step that ends before marking the record running (a record
+    already final, a cancelled job) writes the record and closes its run as two statements: a
+    worker killed between them leaves the run STARTED, which its redelivery marks LOST.
+    """
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def cancel_unless_done(record_id: int, by: str | None) -> dict[str, Any]:

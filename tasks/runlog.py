@@ -69,12 +69,15 @@ def is_logged(task: Task, kwargs: dict) -> bool:
     return task.name.startswith("tasks.") or "job_id" in (kwargs or {})
 
 
-def earlier_runs(connection: Connection, task_id: str, request: Any) -> list[str]:
-    """States of the task id's earlier runs. A first delivery of a first attempt has none, and
-    costs no query: every way a message comes back (a retry, kombu restoring an unacknowledged
-    message, a requeue when the pool process died) marks it as a retry or as redelivered."""
-    if not request.retries and not (request.delivery_info or {}).get("redelivered"):
-        return []
+def is_first_delivery(request: Any) -> bool:
+    """True for the first delivery of a first attempt, which has no earlier runs: every way a
+    message comes back (a retry, kombu restoring an unacknowledged message, a requeue when the
+    pool process died) marks it as a retry or as redelivered."""
+    return not request.retries and not (request.delivery_info or {}).get("redelivered")
+
+
+def earlier_runs(connection: Connection, task_id: str) -> list[str]:
+    """States of the task id's earlier runs."""
     return list(connection.execute(db.select(_RUNS.c.state).where(_RUNS.c.task_id == task_id)).scalars())
 
 
@@ -83,31 +86,40 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST.
 
     Written on a connection of its own, committed before the task runs: a worker killed
-    mid-task leaves the row STARTED, which is how its redelivery counts it."""
+    mid-task leaves the row STARTED, which is how its redelivery counts it. A first delivery has
+    no earlier rows to mark, so its row is one INSERT in autocommit mode: one round trip to the
+    database instead of three (BEGIN, INSERT, COMMIT), on every task."""
     if not is_logged(task, kwargs):
         return
     request = task.request
     delivery = request.delivery_info or {}
+    row = {
+        "task_id": task_id,
+        "task_name": task.name,
+        "job_id": kwargs.get("job_id"),
+        "record_id": kwargs.get("record_id"),
+        "state": STARTED,
+        "attempt": (request.retries or 0) + 1,
+        "queue": delivery.get("routing_key"),
+        "worker": request.hostname,
+        "started_at": utcnow(),
+    }
     try:
-        with _flask_app(task).app_context(), db.engine.begin() as connection:
-            earlier = earlier_runs(connection, task_id, request)
-            if STARTED in earlier:
-                connection.execute(
-                    _RUNS.update()
-                    .where(_RUNS.c.task_id == task_id, _RUNS.c.state == STARTED)
-                    .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
-                )
-            run_id = connection.execute(_RUN_INSERT, {
-                "task_id": task_id,
-                "task_name": task.name,
-                "job_id": kwargs.get("job_id"),
-                "record_id": kwargs.get("record_id"),
-                "state": STARTED,
-                "attempt": (request.retries or 0) + 1,
-                "queue": delivery.get("routing_key"),
-                "worker": request.hostname,
-                "started_at": utcnow(),
-            }).scalar_one()
+        with _flask_app(task).app_context():
+            if is_first_delivery(request):
+                earlier: list[str] = []
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    run_id = connection.execute(_RUN_INSERT, row).scalar_one()
+            else:
+                with db.engine.begin() as connection:
+                    earlier = earlier_runs(connection, task_id)
+                    if STARTED in earlier:
+                        connection.execute(
+                            _RUNS.update()
+                            .where(_RUNS.c.task_id == task_id, _RUNS.c.state == STARTED)
+                            .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
+                        )
+                    run_id = connection.execute(_RUN_INSERT, row).scalar_one()
         lost = sum(1 for state in earlier if state in (STARTED, LOST))
         with _lock:
             _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}

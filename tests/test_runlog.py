@@ -65,3 +65,81 @@ def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.M
         closed = db.session.get(TaskRun, run_id)
         assert (closed.state, closed.finished_at is not None) == (state, True)
     assert already_settled(entry, SUCCESS)
+
+
+def driver_autocommits(raw) -> bool:
+    """True when a driver connection (sqlite3 or psycopg) sends each statement on its own."""
+    return raw.isolation_level is None if hasattr(raw, "total_changes") else raw.autocommit
+
+
+def autocommits() -> bool:
+    """True when the session's connection sends each statement on its own."""
+    return driver_autocommits(db.session.connection().connection.dbapi_connection)
+
+
+def delivery(app: Flask, task_id: str, redelivered: bool) -> SimpleNamespace:
+    """What open_run() reads of a task at its start: the app, its name and its request."""
+    request = SimpleNamespace(id=task_id, retries=0, hostname="worker@test",
+                              delivery_info={"routing_key": "db", "redelivered": redelivered})
+    return SimpleNamespace(name="tasks.workflows.make_po", request=request, app=SimpleNamespace(flask_app=app))
+
+
+def statements_during(app: Flask, action) -> list[tuple[str, bool]]:
+    """The SQL statements the engine sends while ``action`` runs: (verb, sent in autocommit mode)."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, bool]] = []
+
+    def keep(conn, _cursor, statement, *_args) -> None:
+        sent.append((statement.split()[0].upper(), driver_autocommits(conn.connection.dbapi_connection)))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    return sent
+
+
+def test_a_first_delivery_opens_its_run_with_one_insert(app: Flask) -> None:
+    """No earlier run can exist, so nothing is read first; the row is committed at once (autocommit)."""
+    task = delivery(app, "first-1", redelivered=False)
+    try:
+        sent = statements_during(app, lambda: runlog.open_run("first-1", task, (), {"job_id": None, "record_id": None}))
+        assert sent == [("INSERT", True)]
+        with app.app_context():  # another connection sees it: it was committed
+            row = db.session.execute(db.select(TaskRun).filter_by(task_id="first-1")).scalar_one()
+            assert (row.state, row.queue, row.attempt) == (runlog.STARTED, "db", 1)
+    finally:
+        runlog._open_runs.pop("first-1", None)
+
+
+def test_a_redelivery_marks_the_open_earlier_run_lost(app: Flask) -> None:
+    """The first execution's row is still STARTED (its worker died): the redelivery marks it LOST
+    and counts it towards the poison-pill cap."""
+    try:
+        runlog.open_run("again-1", delivery(app, "again-1", redelivered=False), (), {})
+        runlog._open_runs.pop("again-1")  # the worker died: nothing closed the run
+        runlog.open_run("again-1", delivery(app, "again-1", redelivered=True), (), {})
+        assert runlog.lost_count("again-1") == 1
+        with app.app_context():
+            states = db.session.execute(
+                db.select(TaskRun.state).filter_by(task_id="again-1").order_by(TaskRun.id)).scalars().all()
+        assert states == [runlog.LOST, runlog.STARTED]
+    finally:
+        runlog._open_runs.pop("again-1", None)
+
+
+def test_a_fetch_steps_autocommit_ends_at_its_first_commit(app: Flask) -> None:
+    """A fetch's cancel check and running mark are sent without a transaction; its later payload
+    and run close must be one transaction again."""
+    from tasks.base import commit_each_statement
+
+    with app.app_context():
+        commit_each_statement()
+        assert autocommits()
+        db.session.commit()
+        assert not autocommits()
+        db.session.rollback()
