@@ -62,6 +62,10 @@ class RecordTask(Task):
             step = self.name.rsplit(".", 1)[-1]
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
         if not self.writes_erp:
+            # The cancel check and the running mark of a step that does not write to the ERP take
+            # no lock and write one row. A step that ends here instead (a record already final, a
+            # cancelled job) writes its record and closes its run as two statements: a worker
+            # killed between them leaves the run STARTED, which its redelivery marks LOST.
             commit_each_statement()
         record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
         records.hold(record)  # the step's first records.load() takes it instead of a query
@@ -79,16 +83,14 @@ class RecordTask(Task):
 
 
 def commit_each_statement() -> None:
-    """Run the step's first statements in autocommit mode, until its first commit.
+    """Send the session's statements in autocommit mode until its next commit: each commits on its
+    own, without the BEGIN and COMMIT round trips a transaction costs.
 
-    A step that does not write to the ERP (a fetch) reads its record with the cancel check, then
-    marks it running: two statements that need no transaction together (neither takes a lock,
-    the write is one UPDATE), so sending them without BEGIN and COMMIT saves two round trips to
-    the database a record. The session's next transaction (the fetched payload with the run's
-    close) is an ordinary one again: the connection goes back to the pool at the commit, which
-    restores its isolation level. A step that ends before marking the record running (a record
-    already final, a cancelled job) writes the record and closes its run as two statements: a
-    worker killed between them leaves the run STARTED, which its redelivery marks LOST.
+    Only for statements that need no transaction together. At the commit the connection goes
+    back to the pool, which restores its isolation level: the session's next transaction is an
+    ordinary one again. A fetch step uses it twice (see guarded_run and fetch_document): its
+    record is read and marked running, then its payload stored and its run closed, two round
+    trips each instead of four.
     """
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
@@ -148,6 +150,10 @@ def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[st
         return retry_or_fail(task, record, exc)
     except ErpError as exc:
         return records.mark_failed(record, exc.reason)
+    # The record gets no outcome here (it stays running until its write step), so its payload and
+    # its run's close need not be read together. A worker killed between them leaves the payload
+    # stored and the run STARTED: the redelivery marks the run LOST and skips the fetch.
+    commit_each_statement()
     records.store_payload(record_id, data)
     runlog.settle_in_transaction()
     db.session.commit()

@@ -54,6 +54,7 @@ class WorkerSet:
         self.env = env
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.layouts: dict[str, tuple[str, str, str, int]] = {}  # node → what start() was given
         self.counter = 0
 
     def start(self, name: str, queues: str, pool: str, concurrency: int) -> str:
@@ -64,7 +65,21 @@ class WorkerSet:
         args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
                 "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", node, "--without-gossip", "--without-mingle"]
         self.processes[node] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.layouts[node] = (name, queues, pool, concurrency)
         return node
+
+    def replace_exited(self) -> list[str]:
+        """Start a worker like each one that exited by itself; return the nodes replaced.
+
+        What a deployment's process supervisor does: Celery's worker can end itself when Redis
+        goes away under it (kombu's "Unrecoverable error" while acking during the reconnection,
+        see docs/BENCHMARKS.md, "Soak"). Tests of a Redis restart call it while they wait.
+        """
+        exited = [node for node, proc in self.processes.items() if node in self.layouts and proc.poll() is not None]
+        for node in exited:
+            del self.processes[node]
+            self.start(*self.layouts.pop(node))
+        return exited
 
     def start_beat(self) -> str:
         """Start beat (the outbox relay and the sweeper), as the Procfile's beat process."""
@@ -97,6 +112,7 @@ class WorkerSet:
     def kill(self, node: str, sig: int = signal.SIGKILL) -> None:
         """Kill a worker's main process and its pool children at once (as a machine crash would)."""
         proc = self.processes.pop(node)
+        self.layouts.pop(node, None)
         family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         for pid in family:
             try:
@@ -116,3 +132,4 @@ class WorkerSet:
             except subprocess.TimeoutExpired:
                 self.kill(node)
         self.processes.clear()
+        self.layouts.clear()

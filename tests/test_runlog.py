@@ -132,9 +132,10 @@ def test_a_redelivery_marks_the_open_earlier_run_lost(app: Flask) -> None:
         runlog._open_runs.pop("again-1", None)
 
 
-def test_a_fetch_steps_autocommit_ends_at_its_first_commit(app: Flask) -> None:
-    """A fetch's cancel check and running mark are sent without a transaction; its later payload
-    and run close must be one transaction again."""
+def test_autocommit_ends_at_the_next_commit(app: Flask) -> None:
+    """A fetch sends its cancel check and running mark without a transaction; whatever the thread's
+    session does after that commit (a failed fetch's record and run, the next task's write) must
+    be one transaction again."""
     from tasks.base import commit_each_statement
 
     with app.app_context():
