@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from tasks import records, runlog
-from webapp.extensions import db, on_postgresql
+from webapp.extensions import db, execute_core, on_postgresql
 from webapp.launch import insert_pending_records
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
@@ -138,7 +138,7 @@ def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tup
     again after writing (ensure_not_cancelled_after_write).
     """
     query = _RECORD_AND_CANCEL_LOCKED if lock and locks_rows() else _RECORD_AND_CANCEL
-    row = db.session.connection().execute(query, {"record_id": record_id}).first()
+    row = execute_core(query, {"record_id": record_id}).first()
     if row is None:
         return None, cancelled_by(job_id, lock=lock)
     return row, None if row.cancel_requested_at is None else row.cancelled_by or "an operator"

@@ -5,8 +5,8 @@ from datetime import date
 from typing import Any
 
 from tasks.erp_client import PermanentError
-from tasks.upsert import execute, insert_ignoring_duplicates
-from webapp.extensions import db
+from tasks.upsert import insert_ignoring_duplicates
+from webapp.extensions import db, execute_core
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -55,7 +55,7 @@ def validate_line(po_number: str, index: int, line: Any) -> None:
 def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
     """Insert the PO header and lines unless they exist; return the PO's id. Caller commits."""
     po_number = data["po_number"]
-    execute(
+    execute_core(
         insert_ignoring_duplicates(PurchaseOrder, index_elements=["po_number"]).values(
             po_number=po_number,
             supplier_code=data["supplier"]["code"],
@@ -67,7 +67,7 @@ def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
         )
     )
     orders = PurchaseOrder.__table__
-    po_id = execute(db.select(orders.c.id).where(orders.c.po_number == po_number)).scalar_one()
+    po_id = execute_core(db.select(orders.c.id).where(orders.c.po_number == po_number)).scalar_one()
     rows = [
         {
             "purchase_order_id": po_id,
@@ -79,5 +79,5 @@ def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
         }
         for line in data["lines"]
     ]
-    execute(insert_ignoring_duplicates(PurchaseOrderLine, index_elements=["purchase_order_id", "line_no"]), rows)
+    execute_core(insert_ignoring_duplicates(PurchaseOrderLine, index_elements=["purchase_order_id", "line_no"]), rows)
     return po_id

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, Select
 
 from tasks import runlog
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.models import TERMINAL_RECORD_STATES, JobRecord, RecordState, utcnow
 
 # A step reads its record as a plain row and writes every state change as one UPDATE by id, built
@@ -20,7 +20,7 @@ _UPDATE_BY_ID = _RECORDS.update().where(_RECORDS.c.id == db.bindparam("record_id
 
 def update(record_id: int, **values: Any) -> None:
     """Write ``values`` onto the record's row; the caller's transaction commits them."""
-    db.session.connection().execute(_UPDATE_BY_ID, {"record_id": record_id, **values})  # SET takes the keys given
+    execute_core(_UPDATE_BY_ID, {"record_id": record_id, **values})  # SET takes the keys given
 
 
 def outcome(record_id: int, ok: bool) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def load(record_id: int) -> Row | None:
     if held is not None and held.id == record_id:
         _held.record = None
         return held
-    return db.session.connection().execute(_ROW_BY_ID, {"record_id": record_id}).first()
+    return execute_core(_ROW_BY_ID, {"record_id": record_id}).first()
 
 
 def is_done(record: Row) -> bool:

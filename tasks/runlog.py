@@ -14,7 +14,7 @@ from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
 from sqlalchemy.engine import Connection
 
-from webapp.extensions import db
+from webapp.extensions import db, execute_core
 from webapp.models import TaskRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def settle_in_transaction(**close: Any) -> None:
             return
         fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **close}
         entry["settled"] = dict(fields)
-    db.session.connection().execute(_RUN_UPDATE, {"run_id": entry["id"], **fields})  # SET takes the keys given
+    execute_core(_RUN_UPDATE, {"run_id": entry["id"], **fields})  # SET takes the keys given
 
 
 def commit_settled(**close: Any) -> None:

@@ -3,6 +3,8 @@
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from typing import Any
+
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -32,3 +34,10 @@ def on_postgresql() -> bool:
     """True when the app's database is PostgreSQL. There the code uses what only it has (row
     locks, SKIP LOCKED, unnest(), epoch arithmetic); on SQLite, the embedded default, the plain way."""
     return db.engine.dialect.name == "postgresql"
+
+
+def execute_core(statement: Any, parameters: Any = None) -> Any:
+    """Run a Core statement on the session's connection, in its transaction, past the ORM's
+    execute path: the record steps' statements are built once on tables, not mapped classes,
+    and the ORM's bookkeeping would cost a step more CPU than running them."""
+    return db.session.connection().execute(statement, parameters)
