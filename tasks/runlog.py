@@ -141,7 +141,8 @@ def settle_in_transaction(**close: Any) -> None:
     Saves each step a transaction of its own, and whoever sees the record's outcome sees its run
     closed too; close_run() then writes nothing unless the task ends otherwise (its commit failed,
     or it raised afterwards), or something else was noted since. Call it just before the step's
-    last commit.
+    last commit. A fetch, whose record gets no outcome, sends it on its own after the payload
+    (see tasks.base.commit_each_statement).
     """
     request = getattr(current_task, "request", None)
     task_id = getattr(request, "id", None)

@@ -1,5 +1,6 @@
 """The task-run log's bookkeeping that saves a step its own closing transaction."""
 
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -69,7 +70,7 @@ def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.M
 
 def driver_autocommits(raw) -> bool:
     """True when a driver connection (sqlite3 or psycopg) sends each statement on its own."""
-    return raw.isolation_level is None if hasattr(raw, "total_changes") else raw.autocommit
+    return raw.isolation_level is None if isinstance(raw, sqlite3.Connection) else raw.autocommit
 
 
 def autocommits() -> bool:
