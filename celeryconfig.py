@@ -29,8 +29,10 @@ task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
 worker_deduplicate_successful_tasks = True
 worker_cancel_long_running_tasks_on_connection_loss = True
-task_track_started = True
-result_extended = True
+# Celery's STARTED state and extended results would be Redis writes per task that nobody reads:
+# the task log in SQL (tasks.runlog) records when and where each run started and how it ended.
+task_track_started = False
+result_extended = False
 result_expires = 7 * 24 * 3600  # chord counters must outlive the longest job
 
 task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "240"))

@@ -2,6 +2,10 @@
 
 Header tasks never raise into the chord (see tasks.base.RecordTask): a record that fails for good
 is marked failed in SQL and its chain returns an outcome, so the chord body (finalize) always fires.
+
+No record step stores its result in Redis (``ignore_result``): each next step is immutable and
+reads the record, and the chord counts a chain's outcome whether or not it is stored, so a stored
+copy would be a write per step that nobody reads. The task log in SQL says how each run ended.
 """
 
 import traceback
@@ -94,8 +98,7 @@ def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | 
 
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Fetch one purchase order from the ERP. Its result is not stored in Redis: the next step is
-    immutable and reads what was fetched from the record, so nobody would read it."""
+    """Fetch one purchase order from the ERP."""
     return fetch_document(self, record_id, "/purchase-orders/{}", purchase_orders.validate_po)
 
 
@@ -105,7 +108,7 @@ def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
     record = records.load(record_id)
@@ -121,7 +124,7 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return records.outcome(record_id, True)
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product of the fetched BOM; keep its id on the record for the next step."""
     record = records.load(record_id)
@@ -136,7 +139,7 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return records.outcome(record_id, True)
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product's components; running it twice leaves each (product, component) once."""
     record = records.load(record_id)
@@ -176,7 +179,7 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
     return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write one (settlement, state) sales order with its SKU and tax lines; twice leaves one."""
     record = records.load(record_id)
