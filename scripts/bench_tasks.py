@@ -2,6 +2,8 @@
 
 The baseline is the canvas the Celery tutorials teach: chord(group(chain(fetch.si(i), make.s()))
 → finalize.s()), with bodies that do nothing, on the same queues and workers as Celeriac's steps.
+The I/O section's ceiling is the BOM job's shape, chain(GET from the ERP → make → make), with
+bodies that only make the HTTP call: what any canvas of that shape can reach on the machine.
 
 With BENCH_NO_IO=1 the workers also swap Celeriac's two I/O calls for in-process stand-ins: the
 ERP fetch answers from the sandbox's data without HTTP, and the PO write returns an id without
@@ -10,8 +12,10 @@ check, the chord) is the real code, so the difference to the baseline is Celeria
 """
 
 import os
+import threading
 from typing import Any
 
+import requests
 from celery import shared_task
 
 
@@ -25,6 +29,20 @@ def plain_fetch(record_id: int) -> dict[str, Any]:
 def plain_make(document: dict[str, Any]) -> dict[str, Any]:
     """Baseline make: take the fetched document and report success."""
     return {"record": document["record"], "ok": True}
+
+
+_sessions = threading.local()
+
+
+@shared_task(name="bench.plain_erp_fetch")
+def plain_erp_fetch(url: str) -> dict[str, Any]:
+    """Ceiling fetch: GET the document from the sandbox ERP on a keep-alive session per thread, as
+    Celeriac's client does, and nothing else (no SQL, no validation)."""
+    if getattr(_sessions, "session", None) is None:
+        _sessions.session = requests.Session()
+    response = _sessions.session.get(url, timeout=10)
+    response.raise_for_status()
+    return {"record": url.rsplit("/", 1)[-1], "ok": True}
 
 
 @shared_task(name="bench.plain_finalize")
