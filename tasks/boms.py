@@ -3,8 +3,8 @@
 from typing import Any
 
 from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates
-from webapp.extensions import db, execute_core
+from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp.extensions import execute_core
 from webapp.models import Component, Product
 
 
@@ -34,22 +34,16 @@ def validate_bom(product_code: str, data: Any) -> dict[str, Any]:
 
 def write_product(data: dict[str, Any], job_id: int) -> int:
     """Insert the product unless its code exists; return its id. Caller commits."""
-    execute_core(
-        insert_ignoring_duplicates(Product, index_elements=["product_code"]).values(
-            product_code=data["product_code"], name=str(data["name"])[:200], unit=str(data.get("unit") or "ea")[:16], job_id=job_id
-        )
-    )
-    products = Product.__table__
-    return execute_core(db.select(products.c.id).where(products.c.product_code == data["product_code"])).scalar_one()
+    values = {"product_code": data["product_code"], "name": str(data["name"])[:200], "unit": str(data.get("unit") or "ea")[:16],
+              "job_id": job_id}
+    return insert_or_find_id(Product, values, "product_code")
 
 
-def write_components(product_id: int, data: dict[str, Any]) -> int:
-    """Insert the product's components unless present; return how many the product has. Caller commits."""
+def write_components(product_id: int, data: dict[str, Any]) -> None:
+    """Insert the product's components unless present. Caller commits."""
     rows = [
         {"product_id": product_id, "component_code": str(c["component_code"])[:64], "name": str(c.get("name", ""))[:200],
          "quantity": c["quantity"]}
         for c in data["components"]
     ]
     execute_core(insert_ignoring_duplicates(Component, index_elements=["product_id", "component_code"]), rows)
-    components = Component.__table__
-    return execute_core(db.select(db.func.count()).select_from(components).where(components.c.product_id == product_id)).scalar_one()

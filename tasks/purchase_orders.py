@@ -5,8 +5,8 @@ from datetime import date
 from typing import Any
 
 from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates
-from webapp.extensions import db, execute_core
+from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp.extensions import execute_core
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -55,19 +55,16 @@ def validate_line(po_number: str, index: int, line: Any) -> None:
 def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
     """Insert the PO header and lines unless they exist; return the PO's id. Caller commits."""
     po_number = data["po_number"]
-    execute_core(
-        insert_ignoring_duplicates(PurchaseOrder, index_elements=["po_number"]).values(
-            po_number=po_number,
-            supplier_code=data["supplier"]["code"],
-            supplier_name=data["supplier"]["name"][:200],
-            currency=data["currency"],
-            order_date=date.fromisoformat(data["order_date"]),
-            total_cents=data["total_cents"],
-            job_id=job_id,
-        )
-    )
-    orders = PurchaseOrder.__table__
-    po_id = execute_core(db.select(orders.c.id).where(orders.c.po_number == po_number)).scalar_one()
+    header = {
+        "po_number": po_number,
+        "supplier_code": data["supplier"]["code"],
+        "supplier_name": data["supplier"]["name"][:200],
+        "currency": data["currency"],
+        "order_date": date.fromisoformat(data["order_date"]),
+        "total_cents": data["total_cents"],
+        "job_id": job_id,
+    }
+    po_id = insert_or_find_id(PurchaseOrder, header, "po_number")
     rows = [
         {
             "purchase_order_id": po_id,

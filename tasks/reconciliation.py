@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from tasks.upsert import insert_ignoring_duplicates
+from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
 from webapp.extensions import db, execute_core
 from webapp.models import Job, JobStatus, ReconImport, SalesOrder, SalesOrderLine, utcnow
 from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, ReportSummary
@@ -112,16 +112,9 @@ def sales_order_lines(order: dict[str, Any]) -> list[dict[str, Any]]:
 def write_sales_order(order: dict[str, Any], currency: str, job_id: int) -> int:
     """Insert the (settlement, state) sales order and its lines unless present; return its id. Caller commits."""
     lines = sales_order_lines(order)
-    execute_core(
-        insert_ignoring_duplicates(SalesOrder, index_elements=["settlement_id", "state"]).values(
-            settlement_id=order["settlement_id"], state=order["state"], currency=currency, orders=order["orders"],
-            total_cents=sum(line["amount_cents"] for line in lines), job_id=job_id,
-        )
-    )
-    orders = SalesOrder.__table__
-    order_id = execute_core(
-        db.select(orders.c.id).where(orders.c.settlement_id == order["settlement_id"], orders.c.state == order["state"])
-    ).scalar_one()
+    header = {"settlement_id": order["settlement_id"], "state": order["state"], "currency": currency, "orders": order["orders"],
+              "total_cents": sum(line["amount_cents"] for line in lines), "job_id": job_id}
+    order_id = insert_or_find_id(SalesOrder, header, "settlement_id", "state")
     if lines:
         execute_core(
             insert_ignoring_duplicates(SalesOrderLine, index_elements=["sales_order_id", "line_no"]),
