@@ -44,6 +44,7 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     upload = db.session.get(ReconImport, upload.id, populate_existing=True)
     upload.report_kind, upload.encoding = summary.kind, summary.encoding
     upload.rows_read, upload.bytes_read = summary.rows, summary.bytes_read
+    upload.sha256 = summary.sha256  # None if the reader stopped before the end (the file cannot be confirmed then)
     upload.read_finished_at = utcnow()
     upload.ok = summary.ok
     upload.error_count = max(summary.error_count, len(summary.errors))

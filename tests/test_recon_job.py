@@ -1,8 +1,10 @@
 """The reconciliation job end to end: upload, read in a worker, preview, confirm, one sales order per state."""
 
+import hashlib
 import io
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -77,6 +79,9 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
     status, location = upload(client, DATE_RANGE, name="same-again.csv")
     again = job_id_of(location)
     job_in(app, again, "awaiting_confirmation")
+    with app.app_context():  # the reader's hash, from its one pass over the file
+        hashes = db.session.execute(db.select(ReconImport.sha256).where(ReconImport.job_id.in_([job_id, again]))).scalars().all()
+    assert hashes == [hashlib.sha256(DATE_RANGE).hexdigest()] * 2
     page = client.get(f"/jobs/{again}").get_data(as_text=True)
     assert "Already imported on" in page and "by olga" in page
     client.post(f"/jobs/{again}/confirm", data={"csrf_token": csrf_token(page)})
@@ -143,3 +148,19 @@ def test_missing_or_wrong_upload_is_a_400(app: Flask, client: FlaskClient) -> No
     assert status == 400 and "is not a report file" in body
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one() == 0
+
+
+def test_the_upload_request_saves_the_file_without_hashing_it(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request only copies the file: its hash comes from the reader's one pass, so a million-row
+    upload is not read twice on the way to its preview. Until then nothing counts as imported before."""
+    from werkzeug.datastructures import FileStorage
+
+    from webapp import outbox, reconcile
+
+    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)  # the read stays in the outbox: no worker reads it
+    with app.test_request_context():
+        job = reconcile.launch_reconciliation(FileStorage(io.BytesIO(DATE_RANGE), filename="unread.csv"), None, None)
+        upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job.id)).scalar_one()
+        assert (upload.size_bytes, upload.sha256) == (len(DATE_RANGE), None)
+        assert Path(upload.path).read_bytes() == DATE_RANGE
+        assert reconcile.earlier_import(upload) is None

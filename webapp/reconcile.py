@@ -1,10 +1,10 @@
 """Reconciliation jobs on the web side: keep the upload, start reading it, confirm its preview.
 
-The request only saves the file (hashing it on the way) and commits the job, its upload row and
-an outbox message for the reading task: a file of a million rows never holds a request open.
+The request only saves the file and commits the job, its upload row and an outbox message for
+the reading task: a file of a million rows never holds a request open. The file's SHA-256 (for
+"already imported") comes from the reader, which hashes every byte in its one pass anyway.
 """
 
-import hashlib
 import os
 import uuid
 from typing import IO
@@ -33,17 +33,16 @@ def upload_folder() -> str:
     return folder
 
 
-def save(upload: FileStorage, folder: str, name: str) -> tuple[str, int, str]:
-    """Copy an uploaded file to ``folder/name`` in chunks; return (path, size, sha256)."""
+def save(upload: FileStorage, folder: str, name: str) -> tuple[str, int]:
+    """Copy an uploaded file to ``folder/name`` in chunks; return (path, size)."""
     path = os.path.join(folder, name)
-    digest, size = hashlib.sha256(), 0
+    size = 0
     stream: IO[bytes] = upload.stream
     with open(path, "wb") as out:
         while chunk := stream.read(COPY_CHUNK):
-            digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
-    return path, size, digest.hexdigest()
+    return path, size
 
 
 def check_name(upload: FileStorage | None, what: str, required: bool) -> FileStorage | None:
@@ -63,14 +62,14 @@ def launch_reconciliation(report: FileStorage | None, orders: FileStorage | None
     orders = check_name(orders, "orders or shipments report", required=False)
     folder = os.path.join(upload_folder(), uuid.uuid4().hex)
     os.makedirs(folder)
-    path, size, sha256 = save(report, folder, "report")
+    path, size = save(report, folder, "report")
     if size == 0:
         raise ReconError("the report file is empty")
     orders_path = save(orders, folder, "orders")[0] if orders is not None else None
     job = Job(kind="reconciliation", source="upload", total=0, created_by=operator, input_name=report.filename)
     db.session.add(job)
     db.session.flush()
-    db.session.add(ReconImport(job_id=job.id, filename=report.filename, path=path, size_bytes=size, sha256=sha256,
+    db.session.add(ReconImport(job_id=job.id, filename=report.filename, path=path, size_bytes=size,
                                orders_filename=orders.filename if orders else None, orders_path=orders_path))
     message = outbox.add(READ_TASK, job_id=job.id)
     audit.record("launch", f"Reconciliation: read {report.filename} ({size:,} bytes)", job, operator)
@@ -80,7 +79,10 @@ def launch_reconciliation(report: FileStorage | None, orders: FileStorage | None
 
 
 def earlier_import(upload: ReconImport) -> ReconImport | None:
-    """The confirmed import of the same file content, if this file was imported before."""
+    """The confirmed import of the same file content, if this file was imported before (known once
+    the file has been read to the end, which gives its hash)."""
+    if upload.sha256 is None:
+        return None
     return db.session.execute(
         db.select(ReconImport)
         .where(ReconImport.sha256 == upload.sha256, ReconImport.confirmed_at.is_not(None), ReconImport.id != upload.id)

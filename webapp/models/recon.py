@@ -22,7 +22,7 @@ class ReconImport(db.Model):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     orders_filename: Mapped[str | None] = mapped_column(String(255))
     orders_path: Mapped[str | None] = mapped_column(String(1024))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the whole file, set by the reader
     report_kind: Mapped[str | None] = mapped_column(String(32))
     encoding: Mapped[str | None] = mapped_column(String(32))
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
