@@ -12,10 +12,8 @@ check, the chord) is the real code, so the difference to the baseline is Celeria
 """
 
 import os
-import threading
 from typing import Any
 
-import requests
 from celery import shared_task
 
 
@@ -31,16 +29,13 @@ def plain_make(document: dict[str, Any]) -> dict[str, Any]:
     return {"record": document["record"], "ok": True}
 
 
-_sessions = threading.local()
-
-
 @shared_task(name="bench.plain_erp_fetch")
 def plain_erp_fetch(url: str) -> dict[str, Any]:
-    """Ceiling fetch: GET the document from the sandbox ERP on a keep-alive session per thread, as
-    Celeriac's client does, and nothing else (no SQL, no validation)."""
-    if getattr(_sessions, "session", None) is None:
-        _sessions.session = requests.Session()
-    response = _sessions.session.get(url, timeout=10)
+    """Ceiling fetch: GET the document from the sandbox ERP on Celeriac's keep-alive session per
+    thread (tasks.erp_client.session), and nothing else (no SQL, no validation)."""
+    from tasks.erp_client import session
+
+    response = session().get(url, timeout=10)
     response.raise_for_status()
     return {"record": url.rsplit("/", 1)[-1], "ok": True}
 

@@ -6,8 +6,8 @@ the reading task: a file of a million rows never holds a request open. The file'
 """
 
 import os
+import shutil
 import uuid
-from typing import IO
 
 from flask import current_app
 from werkzeug.datastructures import FileStorage
@@ -36,13 +36,9 @@ def upload_folder() -> str:
 def save(upload: FileStorage, folder: str, name: str) -> tuple[str, int]:
     """Copy an uploaded file to ``folder/name`` in chunks; return (path, size)."""
     path = os.path.join(folder, name)
-    size = 0
-    stream: IO[bytes] = upload.stream
     with open(path, "wb") as out:
-        while chunk := stream.read(COPY_CHUNK):
-            size += len(chunk)
-            out.write(chunk)
-    return path, size
+        shutil.copyfileobj(upload.stream, out, COPY_CHUNK)
+        return path, out.tell()
 
 
 def check_name(upload: FileStorage | None, what: str, required: bool) -> FileStorage | None:
