@@ -13,7 +13,7 @@ from typing import Any
 from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
 from webapp.extensions import db, execute_core
 from webapp.models import Job, JobStatus, ReconImport, SalesOrder, SalesOrderLine, utcnow
-from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, ReportSummary
+from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, Problem, ReportSummary
 from webapp.recon.reader import preview
 
 MAX_PROBLEMS_SHOWN = 200
@@ -90,12 +90,21 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
         "errors": [str(p) for p in summary.errors[:MAX_PROBLEMS_SHOWN]],
         "error_count": max(summary.error_count, len(summary.errors)),
         "warnings": [str(p) for p in summary.warnings[:MAX_PROBLEMS_SHOWN]],
+        "problems": {
+            "errors": [problem_json(p) for p in summary.errors[:MAX_PROBLEMS_SHOWN]],
+            "warnings": [problem_json(p) for p in summary.warnings[:MAX_PROBLEMS_SHOWN]],
+        },
         "orders": [
             {"settlement_id": o.settlement_id, "state": o.state, "orders": o.orders, "refunds": o.refunds,
              "amounts": o.amounts, "lines": {sku: asdict(line) for sku, line in sorted(o.lines.items())}}
             for o in summary.state_orders.values()
         ],
     }
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    """An error or warning as data, for API clients that point at the line themselves."""
+    return {"line": problem.line, "source": problem.source, "message": problem.message}
 
 
 def sales_order_lines(order: dict[str, Any]) -> list[dict[str, Any]]:
