@@ -1,6 +1,7 @@
 """Reconciliation steps as plain functions: read the upload with progress, keep its preview, write sales orders.
 
-Reading happens in a worker, never in the request: the file is streamed once (constant memory),
+Reading happens in a worker, never in the request: the stored file is copied to the worker's
+temporary directory (no disk is shared with the web process) and streamed once (constant memory),
 progress (rows and bytes) is saved about twice a second for the job page, and the result is a
 preview stored as JSON. Only the operator's confirmation turns it into records, one per
 (settlement, state), each written as one ERP sales order.
@@ -11,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp import recon_files
 from webapp.extensions import db, execute_core
 from webapp.models import Job, JobStatus, ReconImport, SalesOrder, SalesOrderLine, utcnow
 from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, Problem, ReportSummary
@@ -34,7 +36,8 @@ def read_upload(job: Job, upload: ReconImport) -> ReportSummary:
             db.session.commit()
             last[0] = time.monotonic()
 
-    summary = preview(upload.path, upload.orders_path, progress=progress)
+    with recon_files.local_files(upload) as (report_path, orders_path):
+        summary = preview(report_path, orders_path, progress=progress)
     store_preview(job, upload, summary)
     return summary
 
@@ -55,6 +58,7 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
         job.status = JobStatus.FAILED
         job.finished_at = utcnow()
         job.error = failure_words(summary)
+        recon_files.delete_files(upload)  # nothing can be written from this file
     db.session.commit()
 
 

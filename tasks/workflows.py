@@ -13,12 +13,13 @@ import uuid
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
+from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper
 from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
 from tasks.erp_client import PermanentError, TransientError, get_json
-from webapp import outbox
+from webapp import outbox, recon_files
 from webapp.extensions import db
 from webapp.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
@@ -174,7 +175,11 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
     except Exception as exc:  # a reader bug must end the job visibly, not leave it running
         db.session.rollback()
         runlog.note(traceback=traceback.format_exc())
-        jobs.fail_job(db.session.get(Job, job_id), f"internal error while reading the file: {type(exc).__name__}: {exc}")
+        job = db.session.get(Job, job_id, populate_existing=True)
+        if job.status != JobStatus.CANCELLED:  # cancelled while its file was copied: the cancel deleted it
+            jobs.fail_job(job, f"internal error while reading the file: {type(exc).__name__}: {exc}")
+        recon_files.delete_job_files(job_id)
+        db.session.commit()
         return {"job": job_id, "read": False}
     return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
 
@@ -209,6 +214,12 @@ def sweep() -> dict[str, Any]:
         apply_canvas(kind, job_id, record_ids)
     return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled(),
             "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
+
+
+@shared_task(**DB_OUTAGE)
+def purge_uploads() -> list[int]:
+    """Beat: delete the stored files of reconciliation jobs that finished more than UPLOAD_RETENTION_DAYS ago."""
+    return recon_files.purge_expired(current_app.config["UPLOAD_RETENTION_DAYS"])
 
 
 @shared_task

@@ -150,17 +150,19 @@ def test_missing_or_wrong_upload_is_a_400(app: Flask, client: FlaskClient) -> No
         assert db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one() == 0
 
 
-def test_the_upload_request_saves_the_file_without_hashing_it(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The request only copies the file: its hash comes from the reader's one pass, so a million-row
+def test_the_upload_request_stores_the_file_without_hashing_it(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request only stores the file: its hash comes from the reader's one pass, so a million-row
     upload is not read twice on the way to its preview. Until then nothing counts as imported before."""
     from werkzeug.datastructures import FileStorage
 
-    from webapp import outbox, reconcile
+    from webapp import outbox, reconcile, storage
 
     monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)  # the read stays in the outbox: no worker reads it
     with app.test_request_context():
         job = reconcile.launch_reconciliation(FileStorage(io.BytesIO(DATE_RANGE), filename="unread.csv"), None, None)
         upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job.id)).scalar_one()
         assert (upload.size_bytes, upload.sha256) == (len(DATE_RANGE), None)
-        assert Path(upload.path).read_bytes() == DATE_RANGE
+        assert upload.path is None and upload.report_file.size_bytes == len(DATE_RANGE)
+        with storage.local_copy(upload.report_file) as path:
+            assert Path(path).read_bytes() == DATE_RANGE
         assert reconcile.earlier_import(upload) is None

@@ -82,7 +82,12 @@ def settings_from_env() -> dict[str, Any]:
         "DB_PING_AFTER_IDLE_SECONDS": env_float("DB_PING_AFTER_IDLE_SECONDS", 5.0),
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         "RECON_MAX_UPLOAD_BYTES": env_int("RECON_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024),
-        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", ""),
+        # Uploads are stored in the database, or in this S3 bucket when set (webapp.storage).
+        "UPLOAD_S3_BUCKET": os.environ.get("UPLOAD_S3_BUCKET", "").strip(),
+        "UPLOAD_S3_PREFIX": os.environ.get("UPLOAD_S3_PREFIX", "").strip(),
+        "UPLOAD_S3_ENDPOINT_URL": os.environ.get("UPLOAD_S3_ENDPOINT_URL", "").strip(),
+        # A finished reconciliation job's files are deleted this many days after it ended.
+        "UPLOAD_RETENTION_DAYS": env_float("UPLOAD_RETENTION_DAYS", 30.0),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
         "RECORDS_PER_PAGE": 50,
         # How long one render of a job's rows serves every operator watching it (0: render each time).

@@ -4,10 +4,10 @@ Each action is one transaction that also writes its audit event; work to send go
 the outbox like a launch.
 """
 
-from webapp import audit, outbox
+from webapp import audit, outbox, recon_files
 from webapp.extensions import db
 from webapp.keyfile import parse_key_csv, parse_key_text
-from webapp.kinds import DISPATCH_TASK, KINDS
+from webapp.kinds import DISPATCH_TASK, KINDS, RECONCILIATION
 from webapp.launch import add_listed_records, launch_job
 from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 
@@ -50,6 +50,8 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
     if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION) or running == 0:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
+        if job.kind == RECONCILIATION.name:
+            recon_files.delete_job_files(job.id)  # discarded: nothing will be written from its file
     audit.record("cancel", f"cancelled {count} records not started; {running} running steps will finish", job, operator)
     db.session.commit()
     return job

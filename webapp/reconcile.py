@@ -1,44 +1,35 @@
-"""Reconciliation jobs on the web side: keep the upload, start reading it, confirm its preview.
+"""Reconciliation jobs on the web side: store the upload, start reading it, confirm its preview.
 
-The request only saves the file and commits the job, its upload row and an outbox message for
-the reading task: a file of a million rows never holds a request open. The file's SHA-256 (for
-"already imported") comes from the reader, which hashes every byte in its one pass anyway.
+The request only stores the file (webapp.storage: the database or S3, where every worker reads
+it) and commits the job, its upload row and an outbox message for the reading task: a file of a
+million rows never holds a request open. The file's SHA-256 (for "already imported") comes from
+the reader, which hashes every byte in its one pass anyway. A refused upload stores nothing.
 """
 
-import os
-import shutil
-import uuid
-
-from flask import current_app
 from werkzeug.datastructures import FileStorage
 
-from webapp import audit, outbox
+from webapp import audit, outbox, storage
 from webapp.extensions import db
 from webapp.kinds import DISPATCH_TASK
-from webapp.models import Job, JobRecord, JobStatus, Operator, ReconImport, RecordState, locked_job, utcnow
+from webapp.models import (
+    Job,
+    JobRecord,
+    JobStatus,
+    Operator,
+    OutboxMessage,
+    ReconImport,
+    RecordState,
+    StoredFile,
+    locked_job,
+    utcnow,
+)
 
 READ_TASK = "tasks.workflows.read_report"
 ALLOWED = (".csv", ".txt", ".tsv")
-COPY_CHUNK = 1 << 20
 
 
 class ReconError(Exception):
     """The upload or the confirmation cannot go ahead (shown to the operator)."""
-
-
-def upload_folder() -> str:
-    """Where uploads are kept: shared by web and workers (UPLOAD_FOLDER, default instance/uploads)."""
-    folder = current_app.config.get("UPLOAD_FOLDER") or os.path.join(current_app.instance_path, "uploads")
-    os.makedirs(folder, exist_ok=True)
-    return folder
-
-
-def save(upload: FileStorage, folder: str, name: str) -> tuple[str, int]:
-    """Copy an uploaded file to ``folder/name`` in chunks; return (path, size)."""
-    path = os.path.join(folder, name)
-    with open(path, "wb") as out:
-        shutil.copyfileobj(upload.stream, out, COPY_CHUNK)
-        return path, out.tell()
 
 
 def check_name(upload: FileStorage | None, what: str, required: bool) -> FileStorage | None:
@@ -53,25 +44,41 @@ def check_name(upload: FileStorage | None, what: str, required: bool) -> FileSto
 
 
 def launch_reconciliation(report: FileStorage | None, orders: FileStorage | None, operator: Operator | None) -> Job:
-    """Save the file(s) and start reading them in a worker; return the job at once."""
+    """Store the file(s) and start reading them in a worker; return the job at once."""
     report = check_name(report, "settlement or Date Range report", required=True)
     orders = check_name(orders, "orders or shipments report", required=False)
-    folder = os.path.join(upload_folder(), uuid.uuid4().hex)
-    os.makedirs(folder)
-    path, size = save(report, folder, "report")
-    if size == 0:
+    stored: list[StoredFile] = []
+    try:
+        job, message = add_job(report, orders, operator, stored)
+        db.session.commit()
+    except BaseException:
+        try:
+            storage.discard(stored)  # S3 objects; database chunks go with the rollback
+        finally:
+            db.session.rollback()
+        raise
+    outbox.relay_quietly([message.id])
+    return job
+
+
+def add_job(report: FileStorage, orders: FileStorage | None, operator: Operator | None, stored: list[StoredFile]) -> tuple[Job, OutboxMessage]:
+    """Store the files (appended to ``stored`` as they are) and add the job, its upload row and its read message."""
+    report_file = storage.store(report.stream, report.filename or "report")
+    stored.append(report_file)
+    if report_file.size_bytes == 0:
         raise ReconError("the report file is empty")
-    orders_path = save(orders, folder, "orders")[0] if orders is not None else None
+    orders_file = storage.store(orders.stream, orders.filename or "orders") if orders is not None else None
+    if orders_file is not None:
+        stored.append(orders_file)
     job = Job(kind="reconciliation", source="upload", total=0, created_by=operator, input_name=report.filename)
     db.session.add(job)
     db.session.flush()
-    db.session.add(ReconImport(job_id=job.id, filename=report.filename, path=path, size_bytes=size,
-                               orders_filename=orders.filename if orders else None, orders_path=orders_path))
+    db.session.add(ReconImport(job_id=job.id, filename=report.filename, size_bytes=report_file.size_bytes,
+                               report_file_id=report_file.id, orders_filename=orders.filename if orders else None,
+                               orders_file_id=orders_file.id if orders_file else None))
     message = outbox.add(READ_TASK, job_id=job.id)
-    audit.record("launch", f"Reconciliation: read {report.filename} ({size:,} bytes)", job, operator)
-    db.session.commit()
-    outbox.relay_quietly([message.id])
-    return job
+    audit.record("launch", f"Reconciliation: read {report.filename} ({report_file.size_bytes:,} bytes)", job, operator)
+    return job, message
 
 
 def earlier_import(upload: ReconImport) -> ReconImport | None:

@@ -22,6 +22,7 @@ from webapp.models.jobs import (
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.recon import ReconImport
 from webapp.models.sandbox import SandboxSettings
+from webapp.models.storage import StoredFile, StoredFileChunk
 from webapp.models.schedules import Schedule, ScheduleRun
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "SandboxSettings",
     "Schedule",
     "ScheduleRun",
+    "StoredFile",
+    "StoredFileChunk",
     "TaskRun",
     "locked_job",
     "utcnow",

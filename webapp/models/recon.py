@@ -1,4 +1,4 @@
-"""A reconciliation upload: where its files are, how far reading got, and its preview."""
+"""A reconciliation upload: its stored files, how far reading got, and its preview."""
 
 from datetime import datetime
 from typing import Any
@@ -18,9 +18,14 @@ class ReconImport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
     filename: Mapped[str] = mapped_column(String(255))
-    path: Mapped[str] = mapped_column(String(1024))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     orders_filename: Mapped[str | None] = mapped_column(String(255))
+    # The stored bytes (webapp.storage); set to NULL when they are deleted (files_deleted_at says when).
+    report_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"), index=True)
+    orders_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"), index=True)
+    files_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Rows made before uploads were stored kept a path under UPLOAD_FOLDER instead; new rows leave them NULL.
+    path: Mapped[str | None] = mapped_column(String(1024))
     orders_path: Mapped[str | None] = mapped_column(String(1024))
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the whole file, set by the reader
     report_kind: Mapped[str | None] = mapped_column(String(32))
@@ -37,3 +42,5 @@ class ReconImport(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     job = relationship("Job")
+    report_file = relationship("StoredFile", foreign_keys=[report_file_id])
+    orders_file = relationship("StoredFile", foreign_keys=[orders_file_id])
