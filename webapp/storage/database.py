@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from webapp.extensions import db
 from webapp.models import StoredFileChunk
+from webapp.storage.streams import read_full
 
 CHUNK_BYTES = 1 << 20
 CHUNKS_PER_READ = 4
@@ -24,17 +25,6 @@ def put(stream: BinaryIO, file_id: int) -> int:
         db.session.execute(insert, {"file_id": file_id, "seq": seq, "data": block})
         size, seq = size + len(block), seq + 1
     return size
-
-
-def read_full(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes: a stream may return less than asked before its end (a socket, a pipe)."""
-    block = stream.read(size)
-    while block and len(block) < size:
-        more = stream.read(size - len(block))
-        if not more:
-            break
-        block += more
-    return block
 
 
 def get(file_id: int, out: BinaryIO) -> None:

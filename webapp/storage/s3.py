@@ -12,19 +12,25 @@ from typing import Any, BinaryIO
 
 from flask import current_app
 
+from webapp.storage.streams import read_full
+
 PART_BYTES = 8 << 20
 
 
 class CountingReader:
-    """A read-only view of a stream that counts the bytes read through it (the object's size)."""
+    """A read-only view of a stream that counts the bytes read through it (the object's size).
+
+    Each read returns all it was asked for unless the stream ended: boto3 takes a short read of a
+    stream it cannot seek for its end, and would store a truncated object.
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
-        """Read from the stream, counting."""
-        data = self.stream.read(size)
+        """Read ``size`` bytes (all if -1) from the stream, counting."""
+        data = self.stream.read() if size < 0 else read_full(self.stream, size)
         self.size += len(data)
         return data
 
@@ -34,8 +40,9 @@ def transfer_config() -> Any:
     """Multipart settings: 8 MiB parts, at most 4 in flight or in memory."""
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=4,
-                          max_in_memory_upload_chunks=4)
+    config = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=4)
+    config.max_in_memory_upload_chunks = 4  # s3transfer's setting (default 10); boto3's constructor does not take it
+    return config
 
 
 @functools.cache

@@ -1,0 +1,224 @@
+"""The upload store: files in and out in chunks, on the database (SQLite or PostgreSQL) and on S3 (moto)."""
+
+import io
+import os
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from webapp import storage
+from webapp.extensions import db
+from webapp.models import StoredFile, StoredFileChunk
+from webapp.storage import database, s3
+
+MiB = 1 << 20
+
+
+def payload(size: int) -> bytes:
+    """``size`` bytes that differ from chunk to chunk, so a chunk out of order shows."""
+    block = bytes(range(256)) * 4096
+    return b"".join(i.to_bytes(4, "big") + block for i in range(size // len(block) + 1))[:size]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that never returns more than ``step`` bytes per read, as a socket may."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.pos = data, step, 0
+
+    def readable(self) -> bool:
+        """Readable, not seekable."""
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """At most ``step`` bytes."""
+        size = self.step if size < 0 else min(size, self.step)
+        block = self.data[self.pos:self.pos + size]
+        self.pos += len(block)
+        return block
+
+
+class Generated(io.RawIOBase):
+    """``size`` bytes made on demand: a large upload that never exists in memory as a whole."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        """Readable, not seekable."""
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """The next ``size`` bytes (all of them if -1)."""
+        size = self.left if size < 0 else min(size, self.left)
+        self.left -= size
+        return b"x" * size
+
+
+class Broken(io.RawIOBase):
+    """A stream that fails after ``good`` bytes, as an upload cut off mid-way."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+
+    def readable(self) -> bool:
+        """Readable, not seekable."""
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """Bytes until ``good`` are out, then an error."""
+        if self.left <= 0:
+            raise OSError("connection reset while uploading")
+        size = self.left if size < 0 else min(size, self.left)
+        self.left -= size
+        return b"y" * size
+
+
+def count(model: type) -> int:
+    """Rows of ``model``."""
+    return db.session.execute(db.select(db.func.count()).select_from(model)).scalar_one()
+
+
+def read_back(file: StoredFile) -> bytes:
+    """The stored bytes, through a temporary local copy."""
+    with storage.local_copy(file) as path:
+        return Path(path).read_bytes()
+
+
+@pytest.fixture
+def s3_bucket(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A moto (in-process) S3 with an empty bucket, selected by UPLOAD_S3_BUCKET; yields the client."""
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setitem(app.config, "UPLOAD_S3_BUCKET", "celeriac-uploads")
+    monkeypatch.setitem(app.config, "UPLOAD_S3_PREFIX", "reports/")
+    s3.cached_client.cache_clear()
+    with mock_aws():
+        with app.app_context():
+            client = s3.client()
+            client.create_bucket(Bucket="celeriac-uploads")
+            yield client
+    s3.cached_client.cache_clear()
+
+
+def objects(client: object) -> list[str]:
+    """Keys in the test bucket."""
+    return [o["Key"] for o in client.list_objects_v2(Bucket="celeriac-uploads").get("Contents", [])]  # type: ignore[attr-defined]
+
+
+def test_database_round_trip_of_a_multi_chunk_file(app: Flask) -> None:
+    """3.5 MiB arrive in trickles; they are stored as 4 chunk rows and read back byte for byte."""
+    data = payload(3 * MiB + MiB // 2)
+    with app.app_context():
+        file = storage.store(Trickle(data, 100_000), "report.csv")
+        db.session.commit()
+        assert (file.backend, file.size_bytes, file.name) == ("database", len(data), "report.csv")
+        sizes = db.session.execute(
+            db.select(db.func.length(StoredFileChunk.data)).where(StoredFileChunk.file_id == file.id).order_by(StoredFileChunk.seq)
+        ).scalars().all()
+        assert sizes == [MiB, MiB, MiB, MiB // 2]
+        assert read_back(db.session.get(StoredFile, file.id)) == data
+
+
+def test_the_temporary_copy_is_deleted_after_use(app: Flask) -> None:
+    """The local copy lives in TMPDIR only while the block runs, even when the block fails."""
+    with app.app_context():
+        file = storage.store(io.BytesIO(b"a,b\n1,2\n"), "small.csv")
+        with pytest.raises(RuntimeError), storage.local_copy(file) as path:
+            assert Path(path).read_bytes() == b"a,b\n1,2\n"
+            raise RuntimeError("the reader failed")
+        assert not os.path.exists(path)
+
+
+def test_delete_removes_the_row_and_every_chunk(app: Flask) -> None:
+    """A deleted file leaves no chunk behind; another file is untouched."""
+    with app.app_context():
+        gone, kept = storage.store(io.BytesIO(payload(2 * MiB + 1)), "gone.csv"), storage.store(io.BytesIO(b"kept"), "kept.csv")
+        db.session.commit()
+        storage.delete(gone)
+        db.session.commit()
+        assert count(StoredFile) == 1 and count(StoredFileChunk) == 1
+        assert read_back(kept) == b"kept"
+
+
+def test_a_file_missing_chunks_is_not_read_as_complete(app: Flask) -> None:
+    """A chunk gone (a delete racing a read) raises instead of handing the reader a shorter file."""
+    with app.app_context():
+        file = storage.store(io.BytesIO(payload(3 * MiB)), "cut.csv")
+        db.session.execute(db.delete(StoredFileChunk).where(StoredFileChunk.file_id == file.id, StoredFileChunk.seq == 1))
+        with pytest.raises(storage.StoredFileMissing, match="1,048,576 of its 3,145,728 bytes"):
+            storage.copy_to_temp(file)
+
+
+def test_a_rollback_stores_nothing(app: Flask) -> None:
+    """The chunks are written in the caller's transaction: rolled back, nothing is left."""
+    with app.app_context():
+        storage.store(io.BytesIO(payload(2 * MiB)), "refused.csv")
+        db.session.rollback()
+        assert count(StoredFile) == 0 and count(StoredFileChunk) == 0
+
+
+def test_memory_stays_flat_storing_and_reading_a_large_file(app: Flask) -> None:
+    """64 MiB in and out: Python never holds more than a chunk (storing) or two batches of chunks (reading)."""
+    with app.app_context():
+        tracemalloc.start()
+        try:
+            file = storage.store(Generated(64 * MiB), "big.csv")
+            db.session.commit()
+            _, stored_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            with storage.local_copy(file) as path:
+                assert os.path.getsize(path) == 64 * MiB
+            _, read_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert stored_peak < 4 * MiB, f"storing peaked at {stored_peak / MiB:.1f} MiB"
+    assert read_peak < (2 * database.CHUNKS_PER_READ + 2) * MiB, f"reading peaked at {read_peak / MiB:.1f} MiB"
+
+
+def test_s3_round_trip_in_parts_and_delete(app: Flask, s3_bucket: object) -> None:
+    """With UPLOAD_S3_BUCKET set a 20 MiB file goes up as a multipart object under the prefix, comes
+    back whole, and is gone from the bucket once deleted; no chunk rows are written."""
+    data = payload(20 * MiB + 7)
+    file = storage.store(Trickle(data, 1 << 16), "big.csv")
+    db.session.commit()
+    assert (file.backend, file.bucket, file.size_bytes) == ("s3", "celeriac-uploads", len(data))
+    assert objects(s3_bucket) == [file.object_key] and file.object_key.startswith("reports/")
+    head = s3_bucket.head_object(Bucket="celeriac-uploads", Key=file.object_key)  # type: ignore[attr-defined]
+    assert head["ContentLength"] == len(data) and "-" in head["ETag"], "a multipart upload's ETag ends in -<parts>"
+    assert count(StoredFileChunk) == 0
+    assert read_back(file) == data
+    storage.delete(file)
+    db.session.commit()
+    assert objects(s3_bucket) == [] and count(StoredFile) == 0
+
+
+def test_s3_discard_removes_the_object_of_a_refused_file(app: Flask, s3_bucket: object) -> None:
+    """An S3 object is not part of the transaction: ``discard`` removes it, the rollback the row."""
+    file = storage.store(io.BytesIO(b"a,b\n"), "refused.csv")
+    assert objects(s3_bucket) == [file.object_key]
+    storage.discard([file])
+    db.session.rollback()
+    assert objects(s3_bucket) == [] and count(StoredFile) == 0
+
+
+def test_s3_upload_cut_off_leaves_no_object_or_part(app: Flask, s3_bucket: object) -> None:
+    """A stream failing after two parts' worth: boto3 aborts the multipart upload, so no parts stay billed."""
+    with pytest.raises(OSError, match="connection reset"):
+        storage.store(Broken(17 * MiB), "cut.csv")
+    db.session.rollback()
+    assert objects(s3_bucket) == []
+    assert s3_bucket.list_multipart_uploads(Bucket="celeriac-uploads").get("Uploads", []) == []  # type: ignore[attr-defined]
+
+
+def test_s3_file_deleted_meanwhile_is_missing(app: Flask, s3_bucket: object) -> None:
+    """An object deleted behind the row's back reads as missing, not as an empty file."""
+    file = storage.store(io.BytesIO(b"a,b\n"), "gone.csv")
+    s3_bucket.delete_object(Bucket="celeriac-uploads", Key=file.object_key)  # type: ignore[attr-defined]
+    with pytest.raises(storage.StoredFileMissing):
+        storage.copy_to_temp(file)
