@@ -50,9 +50,10 @@ def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float 
 class WorkerSet:
     """Celery worker processes started by a test, each with its own log file."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> None:
         self.env = env
         self.log_dir = log_dir
+        self.cwd = cwd  # another directory needs PYTHONPATH in env to find wsgi
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.layouts: dict[str, tuple[str, str, str, int]] = {}  # node → what start() was given
         self.counter = 0
@@ -64,7 +65,7 @@ class WorkerSet:
         log = open(self.log_dir / f"{name}{self.counter}.log", "wb")
         args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
                 "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", node, "--without-gossip", "--without-mingle"]
-        self.processes[node] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[node] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.layouts[node] = (name, queues, pool, concurrency)
         return node
 
@@ -88,7 +89,7 @@ class WorkerSet:
         log = open(self.log_dir / f"{name}.log", "wb")
         args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "beat", "--loglevel", "INFO",
                 "--schedule", str(self.log_dir / f"{name}-schedule")]
-        self.processes[name] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return name
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -3,12 +3,12 @@
 import io
 import os
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from tests.s3_mock import BUCKET, objects, s3_bucket  # noqa: F401  (s3_bucket is a fixture)
 from webapp import storage
 from webapp.extensions import db
 from webapp.models import StoredFile, StoredFileChunk
@@ -88,29 +88,6 @@ def read_back(file: StoredFile) -> bytes:
         return Path(path).read_bytes()
 
 
-@pytest.fixture
-def s3_bucket(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """A moto (in-process) S3 with an empty bucket, selected by UPLOAD_S3_BUCKET; yields the client."""
-    from moto import mock_aws
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setitem(app.config, "UPLOAD_S3_BUCKET", "celeriac-uploads")
-    monkeypatch.setitem(app.config, "UPLOAD_S3_PREFIX", "reports/")
-    s3.cached_client.cache_clear()
-    with mock_aws():
-        with app.app_context():
-            client = s3.client()
-            client.create_bucket(Bucket="celeriac-uploads")
-            yield client
-    s3.cached_client.cache_clear()
-
-
-def objects(client: object) -> list[str]:
-    """Keys in the test bucket."""
-    return [o["Key"] for o in client.list_objects_v2(Bucket="celeriac-uploads").get("Contents", [])]  # type: ignore[attr-defined]
-
-
 def test_database_round_trip_of_a_multi_chunk_file(app: Flask) -> None:
     """3.5 MiB arrive in trickles; they are stored as 4 chunk rows and read back byte for byte."""
     data = payload(3 * MiB + MiB // 2)
@@ -187,9 +164,9 @@ def test_s3_round_trip_in_parts_and_delete(app: Flask, s3_bucket: object) -> Non
     data = payload(20 * MiB + 7)
     file = storage.store(Trickle(data, 1 << 16), "big.csv")
     db.session.commit()
-    assert (file.backend, file.bucket, file.size_bytes) == ("s3", "celeriac-uploads", len(data))
+    assert (file.backend, file.bucket, file.size_bytes) == ("s3", BUCKET, len(data))
     assert objects(s3_bucket) == [file.object_key] and file.object_key.startswith("reports/")
-    head = s3_bucket.head_object(Bucket="celeriac-uploads", Key=file.object_key)  # type: ignore[attr-defined]
+    head = s3_bucket.head_object(Bucket=BUCKET, Key=file.object_key)  # type: ignore[attr-defined]
     assert head["ContentLength"] == len(data) and "-" in head["ETag"], "a multipart upload's ETag ends in -<parts>"
     assert count(StoredFileChunk) == 0
     assert read_back(file) == data
@@ -213,12 +190,12 @@ def test_s3_upload_cut_off_leaves_no_object_or_part(app: Flask, s3_bucket: objec
         storage.store(Broken(17 * MiB), "cut.csv")
     db.session.rollback()
     assert objects(s3_bucket) == []
-    assert s3_bucket.list_multipart_uploads(Bucket="celeriac-uploads").get("Uploads", []) == []  # type: ignore[attr-defined]
+    assert s3_bucket.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # type: ignore[attr-defined]
 
 
 def test_s3_file_deleted_meanwhile_is_missing(app: Flask, s3_bucket: object) -> None:
     """An object deleted behind the row's back reads as missing, not as an empty file."""
     file = storage.store(io.BytesIO(b"a,b\n"), "gone.csv")
-    s3_bucket.delete_object(Bucket="celeriac-uploads", Key=file.object_key)  # type: ignore[attr-defined]
+    s3_bucket.delete_object(Bucket=BUCKET, Key=file.object_key)  # type: ignore[attr-defined]
     with pytest.raises(storage.StoredFileMissing):
         storage.copy_to_temp(file)

@@ -1,0 +1,123 @@
+"""Web and workers share no disk: each has its own working directory, UPLOAD_FOLDER and TMPDIR,
+as on a platform whose processes run on different machines, and reports still read and confirm."""
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage
+
+from tests.conftest import csrf_token
+from tests.helpers import ROOT, WorkerSet
+from tests.recon_corpus.builders import dr_file, dr_row
+from tests.test_recon_job import CORPUS, DATE_RANGE, job_id_of, job_in, upload
+from webapp import reconcile
+from webapp.extensions import db
+from webapp.models import ReconImport, SalesOrder, StoredFile
+
+LARGE_ROWS = 160_000  # about 45 MB: past the size the reader splits between two processes
+
+
+@pytest.fixture(scope="module")
+def far_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Separate directories for the web process and the worker machine."""
+    base = tmp_path_factory.mktemp("machines")
+    dirs = {name: base / name for name in ("web", "web-uploads", "worker", "worker-uploads", "worker-tmp")}
+    for path in dirs.values():
+        path.mkdir()
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def far_workers(worker_env: dict[str, str], far_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerSet]:
+    """A prefork worker started in its own directory, with its own UPLOAD_FOLDER and TMPDIR."""
+    env = dict(worker_env, PYTHONPATH=str(ROOT), UPLOAD_FOLDER=str(far_dirs["worker-uploads"]), TMPDIR=str(far_dirs["worker-tmp"]))
+    workers = WorkerSet(env, tmp_path_factory.mktemp("far-workers"), cwd=far_dirs["worker"])
+    workers.start("far", queues="default,db", pool="prefork", concurrency=2)
+    workers.wait_ready()
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def web_elsewhere(app: Flask, far_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The web side runs in its own directory with its own UPLOAD_FOLDER."""
+    monkeypatch.chdir(far_dirs["web"])
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(far_dirs["web-uploads"]))
+    return far_dirs["web"]
+
+
+def large_report() -> bytes:
+    """A Date Range report of LARGE_ROWS orders in two states."""
+    rows = [dr_row(order_id=f"113-{n:07d}-0000001", state="WA" if n % 3 else "CA", sku=f"SKU-{n % 50}", product_sales="10.00")
+            for n in range(LARGE_ROWS)]
+    return dr_file(rows).encode()
+
+
+def no_files_left(far_dirs: dict[str, Path]) -> None:
+    """Nothing was saved under either UPLOAD_FOLDER, and the worker's temporary copies are gone
+    (the pool's own multiprocessing directory, pymp-*, aside)."""
+    for name in ("web", "web-uploads", "worker", "worker-uploads", "worker-tmp"):
+        root = far_dirs[name]
+        left = [p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.relative_to(root).parts[0].startswith("pymp-")]
+        assert left == [], f"files left in {name}"
+
+
+def test_a_report_reads_and_confirms_on_a_worker_without_the_web_disk(
+    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+) -> None:
+    """Upload on web, read on the worker from the stored bytes, confirm, sales orders written; the
+    file is kept (for UPLOAD_RETENTION_DAYS), but no disk holds a copy."""
+    status, location = upload(client, DATE_RANGE)
+    assert status == 302
+    job_id = job_id_of(location)
+    job_in(app, job_id, "awaiting_confirmation")
+    no_files_left(far_dirs)
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "Confirm: write 2 sales orders" in page
+    client.post(f"/jobs/{job_id}/confirm", data={"csrf_token": csrf_token(page)})
+    assert job_in(app, job_id, "succeeded", "completed_with_failures", "failed").status == "succeeded"
+    with app.app_context():
+        assert sorted(db.session.execute(db.select(SalesOrder.state)).scalars()) == ["CA", "WA"]
+        upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
+        assert upload_row.files_deleted_at is None and upload_row.report_file.size_bytes == len(DATE_RANGE)
+
+
+def test_a_settlement_with_its_orders_report_reads_and_is_discarded(
+    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+) -> None:
+    """Both files of a V2 settlement reach the worker; discarding the preview deletes both."""
+    status, location = upload(client, (CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt",
+                              orders=(CORPUS / "settlement-sample-orders.txt").read_bytes())
+    job_id = job_id_of(location)
+    job_in(app, job_id, "awaiting_confirmation")
+    with app.app_context():
+        upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
+        assert upload_row.ok and upload_row.preview["settlements"][0]["total_amount"] == 58289
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(page)})
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(StoredFile)).scalar_one() == 0
+    no_files_left(far_dirs)
+
+
+def test_a_large_report_is_read_on_two_cores_from_the_local_copy(
+    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+) -> None:
+    """A report large enough for the reader's helper process, which seeks in the worker's temporary copy.
+
+    Launched as the form's view does, past the request's form parsing: a form that large is the
+    business of the upload limits, tested with them.
+    """
+    content = large_report()
+    with app.test_request_context():
+        job_id = reconcile.launch_reconciliation(FileStorage(io.BytesIO(content), filename="large.csv"), None, None).id
+    job_in(app, job_id, "awaiting_confirmation", timeout=120)
+    with app.app_context():
+        upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
+        assert (upload_row.rows_read, upload_row.bytes_read) == (LARGE_ROWS, len(content))
+        assert {s["state"]: s["orders"] for s in upload_row.preview["states"]} == {"WA": 106_666, "CA": 53_334}
+    no_files_left(far_dirs)
