@@ -3,6 +3,7 @@ failed or past UPLOAD_RETENTION_DAYS, kept otherwise."""
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -161,3 +162,25 @@ def test_retention_deletes_only_the_files_of_jobs_finished_long_ago(app: Flask, 
         assert kept == {"succeeded 29 days ago", "awaiting confirmation for 60 days", "running"}
         assert stored_counts() == (3, 3)
         assert purge_uploads.run() == []
+
+
+def test_an_upload_saved_on_disk_before_stored_files_still_reads_and_expires(app: Flask, tmp_path: Path) -> None:
+    """A row from before (a path under the old UPLOAD_FOLDER, no stored file) is read from its
+    path, and past its retention the file there is deleted."""
+    from tasks.workflows import purge_uploads, read_report
+
+    saved = tmp_path / "report"
+    saved.write_bytes(GOOD)
+    with app.test_request_context():
+        job = Job(kind="reconciliation", source="upload", total=0, input_name="old.csv")
+        db.session.add(job)
+        db.session.flush()
+        db.session.add(ReconImport(job_id=job.id, filename="old.csv", path=str(saved), size_bytes=len(GOOD)))
+        db.session.commit()
+        read_report.run(job_id=job.id)
+        assert db.session.get(Job, job.id, populate_existing=True).status == JobStatus.AWAITING_CONFIRMATION
+        assert upload_of(job.id).rows_read == 1 and saved.exists()
+        db.session.execute(db.update(Job).where(Job.id == job.id).values(status=JobStatus.SUCCEEDED, finished_at=utcnow() - timedelta(days=40)))
+        db.session.commit()
+        assert purge_uploads.run() == [job.id]
+        assert not saved.exists() and upload_of(job.id).files_deleted_at is not None
