@@ -19,6 +19,7 @@ from webapp.models.jobs import (
     locked_job,
     utcnow,
 )
+from webapp.models.ledger import ReconTransaction, SalesOrderTransaction, SettlementState
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.recon import ReconImport
 from webapp.models.sandbox import SandboxSettings
@@ -44,12 +45,15 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "ReconImport",
+    "ReconTransaction",
     "RecordState",
     "SalesOrder",
     "SalesOrderLine",
+    "SalesOrderTransaction",
     "SandboxSettings",
     "Schedule",
     "ScheduleRun",
+    "SettlementState",
     "TaskRun",
     "locked_job",
     "utcnow",
