@@ -95,7 +95,7 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
             "warnings": [problem_json(p) for p in summary.warnings[:MAX_PROBLEMS_SHOWN]],
         },
         "orders": [
-            {"settlement_id": o.settlement_id, "state": o.state, "orders": o.orders, "refunds": o.refunds,
+            {"settlement_id": o.settlement_id, "state": o.state, "rows": o.rows, "orders": o.orders, "refunds": o.refunds,
              "amounts": o.amounts, "lines": {sku: asdict(line) for sku, line in sorted(o.lines.items())}}
             for o in summary.state_orders.values()
         ],
