@@ -2,15 +2,20 @@
 
 import hashlib
 import io
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
+from tests.helpers import ROOT, WorkerSet, free_port, wait_for
 from tests.recon_corpus.builders import dr_file, dr_row
 from webapp import outbox
 from webapp.extensions import db
@@ -236,10 +241,15 @@ def test_date_range_upload_preview_confirm_through_the_api(app: Flask, api_token
     confirmed = client.post(f"/api/jobs/{job_id}/confirm", headers=auth(api_token))
     assert confirmed.status_code == 202
     assert confirmed.get_json()["reconciliation"]["confirmed_by"] == "olga"
+    twice = client.post(f"/api/jobs/{job_id}/confirm", headers=auth(api_token))
+    assert twice.status_code == 409
+    assert "only a file read without errors can be confirmed" in twice.get_json()["error"]
     assert api_job_in(client, api_token, job_id, "succeeded", "completed_with_failures", "failed")["status"] == "succeeded"
     with app.app_context():
         orders = {o.state: o.total_cents for o in db.session.execute(db.select(SalesOrder)).scalars()}
     assert orders == {"WA": 2000 + 200, "CA": 1000 + 75}  # the ERP order holds the SKU lines and the tax, not fees
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 2, "confirmed once"
     again = client.post(f"/api/jobs/{job_id}/confirm", headers=auth(api_token))
     assert again.status_code == 409
     assert f"job #{job_id} is succeeded" in again.get_json()["error"]
@@ -288,3 +298,72 @@ def test_a_file_with_errors_lists_them_by_line_and_cannot_be_confirmed(app: Flas
     assert refused.get_json()["error"] == f"job #{job_id} is failed: only a file read without errors can be confirmed"
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
+
+
+@pytest.fixture(scope="module")
+def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site under gunicorn with the Procfile's web settings, on the tests' database and Redis; yields its URL."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", "wb")
+    args = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "4"]
+    process = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{base}/login", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(answers, timeout=60, interval=0.2, message="gunicorn")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def chunked_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[Iterator[bytes], str]:
+    """A multipart body sent in chunks, without Content-Length (as a streaming client sends it); with its content type."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    for name, (filename, content) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return (body[i : i + MiB] for i in range(0, len(body), MiB)), f"multipart/form-data; boundary={boundary}"
+
+
+def test_upload_preview_confirm_over_http(app: Flask, api_token: str, workers: WorkerSet, gunicorn: str) -> None:
+    """Under gunicorn with a token: curl's upload, polling and confirm work; a chunked PO upload over 10 MiB is 413."""
+    session = requests.Session()
+    session.headers.update(auth(api_token))
+    response = session.post(f"{gunicorn}/api/jobs", data={"kind": "reconciliation"},
+                            files={"file": ("report.csv", DATE_RANGE, "text/csv")}, timeout=30)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    def preview() -> dict[str, Any] | None:
+        job = session.get(f"{gunicorn}/api/jobs/{job_id}", timeout=10).json()
+        return job if job["status"] in ("awaiting_confirmation", "failed") else None
+
+    job = wait_for(preview, timeout=60, message=f"job {job_id} to be read")
+    assert job["status"] == "awaiting_confirmation"
+    assert by_state(job["reconciliation"]["orders"])[("6503097031", "CA")] == (1, 1, 0, 1000, 75, 925)
+    assert session.post(f"{gunicorn}/api/jobs/{job_id}/confirm", timeout=30).status_code == 202
+
+    def finished() -> str | None:
+        status = session.get(f"{gunicorn}/api/jobs/{job_id}", timeout=10).json()["status"]
+        return status if status in ("succeeded", "completed_with_failures", "failed") else None
+
+    assert wait_for(finished, timeout=60, message=f"job {job_id} to finish") == "succeeded"
+    with app.app_context():
+        assert sorted(db.session.execute(db.select(SalesOrder.state)).scalars()) == ["CA", "WA"]
+
+    before = row_counts(app)
+    body, content_type = chunked_multipart({"kind": "purchase_orders"}, {"file": ("pos.csv", b"po_number\n" + b"PO-100001\n" * (MiB + 1))})
+    refused = session.post(f"{gunicorn}/api/jobs", data=body, headers={"Content-Type": content_type}, timeout=60)
+    assert refused.status_code == 413
+    assert "10 MB" in refused.json()["message"]
+    assert row_counts(app) == before
