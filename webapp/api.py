@@ -49,13 +49,13 @@ def iso(value: Any) -> str | None:
 
 @bp.post("/jobs")
 def create_job() -> tuple[Response, int]:
-    """Start a job from an uploaded file (multipart: kind, file) or JSON {kind, keys} / {kind, source: pending}."""
+    """Start a job from an uploaded file (multipart: kind, file [, orders]) or JSON {kind, keys} / {kind, source: pending}."""
     recon_api.lift_upload_limit()
     body = request.get_json(silent=True) if request.is_json else None
     data = body if isinstance(body, dict) else request.form
     kind = data.get("kind")
     if kind == RECONCILIATION.name:
-        return launch_reconciliation()
+        return start_reconciliation()
     recon_api.keep_small_limit()
     if kind not in KINDS:
         return refuse(400, f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
@@ -76,7 +76,7 @@ def create_job() -> tuple[Response, int]:
     return jsonify(job_json(job)), 202
 
 
-def launch_reconciliation() -> tuple[Response, int]:
+def start_reconciliation() -> tuple[Response, int]:
     """Start reading an uploaded report (multipart file, and orders for a V2 file); 400 in words if refused."""
     try:
         job = recon_api.launch(g.api_operator)
