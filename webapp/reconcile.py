@@ -87,15 +87,17 @@ def earlier_import(upload: ReconImport) -> ReconImport | None:
     ).scalar_one_or_none()
 
 
-def not_confirmable(job: Job) -> str:
+def not_confirmable(job: Job, upload: ReconImport) -> str:
     """Why a reconciliation job cannot be confirmed now, in words."""
+    if upload.confirmed_at is not None:
+        return f"job #{job.id} was confirmed already"
     return {
         JobStatus.QUEUED: f"job #{job.id} is still reading its file",
         JobStatus.RUNNING: f"job #{job.id} is still reading its file",
         JobStatus.FAILED: f"job #{job.id} cannot be confirmed: its file has errors",
         JobStatus.CANCELLED: f"job #{job.id} was discarded",
         JobStatus.SUCCEEDED: f"job #{job.id} has nothing left to write",
-    }.get(job.status, f"job #{job.id} was confirmed already")
+    }.get(job.status, f"job #{job.id} cannot be confirmed now")
 
 
 def nothing_to_write(preview: dict) -> str:
@@ -111,7 +113,7 @@ def confirm(job_id: int, operator: Operator | None) -> Job:
     if job is None or upload is None:
         raise ReconError(f"job #{job_id} is not a reconciliation job")
     if job.status != JobStatus.AWAITING_CONFIRMATION or not upload.ok:
-        raise ReconError(not_confirmable(job))
+        raise ReconError(not_confirmable(job, upload))
     if "nothing_new" not in upload.preview:
         raise ReconError(f"job #{job.id} was read before transactions were tracked: upload the file again")
     currencies = {s["id"]: s["currency"] for s in upload.preview["settlements"]}
