@@ -11,10 +11,10 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from tasks import ledger
 from webapp import recon_files
-from webapp.extensions import db, execute_core
-from webapp.models import Job, JobStatus, ReconImport, SalesOrder, SalesOrderLine, utcnow
+from webapp.extensions import db
+from webapp.models import Job, JobStatus, ReconImport, utcnow
 from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, Problem, ReportSummary
 from webapp.recon.reader import preview
 
@@ -36,8 +36,13 @@ def read_upload(job: Job, upload: ReconImport) -> ReportSummary:
             db.session.commit()
             last[0] = time.monotonic()
 
+    ledger.clear(upload.id)  # rows staged by a read that a crash cut short
+
+    def stage(rows: list[tuple]) -> None:
+        ledger.stage(upload.id, rows)
+
     with recon_files.local_files(upload) as (report_path, orders_path):
-        summary = preview(report_path, orders_path, progress=progress)
+        summary = preview(report_path, orders_path, progress=progress, transactions=stage)
     store_preview(job, upload, summary)
     return summary
 
@@ -53,13 +58,31 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     upload.error_count = max(summary.error_count, len(summary.errors))
     upload.preview = preview_json(summary)
     if summary.ok and summary.state_orders:
-        job.status = JobStatus.AWAITING_CONFIRMATION
+        compared = ledger.compare(upload.id)
+        upload.preview = dict(upload.preview, **against_erp(upload.preview["orders"], compared))
+        if upload.preview["nothing_new"]:
+            job.status, job.finished_at = JobStatus.SUCCEEDED, utcnow()
+        else:
+            job.status = JobStatus.AWAITING_CONFIRMATION
     else:
+        ledger.clear(upload.id)  # a file with errors is never written
         job.status = JobStatus.FAILED
         job.finished_at = utcnow()
         job.error = failure_words(summary)
         recon_files.delete_files(upload)  # nothing can be written from this file
     db.session.commit()
+
+
+def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], ledger.Comparison]) -> dict[str, Any]:
+    """The preview's orders with what of each is new and what the ERP has already (by which jobs)."""
+    jobs: set[int] = set()
+    marked = []
+    for order in orders:
+        found = compared.get((order["settlement_id"], order["state"]), ledger.Comparison())
+        jobs.update(found.jobs)
+        marked.append(dict(order, new=found.new.as_json(), imported=dict(found.imported.as_json(), jobs=found.jobs),
+                           before_tracking=found.before_tracking))
+    return {"orders": marked, "nothing_new": not any(o["new"]["rows"] for o in marked), "imported_jobs": sorted(jobs)}
 
 
 def failure_words(summary: ReportSummary) -> str:
@@ -99,7 +122,8 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
             "warnings": [problem_json(p) for p in summary.warnings[:MAX_PROBLEMS_SHOWN]],
         },
         "orders": [
-            {"settlement_id": o.settlement_id, "state": o.state, "orders": o.orders, "refunds": o.refunds,
+            {"settlement_id": o.settlement_id, "state": o.state, "rows": o.rows, "orders": o.orders, "refunds": o.refunds,
+             "total": o.total,
              "amounts": o.amounts, "lines": {sku: asdict(line) for sku, line in sorted(o.lines.items())}}
             for o in summary.state_orders.values()
         ],
@@ -111,27 +135,6 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"line": problem.line, "source": problem.source, "message": problem.message}
 
 
-def sales_order_lines(order: dict[str, Any]) -> list[dict[str, Any]]:
-    """The lines of one state's sales order: one per SKU (sales, shipping, wrap, promotions), then one per tax."""
-    lines = []
-    for sku, line in sorted(order["lines"].items()):
-        amount = sum(line[bucket] for bucket in LINE_BUCKETS)
-        lines.append({"line_type": "sku", "code": sku[:64], "quantity": line["quantity"], "amount_cents": amount})
-    for bucket in TAX_BUCKETS:
-        if order["amounts"].get(bucket):
-            lines.append({"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": order["amounts"][bucket]})
-    return [dict(line, line_no=number) for number, line in enumerate(lines, start=1)]
-
-
-def write_sales_order(order: dict[str, Any], currency: str, job_id: int) -> int:
-    """Insert the (settlement, state) sales order and its lines unless present; return its id. Caller commits."""
-    lines = sales_order_lines(order)
-    header = {"settlement_id": order["settlement_id"], "state": order["state"], "currency": currency, "orders": order["orders"],
-              "total_cents": sum(line["amount_cents"] for line in lines), "job_id": job_id}
-    order_id = insert_or_find_id(SalesOrder, header, "settlement_id", "state")
-    if lines:
-        execute_core(
-            insert_ignoring_duplicates(SalesOrderLine, index_elements=["sales_order_id", "line_no"]),
-            [dict(line, sales_order_id=order_id) for line in lines],
-        )
-    return order_id
+def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
+    """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
+    return ledger.write(payload["import_id"], payload["settlement_id"], payload["state"], payload["currency"], job_id)

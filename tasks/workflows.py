@@ -186,12 +186,16 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Write one (settlement, state) sales order with its SKU and tax lines; twice leaves one."""
+    """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
     record = records.load(record_id)
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")
-    order_id = reconciliation.write_sales_order(record.payload["order"], record.payload["currency"], job_id)
-    records.mark_succeeded(record, str(order_id))
+    if "import_id" not in (record.payload or {}):
+        return records.mark_failed(record, "confirmed before transactions were tracked: upload the file again")
+    order_id, words = reconciliation.write_sales_order(record.payload, job_id)
+    records.mark_succeeded(record, str(order_id) if order_id is not None else None)
+    if order_id is None:
+        records.update(record_id, error=words)  # why nothing was written, on the row
     jobs.ensure_not_cancelled_after_write(job_id)
     runlog.settle_in_transaction()
     db.session.commit()

@@ -78,14 +78,15 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
 
     status, location = upload(client, DATE_RANGE, name="same-again.csv")
     again = job_id_of(location)
-    job_in(app, again, "awaiting_confirmation")
+    assert job_in(app, again, "succeeded", "awaiting_confirmation", "failed").status == "succeeded", "nothing to confirm"
     with app.app_context():  # the reader's hash, from its one pass over the file
         hashes = db.session.execute(db.select(ReconImport.sha256).where(ReconImport.job_id.in_([job_id, again]))).scalars().all()
     assert hashes == [hashlib.sha256(DATE_RANGE).hexdigest()] * 2
     page = client.get(f"/jobs/{again}").get_data(as_text=True)
     assert "Already imported on" in page and "by olga" in page
-    client.post(f"/jobs/{again}/confirm", data={"csrf_token": csrf_token(page)})
-    assert job_in(app, again, "succeeded", "completed_with_failures", "failed").status == "succeeded"
+    assert f"Nothing to write: every transaction is already in the ERP (job <a href=\"/jobs/{job_id}\">#{job_id}</a>)" in page
+    assert "Confirm: write" not in page
+    assert client.post(f"/jobs/{again}/confirm", data={"csrf_token": csrf_token(page)}).status_code == 302
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 2
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrderLine)).scalar_one() == 5

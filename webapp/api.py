@@ -5,10 +5,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.orm import selectinload
 
-from webapp import audit, control
+from webapp import audit, control, recon_api, reconcile
 from webapp.auth import operator_from_bearer
 from webapp.extensions import db
-from webapp.kinds import KINDS
+from webapp.kinds import KINDS, RECONCILIATION
 from webapp.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
 from webapp.keyfile import ParsedKeys, parse_key_csv
@@ -49,10 +49,14 @@ def iso(value: Any) -> str | None:
 
 @bp.post("/jobs")
 def create_job() -> tuple[Response, int]:
-    """Start a job from an uploaded file (multipart: kind, file) or JSON {kind, keys} / {kind, source: pending}."""
+    """Start a job from an uploaded file (multipart: kind, file [, orders]) or JSON {kind, keys} / {kind, source: pending}."""
+    recon_api.lift_upload_limit()
     body = request.get_json(silent=True) if request.is_json else None
     data = body if isinstance(body, dict) else request.form
     kind = data.get("kind")
+    if kind == RECONCILIATION.name:
+        return start_reconciliation()
+    recon_api.keep_small_limit()
     if kind not in KINDS:
         return refuse(400, f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     upload = request.files.get("file")
@@ -70,6 +74,16 @@ def create_job() -> tuple[Response, int]:
             return refuse(400, "the keys were not accepted", details=errors)
         job = launch_job(kind, "api", keys, g.api_operator, "keys sent to the API")
     return jsonify(job_json(job)), 202
+
+
+def start_reconciliation() -> tuple[Response, int]:
+    """Start reading an uploaded report (multipart file, and orders for a V2 file); 400 in words if refused."""
+    try:
+        job = recon_api.launch(g.api_operator)
+    except reconcile.ReconError as exc:
+        db.session.rollback()
+        return refuse(400, str(exc))
+    return jsonify(job_json(job) | recon_api.details(job)), 202
 
 
 def keys_from_json(keys: Any, kind: str) -> tuple[list[str], list[str]]:
@@ -102,8 +116,9 @@ def list_jobs() -> Response:
 
 @bp.get("/jobs/<int:job_id>")
 def get_job(job_id: int) -> Response:
-    """One job: status, counts by state, timestamps."""
-    return jsonify(job_json(db.get_or_404(Job, job_id)))
+    """One job: status, counts by state, timestamps (and a reconciliation's upload and preview)."""
+    job = db.get_or_404(Job, job_id)
+    return jsonify(job_json(job) | recon_api.details(job))
 
 
 @bp.get("/jobs/<int:job_id>/records")
@@ -135,6 +150,18 @@ def cancel_job(job_id: int) -> tuple[Response, int]:
         return jsonify(job_json(control.cancel_job(job_id, g.api_operator))), 200
     except control.ControlError as exc:
         return refuse(409, str(exc))
+
+
+@bp.post("/jobs/<int:job_id>/confirm")
+def confirm_job(job_id: int) -> tuple[Response, int]:
+    """Confirm a reconciliation preview: write one sales order per (settlement, state); 409 with the reason if not."""
+    db.get_or_404(Job, job_id)
+    try:
+        job = reconcile.confirm(job_id, g.api_operator)
+    except reconcile.ReconError as exc:
+        db.session.rollback()
+        return refuse(409, str(exc))
+    return jsonify(job_json(job) | recon_api.details(job)), 202
 
 
 @bp.post("/jobs/<int:job_id>/retry-failed")

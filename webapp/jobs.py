@@ -111,7 +111,8 @@ def confirm_recon(job_id: int) -> Response:
     """Confirm a reconciliation preview: write one sales order per (settlement, state)."""
     try:
         job = reconcile.confirm(job_id, current_user)
-        flash(f"Confirmed: writing {job.total} sales orders.", "success")
+        noun = "sales order" if job.total == 1 else "sales orders"
+        flash(f"Confirmed: writing {job.total} {noun} of the transactions the ERP lacks.", "success")
     except reconcile.ReconError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -94,19 +94,43 @@ def earlier_import(upload: ReconImport) -> ReconImport | None:
     ).scalar_one_or_none()
 
 
+def not_confirmable(job: Job, upload: ReconImport) -> str:
+    """Why a reconciliation job cannot be confirmed now, in words."""
+    if upload.confirmed_at is not None:
+        return f"job #{job.id} was confirmed already"
+    return {
+        JobStatus.QUEUED: f"job #{job.id} is still reading its file",
+        JobStatus.RUNNING: f"job #{job.id} is still reading its file",
+        JobStatus.FAILED: f"job #{job.id} cannot be confirmed: its file has errors",
+        JobStatus.CANCELLED: f"job #{job.id} was discarded",
+        JobStatus.SUCCEEDED: f"job #{job.id} has nothing left to write",
+    }.get(job.status, f"job #{job.id} cannot be confirmed now")
+
+
+def nothing_to_write(preview: dict) -> str:
+    """The words shown when every transaction of a file is in the ERP already."""
+    jobs = ", ".join(f"#{job}" for job in preview.get("imported_jobs", []))
+    return "Nothing to write: every transaction is already in the ERP" + (f" (jobs {jobs})" if jobs else "")
+
+
 def confirm(job_id: int, operator: Operator | None) -> Job:
-    """Turn the preview into one record per (settlement, state) and dispatch their writes."""
+    """Make one record per (settlement, state) with transactions the ERP lacks, and dispatch their writes."""
     job = locked_job(job_id)
     upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one_or_none()
     if job is None or upload is None:
         raise ReconError(f"job #{job_id} is not a reconciliation job")
     if job.status != JobStatus.AWAITING_CONFIRMATION or not upload.ok:
-        raise ReconError(f"job #{job.id} is {job.status.replace('_', ' ')}: only a file read without errors can be confirmed")
+        raise ReconError(not_confirmable(job, upload))
+    if "nothing_new" not in upload.preview:
+        raise ReconError(f"job #{job.id} was read before transactions were tracked: upload the file again")
     currencies = {s["id"]: s["currency"] for s in upload.preview["settlements"]}
-    orders = upload.preview["orders"]
+    orders = [o for o in upload.preview["orders"] if o.get("new", {}).get("rows")]
+    if not orders:
+        raise ReconError(nothing_to_write(upload.preview))
     db.session.execute(db.insert(JobRecord), [
         {"job_id": job.id, "seq": seq, "key": f"{o['settlement_id']}/{o['state']}", "state": RecordState.PENDING,
-         "payload": {"order": o, "currency": currencies.get(o["settlement_id"], "USD")}}
+         "payload": {"import_id": upload.id, "settlement_id": o["settlement_id"], "state": o["state"],
+                     "currency": currencies.get(o["settlement_id"], "USD")}}
         for seq, o in enumerate(orders, start=1)
     ])
     job.total = len(orders)

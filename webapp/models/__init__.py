@@ -19,11 +19,12 @@ from webapp.models.jobs import (
     locked_job,
     utcnow,
 )
+from webapp.models.ledger import ReconTransaction, SalesOrderTransaction, SettlementState
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.recon import ReconImport
 from webapp.models.sandbox import SandboxSettings
-from webapp.models.storage import StoredFile, StoredFileChunk
 from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.models.storage import StoredFile, StoredFileChunk
 
 __all__ = [
     "ACTIVE_JOB_STATUSES",
@@ -45,12 +46,15 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "ReconImport",
+    "ReconTransaction",
     "RecordState",
     "SalesOrder",
     "SalesOrderLine",
+    "SalesOrderTransaction",
     "SandboxSettings",
     "Schedule",
     "ScheduleRun",
+    "SettlementState",
     "StoredFile",
     "StoredFileChunk",
     "TaskRun",

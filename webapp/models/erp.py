@@ -77,10 +77,11 @@ class Component(db.Model):
 
 
 class SalesOrder(db.Model):
-    """One marketplace sales order per (settlement, ship-to state), however often its file is imported."""
+    """The sales of one (settlement, ship-to state) that one import wrote: a later import of other
+    transactions of the same settlement and state writes a sales order of its own."""
 
     __tablename__ = "erp_sales_orders"
-    __table_args__ = (UniqueConstraint("settlement_id", "state", name="uq_erp_sales_orders_settlement_state"),)
+    __table_args__ = (UniqueConstraint("settlement_id", "state", "job_id", name="uq_erp_sales_orders_settlement_state_job"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     settlement_id: Mapped[str] = mapped_column(String(32))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from webapp.recon.aggregate import Aggregator
 from webapp.recon.amounts import AmountError, is_spreadsheet_style, to_cents
 from webapp.recon.text import LineSource
+from webapp.recon.transactions import Sink
 
 Progress = Callable[[int, int], None]
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)
@@ -29,6 +30,7 @@ class Context:
     source: LineSource
     progress: Progress | None = None
     every: int = 10_000
+    sink: Sink | None = None  # where each order row's identity and money go, for the ledger
 
     def tick(self) -> None:
         """Count a row; call the progress callback every ``every`` rows."""

@@ -35,6 +35,7 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
     finally:
         if half is not None:
             half.close()
+            half.remove_staged()
     rows.finish(found.line)
 
 

@@ -26,6 +26,7 @@ from webapp.recon.date_range_columns import (
 )
 from webapp.recon.detect import Detected
 from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
+from webapp.recon.transactions import identity, projector
 
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
@@ -56,11 +57,13 @@ class DateRangeRows:
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
         self.order_row, self.acc_row = ctx.agg.order_row, ctx.agg.acc_row
-        # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units)
-        self.known: dict[tuple[str, ...], tuple[Acc, bool, int]] = {}
+        # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units, key)
+        self.known: dict[tuple[str, ...], tuple[Acc, bool, int, tuple[str, str]]] = {}
         self.known_cells = itemgetter(*(col[key] for key in KNOWN_FIELDS))
         self.order_cells = itemgetter(*(col[key] for key in ("datetime", "settlementid", "orderid", "sku")))
         self.types_text = itemgetter(col["type"])
+        self.sink, self.project = ctx.sink, projector(ctx.agg.layout)
+        self.description = itemgetter(col["description"]) if "description" in col else lambda cells: ""
 
     def odd_row(self, cells: list[str], line: int) -> None:
         """A row with the wrong field count: an error, unless it is blank (skipped)."""
@@ -82,13 +85,15 @@ class DateRangeRows:
         values, total = self.amounts(cells, line)
         when, settlement_id, order_id, sku = self.order_cells(cells)
         self.count(settlement_id, when, total)
-        acc, refund, units = known
+        acc, refund, units, key = known
         if order_id != self.last_order[0]:
             if not ORDER_ID.fullmatch(order_id.strip()):
                 self.other(REFUND if refund else ORDER, self.types_text(cells), order_id.strip(), line, total)
                 return
             self.last_order = (order_id, order_key(order_id.strip()))
         self.acc_row(acc, self.last_order[1], refund, sku.strip(), units, values)
+        if self.sink is not None:
+            self.stage(key, line, cells, when, order_id, sku, refund, units, values, total)
 
     def add_checked(self, cells: list[str], line: int) -> None:
         """``add`` with every check made; remembers the outcome for plain order rows."""
@@ -121,9 +126,20 @@ class DateRangeRows:
         self.saw_us_orders = True
         refund = kind == REFUND
         units = -units if refund else units
-        acc = self.order_row((settlement_id.strip(), state), self.last_order[1], refund, sku.strip(), units, values)
+        key = (settlement_id.strip(), state)
+        acc = self.order_row(key, self.last_order[1], refund, sku.strip(), units, values)
+        if self.sink is not None:
+            self.stage(key, line, cells, when, order_id, sku, refund, units, values, total)
         if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
-            self.known[self.known_cells(cells)] = (acc, refund, units)
+            self.known[self.known_cells(cells)] = (acc, refund, units, key)
+
+    def stage(self, key: tuple[str, str], line: int, cells: list[str], when: str, order_id: str, sku: str,
+              refund: bool, units: int, values: Sequence[int], total: int) -> None:
+        """Send the order row's identity and money to the ledger's sink (see webapp.recon.transactions)."""
+        sku = sku.strip()
+        txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
+                       self.description(cells).strip(), str(units), str(total))
+        self.sink.add((key[0], key[1], line, txn, sku, self.last_order[1], refund, units, *self.project(values), total))
 
     def count(self, settlement_id: str, when: str, total: int) -> None:
         """Count the row in its settlement; a row of the same settlement and day as the last is not checked again."""

@@ -9,6 +9,7 @@ helper can save time but never change a result.
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,8 +48,15 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "Da
     except OSError:  # no process to be had: one pass it is
         return None
     half.send(Job(str(path), start, found, ctx.agg.lenient_states, ctx.every, source.chunk_size,
-                  csv.field_size_limit()))
+                  csv.field_size_limit(), staged_file() if ctx.sink is not None else None))
     return half
+
+
+def staged_file() -> str:
+    """A new temporary file for the helper's staged rows (this process deletes it once replayed)."""
+    handle, path = tempfile.mkstemp(prefix="celeriac-staged-", suffix=".pickle")
+    os.close(handle)
+    return path
 
 
 def boundary(path: str | Path, target: int, width: int) -> int | None:

@@ -10,6 +10,7 @@ import select
 import struct
 import subprocess
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from webapp.recon.context import Context
 from webapp.recon.detect import Detected
 from webapp.recon.merge import Partial, merge_into
+from webapp.recon.transactions import replay
 
 if TYPE_CHECKING:
     from webapp.recon.date_range_rows import DateRangeRows
@@ -38,6 +40,7 @@ class Job:
     every: int
     chunk_size: int
     field_limit: int
+    stage_path: str | None = None  # where the helper writes its staged rows (see webapp.recon.transactions)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class SecondHalf:
         self.buffer = bytearray()
         self.result: memoryview | None = None
         self.ended = False
+        self.stage_path: str | None = None
         self.process = subprocess.Popen([sys.executable, "-P", str(SCRIPT)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE)
         assert self.process.stdout is not None
@@ -73,6 +77,7 @@ class SecondHalf:
     def send(self, job: Job) -> None:
         """Give the helper its job; from now on progress counts its rows too."""
         assert self.process.stdin is not None
+        self.stage_path = job.stage_path
         try:
             self.process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
             self.process.stdin.close()
@@ -121,14 +126,31 @@ class SecondHalf:
         if later is None or later.unsure or (source.encoding == "windows-1252" and not later.ascii):
             self.done_rows = self.done_bytes = 0
             self.cap = sys.maxsize
+            self.remove_staged()  # this process reads those rows itself
             return False
         merge_into(self.ctx.agg, later.partial, boundary)
+        self.replay_staged(boundary)
+        self.remove_staged()
         self.rows.saw_us_orders = self.rows.saw_us_orders or later.saw_us_orders
         if later.first_excluded is not None:
             self.rows.first_excluded = self.rows.first_excluded or later.first_excluded + boundary
         source.sha256, source.bytes_read = digest, size
         self.report(self.ctx.agg.summary.rows, size)
         return True
+
+    def replay_staged(self, boundary: int) -> None:
+        """Hand the helper's staged rows to this process's sink, as lines of the whole file."""
+        if self.ctx.sink is None or self.stage_path is None:
+            return
+        with open(self.stage_path, "rb") as staged:
+            replay(staged, self.ctx.sink, boundary)
+
+    def remove_staged(self) -> None:
+        """Delete the helper's file of staged rows, if there is one."""
+        if self.stage_path is not None:
+            with suppress(FileNotFoundError):
+                os.unlink(self.stage_path)
+            self.stage_path = None
 
     def wait(self) -> Later | None:
         """The helper's result once it has finished, or None if it failed; progress goes on meanwhile."""

@@ -18,6 +18,7 @@ from webapp.recon.model import (
 from webapp.recon.orders import ShipStates, read_orders
 from webapp.recon.settlement import read_settlement
 from webapp.recon.text import CHUNK_SIZE, LineSource
+from webapp.recon.transactions import Flush, Sink
 
 
 def summarize(
@@ -29,6 +30,7 @@ def summarize(
     lenient_states: bool = False,
     chunk_size: int = CHUNK_SIZE,
     path: str | Path | None = None,
+    transactions: Flush | None = None,
 ) -> ReportSummary:
     """Stream ``source`` once and return its summary; problems become errors, never exceptions.
 
@@ -36,11 +38,13 @@ def summarize(
     :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
     :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
     :param path: where ``source`` is on disk, if it is a file: a large one is then read on two cores.
+    :param transactions: called with batches of staged order rows (``webapp.recon.transactions``).
     """
     summary = ReportSummary()
     agg = Aggregator(summary, lenient_states=lenient_states)
     lines = LineSource(source, chunk_size)
-    ctx = Context(agg, lines, progress, progress_every)
+    sink = Sink(transactions) if transactions is not None else None
+    ctx = Context(agg, lines, progress, progress_every, sink)
     try:
         rest = iter(lines)
         head = list(islice(rest, SCAN_LINES))
@@ -59,6 +63,8 @@ def summarize(
     except ReportError as exc:
         agg.error(exc.line, exc.message)
         summary.kind = summary.kind or exc.kind
+    if sink is not None:
+        sink.flush()
     summary.encoding = lines.encoding
     summary.bytes_read = lines.bytes_read
     summary.sha256 = lines.sha256

@@ -16,6 +16,7 @@ if __name__ == "__main__":  # ``webapp`` as a bare package, so that only webapp.
 import codecs  # noqa: E402
 import csv  # noqa: E402
 import pickle  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import BinaryIO  # noqa: E402
 
@@ -26,6 +27,7 @@ from webapp.recon.helper import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # no
 from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
 from webapp.recon.model import ReportSummary  # noqa: E402
 from webapp.recon.text import LineSource  # noqa: E402
+from webapp.recon.transactions import file_sink  # noqa: E402
 
 
 class LaterSource(LineSource):
@@ -88,9 +90,13 @@ def read_later(job: Job, out: BinaryIO) -> Later:
         binary.seek(job.start)
         source = LaterSource(binary, job.chunk_size)
         agg = LaterAggregator(ReportSummary(), lenient_states=job.lenient)
-        rows = LaterRows(job.found, Context(agg, source, progress, job.every))
-        agg.notes.clear()  # notes about the header are the first part's
-        read_rows(csv.reader(source, strict=True), rows, 0)  # lines counted from the start
+        with ExitStack() as stack:
+            sink = file_sink(stack.enter_context(open(job.stage_path, "wb"))) if job.stage_path else None
+            rows = LaterRows(job.found, Context(agg, source, progress, job.every, sink))
+            agg.notes.clear()  # notes about the header are the first part's
+            read_rows(csv.reader(source, strict=True), rows, 0)  # lines counted from the start
+            if sink is not None:
+                sink.flush()
     return Later(Partial.of(agg), rows.saw_us_orders, rows.first_excluded, source.bytes_read, source.ascii,
                  rows.unsure)
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from itertools import chain
+from operator import itemgetter
 
 from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
@@ -17,10 +18,15 @@ from webapp.recon.detect import Detected, header_key
 from webapp.recon.orders import ShipStates
 from webapp.recon.settlement_codes import classify_pair, settlement_day
 from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
+from webapp.recon.transactions import identity, single
 
 REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
             "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
             "quantitypurchased")
+# What identifies a money component in the report itself (its amount is added as cents, so that
+# "1,000.00" and "1000.00" are one amount); the optional columns only where the file has them.
+IDENTITY = ("settlementid", "transactiontype", "orderid", "adjustmentid", "posteddatetime", "posteddate",
+            "orderitemcode", "sku", "amounttype", "amountdescription")
 def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
                     ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
@@ -46,6 +52,8 @@ class SettlementRows:
         self.checked_ids: set[str] = set()
         self.no_summary: set[str] = set()
         self.unresolved: dict[int, str | None] = {}
+        named = [key for key in IDENTITY if key in self.col]
+        self.identity_cells = itemgetter(*(self.col[key] for key in named))
 
     def row(self, line: str, number: int) -> None:
         """Split, validate and add one line, or record why not."""
@@ -145,6 +153,9 @@ class SettlementRows:
         sku = cells[self.col["sku"]].strip()
         units = -units if refund else units
         self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
+        if self.ctx.sink is not None:
+            txn = identity(*(cell.strip() for cell in self.identity_cells(cells)), str(units), str(cents))
+            self.ctx.sink.add((settlement_id, state, number, txn, sku, key, refund, units, *single(bucket, cents), cents))
 
     def state(self, key: int, order_id: str, number: int) -> str | None:
         """The ship-to state of an order from the orders report; problems are reported once per order."""

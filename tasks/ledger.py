@@ -1,0 +1,248 @@
+"""The sales ledger: every report transaction reaches the ERP once, whichever file brings it.
+
+An upload's reader stages one row per order transaction (``recon_transactions``). Writing a
+(settlement, state) claims its staged transactions in ``erp_sales_order_transactions``, whose key
+is (settlement and state, transaction hash, occurrence): an INSERT … ON CONFLICT DO NOTHING, so a
+transaction that any import wrote before, or that a concurrent import is writing, is skipped,
+and the database's unique index decides the race. The sales order is then made of exactly the
+transactions this import claimed, so its header equals its lines, and the ERP's documents of a
+(settlement, state) add up to the distinct transactions of every file confirmed.
+
+Identical rows of one file are numbered by line (their occurrence), so a file with three
+identical rows after one with two writes one more.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from webapp.extensions import db, execute_core, on_postgresql
+from webapp.models import SalesOrder, SalesOrderLine, SettlementState
+from webapp.recon.model import TAX_BUCKETS
+from webapp.recon.transactions import STAGED_COLUMNS
+
+LINE_SUM = "product_sales + shipping + gift_wrap + promotions"
+TAX_SUM = " + ".join(TAX_BUCKETS)
+NUMBERED = """
+    SELECT r.*, row_number() OVER (PARTITION BY settlement_id, state, txn_hash ORDER BY line) - 1 AS occurrence
+    FROM recon_transactions r WHERE import_id = :import_id {only_group}
+"""
+GROUP = "AND settlement_id = :settlement_id AND state = :state"
+
+
+@dataclass
+class Figures:
+    """Rows and money (cents) of some transactions of one (settlement, state)."""
+
+    rows: int = 0
+    orders: int = 0
+    refunds: int = 0
+    product_sales: int = 0
+    tax: int = 0
+    total: int = 0  # net proceeds, fees included
+    order_total: int = 0  # what a sales order of them totals: SKU lines and tax
+
+    def as_json(self) -> dict[str, int]:
+        """The figures as stored in the preview."""
+        return dict(vars(self))
+
+
+@dataclass
+class Comparison:
+    """One (settlement, state) of an upload against the ERP: what is new, what is there already and by which jobs."""
+
+    new: Figures = field(default_factory=Figures)
+    imported: Figures = field(default_factory=Figures)
+    jobs: list[int] = field(default_factory=list)
+    before_tracking: bool = False  # a sales order written before transactions were tracked holds it
+
+
+def stage(import_id: int, rows: list[tuple]) -> None:
+    """Insert a batch of the reader's staged rows (webapp.recon.transactions) for an upload."""
+    columns = ("import_id", *STAGED_COLUMNS)
+    if on_postgresql():
+        driver = db.session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(f"COPY recon_transactions ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((import_id, *row))
+        return
+    marks = ", ".join("?" * len(columns))
+    db.session.connection().exec_driver_sql(
+        f"INSERT INTO recon_transactions ({', '.join(columns)}) VALUES ({marks})", [(import_id, *row) for row in rows])
+
+
+def clear(import_id: int) -> None:
+    """Drop an upload's staged rows (before reading it again, or once they can never be written)."""
+    db.session.execute(text("DELETE FROM recon_transactions WHERE import_id = :import_id"), {"import_id": import_id})
+
+
+def compare(import_id: int) -> dict[tuple[str, str], Comparison]:
+    """Each (settlement, state) of the upload: its transactions not yet in the ERP, and those that are."""
+    sql = f"""
+        WITH t AS ({NUMBERED.format(only_group="")})
+        SELECT t.settlement_id, t.state, l.sales_order_id IS NOT NULL AS imported, so.job_id, count(*),
+               count(DISTINCT CASE WHEN NOT t.refund THEN t.order_key END),
+               count(DISTINCT CASE WHEN t.refund THEN t.order_key END),
+               sum(t.product_sales), sum({TAX_SUM}), sum(t.total), sum({LINE_SUM} + {TAX_SUM})
+        FROM t
+        LEFT JOIN erp_settlement_states k ON k.settlement_id = t.settlement_id AND k.state = t.state
+        LEFT JOIN erp_sales_order_transactions l
+               ON l.settlement_state_id = k.id AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
+        LEFT JOIN erp_sales_orders so ON so.id = l.sales_order_id
+        GROUP BY t.settlement_id, t.state, l.sales_order_id IS NOT NULL, so.job_id
+    """
+    result: dict[tuple[str, str], Comparison] = {}
+    for settlement_id, state, imported, job_id, *numbers in db.session.execute(text(sql), {"import_id": import_id}):
+        found = result.setdefault((settlement_id, state), Comparison())
+        add(found.imported if imported else found.new, numbers)
+        if imported and job_id is not None and job_id not in found.jobs:
+            found.jobs.append(job_id)
+    for (settlement_id, state), job_id in orders_before_tracking(import_id):
+        found = result[(settlement_id, state)]
+        add(found.imported, vars(found.new).values())
+        found.new, found.before_tracking = Figures(), True
+        if job_id is not None and job_id not in found.jobs:
+            found.jobs.append(job_id)
+    return result
+
+
+def add(figures: Figures, numbers: Any) -> None:
+    """Add a result row's counts and sums (in Figures' field order) to ``figures``."""
+    for name, number in zip(vars(figures), numbers, strict=True):
+        setattr(figures, name, getattr(figures, name) + int(number or 0))
+
+
+def orders_before_tracking(import_id: int) -> list[tuple[tuple[str, str], int | None]]:
+    """Sales orders of the upload's (settlement, state)s written before transactions were tracked.
+
+    They hold transactions nobody can name any more; writing that (settlement, state) again could
+    count them twice, so it is not written.
+    """
+    sql = """
+        SELECT so.settlement_id, so.state, so.job_id FROM erp_sales_orders so
+        JOIN (SELECT DISTINCT settlement_id, state FROM recon_transactions WHERE import_id = :import_id) g
+          ON g.settlement_id = so.settlement_id AND g.state = so.state
+        WHERE NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
+    """
+    return [((s, st), job) for s, st, job in db.session.execute(text(sql), {"import_id": import_id})]
+
+
+def settlement_state_id(settlement_id: str, state: str) -> int:
+    """The id of the (settlement, state), made on first use; its row stays locked until the caller commits."""
+    table = SettlementState.__table__
+    insert = postgresql.insert if on_postgresql() else sqlite.insert
+    upsert = insert(table).values(settlement_id=settlement_id, state=state)
+    upsert = upsert.on_conflict_do_update(index_elements=["settlement_id", "state"], set_={"state": state})
+    return int(execute_core(upsert.returning(table.c.id)).scalar_one())
+
+
+def write(import_id: int, settlement_id: str, state: str, currency: str, job_id: int) -> tuple[int | None, str]:
+    """Write the upload's transactions of one (settlement, state) that the ERP lacks, as one sales order.
+
+    Returns the sales order's id (None when nothing was new) and what was written, in words.
+    The caller commits: the claims, the order and the record's outcome are one transaction.
+    """
+    key = settlement_state_id(settlement_id, state)
+    older = orders_before_tracking_of(settlement_id, state)
+    if older:
+        return None, (f"nothing written: sales order #{older[0][0]}, written before transactions were tracked, "
+                      "holds this settlement and state")
+    done = db.session.execute(db.select(SalesOrder.id).filter_by(settlement_id=settlement_id, state=state, job_id=job_id)).scalar()
+    if done is not None:
+        return done, "written before"
+    order_id = execute_core(SalesOrder.__table__.insert().values(
+        settlement_id=settlement_id, state=state, currency=currency, orders=0, total_cents=0, job_id=job_id,
+    ).returning(SalesOrder.__table__.c.id)).scalar_one()
+    claimed = claim(import_id, settlement_id, state, key, order_id)
+    if claimed == 0:
+        execute_core(SalesOrder.__table__.delete().where(SalesOrder.__table__.c.id == order_id))
+        return None, "nothing new: every transaction is already in the ERP"
+    fill(import_id, settlement_id, state, key, order_id)
+    return order_id, f"{claimed:,} transaction{'s' if claimed != 1 else ''} written"
+
+
+def orders_before_tracking_of(settlement_id: str, state: str) -> list[tuple[int, int | None]]:
+    """(sales order id, job id) of the (settlement, state)'s orders written before transactions were tracked."""
+    sql = """
+        SELECT so.id, so.job_id FROM erp_sales_orders so WHERE so.settlement_id = :settlement_id AND so.state = :state
+        AND NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
+    """
+    return list(db.session.execute(text(sql), {"settlement_id": settlement_id, "state": state}))
+
+
+def claim(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> int:
+    """Claim the group's transactions that no sales order holds yet for ``order_id``; return how many.
+
+    In key order, so two imports claiming overlapping sets take their index entries in the same
+    order and wait for each other instead of deadlocking.
+    """
+    sql = f"""
+        INSERT INTO erp_sales_order_transactions (settlement_state_id, txn_hash, occurrence, sales_order_id)
+        SELECT :key, t.txn_hash, t.occurrence, :order_id FROM ({NUMBERED.format(only_group=GROUP)}) t
+        WHERE true ORDER BY t.txn_hash, t.occurrence
+        ON CONFLICT DO NOTHING
+    """
+    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state, "key": key, "order_id": order_id}
+    return db.session.execute(text(sql), params).rowcount
+
+
+def fill(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> None:
+    """Give the sales order its lines (one per SKU, then one per kind of tax) and header, from what it claimed."""
+    claimed = f"""
+        SELECT t.* FROM ({NUMBERED.format(only_group=GROUP)}) t
+        JOIN erp_sales_order_transactions l
+          ON l.settlement_state_id = :key AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
+        WHERE l.sales_order_id = :order_id
+    """
+    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state, "key": key, "order_id": order_id}
+    skus = db.session.execute(text(f"SELECT sku, sum(units), sum({LINE_SUM}) FROM ({claimed}) c GROUP BY sku ORDER BY sku"), params)
+    lines = [{"line_type": "sku", "code": sku[:64], "quantity": int(units), "amount_cents": int(cents)}
+             for sku, units, cents in skus]
+    taxes = ", ".join(f"sum({bucket})" for bucket in TAX_BUCKETS)
+    head = db.session.execute(text(f"SELECT count(DISTINCT CASE WHEN NOT refund THEN order_key END), {taxes} FROM ({claimed}) c"),
+                              params).one()
+    lines += [{"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": int(cents)}
+              for bucket, cents in zip(TAX_BUCKETS, head[1:], strict=True) if cents]
+    for number, line in enumerate(lines, start=1):
+        line.update(line_no=number, sales_order_id=order_id)
+    if lines:
+        execute_core(SalesOrderLine.__table__.insert(), lines)
+    table = SalesOrder.__table__
+    execute_core(table.update().where(table.c.id == order_id).values(
+        orders=int(head[0]), total_cents=sum(line["amount_cents"] for line in lines)))
+
+
+def invariant_problems() -> list[str]:
+    """What breaks the ledger's promises, in words (none when it holds): for the soak and the tests.
+
+    Every sales order's header equals its lines, and for every (settlement, state) whose records
+    all succeeded, the ERP's sales orders add up to the distinct transactions of every confirmed
+    upload (the same transaction in two files counted once).
+    """
+    headers = f"""
+        SELECT so.id, so.total_cents, coalesce(sum(l.amount_cents), 0) FROM erp_sales_orders so
+        LEFT JOIN erp_sales_order_lines l ON l.sales_order_id = so.id GROUP BY so.id, so.total_cents
+        HAVING so.total_cents <> coalesce(sum(l.amount_cents), 0)
+    """
+    problems = [f"sales order {order}: header {total} but lines {lines}" for order, total, lines in db.session.execute(text(headers))]
+    distinct = f"""
+        WITH t AS (
+            SELECT r.settlement_id, r.state, r.txn_hash, {LINE_SUM} + {TAX_SUM} AS cents,
+                   row_number() OVER (PARTITION BY r.import_id, r.settlement_id, r.state, r.txn_hash ORDER BY r.line) - 1 AS occurrence
+            FROM recon_transactions r JOIN recon_imports u ON u.id = r.import_id WHERE u.confirmed_at IS NOT NULL),
+        d AS (SELECT settlement_id, state, txn_hash, occurrence, min(cents) AS cents FROM t
+              GROUP BY settlement_id, state, txn_hash, occurrence)
+        SELECT settlement_id, state, sum(cents) FROM d GROUP BY settlement_id, state
+    """
+    written = dict(((s, st), int(total)) for s, st, total in db.session.execute(text(
+        "SELECT settlement_id, state, sum(total_cents) FROM erp_sales_orders GROUP BY settlement_id, state")))
+    unfinished = {tuple(key.split("/", 1)) for (key,) in db.session.execute(text(
+        "SELECT r.key FROM job_records r JOIN jobs j ON j.id = r.job_id "
+        "WHERE j.kind = 'reconciliation' AND r.state <> 'succeeded'"))}
+    for settlement_id, state, cents in db.session.execute(text(distinct)):
+        if (settlement_id, state) not in unfinished and written.get((settlement_id, state), 0) != int(cents):
+            problems.append(f"{settlement_id}/{state}: the ERP's sales orders total {written.get((settlement_id, state), 0)} "
+                            f"but the confirmed files' distinct transactions {int(cents)}")
+    return problems
