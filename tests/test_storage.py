@@ -2,6 +2,8 @@
 
 import io
 import os
+import tempfile
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -199,3 +201,20 @@ def test_s3_file_deleted_meanwhile_is_missing(app: Flask, s3_bucket: object) -> 
     s3_bucket.delete_object(Bucket=BUCKET, Key=file.object_key)  # type: ignore[attr-defined]
     with pytest.raises(storage.StoredFileMissing):
         storage.copy_to_temp(file)
+
+
+def test_copies_left_by_a_killed_worker_are_removed_later(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy older than a day in TMPDIR is a killed worker's leftover: the next copy removes it,
+    and leaves a recent one (another read in progress) and other programs' files alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale, recent, other = tmp_path / f"{storage.COPY_PREFIX}7-old", tmp_path / f"{storage.COPY_PREFIX}8-now", tmp_path / "other-old"
+    for path in (stale, recent, other):
+        path.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    with app.app_context():
+        file = storage.store(io.BytesIO(b"a,b\n"), "report.csv")
+        with storage.local_copy(file) as path:
+            assert os.path.dirname(path) == str(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([recent.name, other.name])

@@ -9,6 +9,7 @@ never sits in memory. The database is the default; ``UPLOAD_S3_BUCKET`` selects 
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -19,6 +20,8 @@ from webapp.models import StoredFile
 from webapp.storage import database, s3
 
 DATABASE, S3 = "database", "s3"
+COPY_PREFIX = "celeriac-upload-"
+STALE_COPY_SECONDS = 24 * 3600  # no read lasts this long (TASK_TIME_LIMIT stops it well before)
 
 
 class StoredFileMissing(Exception):
@@ -63,7 +66,8 @@ def delete(file: StoredFile) -> None:
 
 def copy_to_temp(file: StoredFile) -> str:
     """Copy the file to a new temporary file on this machine (in TMPDIR); return its path. The caller deletes it."""
-    fd, path = tempfile.mkstemp(prefix=f"upload-{file.id}-")
+    remove_stale_copies()
+    fd, path = tempfile.mkstemp(prefix=f"{COPY_PREFIX}{file.id}-")
     try:
         with os.fdopen(fd, "wb") as out:
             if file.backend == S3:
@@ -90,3 +94,15 @@ def local_copy(file: StoredFile) -> Iterator[str]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+
+def remove_stale_copies() -> list[str]:
+    """Delete copies a killed worker left in TMPDIR (its ``finally`` never ran); return their names."""
+    folder, cutoff = tempfile.gettempdir(), time.time() - STALE_COPY_SECONDS
+    removed = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith(COPY_PREFIX) and entry.is_file() and entry.stat().st_mtime < cutoff:
+            with contextlib.suppress(OSError):
+                os.remove(entry.path)
+                removed.append(entry.name)
+    return removed
