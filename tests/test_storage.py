@@ -218,3 +218,20 @@ def test_copies_left_by_a_killed_worker_are_removed_later(app: Flask, tmp_path: 
         with storage.local_copy(file) as path:
             assert os.path.dirname(path) == str(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([recent.name, other.name])
+
+
+def test_s3_object_of_a_row_that_cannot_be_written_is_deleted(app: Flask, s3_bucket: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object is up but its row's update fails (the database went away): the caller never gets
+    the file to discard, so ``store`` deletes the object itself."""
+    real_flush, calls = db.session.flush, []
+
+    def flush_fails_after_upload() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("database connection lost")
+        real_flush()
+
+    monkeypatch.setattr(db.session, "flush", flush_fails_after_upload)
+    with pytest.raises(OSError, match="database connection lost"):
+        storage.store(io.BytesIO(b"a,b\n"), "orphan.csv")
+    assert len(calls) == 2 and objects(s3_bucket) == []

@@ -38,12 +38,18 @@ def store(stream: BinaryIO, name: str) -> StoredFile:
     file = StoredFile(name=name[:255], backend=S3 if bucket else DATABASE, size_bytes=0)
     db.session.add(file)
     db.session.flush()
-    if bucket:
-        file.bucket, file.object_key = bucket, s3.new_key(current_app.config.get("UPLOAD_S3_PREFIX", ""))
-        file.size_bytes = s3.put(stream, file.bucket, file.object_key)
-    else:
+    if not bucket:
         file.size_bytes = database.put(stream, file.id)
-    db.session.flush()
+        db.session.flush()
+        return file
+    file.bucket, file.object_key = bucket, s3.new_key(current_app.config.get("UPLOAD_S3_PREFIX", ""))
+    try:
+        file.size_bytes = s3.put(stream, file.bucket, file.object_key)
+        db.session.flush()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the caller never sees this file, so it cannot discard it
+            s3.delete(file.bucket, file.object_key)
+        raise
     return file
 
 
