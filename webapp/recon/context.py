@@ -12,6 +12,8 @@ Progress = Callable[[int, int], None]
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)
 SETTLEMENT_ID = re.compile(r"\d{1,20}", re.ASCII)
 SCIENTIFIC_ID = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
+SCIENTIFIC_SKU = re.compile(r"-?\d(?:[.,]\d+)?[eE][+-]\d+")  # with its sign, as spreadsheets write it
+NUMBER_LIKE_ID = re.compile(r"[\d-]+", re.ASCII)  # an order id that lost digits or its dashes
 PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
 CACHE_LIMIT = 1 << 14
 US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}  # blank: fee rows often leave it empty
@@ -58,15 +60,34 @@ class Context:
         return cents
 
 
-def check_settlement_id(value: str) -> str:
-    """The settlement id as digits, or RowError (Excel turns 11-digit ids into 2.47022E+10)."""
+def check_settlement_id(value: str, column: str = "settlement id") -> str:
+    """The settlement id as digits, or RowError naming ``column`` (Excel turns 11-digit ids into 2.47022E+10)."""
     text = value.strip()
     if SETTLEMENT_ID.fullmatch(text):
         return text
     if SCIENTIFIC_ID.fullmatch(text):
-        raise RowError(f"settlement id {text!r} was damaged by a spreadsheet (scientific notation); "
+        raise RowError(f"{column} {text!r} was damaged by a spreadsheet (scientific notation); "
                        "download the original report again")
-    raise RowError(f"settlement id {text!r} is not a number" if text else "the settlement id is empty")
+    raise RowError(f"{column} {text!r} is not a number" if text else f"{column} is empty")
+
+
+def order_id_problem(order_id: str, column: str) -> str:
+    """Why a non-blank ``order_id`` on an Order or Refund row cannot be an Amazon order id, naming ``column``."""
+    if SCIENTIFIC_ID.fullmatch(order_id):
+        return (f"{column} {order_id!r} was damaged by a spreadsheet (scientific notation): the sale cannot be "
+                "matched to its order; download the original report again")
+    if NUMBER_LIKE_ID.fullmatch(order_id):
+        return (f"{column} {order_id!r} is not an Amazon order id (###-#######-#######): digits or dashes were "
+                "lost, as when a spreadsheet turns ids into numbers; download the original report again")
+    return f"{column} {order_id!r} is not an Amazon order id (###-#######-#######), yet the row is an order or refund"
+
+
+def check_sku(sku: str, column: str = "sku") -> str:
+    """The SKU, or RowError when a spreadsheet turned it into a number in scientific notation ('1.23E+05')."""
+    if SCIENTIFIC_SKU.fullmatch(sku):
+        raise RowError(f"{column} {sku!r} was damaged by a spreadsheet (scientific notation): the SKU it stood "
+                       "for cannot be known; download the original report again")
+    return sku
 
 
 def order_key(order_id: str) -> int:

@@ -10,10 +10,13 @@ from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
     PLAIN_AMOUNT,
+    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
+    check_sku,
+    order_id_problem,
     order_key,
 )
 from webapp.recon.date_range_columns import (
@@ -30,6 +33,7 @@ from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
 KNOWN_LIMIT = 1 << 12
+SKU_LIMIT = 1 << 16
 
 
 class DateRangeRows:
@@ -55,6 +59,7 @@ class DateRangeRows:
         self.first_excluded: int | None = None
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
+        self.skus: dict[str, str] = {}  # sku cell → checked SKU: a catalogue's SKUs repeat on every page of orders
         self.order_row, self.acc_row = ctx.agg.order_row, ctx.agg.acc_row
         # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units)
         self.known: dict[tuple[str, ...], tuple[Acc, bool, int]] = {}
@@ -88,7 +93,8 @@ class DateRangeRows:
                 self.other(REFUND if refund else ORDER, self.types_text(cells), order_id.strip(), line, total)
                 return
             self.last_order = (order_id, order_key(order_id.strip()))
-        self.acc_row(acc, self.last_order[1], refund, sku.strip(), units, values)
+        name = self.skus.get(sku)
+        self.acc_row(acc, self.last_order[1], refund, self.sku_of(sku) if name is None else name, units, values)
 
     def add_checked(self, cells: list[str], line: int) -> None:
         """``add`` with every check made; remembers the outcome for plain order rows."""
@@ -121,7 +127,9 @@ class DateRangeRows:
         self.saw_us_orders = True
         refund = kind == REFUND
         units = -units if refund else units
-        acc = self.order_row((settlement_id.strip(), state), self.last_order[1], refund, sku.strip(), units, values)
+        name = self.skus.get(sku)
+        name = self.sku_of(sku) if name is None else name
+        acc = self.order_row((settlement_id.strip(), state), self.last_order[1], refund, name, units, values)
         if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
             self.known[self.known_cells(cells)] = (acc, refund, units)
 
@@ -141,6 +149,13 @@ class DateRangeRows:
                       "left out of the state orders", total)
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
+
+    def sku_of(self, text: str) -> str:
+        """The checked SKU of a `sku` cell (remembered per distinct cell)."""
+        sku = check_sku(text.strip())
+        if len(self.skus) < SKU_LIMIT:
+            self.skus[text] = sku
+        return sku
 
     def state_value(self, text: str) -> StateValue:
         """The normalised `order state` (remembered per distinct text)."""
@@ -214,16 +229,27 @@ class DateRangeRows:
         return parts[0] + " ", day
 
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
-        """A row that is not a sales order line: kept in the non-order totals by its type."""
+        """A row that is not a sales order line: kept in the non-order totals by its type.
+
+        An Order or Refund row lands here only without an order id; one whose order id a
+        spreadsheet damaged would drop its sale from its state, so that is an error.
+        """
         label = type_text.strip() or "(blank type)"
-        if kind != OTHER or (order_id and not ORDER_ID.fullmatch(order_id)):
-            shown = repr(order_id) if order_id else "blank"
-            self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
-                          f"{shown}) are kept in the non-order totals")
+        if order_id and (kind != OTHER or SCIENTIFIC_ID.fullmatch(order_id)):
+            raise RowError(order_id_problem(order_id, "order id"))
+        if kind != OTHER:
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows without an order id are not sales order lines: "
+                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
+                          "unaffected", total)
+        elif order_id and not ORDER_ID.fullmatch(order_id):
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows carry ids that are not order ids (e.g. "
+                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
         elif label.lower() in KNOWN_TYPES:
-            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: kept in the non-order totals")
+            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: counted in the non-order "
+                          "totals (totals unaffected)")
         else:
-            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: kept in the non-order totals")
+            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: counted in the non-order "
+                          "totals; the state totals hold only Order and Refund rows, so they are unaffected")
         self.agg.other_row(label, total)
 
     def type_of(self, text: str) -> str:

@@ -7,10 +7,13 @@ from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
+    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
+    check_sku,
+    order_id_problem,
     order_key,
 )
 from webapp.recon.detect import Detected, header_key
@@ -21,6 +24,9 @@ from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
 REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
             "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
             "quantitypurchased")
+SKU_LIMIT = 1 << 16
+
+
 def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
                     ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
@@ -46,6 +52,7 @@ class SettlementRows:
         self.checked_ids: set[str] = set()
         self.no_summary: set[str] = set()
         self.unresolved: dict[int, str | None] = {}
+        self.skus: dict[str, str] = {}  # sku cell → checked SKU
 
     def row(self, line: str, number: int) -> None:
         """Split, validate and add one line, or record why not."""
@@ -74,7 +81,7 @@ class SettlementRows:
     def summary_row(self, cells: list[str], number: int) -> None:
         """The settlement's summary: period, deposit date, total-amount and currency."""
         col = self.col
-        settlement_id = check_settlement_id(cells[col["settlementid"]])
+        settlement_id = check_settlement_id(cells[col["settlementid"]], "settlement-id")
         settlement = self.agg.settlement(settlement_id)
         if settlement.summary_line is not None:
             raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
@@ -113,10 +120,7 @@ class SettlementRows:
         kind = cells[col["transactiontype"]].strip()
         order_id = cells[col["orderid"]].strip()
         if kind.lower() not in ("order", "refund") or not ORDER_ID.fullmatch(order_id):
-            if order_id and not ORDER_ID.fullmatch(order_id):
-                self.agg.note(f"nonorder:{kind}", number, f"{kind} rows whose order-id is not an order id (e.g. "
-                              f"{order_id!r}) are kept in the non-order totals")
-            self.agg.other_row(kind, cents)
+            self.other(kind, order_id, number, cents)
             return
         if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
             name = cells[col["marketplacename"]].strip()
@@ -125,6 +129,24 @@ class SettlementRows:
             self.agg.excluded_row(cents)
             return
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
+
+    def other(self, kind: str, order_id: str, number: int, cents: int) -> None:
+        """A component that is not part of a sales order: kept in the non-order totals by its transaction type.
+
+        An Order or Refund row lands here only without an order-id; one whose order-id a
+        spreadsheet damaged would drop its sale from its state, so that is an error.
+        """
+        is_order = kind.lower() in ("order", "refund")
+        if order_id and (is_order or SCIENTIFIC_ID.fullmatch(order_id)):
+            raise RowError(order_id_problem(order_id, "order-id"))
+        if is_order:
+            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows without an order-id are not sales order lines: "
+                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
+                          "unaffected", cents)
+        elif order_id and not ORDER_ID.fullmatch(order_id):
+            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows carry ids that are not order ids (e.g. "
+                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
+        self.agg.other_row(kind, cents)
 
     def order(self, cells: list[str], number: int, order_id: str, refund: bool, bucket: str, cents: int) -> None:
         """Add an order component to its (settlement, ship-to state) order."""
@@ -140,9 +162,14 @@ class SettlementRows:
             try:
                 units = to_quantity(cells[self.col["quantitypurchased"]])
             except AmountError as exc:
-                raise RowError(str(exc)) from None
+                raise RowError(f"quantity-purchased: {exc}") from None
         settlement_id = cells[self.col["settlementid"]].strip()
-        sku = cells[self.col["sku"]].strip()
+        text = cells[self.col["sku"]]
+        sku = self.skus.get(text)
+        if sku is None:
+            sku = check_sku(text.strip())
+            if len(self.skus) < SKU_LIMIT:
+                self.skus[text] = sku
         units = -units if refund else units
         self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
 
@@ -155,6 +182,11 @@ class SettlementRows:
             return value.code
         if key in self.unresolved:
             return self.unresolved[key]
+        if key in self.ship.conflicts:
+            self.unresolved[key] = None
+            self.agg.error(number, f"order-id {order_id}: the orders report gives it two ship-states "
+                           f"({self.ship.conflicts[key]}), so its sales cannot be put in one state")
+            return None
         if value is None:
             value = StateValue("", MISSING, "")
             what = f"order {order_id} is not in the orders report, so its ship-state is"
@@ -178,7 +210,7 @@ class SettlementRows:
     def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
         """The detail row's settlement, which must have had its summary row."""
         if raw_id not in self.checked_ids:
-            check_settlement_id(raw_id)
+            check_settlement_id(raw_id, "settlement-id")
             self.checked_ids.add(raw_id)
         settlement = self.agg.settlement(raw_id.strip())
         if settlement.summary_line is None and settlement.settlement_id not in self.no_summary:
