@@ -60,6 +60,13 @@ def replace_cell(row: list[str], column: str, value: str) -> list[str]:
     return changed
 
 
+def v2_cell(row: list[str], column: str, value: str) -> list[str]:
+    """A copy of a V2 row with one cell changed."""
+    changed = list(row)
+    changed[V2_HEADER.index(column)] = value
+    return changed
+
+
 SUMMARY = v2_summary(total="30.00")
 DETAIL = [v2_row(amount="10.00"), v2_row(order_id="113-2047718-9930613", amount="20.00")]
 UTF16_TEXT = dr_file([GOOD])
@@ -115,6 +122,13 @@ CASES = {
     "empty total": Case(dr(replace_cell(GOOD, "total", "")), H + 1, "total: the amount is empty"),
     "quantity not whole": Case(dr(GOOD, dr_row(quantity="1.5")), H + 2, "'1.5' is not a whole number"),
     "unparseable date": Case(dr(dr_row(when="2026-06-01T00:38:23Z")), H + 1, "is not a date like"),
+    "date reformatted by a spreadsheet": Case(dr(GOOD, dr_row(when="6/1/2026 0:38")), H + 2,
+                                              "date/time '6/1/2026 0:38' is not a date like 'Dec 1, 2017 12:38:23 AM "
+                                              "PST', as Amazon writes it: a spreadsheet probably reformatted it"),
+    "date with a two-digit year": Case(dr(dr_row(when="Jun 1, 26 12:38:23 AM PDT")), H + 1,
+                                       "date/time 'Jun 1, 26 12:38:23 AM PDT' is not a date like"),
+    "date on a 24-hour clock": Case(dr(dr_row(when="Jun 1, 2026 00:38:23 PDT")), H + 1,
+                                    "date/time 'Jun 1, 2026 00:38:23 PDT' is not a date like"),
     "settlement id damaged by excel": Case(dr(dr_row(settlement="6.5031E+09")), H + 1, "damaged by a spreadsheet"),
     "order id damaged by excel": Case(dr(GOOD, dr_row(order_id="1.13001E+18", product_sales="11.82")), H + 2,
                                       "order id '1.13001E+18' was damaged by a spreadsheet (scientific notation)"),
@@ -144,6 +158,11 @@ CASES = {
     "v2 decimal commas": v2_case([v2_summary(total="1141,18"), *DETAIL], 2, "decimal comma"),
     "v2 german dates": v2_case([v2_summary(total="30.00", start="14.03.2023 07:49:55 UTC"), *DETAIL], 2,
                                "is not a date like '2026-06-16 00:00:00 UTC'"),
+    "v2 deposit date reformatted by a spreadsheet": v2_case([v2_cell(SUMMARY, "deposit-date", "7/2/2026"), *DETAIL],
+                                                            2, "deposit-date '7/2/2026' is not a date like"),
+    "v2 posted date-time reformatted by a spreadsheet": v2_case(
+        [SUMMARY, DETAIL[0], v2_cell(DETAIL[1], "posted-date-time", "6/17/2026 8:14")], 4,
+        "posted-date-time '6/17/2026 8:14' is not a date like '2026-06-16 00:00:00 UTC', as Amazon writes it"),
     "v2 mixed currencies": v2_case([SUMMARY, DETAIL[0], v2_row(order_id="113-2047718-9930613", amount="20.00",
                                                                  currency="CAD")], 4, "mixed currencies"),
     "v2 empty amount": v2_case([SUMMARY, DETAIL[0], v2_row(amount="")], 4, "amount: the amount is empty"),

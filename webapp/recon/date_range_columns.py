@@ -33,9 +33,9 @@ DATE_EXAMPLE = "'Dec 1, 2017 12:38:23 AM PST'"
 
 
 def parse_day(text: str) -> date | None:
-    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape."""
+    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape ('Jun 1, 26' is a spreadsheet's)."""
     parts = text.replace(",", " ").split()
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 2 or not parts[2].isdigit() or len(parts[2]) != 4:
         return None
     month = MONTHS.get(parts[0][:3].lower())
     try:

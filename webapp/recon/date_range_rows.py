@@ -1,5 +1,6 @@
 """The per-row work of the Date Range report: checks, remembered repeats, and the row's place in the totals."""
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from operator import itemgetter
@@ -34,6 +35,9 @@ ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
 KNOWN_LIMIT = 1 << 12
 SKU_LIMIT = 1 << 16
+CLOCK = re.compile(r"\d{1,2}:\d\d:\d\d", re.ASCII)  # the 12-hour clock of 'Dec 1, 2017 12:38:23 AM PST'
+MERIDIEM = frozenset({"am", "pm", "a.m.", "p.m."})  # Canadian exports write a.m. / p.m.
+ZONE = re.compile(r"[A-Za-z]{2,5}\s*", re.ASCII)
 
 
 class DateRangeRows:
@@ -223,9 +227,12 @@ class DateRangeRows:
     def day(self, when: str) -> tuple[str, date]:
         """The date part and date of a `date/time` cell such as 'Dec 1, 2017 12:38:23 AM PST'."""
         parts = when.rsplit(" ", 3)
-        day = parse_day(parts[0]) if len(parts) == 4 and parts[1].count(":") == 2 else None
+        day = None
+        if len(parts) == 4 and CLOCK.fullmatch(parts[1]) and parts[2].lower() in MERIDIEM and ZONE.fullmatch(parts[3]):
+            day = parse_day(parts[0])
         if day is None:
-            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}")
+            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}, as Amazon writes it: a "
+                           "spreadsheet probably reformatted it; download the original report again")
         return parts[0] + " ", day
 
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:

@@ -53,6 +53,8 @@ class SettlementRows:
         self.no_summary: set[str] = set()
         self.unresolved: dict[int, str | None] = {}
         self.skus: dict[str, str] = {}  # sku cell → checked SKU
+        self.posted = self.col.get("posteddatetime")  # not in every version of the file
+        self.last_posted = ""  # an order's components share their posted-date-time: each value is checked once
 
     def row(self, line: str, number: int) -> None:
         """Split, validate and add one line, or record why not."""
@@ -113,6 +115,10 @@ class SettlementRows:
         settlement.rows += 1
         settlement.detail_sum += cents
         self.agg.summary.total += cents
+        if self.posted is not None and cells[self.posted] != self.last_posted:
+            if cells[self.posted].strip():
+                settlement_day(cells[self.posted], "posted-date-time")
+            self.last_posted = cells[self.posted]
         pair = (cells[col["amounttype"]].strip(), cells[col["amountdescription"]].strip())
         if not pair[0] or not pair[1]:
             raise RowError("amount-type and amount-description must both be filled in")
