@@ -178,3 +178,15 @@ def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaff
     warnings = [(p.line, p.message) for p in read(dr_file(rows).encode()).warnings]
     assert (DR_HEADER_LINE + 2, "Order rows without an order id are not sales order lines: counted in the non-order "
             "totals; the state totals hold the rows with one, so they are unaffected (1 row, 5.00)") in warnings
+
+
+def test_formatted_amounts_that_show_their_cents_are_a_warning_that_says_totals_are_unaffected() -> None:
+    rows = [dr_row(product_sales="$57.96", selling_fees="(8.69)", total="49.27"),
+            dr_row(product_sales="1,024.50", selling_fees="(153.68)", total="870.82")]
+    summary = read(dr_file(rows).encode())
+    assert summary.ok, summary.errors
+    assert summary.per_state()["WA"].total == 4927 + 87082
+    assert [(p.line, p.message) for p in summary.warnings] == [
+        (DR_HEADER_LINE + 1, "amounts such as '$57.96' (product sales) were formatted by a spreadsheet, not written "
+                             "by Amazon; each shows its cents, so it is read exactly and totals are unaffected "
+                             "(2 rows)")]

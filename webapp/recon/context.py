@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.recon.aggregate import Aggregator
-from webapp.recon.amounts import AmountError, is_spreadsheet_style, to_cents
+from webapp.recon.amounts import AmountError, check_cents_shown, is_spreadsheet_style, to_cents
 from webapp.recon.text import LineSource
 
 Progress = Callable[[int, int], None]
@@ -31,6 +31,7 @@ class Context:
     source: LineSource
     progress: Progress | None = None
     every: int = 10_000
+    formatted_line: int = 0  # the last line noted for amounts a spreadsheet formatted
 
     def tick(self) -> None:
         """Count a row; call the progress callback every ``every`` rows."""
@@ -49,11 +50,15 @@ class Context:
         else:
             try:
                 cents = to_cents(text, allow_blank=allow_blank)
+                check_cents_shown(text)
             except AmountError as exc:
                 raise RowError(f"{column}: {exc}") from None
-            if is_spreadsheet_style(text):
-                self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} show the file was edited in "
-                              "a spreadsheet; Amazon writes plain numbers")
+            if is_spreadsheet_style(text):  # not remembered, so that every such row is counted (once)
+                if line != self.formatted_line:
+                    self.formatted_line = line
+                    self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} ({column}) were formatted "
+                                  "by a spreadsheet, not written by Amazon; each shows its cents, so it is read "
+                                  "exactly and totals are unaffected")
                 return cents
         if cache is not None and len(cache) < CACHE_LIMIT:
             cache[text] = cents

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from itertools import chain
 
 from webapp.recon import model as m
-from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
+from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
     SCIENTIFIC_ID,
@@ -99,10 +99,8 @@ class SettlementRows:
         settlement.start = settlement_day(cells[col["settlementstartdate"]], "settlement-start-date")
         settlement.end = settlement_day(cells[col["settlementenddate"]], "settlement-end-date")
         settlement.deposit_date = settlement_day(cells[col["depositdate"]], "deposit-date")
-        try:
-            settlement.total_amount = to_cents(cells[col["totalamount"]])
-        except AmountError as exc:
-            raise RowError(f"total-amount: {exc}") from None
+        settlement.total_amount = self.ctx.cents(cells[col["totalamount"]], "total-amount", number, allow_blank=False,
+                                                 cache=None)
 
     def detail(self, cells: list[str], number: int) -> None:
         """One money component: checked, added to its settlement and to an order or the other totals."""
