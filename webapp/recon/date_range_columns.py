@@ -52,7 +52,8 @@ def columns(found: Detected, ctx: Context) -> dict[str, int]:
         if key not in col:
             col[key] = index
         if key not in MONEY and key not in TEXT_COLUMNS and key not in REQUIRED:
-            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored")
+            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored: every "
+                         "row's total is checked against the known amount columns, so totals are unaffected")
     missing = [name for name in REQUIRED if name not in col]
     if missing:
         raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))

@@ -149,8 +149,9 @@ class DateRangeRows:
     def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
         name = marketplace.strip()
-        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: "
-                      "left out of the state orders", total)
+        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: left out "
+                      "of the state orders and counted in the excluded total, so the US state totals are unaffected",
+                      total)
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
 

@@ -74,9 +74,9 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
         if SCIENTIFIC_ID.fullmatch(order_id):
             agg.error(number, order_id_problem(order_id, id_name), SOURCE)
             return
-        agg.note("orders:nonorder", number, f"{SOURCE} rows whose {id_name} is not an Amazon order id (e.g. "
+        agg.note("orders:nonorder", number, f"rows whose {id_name} is not an Amazon order id (e.g. "
                  f"{order_id!r}) were skipped: a settlement order left without a ship-state is an error, so "
-                 "totals are unaffected")
+                 "totals are unaffected", source=SOURCE)
         return
     value = ship_state(cells[col["shipstate"]], cells[col["shipcountry"]] if "shipcountry" in col else "")
     key = order_key(order_id)

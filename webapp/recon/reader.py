@@ -49,7 +49,7 @@ def summarize(
         if found.kind == DATE_RANGE:
             if orders is not None:
                 agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
-                         "was not needed and not read")
+                         "was not needed and not read (totals unaffected)")
             read_date_range(head, rest, found, ctx, path)
         elif found.kind == SETTLEMENT_V2:
             read_settlement(head, rest, found, ctx, ship_states(orders, agg, chunk_size))
@@ -63,7 +63,8 @@ def summarize(
     summary.bytes_read = lines.bytes_read
     summary.sha256 = lines.sha256
     if lines.encoding == "windows-1252":
-        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252")
+        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be "
+                 "ASCII, which reads the same in both, so totals are unaffected")
     agg.finish()
     return summary
 

@@ -129,7 +129,8 @@ class SettlementRows:
         if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
             name = cells[col["marketplacename"]].strip()
             self.agg.note(f"marketplace:{name}", number, f"order rows of marketplace {name!r} are not US sales: "
-                          "left out of the state orders", cents)
+                          "left out of the state orders and counted in the excluded total, so the US state totals "
+                          "are unaffected", cents)
             self.agg.excluded_row(cents)
             return
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
@@ -207,8 +208,8 @@ class SettlementRows:
             found = self.pairs[pair] = classify_pair(pair)
         bucket, known = found
         if not known:
-            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: kept in the "
-                          "totals", cents)
+            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: counted under "
+                          "other, in no sales or tax line; the totals include it, so they are unaffected", cents)
         return bucket
 
     def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
