@@ -16,14 +16,15 @@ from webapp.recon.context import (
     order_id_problem,
     order_key,
 )
-from webapp.recon.detect import Detected, header_key
+from webapp.recon.detect import Detected, header_key, lacking
 from webapp.recon.orders import ShipStates
 from webapp.recon.settlement_codes import classify_pair, settlement_day
 from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
 
-REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
-            "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
-            "quantitypurchased")
+REQUIRED_NAMES = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
+                  "currency", "transaction-type", "order-id", "marketplace-name", "amount-type", "amount-description",
+                  "amount", "sku", "quantity-purchased")  # as the report spells them, for messages
+REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
 SKU_LIMIT = 1 << 16
 
 
@@ -44,9 +45,9 @@ class SettlementRows:
         self.col = {}
         for index, name in enumerate(found.header):
             self.col.setdefault(header_key(name), index)
-        missing = [name for name in REQUIRED if name not in self.col]
+        missing = [name for key, name in zip(REQUIRED, REQUIRED_NAMES, strict=True) if key not in self.col]
         if missing:
-            raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
+            raise m.ReportError(found.line, lacking(missing))
         self.pairs: dict[tuple[str, str], tuple[str, bool]] = {}
         self.cache: dict[str, int] = {}
         self.checked_ids: set[str] = set()
