@@ -2,6 +2,8 @@
 
 import codecs
 import io
+import random
+import zipfile
 from dataclasses import dataclass
 
 import pytest
@@ -70,6 +72,20 @@ def v2_cell(row: list[str], column: str, value: str) -> list[str]:
 SUMMARY = v2_summary(total="30.00")
 DETAIL = [v2_row(amount="10.00"), v2_row(order_id="113-2047718-9930613", amount="20.00")]
 UTF16_TEXT = dr_file([GOOD])
+RANDOM = random.Random(7).randbytes(5000)
+
+
+def workbook() -> bytes:
+    """An Excel workbook's first entries, as an .xlsx renamed .csv begins."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
+        archive.writestr("xl/workbook.xml", '<?xml version="1.0"?><workbook/>')
+    return out.getvalue()
+
+
+XLSX = workbook()
 TWO = dr(GOOD, GOOD)
 FIELDS = len(DR_HEADER)
 
@@ -77,9 +93,13 @@ CASES = {
     # the container is not a text report
     "empty file": Case(b"", 1, "the file is empty"),
     "only blank lines": Case(b"\n\r\n  \n", 1, "only blank lines"),
-    "xlsx workbook": Case(b"PK\x03\x04\x14\x00\x06\x00rest-of-zip", 1, "Excel workbook"),
+    "xlsx workbook": Case(XLSX, 1, "this is not a text report: it looks like an Excel workbook (XLSX); download the "
+                                   "report from Seller Central again as a text file"),
+    "zip archive": Case(b"PK\x03\x04\x14\x00\x06\x00rest-of-zip", 1, "it looks like a ZIP archive, or an Excel "
+                                                                      "workbook; if it is an archive, unpack it"),
+    "random bytes": Case(RANDOM, 1, "this is not a text report: it looks like binary data"),
     "old xls workbook": Case(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", 1, "old-style Excel"),
-    "pdf": Case(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 1, "PDF document"),
+    "pdf": Case(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 1, "this is not a text report: it looks like a PDF document"),
     "gzip download": Case(b"\x1f\x8b\x08\x00\x00\x00\x00\x00", 1, "gzip-compressed"),
     "html login page": Case(b"\n<!DOCTYPE html><html><body>Sign in</body></html>\n", 2, "web page (HTML)"),
     "xml settlement report": Case(b'<?xml version="1.0"?>\n<AmazonEnvelope>\n', 1, "XML settlement report"),
@@ -259,3 +279,12 @@ def test_every_warning_says_the_totals_are_unaffected() -> None:
         "which reads the same in both, so totals are unaffected"]
     assert "orders report line 4: rows whose amazon-order-id is not an Amazon order id" in [
         str(w) for w in other.warnings][0]
+
+
+@pytest.mark.parametrize(("data", "kind"), [(XLSX, "excel_workbook"), (RANDOM, "binary_file"),
+                                            (b"%PDF-1.7\n", "pdf_document"), (b"PK\x03\x04zip", "zip_archive")])
+def test_a_binary_upload_gets_one_error_and_a_kind_and_encoding_to_show(data: bytes, kind: str) -> None:
+    summary = summarize(io.BytesIO(data))
+    assert [(problem.line, problem.message.split(":")[0]) for problem in summary.errors] == [
+        (1, "this is not a text report")]
+    assert (summary.kind, summary.encoding, summary.rows) == (kind, "binary", 0)
