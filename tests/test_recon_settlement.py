@@ -104,3 +104,18 @@ def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaff
     assert [(p.line, p.message) for p in summary.warnings] == [
         (4, "Order rows without an order-id are not sales order lines: counted in the non-order totals; the state "
             "totals hold the rows with one, so they are unaffected (1 row, 5.00)")]
+
+
+def test_without_orders_report_the_files_own_problems_come_first() -> None:
+    rows = [v2_summary(total="30.00"), v2_row(amount="10.00"), v2_row(amount="$20")]
+    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()))
+    assert [(p.line, p.message[:60]) for p in summary.errors] == [
+        (4, "amount: '$20' is formatted as a spreadsheet displays it, wit"),
+        (2, "settlement 28471003921: the detail rows add up to 10.00 but "),
+        (None, "a settlement flat file V2 carries no ship-to state: upload t")]
+
+
+def test_a_v2_file_that_cannot_be_read_does_not_ask_for_the_orders_report() -> None:
+    header = tuple(name for name in V2_HEADER if name != "order-id")
+    summary = summarize(io.BytesIO(tsv(header, [v2_summary()[:-1]]).encode()))
+    assert [(p.line, p.message) for p in summary.errors] == [(1, "the header lacks the column 'order-id'")]
