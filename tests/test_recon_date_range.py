@@ -114,6 +114,9 @@ def test_lenient_mode_counts_unknown_states_under_unknown() -> None:
     lenient = read(dr_file(rows).encode(), lenient_states=True)
     assert [(e.line, "'XX' is not a US state" in e.message) for e in strict.errors] == [(19, True)]
     assert lenient.ok and lenient.per_state()["UNKNOWN"].total == 1000
+    assert [(w.line, w.message) for w in lenient.warnings if "'XX'" in w.message] == [
+        (19, "order state 'XX' is not a US state: counted in an UNKNOWN order (lenient states); the file total is "
+             "unaffected, but no state's total includes it (1 row)")]
     assert strict.unknown_states == lenient.unknown_states == {"XX": 1}
 
 
