@@ -12,6 +12,7 @@ from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIAT
 from webapp.launch import launch_job
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
 from webapp.progress import record_rows, summarize
+from webapp.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -90,10 +91,10 @@ def launch_pending() -> Response:
 
 
 @bp.post("/reconciliation")
+@large_upload("RECON_MAX_UPLOAD_BYTES")
 @login_required
 def launch_recon() -> Response | tuple[str, int]:
     """Save a reconciliation report (and its orders report) and start reading it in a worker."""
-    request.max_content_length = current_app.config["RECON_MAX_UPLOAD_BYTES"]
     try:
         job = reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), current_user)
     except reconcile.ReconError as exc:
