@@ -103,7 +103,15 @@ def launch_recon() -> Response | tuple[str, int]:
 
         return render_index(upload_errors=[str(exc)], failed_kind="reconciliation"), 400
     flash(f"Job #{job.id}: reading {job.input_name}. Nothing is written until you confirm the preview.", "success")
-    return redirect(url_for("jobs.detail", job_id=job.id))
+    return created(url_for("jobs.detail", job_id=job.id))
+
+
+def created(url: str) -> Response:
+    """Post/Redirect/Get for a plain form; 201 with Location for the upload script (static/js/upload.js),
+    whose XMLHttpRequest would follow a redirect itself and use up the flash meant for the job page."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return Response(status=201, headers={"Location": url})
+    return redirect(url)
 
 
 @bp.post("/<int:job_id>/confirm")
