@@ -113,3 +113,42 @@ def test_a_report_over_the_reconciliation_limit_is_413(app: Flask, client: Flask
     assert response.status_code == 413
     assert "larger than the limit of 5 MB" in response.get_data(as_text=True)
     assert jobs(app) == 0
+
+
+def bare_app() -> Flask:
+    """A bare app with the limits installed, a form-reading before_request hook (as the CSRF check),
+    one marked view allowed by a header, and one unmarked view."""
+    from flask import request
+
+    from webapp.upload_limits import large_upload, register
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=1000, BIG_UPLOAD_BYTES=4000)
+    register(app)
+    app.before_request(lambda: request.form and None)
+
+    @app.post("/big")
+    @large_upload("BIG_UPLOAD_BYTES", allowed=lambda: request.headers.get("X-Allowed") == "yes")
+    def big() -> str:
+        return str(len(request.files["file"].read()))
+
+    @app.post("/small")
+    def small() -> str:
+        return str(len(request.files["file"].read()))
+
+    return app
+
+
+@pytest.mark.parametrize(("path", "allowed", "size", "status"), [
+    ("/big", "yes", 3000, 200),
+    ("/big", "yes", 5000, 413),
+    ("/big", "no", 3000, 413),
+    ("/small", "yes", 3000, 413),
+    ("/small", "yes", 500, 200),
+])
+def test_the_marker_sets_the_limit_before_any_hook(path: str, allowed: str, size: int, status: int) -> None:
+    """@large_upload raises the limit for its view alone, for callers its check allows, before hooks parse the form."""
+    client = bare_app().test_client()
+    response = client.post(path, data={"file": (io.BytesIO(b"x" * size), "f.csv")}, headers={"X-Allowed": allowed},
+                           content_type="multipart/form-data")
+    assert response.status_code == status
