@@ -4,6 +4,7 @@ import pytest
 
 from webapp.recon.amounts import (
     AmountError,
+    check_cents_shown,
     format_cents,
     is_spreadsheet_style,
     to_cents,
@@ -67,6 +68,19 @@ def test_blank_is_zero_only_where_allowed() -> None:
 
 def test_spreadsheet_style_is_recognised() -> None:
     assert is_spreadsheet_style("(5.00)") and is_spreadsheet_style("$5") and not is_spreadsheet_style("-5.00")
+
+
+@pytest.mark.parametrize("text", ["$12.00", "(12.00)", "-$3.10", "($1,234.56)", "1,024.50", "12.5", "0", "-8.69"])
+def test_formatted_amounts_that_show_their_cents_are_exact(text: str) -> None:
+    check_cents_shown(text)
+
+
+@pytest.mark.parametrize("text", ["$12", "(12)", "$1,234.5", "(1,024.5)", "1,024", " $0 "])
+def test_formatted_amounts_without_their_cents_may_be_rounded(text: str) -> None:
+    with pytest.raises(AmountError) as caught:
+        check_cents_shown(text)
+    assert f"{text.strip()!r} is formatted as a spreadsheet displays it, without exactly two decimals" in str(
+        caught.value)
 
 
 @pytest.mark.parametrize(("text", "units"), [("1", 1), ("", 0), (" 3 ", 3), ("-1", 1), ("+2", 2)])

@@ -114,6 +114,9 @@ def test_lenient_mode_counts_unknown_states_under_unknown() -> None:
     lenient = read(dr_file(rows).encode(), lenient_states=True)
     assert [(e.line, "'XX' is not a US state" in e.message) for e in strict.errors] == [(19, True)]
     assert lenient.ok and lenient.per_state()["UNKNOWN"].total == 1000
+    assert [(w.line, w.message) for w in lenient.warnings if "'XX'" in w.message] == [
+        (19, "order state 'XX' is not a US state: counted in an UNKNOWN order (lenient states); the file total is "
+             "unaffected, but no state's total includes it (1 row)")]
     assert strict.unknown_states == lenient.unknown_states == {"XX": 1}
 
 
@@ -156,7 +159,37 @@ def test_rows_like_an_earlier_plain_row_are_checked_alike() -> None:
     assert (washington.orders, washington.refunds, washington.rows) == (1, 3, 4)
     assert washington.lines["MKP-FDW8652-U"] == SkuLine(1 - 1 - 2 - 2, 100 - 300, 0, 0, 0)
     assert (puerto_rico.orders, puerto_rico.rows) == (2, 2)
-    assert {label: (o.rows, o.total) for label, o in summary.other.items()} == {"Order": (1, 200)}
+    assert summary.other == {}
     assert [(p.line, p.message) for p in summary.errors] == [
+        (DR_HEADER_LINE + 2, "order id 'not an order id' is not an Amazon order id (###-#######-#######), yet the "
+                             "row is an order or refund"),
         (DR_HEADER_LINE + 8, "the amounts add up to 1.00 but total says 9.00")]
     assert any("territory PR" in p.message and "(2 rows)" in p.message for p in summary.warnings)
+
+
+def test_an_order_whose_id_a_spreadsheet_damaged_is_an_error_not_a_dropped_sale() -> None:
+    rows = [*ROWS, dr_row("Order", "1.13001E+18", state="WA", product_sales="11.82")]  # ROWS take 10 lines
+    summary = read(dr_file(rows).encode())
+    assert not summary.ok
+    assert [(p.line, p.message.split(":")[0]) for p in summary.errors] == [
+        (DR_HEADER_LINE + 11, "order id '1.13001E+18' was damaged by a spreadsheet (scientific notation)")]
+    assert "Order" not in summary.other
+
+
+def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaffected() -> None:
+    rows = [dr_row("Order", "113-0013318-7697855", product_sales="7.00"), dr_row("Order", "", product_sales="5.00")]
+    warnings = [(p.line, p.message) for p in read(dr_file(rows).encode()).warnings]
+    assert (DR_HEADER_LINE + 2, "Order rows without an order id are not sales order lines: counted in the non-order "
+            "totals; the state totals hold the rows with one, so they are unaffected (1 row, 5.00)") in warnings
+
+
+def test_formatted_amounts_that_show_their_cents_are_a_warning_that_says_totals_are_unaffected() -> None:
+    rows = [dr_row(product_sales="$57.96", selling_fees="(8.69)", total="49.27"),
+            dr_row(product_sales="1,024.50", selling_fees="(153.68)", total="870.82")]
+    summary = read(dr_file(rows).encode())
+    assert summary.ok, summary.errors
+    assert summary.per_state()["WA"].total == 4927 + 87082
+    assert [(p.line, p.message) for p in summary.warnings] == [
+        (DR_HEADER_LINE + 1, "amounts such as '$57.96' (product sales) were formatted by a spreadsheet, not written "
+                             "by Amazon; each shows its cents, so it is read exactly and totals are unaffected "
+                             "(2 rows)")]

@@ -163,3 +163,23 @@ def test_without_a_helper_process_the_file_is_read_in_one_pass(
     monkeypatch.setattr(helper.subprocess, "Popen", no_process)
     split, _ = both(tmp_path, generated(1_000))
     assert taken == [] and split.ok and split.rows == 1_000
+
+
+def test_damaged_cells_after_the_boundary_give_the_errors_and_warnings_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
+) -> None:
+    rows = list(ROWS)
+    rows[5] = dr_row(order_id="113-0013318-0000006", product_sales="(6.99)", total="-6.99")  # row 6
+    rows[27] = dr_row(order_id="1.13001E+18", product_sales="28.99")
+    rows[29] = dr_row(order_id="113-0013318-0000030", sku="1.23E+05", product_sales="30.99")
+    rows[31] = dr_row(order_id="113-0013318-0000032", when="6/1/2026 0:38", settlement="6503097032")
+    rows[33] = dr_row(order_id="113-0013318-0000034", product_sales="$34", total="34.00")
+    rows[35] = dr_row(order_id="113-0013318-0000036", product_sales="($36.00)", total="-36.00")
+    data = dr_file(rows).encode()
+    split_at(monkeypatch, data, H + 25)
+    split, _ = both(tmp_path, data)
+    assert taken == [True]
+    assert [(problem.line, problem.message.split(" ")[0:2]) for problem in split.errors] == [
+        (H + 28, ["order", "id"]), (H + 30, ["sku", "'1.23E+05'"]), (H + 32, ["date/time", "'6/1/2026"]),
+        (H + 34, ["product", "sales:"])]
+    assert [(problem.line, problem.message[-8:]) for problem in split.warnings] == [(H + 6, "(2 rows)")]

@@ -94,3 +94,28 @@ def test_content_hash_is_the_sha256_of_the_bytes_and_matches_the_summary() -> No
         digest = content_hash(handle, chunk_size=100)
     assert digest == preview(SAMPLE, SAMPLE_ORDERS).sha256
     assert len(digest) == 64 and digest != content_hash(io.BytesIO(SAMPLE.read_bytes() + b"\n"))
+
+
+def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaffected() -> None:
+    rows = [v2_summary(total="15.00"), v2_row(amount="10.00"), v2_row(order_id="", amount="5.00")]
+    orders = orders_file({"114-8829371-4410258": "WA"})
+    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
+    assert summary.ok, summary.errors
+    assert [(p.line, p.message) for p in summary.warnings] == [
+        (4, "Order rows without an order-id are not sales order lines: counted in the non-order totals; the state "
+            "totals hold the rows with one, so they are unaffected (1 row, 5.00)")]
+
+
+def test_without_orders_report_the_files_own_problems_come_first() -> None:
+    rows = [v2_summary(total="30.00"), v2_row(amount="10.00"), v2_row(amount="$20")]
+    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()))
+    assert [(p.line, p.message[:60]) for p in summary.errors] == [
+        (4, "amount: '$20' is formatted as a spreadsheet displays it, wit"),
+        (2, "settlement 28471003921: the detail rows add up to 10.00 but "),
+        (None, "a settlement flat file V2 carries no ship-to state: upload t")]
+
+
+def test_a_v2_file_that_cannot_be_read_does_not_ask_for_the_orders_report() -> None:
+    header = tuple(name for name in V2_HEADER if name != "order-id")
+    summary = summarize(io.BytesIO(tsv(header, [v2_summary()[:-1]]).encode()))
+    assert [(p.line, p.message) for p in summary.errors] == [(1, "the header lacks the column 'order-id'")]

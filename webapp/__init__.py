@@ -34,9 +34,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     register_blueprints(app)
-    from webapp import cli, errors, security, templating
+    from webapp import cli, errors, security, templating, upload_limits
 
-    for module in (cli, errors, security, templating):
+    for module in (cli, errors, security, templating, upload_limits):
         module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app

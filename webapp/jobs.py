@@ -12,6 +12,7 @@ from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIAT
 from webapp.launch import launch_job
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
 from webapp.progress import record_rows, summarize
+from webapp.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -90,10 +91,10 @@ def launch_pending() -> Response:
 
 
 @bp.post("/reconciliation")
+@large_upload("RECON_MAX_UPLOAD_BYTES")
 @login_required
 def launch_recon() -> Response | tuple[str, int]:
     """Save a reconciliation report (and its orders report) and start reading it in a worker."""
-    request.max_content_length = current_app.config["RECON_MAX_UPLOAD_BYTES"]
     try:
         job = reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), current_user)
     except reconcile.ReconError as exc:
@@ -102,7 +103,15 @@ def launch_recon() -> Response | tuple[str, int]:
 
         return render_index(upload_errors=[str(exc)], failed_kind="reconciliation"), 400
     flash(f"Job #{job.id}: reading {job.input_name}. Nothing is written until you confirm the preview.", "success")
-    return redirect(url_for("jobs.detail", job_id=job.id))
+    return created(url_for("jobs.detail", job_id=job.id))
+
+
+def created(url: str) -> Response:
+    """Post/Redirect/Get for a plain form; 201 with Location for the upload script (static/js/upload.js),
+    whose XMLHttpRequest would follow a redirect itself and use up the flash meant for the job page."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return Response(status=201, headers={"Location": url})
+    return redirect(url)
 
 
 @bp.post("/<int:job_id>/confirm")

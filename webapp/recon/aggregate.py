@@ -29,6 +29,7 @@ class Note:
     line: int | None
     count: int = 0
     cents: int = 0
+    source: str | None = None  # the file it is about, when not the aggregator's
 
 
 @dataclass
@@ -64,11 +65,11 @@ class Aggregator:
         if len(self.summary.errors) < MAX_PROBLEMS:
             self.summary.errors.append(Problem(line, message, self.source if source is None else source))
 
-    def note(self, key: str, line: int | None, message: str, cents: int = 0) -> None:
+    def note(self, key: str, line: int | None, message: str, cents: int = 0, source: str | None = None) -> None:
         """Count a warning under ``key``; the message and line of its first occurrence are kept."""
         note = self.notes.get(key)
         if note is None:
-            note = self.notes[key] = Note(message, line)
+            note = self.notes[key] = Note(message, line, source=source)
         note.count += 1
         note.cents += cents
 
@@ -83,15 +84,18 @@ class Aggregator:
         """The state bucket for a row, or None when the row stays out of the state aggregation."""
         if value.code:
             if value.kind in (TERRITORY, MILITARY):
-                message = f"{value.kind} {value.code}: accepted, flagged for review"
+                message = (f"{value.kind} {value.code}: its rows make their own {value.code} order, as the file gives "
+                           "them (totals unaffected); flagged for review")
                 self.note(f"{value.kind}:{value.code}", line, message)
             return value.code
         if value.kind == FOREIGN:
-            self.note(f"foreign:{value.raw}", line, f"{what} {value.raw!r} is outside the US: row excluded")
+            self.note(f"foreign:{value.raw}", line, f"{what} {value.raw!r} is outside the US: left out of the state "
+                      "orders and counted in the excluded total, so the US state totals are unaffected")
             return None
         self.summary.unknown_states[value.raw] = self.summary.unknown_states.get(value.raw, 0) + 1
         if self.lenient_states:
-            self.note(f"unknown:{value.raw}", line, f"{what} {value.raw!r} is not a US state: counted as UNKNOWN")
+            self.note(f"unknown:{value.raw}", line, f"{what} {value.raw!r} is not a US state: counted in an UNKNOWN "
+                      "order (lenient states); the file total is unaffected, but no state's total includes it")
             return UNKNOWN_STATE
         shown = "blank" if not value.raw.strip() else f"{value.raw!r} is not a US state"
         self.error(line, f"{what} {shown} (order rows need a US ship-to state)")
@@ -158,4 +162,7 @@ class Aggregator:
         for note in self.notes.values():
             rows = f"{note.count:,} row" + ("" if note.count == 1 else "s")
             extra = f" ({rows}" + (f", {format_cents(note.cents)}" if note.cents else "") + ")"
-            self.summary.warnings.append(Problem(note.line, note.message + extra, self.source))
+            if note.line is None:  # about the whole file: no rows to count
+                extra = ""
+            source = self.source if note.source is None else note.source
+            self.summary.warnings.append(Problem(note.line, note.message + extra, source))

@@ -5,6 +5,7 @@ import re
 PLAIN = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
 THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 DECIMAL_COMMA = re.compile(r"\d{1,3}(?:\.\d{3})*,\d{1,2}|\d+,\d{1,2}")
+CENTS_SHOWN = re.compile(r"\d\.\d\d\)?$", re.ASCII)
 SCIENTIFIC = re.compile(r"-?\d+(?:[.,]\d+)?[eE][+-]?\d+")
 OTHER_CURRENCY = ("€", "£", "¥", "₹", "EUR", "GBP", "CAD", "CA$", "C$", "MX$", "JPY", "AUD", "A$")
 
@@ -77,6 +78,19 @@ def is_spreadsheet_style(text: str) -> bool:
     """True for '(5.00)' or '$5.00': formats Amazon never writes, so the file was edited."""
     value = text.strip()
     return value.startswith(("(", "$", "-$", "+$"))
+
+
+def check_cents_shown(text: str) -> None:
+    """AmountError for a formatted amount ('$12', '(1,234.5)', '1,024') that does not show exactly two decimals.
+
+    A spreadsheet saves amounts as they are displayed: one formatted without cents may
+    have been rounded, so its cents cannot be known. Plain numbers ('12.5', '0') are
+    Amazon's own and exact.
+    """
+    value = text.strip()
+    if (is_spreadsheet_style(value) or "," in value) and not CENTS_SHOWN.search(value):
+        raise AmountError(f"{value!r} is formatted as a spreadsheet displays it, without exactly two decimals: "
+                          "it may have been rounded; download the original report again")
 
 
 def to_quantity(text: str) -> int:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.recon.aggregate import Aggregator
-from webapp.recon.amounts import AmountError, is_spreadsheet_style, to_cents
+from webapp.recon.amounts import AmountError, check_cents_shown, is_spreadsheet_style, to_cents
 from webapp.recon.text import LineSource
 from webapp.recon.transactions import Sink
 
@@ -13,6 +13,8 @@ Progress = Callable[[int, int], None]
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)
 SETTLEMENT_ID = re.compile(r"\d{1,20}", re.ASCII)
 SCIENTIFIC_ID = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
+SCIENTIFIC_SKU = re.compile(r"-?\d(?:[.,]\d+)?[eE][+-]\d+")  # with its sign, as spreadsheets write it
+NUMBER_LIKE_ID = re.compile(r"[\d-]+", re.ASCII)  # an order id that lost digits or its dashes
 PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
 CACHE_LIMIT = 1 << 14
 US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}  # blank: fee rows often leave it empty
@@ -31,6 +33,7 @@ class Context:
     progress: Progress | None = None
     every: int = 10_000
     sink: Sink | None = None  # where each order row's identity and money go, for the ledger
+    formatted_line: int = 0  # the last line noted for amounts a spreadsheet formatted
 
     def tick(self) -> None:
         """Count a row; call the progress callback every ``every`` rows."""
@@ -49,26 +52,49 @@ class Context:
         else:
             try:
                 cents = to_cents(text, allow_blank=allow_blank)
+                check_cents_shown(text)
             except AmountError as exc:
                 raise RowError(f"{column}: {exc}") from None
-            if is_spreadsheet_style(text):
-                self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} show the file was edited in "
-                              "a spreadsheet; Amazon writes plain numbers")
+            if is_spreadsheet_style(text):  # not remembered, so that every such row is counted (once)
+                if line != self.formatted_line:
+                    self.formatted_line = line
+                    self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} ({column}) were formatted "
+                                  "by a spreadsheet, not written by Amazon; each shows its cents, so it is read "
+                                  "exactly and totals are unaffected")
                 return cents
         if cache is not None and len(cache) < CACHE_LIMIT:
             cache[text] = cents
         return cents
 
 
-def check_settlement_id(value: str) -> str:
-    """The settlement id as digits, or RowError (Excel turns 11-digit ids into 2.47022E+10)."""
+def check_settlement_id(value: str, column: str = "settlement id") -> str:
+    """The settlement id as digits, or RowError naming ``column`` (Excel turns 11-digit ids into 2.47022E+10)."""
     text = value.strip()
     if SETTLEMENT_ID.fullmatch(text):
         return text
     if SCIENTIFIC_ID.fullmatch(text):
-        raise RowError(f"settlement id {text!r} was damaged by a spreadsheet (scientific notation); "
+        raise RowError(f"{column} {text!r} was damaged by a spreadsheet (scientific notation); "
                        "download the original report again")
-    raise RowError(f"settlement id {text!r} is not a number" if text else "the settlement id is empty")
+    raise RowError(f"{column} {text!r} is not a number" if text else f"{column} is empty")
+
+
+def order_id_problem(order_id: str, column: str) -> str:
+    """Why a non-blank ``order_id`` on an Order or Refund row cannot be an Amazon order id, naming ``column``."""
+    if SCIENTIFIC_ID.fullmatch(order_id):
+        return (f"{column} {order_id!r} was damaged by a spreadsheet (scientific notation): the sale cannot be "
+                "matched to its order; download the original report again")
+    if NUMBER_LIKE_ID.fullmatch(order_id):
+        return (f"{column} {order_id!r} is not an Amazon order id (###-#######-#######): digits or dashes were "
+                "lost, as when a spreadsheet turns ids into numbers; download the original report again")
+    return f"{column} {order_id!r} is not an Amazon order id (###-#######-#######), yet the row is an order or refund"
+
+
+def check_sku(sku: str, column: str = "sku") -> str:
+    """The SKU, or RowError when a spreadsheet turned it into a number in scientific notation ('1.23E+05')."""
+    if SCIENTIFIC_SKU.fullmatch(sku):
+        raise RowError(f"{column} {sku!r} was damaged by a spreadsheet (scientific notation): the SKU it stood "
+                       "for cannot be known; download the original report again")
+    return sku
 
 
 def order_key(order_id: str) -> int:

@@ -4,7 +4,7 @@ from datetime import date
 
 from webapp.recon import model as m
 from webapp.recon.context import Context
-from webapp.recon.detect import Detected, header_key
+from webapp.recon.detect import Detected, header_key, lacking
 
 MONEY = {
     "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,
@@ -15,8 +15,9 @@ MONEY = {
     "marketplacefacilitatortax": m.WITHHELD_TAX, "sellingfees": m.SELLING_FEES, "fbafees": m.FBA_FEES,
     "othertransactionfees": m.OTHER_FEES, "other": m.OTHER,
 }
-REQUIRED = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate",
-            "productsales", "total")
+REQUIRED_NAMES = ("date/time", "settlement id", "type", "order id", "sku", "quantity", "marketplace", "order state",
+                  "product sales", "total")  # as the report spells them, for messages
+REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
 TEXT_COLUMNS = {"description", "accounttype", "fulfillment", "ordercity", "orderpostal", "taxcollectionmodel",
                 "transactionstatus", "transactionreleasedate"}
 ALIASES = {"amazonorderid": "orderid"}
@@ -33,9 +34,9 @@ DATE_EXAMPLE = "'Dec 1, 2017 12:38:23 AM PST'"
 
 
 def parse_day(text: str) -> date | None:
-    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape."""
+    """'Dec 1, 2017' → date(2017, 12, 1); None when it is not that shape ('Jun 1, 26' is a spreadsheet's)."""
     parts = text.replace(",", " ").split()
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 2 or not parts[2].isdigit() or len(parts[2]) != 4:
         return None
     month = MONTHS.get(parts[0][:3].lower())
     try:
@@ -52,10 +53,11 @@ def columns(found: Detected, ctx: Context) -> dict[str, int]:
         if key not in col:
             col[key] = index
         if key not in MONEY and key not in TEXT_COLUMNS and key not in REQUIRED:
-            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored")
-    missing = [name for name in REQUIRED if name not in col]
+            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored: every "
+                         "row's total is checked against the known amount columns, so totals are unaffected")
+    missing = [name for key, name in zip(REQUIRED, REQUIRED_NAMES, strict=True) if key not in col]
     if missing:
-        raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
+        raise m.ReportError(found.line, lacking(missing))
     return col
 
 

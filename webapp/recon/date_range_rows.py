@@ -1,5 +1,6 @@
 """The per-row work of the Date Range report: checks, remembered repeats, and the row's place in the totals."""
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from operator import itemgetter
@@ -10,10 +11,13 @@ from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
     PLAIN_AMOUNT,
+    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
+    check_sku,
+    order_id_problem,
     order_key,
 )
 from webapp.recon.date_range_columns import (
@@ -31,6 +35,10 @@ from webapp.recon.transactions import identity, projector
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
 KNOWN_LIMIT = 1 << 12
+SKU_LIMIT = 1 << 16
+CLOCK = re.compile(r"\d{1,2}:\d\d:\d\d", re.ASCII)  # the 12-hour clock of 'Dec 1, 2017 12:38:23 AM PST'
+MERIDIEM = frozenset({"am", "pm", "a.m.", "p.m."})  # Canadian exports write a.m. / p.m.
+ZONE = re.compile(r"[A-Za-z]{2,5}\s*", re.ASCII)
 
 
 class DateRangeRows:
@@ -56,6 +64,7 @@ class DateRangeRows:
         self.first_excluded: int | None = None
         self.last_order: tuple[str, int] = ("\n", 0)  # no cell equals it: the first id is always checked
         self.states: dict[str, StateValue] = {}
+        self.skus: dict[str, str] = {}  # sku cell → checked SKU: a catalogue's SKUs repeat on every page of orders
         self.order_row, self.acc_row = ctx.agg.order_row, ctx.agg.acc_row
         # (settlement id, type, marketplace, state, quantity) of plain order rows → (Acc, refund, signed units, key)
         self.known: dict[tuple[str, ...], tuple[Acc, bool, int, tuple[str, str]]] = {}
@@ -91,9 +100,11 @@ class DateRangeRows:
                 self.other(REFUND if refund else ORDER, self.types_text(cells), order_id.strip(), line, total)
                 return
             self.last_order = (order_id, order_key(order_id.strip()))
-        self.acc_row(acc, self.last_order[1], refund, sku.strip(), units, values)
+        name = self.skus.get(sku)
+        name = self.sku_of(sku) if name is None else name
+        self.acc_row(acc, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
-            self.stage(key, line, cells, when, order_id, sku, refund, units, values, total)
+            self.stage(key, line, cells, when, order_id, name, refund, units, values, total)
 
     def add_checked(self, cells: list[str], line: int) -> None:
         """``add`` with every check made; remembers the outcome for plain order rows."""
@@ -126,17 +137,18 @@ class DateRangeRows:
         self.saw_us_orders = True
         refund = kind == REFUND
         units = -units if refund else units
+        name = self.skus.get(sku)
+        name = self.sku_of(sku) if name is None else name
         key = (settlement_id.strip(), state)
-        acc = self.order_row(key, self.last_order[1], refund, sku.strip(), units, values)
+        acc = self.order_row(key, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
-            self.stage(key, line, cells, when, order_id, sku, refund, units, values, total)
+            self.stage(key, line, cells, when, order_id, name, refund, units, values, total)
         if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
             self.known[self.known_cells(cells)] = (acc, refund, units, key)
 
     def stage(self, key: tuple[str, str], line: int, cells: list[str], when: str, order_id: str, sku: str,
               refund: bool, units: int, values: Sequence[int], total: int) -> None:
         """Send the order row's identity and money to the ledger's sink (see webapp.recon.transactions)."""
-        sku = sku.strip()
         txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
                        self.description(cells).strip(), str(units), str(total))
         self.sink.add((key[0], key[1], line, txn, sku, self.last_order[1], refund, units, *self.project(values), total))
@@ -153,10 +165,18 @@ class DateRangeRows:
     def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
         name = marketplace.strip()
-        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: "
-                      "left out of the state orders", total)
+        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: left out "
+                      "of the state orders and counted in the excluded total, so the US state totals are unaffected",
+                      total)
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
+
+    def sku_of(self, text: str) -> str:
+        """The checked SKU of a `sku` cell (remembered per distinct cell)."""
+        sku = check_sku(text.strip())
+        if len(self.skus) < SKU_LIMIT:
+            self.skus[text] = sku
+        return sku
 
     def state_value(self, text: str) -> StateValue:
         """The normalised `order state` (remembered per distinct text)."""
@@ -224,22 +244,36 @@ class DateRangeRows:
     def day(self, when: str) -> tuple[str, date]:
         """The date part and date of a `date/time` cell such as 'Dec 1, 2017 12:38:23 AM PST'."""
         parts = when.rsplit(" ", 3)
-        day = parse_day(parts[0]) if len(parts) == 4 and parts[1].count(":") == 2 else None
+        day = None
+        if len(parts) == 4 and CLOCK.fullmatch(parts[1]) and parts[2].lower() in MERIDIEM and ZONE.fullmatch(parts[3]):
+            day = parse_day(parts[0])
         if day is None:
-            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}")
+            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}, as Amazon writes it: a "
+                           "spreadsheet probably reformatted it; download the original report again")
         return parts[0] + " ", day
 
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
-        """A row that is not a sales order line: kept in the non-order totals by its type."""
+        """A row that is not a sales order line: kept in the non-order totals by its type.
+
+        An Order or Refund row lands here only without an order id; one whose order id a
+        spreadsheet damaged would drop its sale from its state, so that is an error.
+        """
         label = type_text.strip() or "(blank type)"
-        if kind != OTHER or (order_id and not ORDER_ID.fullmatch(order_id)):
-            shown = repr(order_id) if order_id else "blank"
-            self.agg.note(f"nonorder:{label}", line, f"{label} rows whose order id is not an order id (e.g. "
-                          f"{shown}) are kept in the non-order totals")
+        if order_id and (kind != OTHER or SCIENTIFIC_ID.fullmatch(order_id)):
+            raise RowError(order_id_problem(order_id, "order id"))
+        if kind != OTHER:
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows without an order id are not sales order lines: "
+                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
+                          "unaffected", total)
+        elif order_id and not ORDER_ID.fullmatch(order_id):
+            self.agg.note(f"nonorder:{label}", line, f"{label} rows carry ids that are not order ids (e.g. "
+                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
         elif label.lower() in KNOWN_TYPES:
-            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: kept in the non-order totals")
+            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: counted in the non-order "
+                          "totals (totals unaffected)")
         else:
-            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: kept in the non-order totals")
+            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: counted in the non-order "
+                          "totals; the state totals hold only Order and Refund rows, so they are unaffected")
         self.agg.other_row(label, total)
 
     def type_of(self, text: str) -> str:

@@ -46,6 +46,14 @@ def header_key(name: str) -> str:
     return SEPARATORS.sub("", name.strip().lower())
 
 
+def lacking(names: list[str]) -> str:
+    """'the header lacks the column 'order state'': missing columns as the report spells them."""
+    quoted = [repr(name) for name in names]
+    if len(quoted) == 1:
+        return f"the header lacks the column {quoted[0]}"
+    return f"the header lacks the columns {', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
 def classify(keys: set[str]) -> str | None:
     """The report kind a set of normalised header cells belongs to, if any."""
     if {"settlementid", "pricetype", "itemrelatedfeetype"} <= keys or {"settlementid", "shipmentfeetype"} <= keys:

@@ -61,7 +61,7 @@ def merge_into(agg: Aggregator, later: Partial, lines: int) -> None:
     for problem in other.errors[: max(0, MAX_PROBLEMS - len(summary.errors))]:
         summary.errors.append(replace(problem, line=shifted(problem.line, lines)))
     for key, note in later.notes.items():
-        mine = agg.notes.setdefault(key, Note(note.message, shifted(note.line, lines)))
+        mine = agg.notes.setdefault(key, Note(note.message, shifted(note.line, lines), source=note.source))
         mine.count += note.count
         mine.cents += note.cents
     for raw, count in other.unknown_states.items():

@@ -5,7 +5,7 @@ from itertools import chain, islice
 from typing import BinaryIO
 
 from webapp.recon.aggregate import Aggregator
-from webapp.recon.context import ORDER_ID, order_key
+from webapp.recon.context import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
 from webapp.recon.detect import LABELS, SCAN_LINES, detect, header_key
 from webapp.recon.model import ORDERS, ReportError
 from webapp.recon.states import (
@@ -19,6 +19,7 @@ from webapp.recon.states import (
 from webapp.recon.text import CHUNK_SIZE, LineSource
 
 SOURCE = "orders report"
+CONFLICT = "conflict"  # the kind of an order's StateValue once two rows gave it different ship-states
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ShipStates:
 
     states: dict[int, StateValue] = field(default_factory=dict)
     lines: dict[int, int] = field(default_factory=dict)
+    conflicts: dict[int, str] = field(default_factory=dict)  # orders given two ship-states: what each line says
     rows: int = 0
     bytes_read: int = 0
 
@@ -57,9 +59,10 @@ def read_orders(binary: BinaryIO, agg: Aggregator, chunk_size: int = CHUNK_SIZE)
 
 
 def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg: Aggregator) -> None:
-    """Record one row's order id → ship-to state; conflicting states for one order are noted."""
+    """Record one row's order id → ship-to state; an order given two different states is marked as such."""
     cells = line.rstrip("\r\n").split("\t")
     id_column = col.get("amazonorderid", col.get("orderid", 0))
+    id_name = "amazon-order-id" if "amazonorderid" in col else "order-id"
     if not line.strip():
         return
     ship.rows += 1
@@ -68,8 +71,12 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
         return
     order_id = cells[id_column].strip()
     if not ORDER_ID.fullmatch(order_id):
-        agg.note("orders:nonorder", number, f"{SOURCE} rows whose order id is not an Amazon order id (e.g. "
-                 f"{order_id!r}) were skipped")
+        if SCIENTIFIC_ID.fullmatch(order_id):
+            agg.error(number, order_id_problem(order_id, id_name), SOURCE)
+            return
+        agg.note("orders:nonorder", number, f"rows whose {id_name} is not an Amazon order id (e.g. "
+                 f"{order_id!r}) were skipped: a settlement order left without a ship-state is an error, so "
+                 "totals are unaffected", source=SOURCE)
         return
     value = ship_state(cells[col["shipstate"]], cells[col["shipcountry"]] if "shipcountry" in col else "")
     key = order_key(order_id)
@@ -78,9 +85,10 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
         ship.states[key] = value
         if value.kind != STATE:
             ship.lines[key] = number
-    elif known.code != value.code or known.kind != value.kind:
-        agg.note("orders:conflict", number, f"order {order_id} has ship-state {value.raw!r} here but {known.raw!r} "
-                 f"on an earlier line of the {SOURCE}; the first is used")
+    elif (known.code != value.code or known.kind != value.kind) and key not in ship.conflicts:
+        # which state the sale belongs to cannot be told: an error if the settlement has this order
+        ship.conflicts[key] = f"ship-state {known.raw!r} on an earlier line and {value.raw!r} on line {number}"
+        ship.states[key] = StateValue("", CONFLICT, value.raw)
 
 
 def ship_state(state: str, country: str) -> StateValue:

@@ -15,10 +15,13 @@ from webapp.recon.model import (
     ReportError,
     ReportSummary,
 )
-from webapp.recon.orders import ShipStates, read_orders
+from webapp.recon.orders import read_orders
 from webapp.recon.settlement import read_settlement
 from webapp.recon.text import CHUNK_SIZE, LineSource
 from webapp.recon.transactions import Flush, Sink
+
+NO_SHIP_STATES = (f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} (Amazon "
+                  "Fulfilled Shipments or All Orders) for the same period with it")
 
 
 def summarize(
@@ -53,10 +56,13 @@ def summarize(
         if found.kind == DATE_RANGE:
             if orders is not None:
                 agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
-                         "was not needed and not read")
+                         "was not needed and not read (totals unaffected)")
             read_date_range(head, rest, found, ctx, path)
         elif found.kind == SETTLEMENT_V2:
-            read_settlement(head, rest, found, ctx, ship_states(orders, agg, chunk_size))
+            ship = read_orders(orders, agg, chunk_size) if orders is not None else None
+            read_settlement(head, rest, found, ctx, ship)
+            if orders is None:  # after the file's own problems, and only once the file could be read
+                agg.error(None, NO_SHIP_STATES)
         elif found.kind == ORDERS:
             raise ReportError(found.line, f"this is an {LABELS[ORDERS]}: it only supplies ship-to states; upload it "
                               f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}")
@@ -69,18 +75,10 @@ def summarize(
     summary.bytes_read = lines.bytes_read
     summary.sha256 = lines.sha256
     if lines.encoding == "windows-1252":
-        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252")
+        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be "
+                 "ASCII, which reads the same in both, so totals are unaffected")
     agg.finish()
     return summary
-
-
-def ship_states(orders: BinaryIO | None, agg: Aggregator, chunk_size: int) -> ShipStates | None:
-    """The orders report's ship-to states, or None with an error saying it is needed."""
-    if orders is None:
-        agg.error(None, f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} "
-                  "(Amazon Fulfilled Shipments or All Orders) for the same period with it")
-        return None
-    return read_orders(orders, agg, chunk_size)
 
 
 def preview(path: str | Path, orders_path: str | Path | None = None, **options: object) -> ReportSummary:

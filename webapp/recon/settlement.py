@@ -5,28 +5,35 @@ from itertools import chain
 from operator import itemgetter
 
 from webapp.recon import model as m
-from webapp.recon.amounts import AmountError, format_cents, to_cents, to_quantity
+from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
+    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
+    check_sku,
+    order_id_problem,
     order_key,
 )
-from webapp.recon.detect import Detected, header_key
+from webapp.recon.detect import Detected, header_key, lacking
 from webapp.recon.orders import ShipStates
 from webapp.recon.settlement_codes import classify_pair, settlement_day
 from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
 from webapp.recon.transactions import identity, single
 
-REQUIRED = ("settlementid", "settlementstartdate", "settlementenddate", "depositdate", "totalamount", "currency",
-            "transactiontype", "orderid", "marketplacename", "amounttype", "amountdescription", "amount", "sku",
-            "quantitypurchased")
+REQUIRED_NAMES = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
+                  "currency", "transaction-type", "order-id", "marketplace-name", "amount-type", "amount-description",
+                  "amount", "sku", "quantity-purchased")  # as the report spells them, for messages
+REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
+SKU_LIMIT = 1 << 16
 # What identifies a money component in the report itself (its amount is added as cents, so that
 # "1,000.00" and "1000.00" are one amount); the optional columns only where the file has them.
 IDENTITY = ("settlementid", "transactiontype", "orderid", "adjustmentid", "posteddatetime", "posteddate",
             "orderitemcode", "sku", "amounttype", "amountdescription")
+
+
 def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
                     ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
@@ -44,9 +51,9 @@ class SettlementRows:
         self.col = {}
         for index, name in enumerate(found.header):
             self.col.setdefault(header_key(name), index)
-        missing = [name for name in REQUIRED if name not in self.col]
+        missing = [name for key, name in zip(REQUIRED, REQUIRED_NAMES, strict=True) if key not in self.col]
         if missing:
-            raise m.ReportError(found.line, "the header lacks the column(s) " + ", ".join(missing))
+            raise m.ReportError(found.line, lacking(missing))
         self.pairs: dict[tuple[str, str], tuple[str, bool]] = {}
         self.cache: dict[str, int] = {}
         self.checked_ids: set[str] = set()
@@ -54,6 +61,9 @@ class SettlementRows:
         self.unresolved: dict[int, str | None] = {}
         named = [key for key in IDENTITY if key in self.col]
         self.identity_cells = itemgetter(*(self.col[key] for key in named))
+        self.skus: dict[str, str] = {}  # sku cell → checked SKU
+        self.posted = self.col.get("posteddatetime")  # not in every version of the file
+        self.last_posted = ""  # an order's components share their posted-date-time: each value is checked once
 
     def row(self, line: str, number: int) -> None:
         """Split, validate and add one line, or record why not."""
@@ -82,7 +92,7 @@ class SettlementRows:
     def summary_row(self, cells: list[str], number: int) -> None:
         """The settlement's summary: period, deposit date, total-amount and currency."""
         col = self.col
-        settlement_id = check_settlement_id(cells[col["settlementid"]])
+        settlement_id = check_settlement_id(cells[col["settlementid"]], "settlement-id")
         settlement = self.agg.settlement(settlement_id)
         if settlement.summary_line is not None:
             raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
@@ -98,10 +108,8 @@ class SettlementRows:
         settlement.start = settlement_day(cells[col["settlementstartdate"]], "settlement-start-date")
         settlement.end = settlement_day(cells[col["settlementenddate"]], "settlement-end-date")
         settlement.deposit_date = settlement_day(cells[col["depositdate"]], "deposit-date")
-        try:
-            settlement.total_amount = to_cents(cells[col["totalamount"]])
-        except AmountError as exc:
-            raise RowError(f"total-amount: {exc}") from None
+        settlement.total_amount = self.ctx.cents(cells[col["totalamount"]], "total-amount", number, allow_blank=False,
+                                                 cache=None)
 
     def detail(self, cells: list[str], number: int) -> None:
         """One money component: checked, added to its settlement and to an order or the other totals."""
@@ -114,6 +122,10 @@ class SettlementRows:
         settlement.rows += 1
         settlement.detail_sum += cents
         self.agg.summary.total += cents
+        if self.posted is not None and cells[self.posted] != self.last_posted:
+            if cells[self.posted].strip():
+                settlement_day(cells[self.posted], "posted-date-time")
+            self.last_posted = cells[self.posted]
         pair = (cells[col["amounttype"]].strip(), cells[col["amountdescription"]].strip())
         if not pair[0] or not pair[1]:
             raise RowError("amount-type and amount-description must both be filled in")
@@ -121,18 +133,34 @@ class SettlementRows:
         kind = cells[col["transactiontype"]].strip()
         order_id = cells[col["orderid"]].strip()
         if kind.lower() not in ("order", "refund") or not ORDER_ID.fullmatch(order_id):
-            if order_id and not ORDER_ID.fullmatch(order_id):
-                self.agg.note(f"nonorder:{kind}", number, f"{kind} rows whose order-id is not an order id (e.g. "
-                              f"{order_id!r}) are kept in the non-order totals")
-            self.agg.other_row(kind, cents)
+            self.other(kind, order_id, number, cents)
             return
         if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
             name = cells[col["marketplacename"]].strip()
             self.agg.note(f"marketplace:{name}", number, f"order rows of marketplace {name!r} are not US sales: "
-                          "left out of the state orders", cents)
+                          "left out of the state orders and counted in the excluded total, so the US state totals "
+                          "are unaffected", cents)
             self.agg.excluded_row(cents)
             return
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
+
+    def other(self, kind: str, order_id: str, number: int, cents: int) -> None:
+        """A component that is not part of a sales order: kept in the non-order totals by its transaction type.
+
+        An Order or Refund row lands here only without an order-id; one whose order-id a
+        spreadsheet damaged would drop its sale from its state, so that is an error.
+        """
+        is_order = kind.lower() in ("order", "refund")
+        if order_id and (is_order or SCIENTIFIC_ID.fullmatch(order_id)):
+            raise RowError(order_id_problem(order_id, "order-id"))
+        if is_order:
+            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows without an order-id are not sales order lines: "
+                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
+                          "unaffected", cents)
+        elif order_id and not ORDER_ID.fullmatch(order_id):
+            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows carry ids that are not order ids (e.g. "
+                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
+        self.agg.other_row(kind, cents)
 
     def order(self, cells: list[str], number: int, order_id: str, refund: bool, bucket: str, cents: int) -> None:
         """Add an order component to its (settlement, ship-to state) order."""
@@ -148,9 +176,14 @@ class SettlementRows:
             try:
                 units = to_quantity(cells[self.col["quantitypurchased"]])
             except AmountError as exc:
-                raise RowError(str(exc)) from None
+                raise RowError(f"quantity-purchased: {exc}") from None
         settlement_id = cells[self.col["settlementid"]].strip()
-        sku = cells[self.col["sku"]].strip()
+        text = cells[self.col["sku"]]
+        sku = self.skus.get(text)
+        if sku is None:
+            sku = check_sku(text.strip())
+            if len(self.skus) < SKU_LIMIT:
+                self.skus[text] = sku
         units = -units if refund else units
         self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
         if self.ctx.sink is not None:
@@ -166,6 +199,11 @@ class SettlementRows:
             return value.code
         if key in self.unresolved:
             return self.unresolved[key]
+        if key in self.ship.conflicts:
+            self.unresolved[key] = None
+            self.agg.error(number, f"order-id {order_id}: the orders report gives it two ship-states "
+                           f"({self.ship.conflicts[key]}), so its sales cannot be put in one state")
+            return None
         if value is None:
             value = StateValue("", MISSING, "")
             what = f"order {order_id} is not in the orders report, so its ship-state is"
@@ -182,14 +220,14 @@ class SettlementRows:
             found = self.pairs[pair] = classify_pair(pair)
         bucket, known = found
         if not known:
-            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: kept in the "
-                          "totals", cents)
+            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: counted under "
+                          "other, in no sales or tax line; the totals include it, so they are unaffected", cents)
         return bucket
 
     def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
         """The detail row's settlement, which must have had its summary row."""
         if raw_id not in self.checked_ids:
-            check_settlement_id(raw_id)
+            check_settlement_id(raw_id, "settlement-id")
             self.checked_ids.add(raw_id)
         settlement = self.agg.settlement(raw_id.strip())
         if settlement.summary_line is None and settlement.settlement_id not in self.no_summary:

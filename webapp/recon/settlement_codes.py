@@ -35,18 +35,20 @@ OTHER_TRANSACTION = {
 }
 OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
                       "vine enrollment fee", "inbound defect fee"}
-ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]|$)")
+# Amazon's V2 dates: '2026-06-16 00:00:00 UTC' (US), '2026-06-16T00:00:00+00:00' (API), or the day alone.
+V2_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?: \d\d:\d\d:\d\d UTC|T\d\d:\d\d:\d\d(?:[+-]\d\d:?\d\d|Z))?", re.ASCII)
 
 
 def settlement_day(text: str, column: str) -> date:
-    """The date of '2026-06-16 00:00:00 UTC' (V2) or '2026-06-16T00:00:00+00:00'."""
-    match = ISO_DAY.match(text.strip())
+    """The date of '2026-06-16 00:00:00 UTC' (V2) or '2026-06-16T00:00:00+00:00'; RowError names ``column``."""
+    match = V2_DATE.fullmatch(text.strip())
     try:
         if match:
             return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         pass
-    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC'")
+    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC', as Amazon writes it: "
+                   "a spreadsheet probably reformatted it; download the original report again")
 
 
 def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:

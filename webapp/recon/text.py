@@ -4,18 +4,34 @@ import codecs
 import hashlib
 from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from webapp.recon.model import ReportError
 
 CHUNK_SIZE = 1 << 16
 MAX_LINE = 1 << 20
+# First bytes of files uploaded in place of a report: (magic, report kind shown in the preview, what it is).
 SIGNATURES = (
-    (b"PK\x03\x04", "an Excel workbook or ZIP archive"),
-    (b"\xd0\xcf\x11\xe0", "an old-style Excel workbook (XLS)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a gzip-compressed file; unpack it first"),
+    (b"PK\x03\x04", "zip_archive", "a ZIP archive, or an Excel workbook"),
+    (b"\xd0\xcf\x11\xe0", "excel_workbook", "an old-style Excel workbook (XLS)"),
+    (b"%PDF", "pdf_document", "a PDF document"),
+    (b"\x1f\x8b", "gzip_file", "a gzip-compressed file"),
+    (b"Rar!", "rar_archive", "a RAR archive"),
+    (b"7z\xbc\xaf", "7z_archive", "a 7-Zip archive"),
+    (b"\x89PNG", "image", "a PNG image"),
+    (b"\xff\xd8\xff", "image", "a JPEG image"),
 )
+# Names of a ZIP archive's entries, which its first chunk usually holds: Office files are ZIP archives too.
+ZIP_CONTENTS = ((b"xl/", "excel_workbook", "an Excel workbook (XLSX)"),
+                (b"word/", "word_document", "a Word document (DOCX)"))
+DOWNLOAD_AGAIN = ("download the report from Seller Central again as a text file (CSV for the Date Range report, "
+                  "TXT for the settlement flat file V2), and upload it without opening it in a spreadsheet")
+ADVICE = {
+    "zip_archive": "if it is an archive, unpack it and upload the report inside; otherwise " + DOWNLOAD_AGAIN,
+    "gzip_file": "unpack it (Amazon's API sends reports compressed) and upload the text inside",
+}
+CONTROL = bytes(sorted(set(range(32)) - {9, 10, 12, 13, 26})) + b"\x7f"  # never in report text (26: an old end-of-file mark)
+BINARY_SHARE = 0.02  # of control bytes in the first 4 KB; report text has none, random bytes about 11 %
 
 
 class LineSource:
@@ -110,20 +126,34 @@ class LineSource:
             data += more
         if not data:
             raise ReportError(1, "the file is empty")
-        for magic, what in SIGNATURES:
-            if data.startswith(magic):
-                raise ReportError(1, f"this is {what}, not a text report; download the report as a text file")
+        self.refuse_binary(data)
         if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             self.encoding = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
             self._decode = self._decode_with(codecs.getincrementaldecoder("utf-16")("strict"))
             return data
         if looks_like_bomless_utf16(data[:1024]):
             raise ReportError(1, "the file looks like UTF-16 without a byte-order mark; re-export it as UTF-8")
+        if looks_binary(data[:4096]):
+            self.not_text("binary_file", "binary data (a program, image or database file, or a damaged download)")
         if data.startswith(codecs.BOM_UTF8):
             self.encoding = "utf-8-sig"
             return data[3:]
         self.encoding = "utf-8"
         return data
+
+    def refuse_binary(self, data: bytes) -> None:
+        """Name the kind of file whose first bytes show it is a container (XLSX, ZIP, PDF …), not a report."""
+        for magic, kind, what in SIGNATURES:
+            if data.startswith(magic):
+                if kind == "zip_archive":
+                    kind, what = next(((k, w) for name, k, w in ZIP_CONTENTS if name in data), (kind, what))
+                self.not_text(kind, what)
+
+    def not_text(self, kind: str, what: str) -> NoReturn:
+        """Raise the one error a binary upload gets; its kind and 'binary' encoding show in the preview."""
+        self.encoding = "binary"
+        raise ReportError(1, f"this is not a text report: it looks like {what}; {ADVICE.get(kind, DOWNLOAD_AGAIN)}",
+                          kind)
 
     def _decode_with(self, decoder: codecs.IncrementalDecoder) -> Callable[[bytes, bool], str]:
         """A decode function around an incremental decoder whose errors name the line."""
@@ -172,6 +202,11 @@ class LineSource:
         if index >= 0:
             line = self.lines_done + text.count("\n", 0, index) + 1
             raise ReportError(line, "the line contains NUL bytes: the file is binary or damaged, not a text report")
+
+
+def looks_binary(head: bytes) -> bool:
+    """True when control bytes, which no report text holds, are more than a trace of ``head``."""
+    return sum(map(head.count, CONTROL)) > len(head) * BINARY_SHARE
 
 
 def looks_like_bomless_utf16(head: bytes) -> bool:

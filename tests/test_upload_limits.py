@@ -1,0 +1,154 @@
+"""Request body limits: reconciliation uploads up to RECON_MAX_UPLOAD_BYTES, every other form at MAX_CONTENT_LENGTH."""
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_token
+from webapp.extensions import db
+from webapp.models import Job, ReconImport
+
+ROWS = 60_000  # 20.9 MB: twice the 10 MiB that every other form accepts
+ELEVEN_MIB = b"po_number\n" + b"PO-100001\n" * (11 * 1024 * 1024 // 10)
+
+
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 60,000-row Date Range report, over the global 10 MiB limit."""
+    from scripts.make_date_range_report import write_report
+
+    path = tmp_path_factory.mktemp("reports") / "date-range-60k.csv"
+    with open(path, "wb") as out:
+        write_report(out, ROWS, seed=3)
+    assert path.stat().st_size > 20_000_000
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs."""
+    from webapp import outbox
+
+    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
+    yield
+
+
+def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:
+    """POST the report through the reconciliation form, with ``token`` as its CSRF field (None: no field)."""
+    with open(path, "rb") as report:
+        data: dict[str, Any] = {"file": (report, path.name)}
+        if token is not None:
+            data["csrf_token"] = token
+        return client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
+
+
+def jobs(app: Flask) -> int:
+    """Jobs in the database."""
+    with app.app_context():
+        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
+
+
+def test_a_report_over_ten_mib_is_accepted_through_the_form(app: Flask, client: FlaskClient, big_report: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 20.9 MB report gets its job (not 413), its file part was spooled to disk by the parser."""
+    from webapp import reconcile
+
+    launch, streams = reconcile.launch_reconciliation, []
+
+    def spy(report: Any, orders: Any, operator: Any) -> Job:
+        streams.append(report.stream)
+        return launch(report, orders, operator)
+
+    monkeypatch.setattr(reconcile, "launch_reconciliation", spy)
+    response = post_report(client, big_report, csrf_token(client.get("/").data))
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert "/jobs/" in response.headers["Location"]
+    assert streams[0]._rolled, "the upload was held in memory instead of a temporary file"  # SpooledTemporaryFile
+    with app.app_context():
+        upload = db.session.execute(db.select(ReconImport)).scalar_one()
+        assert upload.size_bytes == big_report.stat().st_size
+
+
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+def test_a_large_report_without_its_token_is_refused(app: Flask, client: FlaskClient, big_report: Path, token: str | None) -> None:
+    """The CSRF check still runs on the large body: no token or a wrong one is the 400 error page, and no job."""
+    response = post_report(client, big_report, token)
+    assert response.status_code == 400
+    assert "Form expired or forged" in response.get_data(as_text=True)
+    assert jobs(app) == 0
+
+
+@pytest.mark.parametrize("path", ["/jobs/purchase-orders", "/jobs/bills-of-materials", "/schedules/"])
+def test_every_other_form_keeps_the_small_limit(app: Flask, client: FlaskClient, path: str) -> None:
+    """11 MiB to the PO or BOM form (or any other endpoint) is 413 with the 10 MB limit named."""
+    data = {"csrf_token": csrf_token(client.get("/").data), "file": (io.BytesIO(ELEVEN_MIB), "pos.csv")}
+    response = client.post(path, data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "larger than the limit of 10 MB" in response.get_data(as_text=True)
+    assert jobs(app) == 0
+
+
+def test_an_anonymous_post_gets_only_the_small_limit(app: Flask, big_report: Path) -> None:
+    """Without a logged-in operator the reconciliation form takes no more than MAX_CONTENT_LENGTH either."""
+    anonymous = app.test_client()
+    response = post_report(anonymous, big_report, csrf_token(anonymous.get("/login").data))
+    assert response.status_code == 413
+    assert "larger than the limit of 10 MB" in response.get_data(as_text=True)
+    assert jobs(app) == 0
+
+
+def test_a_report_over_the_reconciliation_limit_is_413(app: Flask, client: FlaskClient, big_report: Path) -> None:
+    """Past RECON_MAX_UPLOAD_BYTES the friendly 413 page names that limit."""
+    token = csrf_token(client.get("/").data)
+    app.config["RECON_MAX_UPLOAD_BYTES"] = 5 * 1024 * 1024
+    try:
+        response = post_report(client, big_report, token)
+    finally:
+        app.config["RECON_MAX_UPLOAD_BYTES"] = 1024 * 1024 * 1024
+    assert response.status_code == 413
+    assert "larger than the limit of 5 MB" in response.get_data(as_text=True)
+    assert jobs(app) == 0
+
+
+def bare_app() -> Flask:
+    """A bare app with the limits installed, a form-reading before_request hook (as the CSRF check),
+    one marked view allowed by a header, and one unmarked view."""
+    from flask import request
+
+    from webapp.upload_limits import large_upload, register
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=1000, BIG_UPLOAD_BYTES=4000)
+    register(app)
+    app.before_request(lambda: request.form and None)
+
+    @app.post("/big")
+    @large_upload("BIG_UPLOAD_BYTES", allowed=lambda: request.headers.get("X-Allowed") == "yes")
+    def big() -> str:
+        return str(len(request.files["file"].read()))
+
+    @app.post("/small")
+    def small() -> str:
+        return str(len(request.files["file"].read()))
+
+    return app
+
+
+@pytest.mark.parametrize(("path", "allowed", "size", "status"), [
+    ("/big", "yes", 3000, 200),
+    ("/big", "yes", 5000, 413),
+    ("/big", "no", 3000, 413),
+    ("/small", "yes", 3000, 413),
+    ("/small", "yes", 500, 200),
+])
+def test_the_marker_sets_the_limit_before_any_hook(path: str, allowed: str, size: int, status: int) -> None:
+    """@large_upload raises the limit for its view alone, for callers its check allows, before hooks parse the form."""
+    client = bare_app().test_client()
+    response = client.post(path, data={"file": (io.BytesIO(b"x" * size), "f.csv")}, headers={"X-Allowed": allowed},
+                           content_type="multipart/form-data")
+    assert response.status_code == status

@@ -1,0 +1,72 @@
+"""Request body limits per endpoint: MAX_CONTENT_LENGTH everywhere, a larger one where a view says so.
+
+A view raising ``request.max_content_length`` itself comes too late: Flask-WTF's CSRF check runs
+in a ``before_request`` hook and reads ``request.form`` first, under the global limit. The request
+class below decides the limit from the matched endpoint instead, which Flask knows before any hook
+runs, so the CSRF check parses a large upload under the view's limit. Werkzeug's parser spools file
+parts to temporary files on disk, so a large body never sits in memory.
+
+Mark a view with ``@large_upload("SOME_CONFIG_KEY")`` under its route decorator. By default only a
+logged-in operator gets the larger limit (an anonymous post is refused at MAX_CONTENT_LENGTH, before
+anything large is written to disk); a token-authenticated endpoint passes its own ``allowed`` check.
+"""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Request, current_app, has_request_context
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., object])
+MARK = "large_upload_limit"
+
+
+def operator_logged_in() -> bool:
+    """True when the request carries a logged-in operator's session."""
+    return bool(current_user.is_authenticated)
+
+
+def large_upload(config_key: str, allowed: Callable[[], bool] = operator_logged_in) -> Callable[[F], F]:
+    """Let ``view`` accept bodies up to ``app.config[config_key]`` when ``allowed()`` says so."""
+
+    def mark(view: F) -> F:
+        setattr(view, MARK, (config_key, allowed))
+        return view
+
+    return mark
+
+
+def endpoint_limit(req: Request) -> int | None:
+    """The larger limit of the matched view, if it is marked and the caller is allowed it; else None."""
+    rule = req.url_rule
+    if rule is None:
+        return None
+    view = current_app.view_functions.get(rule.endpoint)
+    marked: tuple[str, Callable[[], bool]] | None = getattr(view, MARK, None)
+    if marked is None or not marked[1]():
+        return None
+    return int(current_app.config[marked[0]])
+
+
+class LimitedRequest(Request):
+    """Flask's request whose default body limit follows the matched endpoint."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        """An explicit per-request value, else the endpoint's large limit, else MAX_CONTENT_LENGTH."""
+        if self._max_content_length is not None:
+            return self._max_content_length
+        if has_request_context():
+            limit = endpoint_limit(self)
+            if limit is not None:
+                return limit
+        return Request.max_content_length.fget(self)  # type: ignore[attr-defined]
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def register(app: Flask) -> None:
+    """Make the app build its requests with per-endpoint limits."""
+    app.request_class = LimitedRequest
