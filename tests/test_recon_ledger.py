@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 
 from tasks.ledger import invariant_problems
 from tests.helpers import WorkerSet
 from tests.http_upload import confirm as press_confirm
 from tests.http_upload import gunicorn, logged_in, post_upload
-from tests.recon_corpus.builders import dr_file, dr_row
-from tests.test_recon_job import job_id_of, job_in
+from tests.recon_corpus.builders import V2_HEADER, dr_file, dr_row, orders_file, tsv, v2_row, v2_summary
+from tests.test_recon_job import job_id_of, job_in, upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
 
@@ -185,3 +186,25 @@ def test_overlapping_confirms_at_the_same_moment_write_each_transaction_once(
     total, orders = erp_cents(app)
     assert (total, orders) == (sum(cents(n) for n in range(1, 60)), 2), "each file has transactions of its own"
     assert ledger_holds(app) == []
+
+
+def test_a_settlement_written_from_one_report_format_is_not_written_from_the_other(
+        app: Flask, browser: Browser, client: FlaskClient, workers: WorkerSet) -> None:
+    """A Date Range row is a whole transaction, a V2 row one of its amounts: they cannot be matched, so the
+    V2 file's (settlement, state) already written from a Date Range report is shown blocked, and nothing is written."""
+    job_id, _ = browser.read(report(1, 2, 3), "june.csv")
+    assert browser.confirm(job_id) == "succeeded"
+    order = "114-8829371-4410258"
+    v2 = tsv(V2_HEADER, [v2_summary(SETTLEMENT, total="10.80"), v2_row(order_id=order, settlement=SETTLEMENT),
+                         v2_row(order_id=order, amount_type="ItemPrice", description="Tax", amount="0.80",
+                                settlement=SETTLEMENT)]).encode()
+    status, location = upload(client, v2, "settlement.txt", orders=orders_file({order: "CA"}))
+    assert status == 302, location
+    v2_job = job_id_of(location)
+    assert job_in(app, v2_job, "succeeded", "awaiting_confirmation", "failed").status == "succeeded"
+    ca = preview_of(app, v2_job)["orders"][0]
+    assert ca["new"]["rows"] == 0 and ca["imported"]["jobs"] == [job_id]
+    assert ca["blocked"].startswith("sales order #") and "from a Date Range report" in ca["blocked"]
+    page = client.get(f"/jobs/{v2_job}").get_data(as_text=True)
+    assert "Nothing to write: the ERP holds these settlements and states from imports this report cannot be" in page
+    assert erp_cents(app) == (sum(cents(n) for n in (1, 2, 3)), 1)
