@@ -78,35 +78,55 @@ def clear(import_id: int) -> None:
     db.session.execute(text("DELETE FROM recon_transactions WHERE import_id = :import_id"), {"import_id": import_id})
 
 
-def compare(import_id: int, kind: str) -> dict[tuple[str, str], Comparison]:
-    """Each (settlement, state) of the upload (a report of ``kind``): its transactions not yet in the ERP, and those that are."""
-    sql = f"""
-        WITH t AS ({NUMBERED.format(only_group="")})
-        SELECT t.settlement_id, t.state, l.sales_order_id IS NOT NULL AS imported, so.job_id, count(*),
-               count(DISTINCT CASE WHEN NOT t.refund THEN t.order_key END),
-               count(DISTINCT CASE WHEN t.refund THEN t.order_key END),
-               sum(t.product_sales), sum({TAX_SUM}), sum(t.total), sum({LINE_SUM} + {TAX_SUM})
-        FROM t
-        LEFT JOIN erp_settlement_states k ON k.settlement_id = t.settlement_id AND k.state = t.state
-        LEFT JOIN erp_sales_order_transactions l
-               ON l.settlement_state_id = k.id AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
-        LEFT JOIN erp_sales_orders so ON so.id = l.sales_order_id
-        GROUP BY t.settlement_id, t.state, l.sales_order_id IS NOT NULL, so.job_id
+def compare(import_id: int, kind: str, fresh: dict[tuple[str, str], Figures]) -> dict[tuple[str, str], Comparison]:
+    """Each (settlement, state) of the upload (a report of ``kind``): its transactions not yet in the ERP, and those that are.
+
+    ``fresh`` holds the reader's figures of every (settlement, state): those the ERP has never had
+    sales for are new as a whole, which is most of every import; only the others are looked up.
     """
+    known = settlement_states({settlement_id for settlement_id, _ in fresh})
     result: dict[tuple[str, str], Comparison] = {}
-    for settlement_id, state, imported, job_id, *numbers in db.session.execute(text(sql), {"import_id": import_id}):
-        found = result.setdefault((settlement_id, state), Comparison())
-        add(found.imported if imported else found.new, numbers)
-        if imported and job_id is not None and job_id not in found.jobs:
-            found.jobs.append(job_id)
-    for group, found in result.items():
+    for group, figures in fresh.items():
+        result[group] = compare_group(import_id, *group) if group in known else Comparison(new=figures)
         order_id, job_id, reason = next(iter(blocking_orders(*group, kind)), (None, None, None))
         if reason is not None:
+            found = result[group]
             add(found.imported, vars(found.new).values())
             found.new, found.blocked = Figures(), reason
             if job_id is not None and job_id not in found.jobs:
                 found.jobs.append(job_id)
     return result
+
+
+def settlement_states(settlement_ids: set[str]) -> set[tuple[str, str]]:
+    """The (settlement, state)s of these settlements that the ERP has had sales for."""
+    table = SettlementState.__table__
+    query = db.select(table.c.settlement_id, table.c.state).where(table.c.settlement_id.in_(sorted(settlement_ids)))
+    return {(settlement_id, state) for settlement_id, state in db.session.execute(query)}
+
+
+def compare_group(import_id: int, settlement_id: str, state: str) -> Comparison:
+    """One (settlement, state) of the upload against the transactions the ERP holds of it."""
+    sql = f"""
+        WITH t AS ({NUMBERED.format(only_group=GROUP)})
+        SELECT l.sales_order_id IS NOT NULL AS imported, so.job_id, count(*),
+               count(DISTINCT CASE WHEN NOT t.refund THEN t.order_key END),
+               count(DISTINCT CASE WHEN t.refund THEN t.order_key END),
+               sum(t.product_sales), sum({TAX_SUM}), sum(t.total), sum({LINE_SUM} + {TAX_SUM})
+        FROM t
+        JOIN erp_settlement_states k ON k.settlement_id = :settlement_id AND k.state = :state
+        LEFT JOIN erp_sales_order_transactions l
+               ON l.settlement_state_id = k.id AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
+        LEFT JOIN erp_sales_orders so ON so.id = l.sales_order_id
+        GROUP BY l.sales_order_id IS NOT NULL, so.job_id
+    """
+    found = Comparison()
+    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state}
+    for imported, job_id, *numbers in db.session.execute(text(sql), params):
+        add(found.imported if imported else found.new, numbers)
+        if imported and job_id is not None and job_id not in found.jobs:
+            found.jobs.append(job_id)
+    return found
 
 
 def add(figures: Figures, numbers: Any) -> None:
@@ -156,8 +176,9 @@ def settlement_state_id(settlement_id: str, state: str) -> int:
     return int(execute_core(upsert.returning(table.c.id)).scalar_one())
 
 
-def write(import_id: int, kind: str, settlement_id: str, state: str, currency: str, job_id: int) -> tuple[int | None, str]:
-    """Write the upload's transactions of one (settlement, state) that the ERP lacks, as one sales order.
+def write(import_id: int, kind: str, settlement_id: str, state: str, currency: str, job_id: int,
+          rows: int) -> tuple[int | None, str]:
+    """Write the upload's transactions of one (settlement, state) (``rows`` of them) that the ERP lacks, as one sales order.
 
     Returns the sales order's id (None when nothing was new) and what was written, in words.
     The caller commits: the claims, the order and the record's outcome are one transaction.
@@ -176,7 +197,7 @@ def write(import_id: int, kind: str, settlement_id: str, state: str, currency: s
     if claimed == 0:
         execute_core(SalesOrder.__table__.delete().where(SalesOrder.__table__.c.id == order_id))
         return None, "nothing new: every transaction is already in the ERP"
-    fill(import_id, settlement_id, state, key, order_id)
+    fill(import_id, settlement_id, state, key, order_id, whole=claimed == rows)
     return order_id, f"{claimed:,} transaction{'s' if claimed != 1 else ''} written"
 
 
@@ -196,9 +217,13 @@ def claim(import_id: int, settlement_id: str, state: str, key: int, order_id: in
     return db.session.execute(text(sql), params).rowcount
 
 
-def fill(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> None:
-    """Give the sales order its lines (one per SKU, then one per kind of tax) and header, from what it claimed."""
-    claimed = f"""
+def fill(import_id: int, settlement_id: str, state: str, key: int, order_id: int, whole: bool) -> None:
+    """Give the sales order its lines (one per SKU, then one per kind of tax) and header, from what it claimed.
+
+    With ``whole``, it claimed every transaction of the (settlement, state): its rows are summed as
+    they are, without looking each up in the ledger.
+    """
+    claimed = f"SELECT * FROM recon_transactions WHERE import_id = :import_id {GROUP}" if whole else f"""
         SELECT t.* FROM ({NUMBERED.format(only_group=GROUP)}) t
         JOIN erp_sales_order_transactions l
           ON l.settlement_state_id = :key AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence

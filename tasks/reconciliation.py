@@ -15,7 +15,7 @@ from tasks import ledger
 from webapp import recon_files
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
-from webapp.recon.model import LINE_BUCKETS, TAX_BUCKETS, Problem, ReportSummary
+from webapp.recon.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
 from webapp.recon.reader import preview
 
 MAX_PROBLEMS_SHOWN = 200
@@ -58,7 +58,7 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     upload.error_count = max(summary.error_count, len(summary.errors))
     upload.preview = preview_json(summary)
     if summary.ok and summary.state_orders:
-        compared = ledger.compare(upload.id, summary.kind)
+        compared = ledger.compare(upload.id, summary.kind, {key: reader_figures(o) for key, o in summary.state_orders.items()})
         upload.preview = dict(upload.preview, **against_erp(upload.preview["orders"], compared))
         if upload.preview["nothing_new"]:
             job.status, job.finished_at = JobStatus.SUCCEEDED, utcnow()
@@ -71,6 +71,14 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
         job.error = failure_words(summary)
         recon_files.delete_files(upload)  # nothing can be written from this file
     db.session.commit()
+
+
+def reader_figures(order: StateOrder) -> ledger.Figures:
+    """What the reader summed of one (settlement, state): the figures of its transactions when all are new."""
+    tax = sum(order.amounts[bucket] for bucket in TAX_BUCKETS)
+    return ledger.Figures(rows=order.rows, orders=order.orders, refunds=order.refunds,
+                          product_sales=order.amounts[PRODUCT_SALES], tax=tax, total=order.total,
+                          order_total=sum(order.amounts[bucket] for bucket in LINE_BUCKETS) + tax)
 
 
 def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], ledger.Comparison]) -> dict[str, Any]:
@@ -139,4 +147,5 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
     """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
     kind = db.session.execute(db.select(ReconImport.report_kind).filter_by(id=payload["import_id"])).scalar_one()
-    return ledger.write(payload["import_id"], kind, payload["settlement_id"], payload["state"], payload["currency"], job_id)
+    return ledger.write(payload["import_id"], kind, payload["settlement_id"], payload["state"], payload["currency"], job_id,
+                        payload["rows"])
