@@ -56,7 +56,7 @@ class Comparison:
     new: Figures = field(default_factory=Figures)
     imported: Figures = field(default_factory=Figures)
     jobs: list[int] = field(default_factory=list)
-    before_tracking: bool = False  # a sales order written before transactions were tracked holds it
+    blocked: str | None = None  # why none of it may be written (see ``blocking_orders``)
 
 
 def stage(import_id: int, rows: list[tuple]) -> None:
@@ -78,8 +78,8 @@ def clear(import_id: int) -> None:
     db.session.execute(text("DELETE FROM recon_transactions WHERE import_id = :import_id"), {"import_id": import_id})
 
 
-def compare(import_id: int) -> dict[tuple[str, str], Comparison]:
-    """Each (settlement, state) of the upload: its transactions not yet in the ERP, and those that are."""
+def compare(import_id: int, kind: str) -> dict[tuple[str, str], Comparison]:
+    """Each (settlement, state) of the upload (a report of ``kind``): its transactions not yet in the ERP, and those that are."""
     sql = f"""
         WITH t AS ({NUMBERED.format(only_group="")})
         SELECT t.settlement_id, t.state, l.sales_order_id IS NOT NULL AS imported, so.job_id, count(*),
@@ -99,12 +99,13 @@ def compare(import_id: int) -> dict[tuple[str, str], Comparison]:
         add(found.imported if imported else found.new, numbers)
         if imported and job_id is not None and job_id not in found.jobs:
             found.jobs.append(job_id)
-    for (settlement_id, state), job_id in orders_before_tracking(import_id):
-        found = result[(settlement_id, state)]
-        add(found.imported, vars(found.new).values())
-        found.new, found.before_tracking = Figures(), True
-        if job_id is not None and job_id not in found.jobs:
-            found.jobs.append(job_id)
+    for group, found in result.items():
+        order_id, job_id, reason = next(iter(blocking_orders(*group, kind)), (None, None, None))
+        if reason is not None:
+            add(found.imported, vars(found.new).values())
+            found.new, found.blocked = Figures(), reason
+            if job_id is not None and job_id not in found.jobs:
+                found.jobs.append(job_id)
     return result
 
 
@@ -114,19 +115,36 @@ def add(figures: Figures, numbers: Any) -> None:
         setattr(figures, name, getattr(figures, name) + int(number or 0))
 
 
-def orders_before_tracking(import_id: int) -> list[tuple[tuple[str, str], int | None]]:
-    """Sales orders of the upload's (settlement, state)s written before transactions were tracked.
+def blocking_orders(settlement_id: str, state: str, kind: str) -> list[tuple[int, int | None, str]]:
+    """(sales order, job, why) of the (settlement, state)'s sales orders whose transactions a ``kind`` report cannot name.
 
-    They hold transactions nobody can name any more; writing that (settlement, state) again could
-    count them twice, so it is not written.
+    A sales order written before transactions were tracked holds transactions nobody can name
+    any more; one imported from the other report format names them differently (a Date Range row
+    is a whole transaction, a settlement V2 row one of its amounts). Writing that (settlement,
+    state) again from this report could count them twice, so it is not written.
     """
     sql = """
-        SELECT so.settlement_id, so.state, so.job_id FROM erp_sales_orders so
-        JOIN (SELECT DISTINCT settlement_id, state FROM recon_transactions WHERE import_id = :import_id) g
-          ON g.settlement_id = so.settlement_id AND g.state = so.state
-        WHERE NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
+        SELECT so.id, so.job_id,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
+                    THEN 'before' ELSE u.report_kind END
+        FROM erp_sales_orders so LEFT JOIN recon_imports u ON u.job_id = so.job_id
+        WHERE so.settlement_id = :settlement_id AND so.state = :state
+          AND (u.report_kind IS NULL OR u.report_kind <> :kind
+               OR NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id))
+        ORDER BY so.id
     """
-    return [((s, st), job) for s, st, job in db.session.execute(text(sql), {"import_id": import_id})]
+    rows = db.session.execute(text(sql), {"settlement_id": settlement_id, "state": state, "kind": kind})
+    return [(order_id, job_id, blocking_words(order_id, job_id, why)) for order_id, job_id, why in rows]
+
+
+def blocking_words(order_id: int, job_id: int | None, why: str | None) -> str:
+    """Why a sales order stops its (settlement, state) from being written, in words."""
+    by = f" by job #{job_id}" if job_id is not None else ""
+    if why == "before" or why is None:
+        return f"sales order #{order_id} was written{by} before transactions were tracked"
+    label = {"date_range": "Date Range report", "settlement_v2": "settlement V2 file"}.get(why, why)
+    return (f"sales order #{order_id} was imported{by} from a {label}, whose transactions this report "
+            "cannot be matched against")
 
 
 def settlement_state_id(settlement_id: str, state: str) -> int:
@@ -138,17 +156,16 @@ def settlement_state_id(settlement_id: str, state: str) -> int:
     return int(execute_core(upsert.returning(table.c.id)).scalar_one())
 
 
-def write(import_id: int, settlement_id: str, state: str, currency: str, job_id: int) -> tuple[int | None, str]:
+def write(import_id: int, kind: str, settlement_id: str, state: str, currency: str, job_id: int) -> tuple[int | None, str]:
     """Write the upload's transactions of one (settlement, state) that the ERP lacks, as one sales order.
 
     Returns the sales order's id (None when nothing was new) and what was written, in words.
     The caller commits: the claims, the order and the record's outcome are one transaction.
     """
     key = settlement_state_id(settlement_id, state)
-    older = orders_before_tracking_of(settlement_id, state)
-    if older:
-        return None, (f"nothing written: sales order #{older[0][0]}, written before transactions were tracked, "
-                      "holds this settlement and state")
+    blocking = [row for row in blocking_orders(settlement_id, state, kind) if row[1] != job_id]
+    if blocking:
+        return None, f"nothing written: {blocking[0][2]}"
     done = db.session.execute(db.select(SalesOrder.id).filter_by(settlement_id=settlement_id, state=state, job_id=job_id)).scalar()
     if done is not None:
         return done, "written before"
@@ -161,15 +178,6 @@ def write(import_id: int, settlement_id: str, state: str, currency: str, job_id:
         return None, "nothing new: every transaction is already in the ERP"
     fill(import_id, settlement_id, state, key, order_id)
     return order_id, f"{claimed:,} transaction{'s' if claimed != 1 else ''} written"
-
-
-def orders_before_tracking_of(settlement_id: str, state: str) -> list[tuple[int, int | None]]:
-    """(sales order id, job id) of the (settlement, state)'s orders written before transactions were tracked."""
-    sql = """
-        SELECT so.id, so.job_id FROM erp_sales_orders so WHERE so.settlement_id = :settlement_id AND so.state = :state
-        AND NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
-    """
-    return list(db.session.execute(text(sql), {"settlement_id": settlement_id, "state": state}))
 
 
 def claim(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> int:
@@ -218,8 +226,8 @@ def invariant_problems() -> list[str]:
     """What breaks the ledger's promises, in words (none when it holds): for the soak and the tests.
 
     Every sales order's header equals its lines, and for every (settlement, state) whose records
-    all succeeded, the ERP's sales orders add up to the distinct transactions of every confirmed
-    upload (the same transaction in two files counted once).
+    all succeeded, the ERP's sales orders add up to the distinct transactions that confirmed
+    uploads sent to be written (the same transaction in two files counted once).
     """
     headers = f"""
         SELECT so.id, so.total_cents, coalesce(sum(l.amount_cents), 0) FROM erp_sales_orders so
@@ -231,7 +239,8 @@ def invariant_problems() -> list[str]:
         WITH t AS (
             SELECT r.settlement_id, r.state, r.txn_hash, {LINE_SUM} + {TAX_SUM} AS cents,
                    row_number() OVER (PARTITION BY r.import_id, r.settlement_id, r.state, r.txn_hash ORDER BY r.line) - 1 AS occurrence
-            FROM recon_transactions r JOIN recon_imports u ON u.id = r.import_id WHERE u.confirmed_at IS NOT NULL),
+            FROM recon_transactions r JOIN recon_imports u ON u.id = r.import_id
+            JOIN job_records w ON w.job_id = u.job_id AND w.key = r.settlement_id || '/' || r.state),
         d AS (SELECT settlement_id, state, txn_hash, occurrence, min(cents) AS cents FROM t
               GROUP BY settlement_id, state, txn_hash, occurrence)
         SELECT settlement_id, state, sum(cents) FROM d GROUP BY settlement_id, state

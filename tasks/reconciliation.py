@@ -58,7 +58,7 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     upload.error_count = max(summary.error_count, len(summary.errors))
     upload.preview = preview_json(summary)
     if summary.ok and summary.state_orders:
-        compared = ledger.compare(upload.id)
+        compared = ledger.compare(upload.id, summary.kind)
         upload.preview = dict(upload.preview, **against_erp(upload.preview["orders"], compared))
         if upload.preview["nothing_new"]:
             job.status, job.finished_at = JobStatus.SUCCEEDED, utcnow()
@@ -81,8 +81,9 @@ def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], le
         found = compared.get((order["settlement_id"], order["state"]), ledger.Comparison())
         jobs.update(found.jobs)
         marked.append(dict(order, new=found.new.as_json(), imported=dict(found.imported.as_json(), jobs=found.jobs),
-                           before_tracking=found.before_tracking))
-    return {"orders": marked, "nothing_new": not any(o["new"]["rows"] for o in marked), "imported_jobs": sorted(jobs)}
+                           blocked=found.blocked))
+    return {"orders": marked, "nothing_new": not any(o["new"]["rows"] for o in marked), "imported_jobs": sorted(jobs),
+            "blocked": [f"{o['settlement_id']}/{o['state']}: {o['blocked']}" for o in marked if o["blocked"]]}
 
 
 def failure_words(summary: ReportSummary) -> str:
@@ -137,4 +138,5 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 
 def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
     """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
-    return ledger.write(payload["import_id"], payload["settlement_id"], payload["state"], payload["currency"], job_id)
+    kind = db.session.execute(db.select(ReconImport.report_kind).filter_by(id=payload["import_id"])).scalar_one()
+    return ledger.write(payload["import_id"], kind, payload["settlement_id"], payload["state"], payload["currency"], job_id)

@@ -110,7 +110,9 @@ def not_confirmable(job: Job, upload: ReconImport) -> str:
 def nothing_to_write(preview: dict) -> str:
     """The words shown when every transaction of a file is in the ERP already."""
     jobs = ", ".join(f"#{job}" for job in preview.get("imported_jobs", []))
-    return "Nothing to write: every transaction is already in the ERP" + (f" (jobs {jobs})" if jobs else "")
+    what = ("the ERP holds these settlements and states from imports this report cannot be matched against"
+            if preview.get("blocked") else "every transaction is already in the ERP")
+    return f"Nothing to write: {what}" + (f" (jobs {jobs})" if jobs else "")
 
 
 def confirm(job_id: int, operator: Operator | None) -> Job:
