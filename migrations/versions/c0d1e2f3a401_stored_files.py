@@ -17,6 +17,18 @@ down_revision = "b8c9d0e1f206"
 branch_labels = None
 depends_on = None
 
+# PostgreSQL compresses large bytea values with pglz by default: storing a 350 MB CSV took ~4.5 s,
+# with lz4 ~1.2 s, for about the same size on disk. lz4 needs PostgreSQL 14 built with it;
+# elsewhere the default stays.
+LZ4_CHUNKS = """
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE stored_file_chunks ALTER COLUMN data SET COMPRESSION lz4';
+EXCEPTION WHEN others THEN
+    RAISE NOTICE 'stored_file_chunks.data keeps the default compression: %', SQLERRM;
+END $$
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -39,6 +51,8 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("file_id", "seq", name=op.f("pk_stored_file_chunks")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(LZ4_CHUNKS)
     with op.batch_alter_table("recon_imports") as batch_op:
         batch_op.add_column(sa.Column("report_file_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("orders_file_id", sa.Integer(), nullable=True))

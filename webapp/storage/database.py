@@ -2,8 +2,8 @@
 
 Each chunk is one INSERT of about a mebibyte and is read back a few at a time by sequence
 number, so memory stays flat whatever the file's size and whichever driver is used (no
-server-side cursor needed). PostgreSQL compresses the chunks (TOAST): a CSV takes a fraction of
-its size on disk.
+server-side cursor needed). PostgreSQL compresses the chunks (lz4, see the migration): a CSV
+takes a fraction of its size on disk.
 """
 
 from typing import BinaryIO
