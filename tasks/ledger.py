@@ -252,7 +252,8 @@ def invariant_problems() -> list[str]:
 
     Every sales order's header equals its lines, and for every (settlement, state) whose records
     all succeeded, the ERP's sales orders add up to the distinct transactions that confirmed
-    uploads sent to be written (the same transaction in two files counted once).
+    uploads sent to be written (the same transaction in two files counted once). Uploads whose
+    staged rows went with their file (UPLOAD_RETENTION_DAYS after their job) are not seen.
     """
     headers = f"""
         SELECT so.id, so.total_cents, coalesce(sum(l.amount_cents), 0) FROM erp_sales_orders so

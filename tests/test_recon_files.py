@@ -90,6 +90,14 @@ def test_an_accepted_upload_on_s3_is_read_from_a_local_copy(app: Flask, s3_bucke
         assert len(objects(s3_bucket)) == 1 and upload_of(job_id).files_deleted_at is None
 
 
+def staged(job_id: int) -> int:
+    """How many staged transactions the job's upload has."""
+    from webapp.models import ReconTransaction
+
+    return db.session.execute(db.select(db.func.count()).select_from(ReconTransaction)
+                              .where(ReconTransaction.import_id == upload_of(job_id).id)).scalar_one()
+
+
 def test_discarding_the_preview_deletes_the_files(app: Flask, client: FlaskClient) -> None:
     """The preview's Discard button (a cancel while awaiting confirmation) deletes the report and
     the orders report; the preview stays and the page says when the files went."""
@@ -99,7 +107,7 @@ def test_discarding_the_preview_deletes_the_files(app: Flask, client: FlaskClien
         job_id = launch(GOOD, orders=b"amazon-order-id\tship-state\n113-0000001-0000001\tWA\n")
         read_report.run(job_id=job_id)
         assert db.session.get(Job, job_id).status == JobStatus.AWAITING_CONFIRMATION
-        assert stored_counts() == (2, 2)
+        assert stored_counts() == (2, 2) and staged(job_id) > 0
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "Discard" in page and "deleted on" not in page
     assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(page)}).status_code == 302
@@ -107,6 +115,7 @@ def test_discarding_the_preview_deletes_the_files(app: Flask, client: FlaskClien
         upload = upload_of(job_id)
         assert (upload.report_file_id, upload.orders_file_id) == (None, None) and upload.files_deleted_at is not None
         assert upload.preview is not None and stored_counts() == (0, 0)
+        assert staged(job_id) == 0, "the staged transactions went with the file"
         assert db.session.get(Job, job_id).status == JobStatus.CANCELLED
     assert "The uploaded files were deleted on" in client.get(f"/jobs/{job_id}").get_data(as_text=True)
 

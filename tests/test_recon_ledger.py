@@ -1,6 +1,7 @@
 """The sales ledger end to end, over HTTP to gunicorn as an operator's browser sends it: reports that
 share a settlement write each transaction once, in any order, and two confirms at once too."""
 
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +209,30 @@ def test_a_settlement_written_from_one_report_format_is_not_written_from_the_oth
     page = client.get(f"/jobs/{v2_job}").get_data(as_text=True)
     assert "Nothing to write: the ERP holds these settlements and states from imports this report cannot be" in page
     assert erp_cents(app) == (sum(cents(n) for n in (1, 2, 3)), 1)
+
+
+def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
+    """A (settlement, state) new to the ERP takes the reader's own figures; they are what the staged rows add up to."""
+    from tasks import ledger
+    from tasks.reconciliation import reader_figures
+    from webapp.models import SettlementState
+    from webapp.recon.reader import summarize
+
+    content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
+                      + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",
+                                state="CA", settlement=SETTLEMENT, product_sales="-12.25", product_sales_tax="-2.10")]
+                      + [row(5), row(5)]).encode()
+    with app.app_context():
+        job = Job(kind="reconciliation", source="upload", total=0)
+        db.session.add(job)
+        db.session.flush()
+        upload_row = ReconImport(job_id=job.id, filename="sums.csv", size_bytes=len(content))
+        db.session.add(upload_row)
+        db.session.flush()
+        summary = summarize(io.BytesIO(content), transactions=lambda rows: ledger.stage(upload_row.id, rows))
+        assert summary.ok, summary.errors
+        for (settlement_id, state), order in summary.state_orders.items():
+            db.session.add(SettlementState(settlement_id=settlement_id, state=state))  # known: looked up in SQL
+            db.session.flush()
+            assert ledger.compare_group(upload_row.id, settlement_id, state).new == reader_figures(order), state
+        db.session.rollback()
