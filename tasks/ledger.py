@@ -12,6 +12,8 @@ Identical rows of one file are numbered by line (their occurrence), so a file wi
 identical rows after one with two writes one more.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,18 +61,36 @@ class Comparison:
     blocked: str | None = None  # why none of it may be written (see ``blocking_orders``)
 
 
-def stage(import_id: int, rows: list[tuple]) -> None:
-    """Insert a batch of the reader's staged rows (webapp.recon.transactions) for an upload."""
-    columns = ("import_id", *STAGED_COLUMNS)
-    if on_postgresql():
-        driver = db.session.connection().connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(f"COPY recon_transactions ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((import_id, *row))
+COLUMNS = ("import_id", *STAGED_COLUMNS)
+
+
+@contextmanager
+def staging(import_id: int) -> Iterator[Callable[[list[tuple]], None]]:
+    """A function that stages batches of the reader's rows (webapp.recon.transactions) for an upload.
+
+    On PostgreSQL the rows stream through one COPY on a connection of their own, committed when
+    the block ends: the server inserts them while the reader reads on, instead of the reader
+    waiting at each batch (the session meanwhile commits the progress). On SQLite, whose writers
+    take turns, each batch is inserted in the session's transaction.
+    """
+    if not on_postgresql():
+        marks = ", ".join("?" * len(COLUMNS))
+        insert = f"INSERT INTO recon_transactions ({', '.join(COLUMNS)}) VALUES ({marks})"
+        yield lambda rows: db.session.connection().exec_driver_sql(insert, [(import_id, *row) for row in rows])
         return
-    marks = ", ".join("?" * len(columns))
-    db.session.connection().exec_driver_sql(
-        f"INSERT INTO recon_transactions ({', '.join(columns)}) VALUES ({marks})", [(import_id, *row) for row in rows])
+    connection = db.engine.raw_connection()
+    try:
+        with connection.driver_connection.cursor() as cursor, \
+                cursor.copy(f"COPY recon_transactions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+
+            def write(rows: list[tuple]) -> None:
+                for row in rows:
+                    copy.write_row((import_id, *row))
+
+            yield write
+        connection.commit()
+    finally:
+        connection.close()  # back to the pool; rolled back if the COPY did not end
 
 
 def clear(import_id: int) -> None:

@@ -37,11 +37,8 @@ def read_upload(job: Job, upload: ReconImport) -> ReportSummary:
             last[0] = time.monotonic()
 
     ledger.clear(upload.id)  # rows staged by a read that a crash cut short
-
-    def stage(rows: list[tuple]) -> None:
-        ledger.stage(upload.id, rows)
-
-    with recon_files.local_files(upload) as (report_path, orders_path):
+    db.session.commit()
+    with recon_files.local_files(upload) as (report_path, orders_path), ledger.staging(upload.id) as stage:
         summary = preview(report_path, orders_path, progress=progress, transactions=stage)
     store_preview(job, upload, summary)
     return summary

@@ -229,7 +229,8 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
         upload_row = ReconImport(job_id=job.id, filename="sums.csv", size_bytes=len(content))
         db.session.add(upload_row)
         db.session.flush()
-        summary = summarize(io.BytesIO(content), transactions=lambda rows: ledger.stage(upload_row.id, rows))
+        with ledger.staging(upload_row.id) as stage:
+            summary = summarize(io.BytesIO(content), transactions=stage)
         assert summary.ok, summary.errors
         for (settlement_id, state), order in summary.state_orders.items():
             db.session.add(SettlementState(settlement_id=settlement_id, state=state))  # known: looked up in SQL

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 
 from tests.helpers import WorkerSet, wait_for
-from tests.http_upload import PeakRss, confirm, gunicorn, logged_in, post_upload
+from tests.http_upload import MultipartFile, PeakRss, confirm, gunicorn, logged_in, post_upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
 
@@ -82,3 +83,31 @@ def test_a_200_mb_report_through_gunicorn(app: Flask, worker_env: dict[str, str]
     with app.app_context():
         assert orders > 0
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == orders
+
+
+def test_a_200_mb_report_through_the_api(app: Flask, worker_env: dict[str, str], workers: WorkerSet,
+                                         api_token: str, report: Path, tmp_path: Path) -> None:
+    """The same report as a script sends it: POST /api/jobs with a bearer token, poll the preview, confirm."""
+    with gunicorn(dict(worker_env, WEB_CONCURRENCY="1"), tmp_path / "gunicorn.log") as (base, _):
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {api_token}"
+        body = MultipartFile({"kind": "reconciliation"}, "file", report)
+        response = api.post(f"{base}/api/jobs", data=body, headers={"Content-Type": body.content_type}, timeout=1800)
+        assert response.status_code == 202, response.text[:1000]
+        job_id = response.json()["id"]
+
+        def preview() -> dict | None:
+            job = api.get(f"{base}/api/jobs/{job_id}", timeout=30).json()
+            return job if job["status"] in ("awaiting_confirmation", "failed", "succeeded") else None
+
+        job = wait_for(preview, timeout=600, interval=0.5, message="the preview")
+        assert job["status"] == "awaiting_confirmation", job.get("error")
+        orders = job["reconciliation"]["orders"]
+        assert orders and all(order["new"]["rows"] == order["rows"] for order in orders), "a new settlement: all new"
+        assert job["reconciliation"]["bytes_read"] == report.stat().st_size
+        assert api.post(f"{base}/api/jobs/{job_id}/confirm", timeout=60).status_code == 202
+        wait_for(lambda: job_status(app, job_id) in ("succeeded", "failed", "completed_with_failures"), timeout=600,
+                 interval=0.5, message="the sales orders")
+    assert job_status(app, job_id) == "succeeded"
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == len(orders)

@@ -80,7 +80,8 @@ def upload_json(upload: ReconImport) -> dict[str, Any]:
         "confirmed_at": iso(upload.confirmed_at), "confirmed_by": upload.confirmed_by,
         "already_imported": {"job_id": earlier.job_id, "confirmed_at": iso(earlier.confirmed_at),
                              "confirmed_by": earlier.confirmed_by} if earlier else None,
-        "nothing_new": preview.get("nothing_new"), "total": preview.get("total"),
+        "nothing_new": preview.get("nothing_new"), "imported_jobs": preview.get("imported_jobs"),
+        "total": preview.get("total"),
         "settlements": preview.get("settlements", []), "states": preview.get("states", []),
         "orders": [order_json(order) for order in preview.get("orders", [])],
         "other": preview.get("other", []), "excluded": preview.get("excluded"),
@@ -111,7 +112,7 @@ def order_json(order: dict[str, Any]) -> dict[str, Any]:
         "settlement_id": order["settlement_id"], "state": order["state"], "rows": order.get("rows"),
         "orders": order["orders"], "refunds": order["refunds"], "product_sales": amounts.get(PRODUCT_SALES, 0),
         "tax": sum(amounts.get(bucket, 0) for bucket in TAX_BUCKETS), "total": sum(amounts.values()),
-        "amounts": amounts, "new": order.get("new"), "imported": order.get("imported"),
+        "amounts": amounts, "new": order.get("new"), "imported": order.get("imported"), "blocked": order.get("blocked"),
     }
 
 
