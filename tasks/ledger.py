@@ -3,8 +3,8 @@
 An upload's reader stages one row per order transaction (``recon_transactions``). Writing a
 (settlement, state) claims its staged transactions in ``erp_sales_order_transactions``, whose key
 is (settlement and state, transaction hash, occurrence): an INSERT … ON CONFLICT DO NOTHING, so a
-transaction that any import wrote before, or that a concurrent import is writing, is skipped,
-and the database's unique index decides the race. The sales order is then made of exactly the
+transaction that any import wrote before is skipped; writers of one (settlement, state) take turns
+on its row in ``erp_settlement_states``, so a concurrent import claims after this one commits. The sales order is then made of exactly the
 transactions this import claimed, so its header equals its lines, and the ERP's documents of a
 (settlement, state) add up to the distinct transactions of every file confirmed.
 
@@ -224,13 +224,14 @@ def write(import_id: int, kind: str, settlement_id: str, state: str, currency: s
 def claim(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> int:
     """Claim the group's transactions that no sales order holds yet for ``order_id``; return how many.
 
-    In key order, so two imports claiming overlapping sets take their index entries in the same
-    order and wait for each other instead of deadlocking.
+    Writers of one (settlement, state) take turns on its row (``settlement_state_id``), so the
+    unique key settles only what a lock cannot: nothing, unless a row was claimed outside ``write``.
+    The numbering reads two columns, not the whole row, so its sort stays small.
     """
     sql = f"""
         INSERT INTO erp_sales_order_transactions (settlement_state_id, txn_hash, occurrence, sales_order_id)
-        SELECT :key, t.txn_hash, t.occurrence, :order_id FROM ({NUMBERED.format(only_group=GROUP)}) t
-        WHERE true ORDER BY t.txn_hash, t.occurrence
+        SELECT :key, txn_hash, row_number() OVER (PARTITION BY txn_hash ORDER BY line) - 1, :order_id
+        FROM recon_transactions WHERE import_id = :import_id {GROUP}
         ON CONFLICT DO NOTHING
     """
     params = {"import_id": import_id, "settlement_id": settlement_id, "state": state, "key": key, "order_id": order_id}

@@ -23,7 +23,7 @@ STAGED_COLUMNS = ("settlement_id", "state", "line", "txn_hash", "sku", "order_ke
                   *STAGED_BUCKETS, "total")
 """The order of the values of one staged row, as the reader emits it."""
 
-BATCH = 20_000
+BATCH = 5000
 Row = tuple
 Flush = Callable[[list[Row]], None]
 
