@@ -31,13 +31,14 @@ def csrf_token(html: str) -> str:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``gunicorn wsgi:app`` with the Procfile's web settings on a free port; yields (base URL, process)."""
+def gunicorn(env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``gunicorn wsgi:app`` with the Procfile's web settings on a free port, started in ``cwd``
+    (another directory than the project's needs PYTHONPATH in ``env``); yields (base URL, process)."""
     port = free_port()
     args = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
             "--worker-class", "gthread", "--threads", "8", "--workers", "1"]
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=dict(env, PORT=str(port)), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=cwd, env=dict(env, PORT=str(port)), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:

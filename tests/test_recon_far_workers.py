@@ -1,20 +1,19 @@
 """Web and workers share no disk: each has its own working directory, UPLOAD_FOLDER and TMPDIR,
 as on a platform whose processes run on different machines, and reports still read and confirm."""
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.datastructures import FileStorage
 
 from tests.conftest import csrf_token
 from tests.helpers import ROOT, WorkerSet
+from tests.http_upload import confirm as press_confirm
+from tests.http_upload import gunicorn, logged_in, post_upload
 from tests.recon_corpus.builders import dr_file, dr_row
 from tests.test_recon_job import CORPUS, DATE_RANGE, job_id_of, job_in, upload
-from webapp import reconcile
 from webapp.extensions import db
 from webapp.models import ReconImport, SalesOrder, StoredFile
 
@@ -25,7 +24,7 @@ LARGE_ROWS = 160_000  # about 45 MB: past the size the reader splits between two
 def far_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Separate directories for the web process and the worker machine."""
     base = tmp_path_factory.mktemp("machines")
-    dirs = {name: base / name for name in ("web", "web-uploads", "worker", "worker-uploads", "worker-tmp")}
+    dirs = {name: base / name for name in ("web", "web-uploads", "web-tmp", "worker", "worker-uploads", "worker-tmp", "logs")}
     for path in dirs.values():
         path.mkdir()
     return dirs
@@ -60,7 +59,7 @@ def large_report() -> bytes:
 def no_files_left(far_dirs: dict[str, Path]) -> None:
     """Nothing was saved under either UPLOAD_FOLDER, and the worker's temporary copies are gone
     (the pool's own multiprocessing directory, pymp-*, aside)."""
-    for name in ("web", "web-uploads", "worker", "worker-uploads", "worker-tmp"):
+    for name in ("web", "web-uploads", "web-tmp", "worker", "worker-uploads", "worker-tmp"):
         root = far_dirs[name]
         left = [p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.relative_to(root).parts[0].startswith("pymp-")]
         assert left == [], f"files left in {name}"
@@ -104,20 +103,28 @@ def test_a_settlement_with_its_orders_report_reads_and_is_discarded(
     no_files_left(far_dirs)
 
 
-def test_a_large_report_is_read_on_two_cores_from_the_local_copy(
-    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+def test_a_large_report_through_gunicorn_in_its_own_directory_is_read_on_two_cores_and_confirmed(
+    app: Flask, worker_env: dict[str, str], far_workers: WorkerSet, far_dirs: dict[str, Path], operator: tuple[str, str]
 ) -> None:
-    """A report large enough for the reader's helper process, which seeks in the worker's temporary copy.
-
-    Launched as the form's view does, past the request's form parsing: a form that large is the
-    business of the upload limits, tested with them.
-    """
-    content = large_report()
-    with app.test_request_context():
-        job_id = reconcile.launch_reconciliation(FileStorage(io.BytesIO(content), filename="large.csv"), None, None).id
-    job_in(app, job_id, "awaiting_confirmation", timeout=120)
+    """gunicorn started in the web's directory with its own UPLOAD_FOLDER and TMPDIR takes the form post (over
+    10 MiB, with its CSRF token); the worker reads it on two cores from its temporary copy; Confirm writes it."""
+    path = far_dirs["web"] / "large.csv"
+    path.write_bytes(large_report())
+    env = dict(worker_env, PYTHONPATH=str(ROOT), COOKIE_SECURE="0", UPLOAD_FOLDER=str(far_dirs["web-uploads"]),
+               TMPDIR=str(far_dirs["web-tmp"]))
+    with gunicorn(env, far_dirs["logs"] / "gunicorn.log", cwd=far_dirs["web"]) as (base, _):
+        session = logged_in(base, *operator)
+        response = post_upload(session, base, path)
+        assert response.status_code == 302, response.text[:500]
+        job_id = job_id_of(response.headers["Location"])
+        job_in(app, job_id, "awaiting_confirmation", timeout=120)
+        path.unlink()
+        with app.app_context():
+            upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
+            assert (upload_row.rows_read, upload_row.bytes_read) == (LARGE_ROWS, upload_row.size_bytes)
+            assert {s["state"]: s["orders"] for s in upload_row.preview["states"]} == {"WA": 106_666, "CA": 53_334}
+        no_files_left(far_dirs)
+        assert press_confirm(session, base, job_id).status_code == 302
+        assert job_in(app, job_id, "succeeded", "completed_with_failures", "failed", timeout=120).status == "succeeded"
     with app.app_context():
-        upload_row = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
-        assert (upload_row.rows_read, upload_row.bytes_read) == (LARGE_ROWS, len(content))
-        assert {s["state"]: s["orders"] for s in upload_row.preview["states"]} == {"WA": 106_666, "CA": 53_334}
-    no_files_left(far_dirs)
+        assert sorted(db.session.execute(db.select(SalesOrder.state)).scalars()) == ["CA", "WA"]
