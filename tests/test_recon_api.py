@@ -2,8 +2,6 @@
 
 import hashlib
 import io
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,7 +13,8 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import ROOT, WorkerSet, free_port, wait_for
+from tests.helpers import WorkerSet, wait_for
+from tests.http_upload import gunicorn as start_gunicorn
 from tests.recon_corpus.builders import dr_file, dr_row
 from webapp import outbox
 from webapp.extensions import db
@@ -204,7 +203,7 @@ def test_a_stored_preview_is_shown_as_data(app: Flask, api_token: str, unread: N
     assert shown["orders"] == [{
         "settlement_id": "6503097031", "state": "WA", "rows": None, "orders": 2, "refunds": 0,
         "product_sales": 2550, "tax": 255, "total": 2655, "amounts": order["amounts"],
-        "new": order["new"], "imported": order["imported"],
+        "new": order["new"], "imported": order["imported"], "blocked": None,
     }]
 
 
@@ -303,24 +302,8 @@ def test_a_file_with_errors_lists_them_by_line_and_cannot_be_confirmed(app: Flas
 @pytest.fixture(scope="module")
 def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The site under gunicorn with the Procfile's web settings, on the tests' database and Redis; yields its URL."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", "wb")
-    args = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "4"]
-    process = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(f"{base}/login", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(answers, timeout=60, interval=0.2, message="gunicorn")
+    with start_gunicorn(worker_env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as (base, _):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def chunked_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[Iterator[bytes], str]:
