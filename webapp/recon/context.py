@@ -89,6 +89,27 @@ def order_id_problem(order_id: str, column: str) -> str:
     return f"{column} {order_id!r} is not an Amazon order id (###-#######-#######), yet the row is an order or refund"
 
 
+def note_non_order_id(agg: Aggregator, label: str, order_id: str, is_order: bool, line: int, cents: int,
+                      column: str) -> bool:
+    """Check the id of a row kept out of the sales orders; True when a note about it was made.
+
+    An Order or Refund row lands there only without an order id: one whose order id a spreadsheet
+    damaged would drop its sale from its state, so that is an error (as is any id in scientific
+    notation); other rows may carry ids that are not order ids, which changes no total.
+    """
+    if order_id and (is_order or SCIENTIFIC_ID.fullmatch(order_id)):
+        raise RowError(order_id_problem(order_id, column))
+    if is_order:
+        agg.note(f"nonorder:{label}", line, f"{label} rows without an {column} are not sales order lines: counted in "
+                 "the non-order totals; the state totals hold the rows with one, so they are unaffected", cents)
+        return True
+    if order_id and not ORDER_ID.fullmatch(order_id):
+        agg.note(f"nonorder:{label}", line, f"{label} rows carry ids that are not order ids (e.g. {order_id!r}): "
+                 "they are not sales, counted in the non-order totals (totals unaffected)")
+        return True
+    return False
+
+
 def check_sku(sku: str, column: str = "sku") -> str:
     """The SKU, or RowError when a spreadsheet turned it into a number in scientific notation ('1.23E+05')."""
     if SCIENTIFIC_SKU.fullmatch(sku):

@@ -11,13 +11,12 @@ from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
     PLAIN_AMOUNT,
-    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
     check_sku,
-    order_id_problem,
+    note_non_order_id,
     order_key,
 )
 from webapp.recon.date_range_columns import (
@@ -253,25 +252,13 @@ class DateRangeRows:
         return parts[0] + " ", day
 
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
-        """A row that is not a sales order line: kept in the non-order totals by its type.
-
-        An Order or Refund row lands here only without an order id; one whose order id a
-        spreadsheet damaged would drop its sale from its state, so that is an error.
-        """
+        """A row that is not a sales order line: kept in the non-order totals by its type (see ``note_non_order_id``)."""
         label = type_text.strip() or "(blank type)"
-        if order_id and (kind != OTHER or SCIENTIFIC_ID.fullmatch(order_id)):
-            raise RowError(order_id_problem(order_id, "order id"))
-        if kind != OTHER:
-            self.agg.note(f"nonorder:{label}", line, f"{label} rows without an order id are not sales order lines: "
-                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
-                          "unaffected", total)
-        elif order_id and not ORDER_ID.fullmatch(order_id):
-            self.agg.note(f"nonorder:{label}", line, f"{label} rows carry ids that are not order ids (e.g. "
-                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
-        elif label.lower() in KNOWN_TYPES:
+        noted = note_non_order_id(self.agg, label, order_id, kind != OTHER, line, total, "order id")
+        if not noted and label.lower() in KNOWN_TYPES:
             self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: counted in the non-order "
                           "totals (totals unaffected)")
-        else:
+        elif not noted:
             self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: counted in the non-order "
                           "totals; the state totals hold only Order and Refund rows, so they are unaffected")
         self.agg.other_row(label, total)

@@ -8,13 +8,12 @@ from webapp.recon import model as m
 from webapp.recon.amounts import AmountError, format_cents, to_quantity
 from webapp.recon.context import (
     ORDER_ID,
-    SCIENTIFIC_ID,
     US_MARKETPLACES,
     Context,
     RowError,
     check_settlement_id,
     check_sku,
-    order_id_problem,
+    note_non_order_id,
     order_key,
 )
 from webapp.recon.detect import Detected, header_key, lacking
@@ -145,21 +144,8 @@ class SettlementRows:
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
 
     def other(self, kind: str, order_id: str, number: int, cents: int) -> None:
-        """A component that is not part of a sales order: kept in the non-order totals by its transaction type.
-
-        An Order or Refund row lands here only without an order-id; one whose order-id a
-        spreadsheet damaged would drop its sale from its state, so that is an error.
-        """
-        is_order = kind.lower() in ("order", "refund")
-        if order_id and (is_order or SCIENTIFIC_ID.fullmatch(order_id)):
-            raise RowError(order_id_problem(order_id, "order-id"))
-        if is_order:
-            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows without an order-id are not sales order lines: "
-                          "counted in the non-order totals; the state totals hold the rows with one, so they are "
-                          "unaffected", cents)
-        elif order_id and not ORDER_ID.fullmatch(order_id):
-            self.agg.note(f"nonorder:{kind}", number, f"{kind} rows carry ids that are not order ids (e.g. "
-                          f"{order_id!r}): they are not sales, counted in the non-order totals (totals unaffected)")
+        """A component that is not part of a sales order: kept in the non-order totals by its transaction type."""
+        note_non_order_id(self.agg, kind, order_id, kind.lower() in ("order", "refund"), number, cents, "order-id")
         self.agg.other_row(kind, cents)
 
     def order(self, cells: list[str], number: int, order_id: str, refund: bool, bucket: str, cents: int) -> None:
