@@ -127,3 +127,36 @@ def test_a_listed_key_that_is_not_a_key_fails_its_record(app: Flask, workers: Wo
     assert sorted(tap.requested) == sorted(["/sandbox/api/purchase-orders?status=pending",
                                             f"/sandbox/api/purchase-orders/{LISTED[0]}",
                                             f"/sandbox/api/purchase-orders/{LISTED[1]}"])
+
+
+def test_latest_dispatch_run_of_each_job_in_words(app: Flask, client: FlaskClient) -> None:
+    """Each queued job shows its own latest dispatch run, record steps' runs ignored; no run: waiting."""
+    from datetime import datetime
+
+    from webapp.dispatch_status import dispatch_views
+    from webapp.kinds import DISPATCH_TASK
+    from webapp.models import Job
+
+    due = datetime(2026, 12, 7, 9, 2, 34)
+    with app.app_context():
+        listing, lost, fresh = (Job(kind="purchase_orders", source=source, total=total)
+                                for source, total in (("pending", 0), ("upload", 2), ("upload", 1)))
+        db.session.add_all([listing, lost, fresh])
+        db.session.flush()
+        db.session.add_all([
+            TaskRun(task_id="d1", task_name=DISPATCH_TASK, job_id=listing.id, state="RETRY", attempt=4, retry_at=due, error="old"),
+            TaskRun(task_id="d1", task_name=DISPATCH_TASK, job_id=listing.id, state="RETRY", attempt=5, retry_at=due,
+                    error="the ERP failed with HTTP 502"),
+            TaskRun(task_id="d2", task_name=DISPATCH_TASK, job_id=lost.id, state="LOST", attempt=1),
+            TaskRun(task_id="f1", task_name="tasks.workflows.fetch_po", job_id=lost.id, state="RETRY", attempt=3),
+        ])
+        db.session.commit()
+        views = dispatch_views([listing, lost, fresh])
+        ids = listing.id, lost.id, fresh.id
+    assert views[ids[0]].text == "listing pending purchase orders from the ERP: retry 5 at 09:02:34 (the ERP failed with HTTP 502)"
+    assert (views[ids[1]].state, views[ids[1]].text) == (
+        "LOST", "making its records and sending them to the workers: its worker died during attempt 1; it will be sent again")
+    assert ids[2] not in views
+    table = client.get("/jobs-table").get_data(as_text=True)
+    assert "retry 5 at 09:02:34 (the ERP failed with HTTP 502)" in table and "its worker died during attempt 1" in table
+    assert 'data-dispatch-state="waiting">waiting for a worker to start it' in table
