@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from tasks import jobs, records, runlog
-from tasks.erp_client import ErpError, TransientError, get_json
+from tasks.erp_client import ErpError, TransientError, erp_path, get_json
 from webapp.extensions import db
 
 
@@ -145,7 +145,7 @@ def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[st
         return records.outcome(record_id, True)
     records.mark_running(record)
     try:
-        data = validate(record.key, get_json(path.format(record.key), record.key))
+        data = validate(record.key, get_json(erp_path(path, record.key), record.key))
     except TransientError as exc:
         return retry_or_fail(task, record, exc)
     except ErpError as exc:

@@ -2,6 +2,7 @@
 
 import threading
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from flask import current_app
@@ -31,6 +32,19 @@ def session() -> requests.Session:
     if getattr(_local, "session", None) is None:
         _local.session = requests.Session()
     return _local.session
+
+
+def erp_path(template: str, key: str) -> str:
+    """``template`` with ``key`` in its ``{}`` as one encoded path segment, so no key can name another URL.
+
+    Every character but letters, digits and ``-._~`` is percent-encoded (``/``, ``?``, ``#``, ``%``
+    included); a key of dots only, which a URL would read as "this" or "the parent" segment, has
+    its dots encoded too.
+    """
+    segment = quote(key, safe="")
+    if segment and set(segment) == {"."}:
+        segment = segment.replace(".", "%2E")
+    return template.format(segment)
 
 
 def parse_retry_after(value: str | None) -> float | None:

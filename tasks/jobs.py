@@ -26,6 +26,23 @@ def add_records(job: Job, keys: list[str]) -> None:
     job.total = len(existing) + len(rows)
 
 
+def fail_listed(job_id: int, problems: dict[str, str]) -> None:
+    """Fail, each with its reason, the records of keys the ERP listed that are not keys (never fetched).
+
+    Only records still pending change, so a dispatch that runs again changes nothing. The caller commits.
+    """
+    if not problems:
+        return
+    records_table = JobRecord.__table__
+    db.session.execute(
+        records_table.update()
+        .where(records_table.c.job_id == job_id, records_table.c.key == db.bindparam("listed_key"),
+               records_table.c.state == RecordState.PENDING)
+        .values(state=RecordState.FAILED, error=db.bindparam("reason"), finished_at=utcnow()),
+        [{"listed_key": key, "reason": reason} for key, reason in problems.items()],
+    )
+
+
 def record_ids(job_id: int) -> list[int]:
     """Ids of the job's records that still need work, in input order."""
     return list(

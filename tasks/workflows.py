@@ -13,23 +13,19 @@ import uuid
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
+from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper
+from tasks.listing import ListingUnusable, read_listing
 from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
 from tasks.erp_client import PermanentError, TransientError, get_json
 from webapp import outbox, recon_files
 from webapp.extensions import db
+from webapp.kinds import KINDS, LISTINGS
 from webapp.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
-
-# Jobs whose keys come from the ERP at dispatch time: (kind, source) → (path, JSON field, words).
-ERP_LISTINGS = {
-    ("purchase_orders", "pending"): ("/purchase-orders?status=pending", "purchase_orders", "pending purchase orders"),
-    ("bills_of_materials", "erp_products"): ("/products", "products", "products with a bill of materials"),
-}
-
 
 # Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).
 DB_OUTAGE = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 60}
@@ -43,20 +39,21 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
         return {"job": job_id, "dispatched": False}
     if add_listed_records(job):
         db.session.commit()  # the records exist from here on; a cancel waiting for them goes first
-    listing = ERP_LISTINGS.get((job.kind, job.source))
+    listing = LISTINGS.get((job.kind, job.source))
     if listing is not None and job.total == 0:
-        path, field, what = listing
         try:
-            keys = get_json(path, what)[field]
+            listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
+                                  current_app.config["MAX_JOB_RECORDS"])
         except TransientError as exc:
-            raise self.retry(countdown=backoff_seconds(self.request.retries, exc.retry_after)) from None
-        except (PermanentError, KeyError, TypeError) as exc:
-            jobs.fail_job(job, f"could not list {what}: {exc}")
+            raise retry_dispatch(self, exc.reason, backoff_seconds(self.request.retries, exc.retry_after)) from None
+        except (PermanentError, ListingUnusable) as exc:
+            jobs.fail_job(job, f"could not list {listing.what}: {exc}")
             return {"job": job_id, "dispatched": False}
-        if not keys:
-            jobs.fail_job(job, f"the ERP lists no {what}")
+        if not listed.keys:
+            jobs.fail_job(job, f"the ERP lists no {listing.what}")
             return {"job": job_id, "dispatched": False}
-        jobs.add_records(job, [str(key) for key in keys])
+        jobs.add_records(job, listed.keys)
+        jobs.fail_listed(job_id, listed.problems)
     ids = jobs.record_ids(job_id)
     if not ids:  # nothing left to do (e.g. every record was already final): close the job now
         jobs.start_running(job_id)
@@ -72,8 +69,15 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     except Exception as exc:  # publish failed: try the whole dispatch again
         db.session.execute(db.update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED))
         db.session.commit()
-        raise self.retry(countdown=backoff_seconds(self.request.retries), exc=exc) from None
+        raise retry_dispatch(self, f"could not send its records to the workers ({type(exc).__name__})",
+                             backoff_seconds(self.request.retries), exc) from None
     return {"job": job_id, "dispatched": True, "records": len(ids)}
+
+
+def retry_dispatch(task: Task, reason: str, countdown: float, exc: Exception | None = None) -> Retry:
+    """Schedule the dispatch again, with the reason and the time it is due on its task run (the job page shows them)."""
+    runlog.annotate(task.request.id, error=reason, retry_at=runlog.retry_time(countdown))
+    return task.retry(countdown=countdown, exc=exc)
 
 
 def record_chain(kind: str, job_id: int, record_id: int) -> Any:

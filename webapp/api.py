@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp import audit, control, recon_api, reconcile
 from webapp.auth import operator_from_bearer
+from webapp.dispatch_status import DispatchView, dispatch_views
 from webapp.extensions import db
 from webapp.kinds import KINDS, RECONCILIATION
 from webapp.launch import launch_job
@@ -29,15 +30,18 @@ def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify(error=message, **extra), status
 
 
-def job_json(job: Job, counts: dict[str, int] | None = None) -> dict[str, Any]:
-    """A job as the API shows it: status, counts by state, timestamps (``counts`` if already read)."""
+def job_json(job: Job, counts: dict[str, int] | None = None, dispatches: dict[int, DispatchView] | None = None) -> dict[str, Any]:
+    """A job as the API shows it: status, counts by state, its dispatch step, timestamps (``counts``
+    and ``dispatches`` if already read for a page of jobs)."""
     summary = summarize(job, counts)
+    dispatch = (dispatch_views([job]) if dispatches is None else dispatches).get(job.id)
     return {
         "id": job.id, "kind": job.kind, "source": job.source, "status": job.status, "total": summary.total,
         "done": summary.done, "counts": summary.counts, "error": job.error, "input_name": job.input_name,
         "created_by": job.created_by.username if job.created_by else None,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "group_id": job.group_id, "chord_id": job.chord_id,
+        "dispatch": dispatch.as_json(iso) if dispatch else None,
         "url": url_for("jobs.detail", job_id=job.id, _external=True),
     }
 
@@ -110,8 +114,8 @@ def list_jobs() -> Response:
     jobs = db.session.execute(
         query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)
     ).scalars().all()
-    counts = state_counts([job.id for job in jobs])
-    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id]) for job in jobs])
+    counts, dispatches = state_counts([job.id for job in jobs]), dispatch_views(list(jobs))
+    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches) for job in jobs])
 
 
 @bp.get("/jobs/<int:job_id>")

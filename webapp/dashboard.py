@@ -5,9 +5,10 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 from sqlalchemy.orm import selectinload
 
+from webapp.dispatch_status import dispatch_views
 from webapp.extensions import db
 from webapp.kinds import KINDS
-from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord
+from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
 
 bp = Blueprint("dashboard", __name__)
 
@@ -38,8 +39,9 @@ def table_context() -> dict[str, object]:
     """Template variables of the jobs table fragment."""
     page = max(1, request.args.get("page", 1, type=int) or 1)
     jobs, done, has_more = jobs_page(page)
+    dispatches = dispatch_views([job for job in jobs if job.status == JobStatus.QUEUED])
     return {"jobs": jobs, "done": done, "page": page, "has_more": has_more, "kinds": KINDS,
-            "any_active": any(job.is_active for job in jobs)}
+            "dispatches": dispatches, "any_active": any(job.is_active for job in jobs)}
 
 
 def render_index(upload_errors: list[str] | None = None, failed_kind: str | None = None) -> str:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from flask_login import current_user, login_required
 
 from webapp import reconcile
+from webapp.dispatch_status import queued_dispatch
 from webapp.extensions import db
 from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
 from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
@@ -166,7 +167,7 @@ def detail(job_id: int) -> str:
         db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50)
     ).scalars().all()
     return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), events=events,
-                           **rows_context(job), **recon_context(job))
+                           dispatch=queued_dispatch(job), **rows_context(job), **recon_context(job))
 
 
 @bp.get("/<int:job_id>/summary")
@@ -218,7 +219,8 @@ def job_or_404(job_id: int) -> Job:
 
 def render_summary(job: Job, out_of_band: bool = False) -> str:
     """The summary fragment, read fresh."""
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band, **recon_context(job))
+    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
+                           dispatch=queued_dispatch(job), **recon_context(job))
 
 
 def shared_rows(job_id: int) -> tuple[bool, str]:

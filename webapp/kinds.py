@@ -30,7 +30,7 @@ class JobKind:
 
     def key_problem(self, value: str) -> str | None:
         """Why ``value`` is not a key of this kind, or None if it is one."""
-        if len(value) <= 64 and self.key_pattern.match(value):
+        if len(value) <= 64 and self.key_pattern.fullmatch(value):  # fullmatch: `$` alone lets a final newline through
             return None
         shown = value if len(value) <= 40 else value[:40] + "…"
         return f"{shown!r} is not a {self.key_label} (expected e.g. {self.key_example})"
@@ -85,3 +85,19 @@ RECONCILIATION = JobKind(
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in (PURCHASE_ORDERS, BILLS_OF_MATERIALS, RECONCILIATION)}
 
 DISPATCH_TASK = "tasks.workflows.dispatch_job"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Where a job whose keys come from the ERP at dispatch time finds them, and what they are in words."""
+
+    path: str
+    field: str
+    what: str
+
+
+# Jobs whose keys the dispatch task asks the ERP for: (kind, source) → the listing.
+LISTINGS: dict[tuple[str, str], Listing] = {
+    ("purchase_orders", "pending"): Listing("/purchase-orders?status=pending", "purchase_orders", "pending purchase orders"),
+    ("bills_of_materials", "erp_products"): Listing("/products", "products", "products with a bill of materials"),
+}
