@@ -77,7 +77,7 @@ task_routes = {
 
 beat_schedule = {
     "relay-outbox": {"task": "tasks.workflows.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "2"))},
-    "sweep": {"task": "tasks.workflows.sweep", "schedule": float(os.environ.get("SWEEP_SECONDS", "30"))},
+    "sweep": {"task": "tasks.workflows.sweep", "schedule": float(os.environ.get("SWEEP_SECONDS", "10"))},
     "run-due-schedules": {"task": "tasks.schedules.run_due_schedules", "schedule": float(os.environ.get("SCHEDULE_TICK_SECONDS", "15"))},
     "purge-uploads": {"task": "tasks.workflows.purge_uploads", "schedule": float(os.environ.get("UPLOAD_PURGE_SECONDS", "3600"))},
 }

@@ -211,6 +211,33 @@ def worker_status(hostname: str, current: bytes | None, seen: bytes, now: float)
     )
 
 
+def dead_workers(client: redis.Redis, names: set[str], beats: float, now: float | None = None) -> set[str]:
+    """Which of these workers sent no heartbeat for ``beats`` of their intervals (two round trips).
+
+    A worker Redis knows nothing about (no key, no last-seen entry: Redis restarted empty, or a
+    worker that never beat) is not judged dead, so a broker restart does not resend live work.
+    """
+    now = time.time() if now is None else now
+    ordered = sorted(names)
+    if not ordered:
+        return set()
+    live = client.mget([KEY_PREFIX + name for name in ordered])
+    seen = client.hmget(SEEN_KEY, ordered)
+    dead = set()
+    for name, current, last in zip(ordered, live, seen):
+        raw = current if current is not None else last
+        if raw is None:
+            continue
+        try:
+            data = json.loads(raw)
+            sent_at, interval = float(data["sent_at"]), float(data.get("interval") or 10.0)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if now - sent_at > beats * interval:
+            dead.add(name)
+    return dead
+
+
 def from_epoch(epoch: float) -> datetime:
     """Unix seconds as a naive UTC datetime (as every timestamp in the app)."""
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)

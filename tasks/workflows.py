@@ -220,7 +220,8 @@ def sweep() -> dict[str, Any]:
     for job_id, record_ids in stalled.items():
         kind = sweeper.mark_swept(job_id, len(record_ids))
         apply_canvas(kind, job_id, record_ids)
-    return {"dispatch_resent": resent, "records_resent": stalled, "finalized": jobs.finalize_stalled(),
+    restored = sweeper.restore_orphaned_messages()
+    return {"dispatch_resent": resent, "records_resent": stalled, "messages_restored": restored, "finalized": jobs.finalize_stalled(),
             "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
 
 

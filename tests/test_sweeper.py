@@ -98,3 +98,47 @@ def test_a_file_being_read_is_not_finalized(app: Flask) -> None:
         db.session.commit()
         assert finalize_stalled() == []
         assert db.session.get(Job, reading.id).status == "running"
+
+
+def beat_as(app: Flask, hostname: str, seconds_ago: float, interval: float = 10.0) -> None:
+    """Write a worker's heartbeat as its heartbeat thread would, sent ``seconds_ago``."""
+    import json
+    import time
+
+    import redis
+
+    from tasks import heartbeat
+
+    body = json.dumps({"hostname": hostname, "sent_at": time.time() - seconds_ago, "interval": interval})
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    client.set(heartbeat.KEY_PREFIX + hostname, body, px=int(interval * heartbeat.TTL_INTERVALS * 1000))
+    client.hset(heartbeat.SEEN_KEY, hostname, body)
+
+
+@pytest.mark.parametrize(("seconds_ago", "orphaned"), [(45, True), (5, False), (25, False)])
+def test_a_step_is_orphaned_only_once_its_worker_missed_its_beats(app: Flask, seconds_ago: float, orphaned: bool) -> None:
+    """A STARTED step on a worker silent for 3 beats is orphaned; a slow worker still beating keeps its step."""
+    app.config["WORKER_DEAD_AFTER_BEATS"] = 3
+    worker = f"w{seconds_ago}@test"
+    beat_as(app, worker, seconds_ago)
+    with app.app_context():
+        job_id = make_running_job(0.5)
+        record_id = db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.seq == 2)).scalar_one()
+        db.session.add(TaskRun(task_id="t-make", task_name="tasks.workflows.make_po", job_id=job_id, record_id=record_id,
+                               state="STARTED", worker=worker, started_at=utcnow()))
+        db.session.commit()
+        found = sweeper.orphaned_runs()
+        if not orphaned:
+            assert found == {}
+            return
+        assert [(o.task_id, o.step, o.record_id) for o in found[job_id]] == [("t-make", "make_po", record_id)]
+
+
+def test_a_worker_redis_never_heard_of_is_not_judged_dead(app: Flask) -> None:
+    """No heartbeat at all (Redis restarted empty) is no proof of death: the step waits for the stuck-job path."""
+    import redis
+
+    from tasks import heartbeat
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    assert heartbeat.dead_workers(client, {"never-seen@test"}, 3) == set()

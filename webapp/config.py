@@ -75,6 +75,9 @@ def settings_from_env() -> dict[str, Any]:
         # A running job without progress this long has lost messages: the sweeper sends them again.
         # Longer than the visibility timeout, so Redis' own redelivery goes first.
         "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", env_int("BROKER_VISIBILITY_TIMEOUT", 3600) + 300),
+        # A worker whose heartbeat is this many HEARTBEAT_SECONDS old is dead: the sweeper sends its
+        # started record steps again at once (3 beats of 10 s: 30 s).
+        "WORKER_DEAD_AFTER_BEATS": env_float("WORKER_DEAD_AFTER_BEATS", 3.0),
         # Record steps retry this many times, up to DB_BACKOFF_MAX seconds apart, while the database is down.
         "DB_RETRY_MAX": env_int("DB_RETRY_MAX", 30),
         "DB_BACKOFF_MAX": env_float("DB_BACKOFF_MAX", 30.0),
