@@ -128,7 +128,7 @@ def end_to_end(path: Path) -> EndToEnd:
                     raise RuntimeError("the reconciliation job did not succeed")
                 written = time.perf_counter() - confirmed
             finally:
-                web.running = False
+                web.stopped.set()
                 worker_peak = worker.stop()
         return EndToEnd(copy, upload, previewed, written, job_total(bench, job_id), web_idle, web_peak, worker_peak)
 

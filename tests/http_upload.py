@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,7 +112,7 @@ class PeakRss(threading.Thread):
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.peak = 0
-        self.running = True
+        self.stopped = threading.Event()
 
     def now(self) -> int:
         """The family's RSS in bytes right now."""
@@ -126,13 +125,13 @@ class PeakRss(threading.Thread):
         return total
 
     def run(self) -> None:
-        while self.running:
+        while not self.stopped.is_set():
             self.peak = max(self.peak, self.now())
-            time.sleep(0.02)
+            self.stopped.wait(0.02)  # the sampling period; stop() ends it at once
 
     def stop(self) -> int:
         """Stop sampling; return the peak."""
-        self.running = False
+        self.stopped.set()
         self.join()
         return self.peak
 
