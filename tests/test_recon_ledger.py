@@ -11,7 +11,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tasks.ledger import invariant_problems
+from tasks.ledger_checks import invariant_problems
 from tests.helpers import WorkerSet
 from tests.http_upload import confirm as press_confirm
 from tests.http_upload import gunicorn, logged_in, post_upload
