@@ -3,7 +3,8 @@
 A record step never lets an error escape into its chord: a database outage is retried with
 backoff, any other unexpected error fails the record with its traceback in the task log, a task
 whose worker died POISON_CAP times is failed instead of being redelivered forever, and a
-cancelled job's records are cancelled instead of written.
+cancelled job's records are cancelled instead of written, unless their first ERP write already
+committed: those finish their remaining write steps, so a record is in the ERP whole or not at all.
 """
 
 import random
@@ -70,7 +71,7 @@ class RecordTask(Task):
         record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
         records.hold(record)  # the step's first records.load() takes it instead of a query
         try:
-            if by is not None:
+            if by is not None and not partly_written(record):
                 return cancel_unless_done(record_id, by)
             return self.run(*args, **kwargs)
         finally:
@@ -95,10 +96,17 @@ def commit_each_statement() -> None:
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def partly_written(record: Any) -> bool:
+    """True once the record's first ERP write committed (its erp_ref is set): a cancel lets it finish,
+    so that a cancelled record never leaves part of itself in the ERP (a product without its components)."""
+    return record is not None and record.erp_ref is not None
+
+
 def cancel_unless_done(record_id: int, by: str | None) -> dict[str, Any]:
     """Mark the record cancelled unless it already has its final outcome."""
     record = records.load(record_id)
-    if record is None or records.is_done(record):
+    if record is None or records.is_done(record) or partly_written(record):
+        # A partly written record was written by another delivery meanwhile: that one finishes it.
         runlog.note(state=runlog.SKIPPED)
         return records.outcome(record_id, record is not None and record.state == "succeeded")
     return records.mark_cancelled(record, by)

@@ -161,16 +161,17 @@ def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tup
     return row, None if row.cancel_requested_at is None else row.cancelled_by or "an operator"
 
 
-def ensure_not_cancelled_after_write(job_id: int) -> None:
+def ensure_not_cancelled_after_write(job_id: int, record: Row) -> None:
     """Raise JobCancelled if the job was cancelled; a step that writes to the ERP calls it after
-    writing and before committing.
+    writing and before committing, with the record as the step loaded it. A record whose first
+    write committed before (its erp_ref set) finishes whatever the cancel: it is not checked.
 
     Needed on SQLite only: the check runs inside the write transaction, which holds the database's
     write lock, so no cancel can commit between the check and the commit. On PostgreSQL the step's
     first query took a share lock on the job row before the write (cancelled_by_loading), so a
     cancel cannot have been acknowledged since.
     """
-    if locks_rows():
+    if locks_rows() or record.erp_ref is not None:
         return
     by = cancelled_by(job_id)
     if by is not None:

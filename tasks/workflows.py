@@ -123,7 +123,7 @@ def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "no ERP data was fetched for this purchase order")
     po_id = purchase_orders.write_purchase_order(record.payload, job_id)
     records.mark_succeeded(record, str(po_id))
-    jobs.ensure_not_cancelled_after_write(job_id)
+    jobs.ensure_not_cancelled_after_write(job_id, record)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
@@ -138,7 +138,7 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     if not record.payload:
         return records.mark_failed(record, "no ERP data was fetched for this product")
     records.update(record_id, erp_ref=str(boms.write_product(record.payload, job_id)))
-    jobs.ensure_not_cancelled_after_write(job_id)
+    jobs.ensure_not_cancelled_after_write(job_id, record)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
@@ -154,7 +154,7 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
         return records.mark_failed(record, "the product was not made, so its components cannot be")
     boms.write_components(int(record.erp_ref), record.payload)
     records.mark_succeeded(record, record.erp_ref)
-    jobs.ensure_not_cancelled_after_write(job_id)
+    jobs.ensure_not_cancelled_after_write(job_id, record)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)
@@ -200,7 +200,7 @@ def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]
     records.mark_succeeded(record, str(order_id) if order_id is not None else None)
     if order_id is None:
         records.update(record_id, error=words)  # why nothing was written, on the row
-    jobs.ensure_not_cancelled_after_write(job_id)
+    jobs.ensure_not_cancelled_after_write(job_id, record)
     runlog.settle_in_transaction()
     db.session.commit()
     return records.outcome(record_id, True)

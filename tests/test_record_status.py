@@ -34,6 +34,23 @@ def test_describe(rec: JobRecord, latest: LatestRun | None, live: set[str] | Non
     assert describe(rec, latest, live, retries=3, max_retries=8) == expected
 
 
+@pytest.mark.parametrize(
+    ("rec", "latest", "live", "expected"),
+    [
+        (record("running"), LatestRun("make product", "SUCCESS", "w1", None), set(), ("running", "finishing: cancel requested")),
+        (record("running"), LatestRun("make components", "STARTED", "w1", None), {"w1"}, ("running", "finishing: cancel requested")),
+        (record("running"), LatestRun("make components", "STARTED", "w1", None), set(),
+         ("lost", "lost: w1 stopped sending heartbeats while running make components")),
+        (record("succeeded"), None, set(), ("succeeded", "succeeded")),
+        (record("cancelled"), None, set(), ("cancelled", "cancelled")),
+    ],
+)
+def test_describe_after_a_cancel_request(rec: JobRecord, latest: LatestRun | None, live: set[str] | None,
+                                         expected: tuple[str, str]) -> None:
+    """A record of a cancelled job that is not final says it is finishing; final and lost rows say what they are."""
+    assert describe(rec, latest, live, retries=0, max_retries=8, cancel_requested=True) == expected
+
+
 def test_running_time_is_counted(app: Flask) -> None:
     """A run started 42 s ago on a live worker says so."""
     latest = LatestRun("fetch", "STARTED", "w1", utcnow() - timedelta(seconds=42))

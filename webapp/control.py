@@ -4,12 +4,14 @@ Each action is one transaction that also writes its audit event; work to send go
 the outbox like a launch.
 """
 
+from datetime import datetime
+
 from webapp import audit, outbox, recon_files
 from webapp.extensions import db
 from webapp.keyfile import parse_key_csv, parse_key_text
 from webapp.kinds import DISPATCH_TASK, KINDS, RECONCILIATION
 from webapp.launch import add_listed_records, launch_job
-from webapp.models import Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 
 NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)
 
@@ -27,10 +29,12 @@ def lock_job(job_id: int) -> Job:
 
 
 def cancel_job(job_id: int, operator: Operator | None) -> Job:
-    """Set the job's cancel flag: records not started are cancelled now, running steps finish.
+    """Set the job's cancel flag: records that wrote nothing are cancelled now, running steps and
+    partly written records finish.
 
     The flag is authoritative: every step checks it before writing, under the same row lock, so
-    once this commits no ERP write of this job can follow.
+    once this commits no ERP write of a record that wrote nothing can follow. A record whose first
+    write committed (its erp_ref set) is never cancelled: cancelled means none of it is in the ERP.
     """
     job = lock_job(job_id)
     if not job.is_active and job.status != JobStatus.AWAITING_CONFIRMATION:
@@ -39,22 +43,42 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
     now = utcnow()
     job.cancel_requested_at = now
     job.cancelled_by = audit.actor_name(operator)
+    not_started = (JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED))
     count = db.session.execute(
         db.update(JobRecord)
-        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED))
+        .where(*not_started, JobRecord.erp_ref.is_(None))
         .values(state=RecordState.CANCELLED, error=f"cancelled by {job.cancelled_by}", retry_at=None, finished_at=now)
     ).rowcount
-    running = db.session.execute(
-        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == RecordState.RUNNING)
-    ).scalar_one()
+    if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION):
+        fail_stranded(job, now)
+    running = unfinished_count(job.id)
     if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION) or running == 0:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         if job.kind == RECONCILIATION.name:
             recon_files.delete_job_files(job.id)  # discarded: nothing will be written from its file
-    audit.record("cancel", f"cancelled {count} records not started; {running} running steps will finish", job, operator)
+    audit.record("cancel", f"cancelled {count} records not started; {running} records will finish", job, operator)
     db.session.commit()
     return job
+
+
+def fail_stranded(job: Job, now: datetime) -> None:
+    """Fail again the partly written records of a job cancelled before its dispatch (a retry of
+    failed records): no step will run them, and cancelled would claim nothing of them is in the ERP."""
+    db.session.execute(
+        db.update(JobRecord)
+        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED), JobRecord.erp_ref.is_not(None))
+        .values(state=RecordState.FAILED, error=f"cancelled by {job.cancelled_by} before its remaining steps ran",
+                retry_at=None, finished_at=now)
+    )
+
+
+def unfinished_count(job_id: int) -> int:
+    """Records of the job without a final outcome: running steps, and partly written records that finish."""
+    return db.session.execute(
+        db.select(db.func.count()).select_from(JobRecord)
+        .where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+    ).scalar_one()
 
 
 def retry_failed(job_id: int, operator: Operator | None) -> int:

@@ -94,17 +94,17 @@ def record_rows(job: Job, page: int, per_page: int, state: str | None = None) ->
     steps = KINDS[job.kind].steps
     rows = {r.id: RowView(r, [StepView(step.label) for step in steps]) for r in page_records}
     attach_runs(rows, steps)
-    describe_rows(rows)
+    describe_rows(rows, job.cancel_requested_at is not None)
     return list(rows.values()), matching
 
 
-def describe_rows(rows: dict[int, RowView]) -> None:
+def describe_rows(rows: dict[int, RowView], cancel_requested: bool = False) -> None:
     """Give each row its truthful status, with one batched heartbeat read for the workers on the page."""
     busy = {row.latest.worker for row in rows.values() if row.latest and row.latest.state == "STARTED" and row.latest.worker}
     live = live_workers(busy) if busy else set()
     limit = current_app.config["FETCH_MAX_RETRIES"]
     for row in rows.values():
-        row.state_class, row.status = describe(row.record, row.latest, live, row.retries, limit)
+        row.state_class, row.status = describe(row.record, row.latest, live, row.retries, limit, cancel_requested)
 
 
 def attach_runs(rows: dict[int, RowView], steps: tuple[Step, ...]) -> None:

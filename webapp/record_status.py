@@ -1,8 +1,8 @@
 """What a record row says it is doing, in words that tell the truth.
 
 queued (waiting for a worker), running (on worker W for N s), retry N of M at HH:MM:SS,
-succeeded, failed (reason), cancelled, or lost: its last run started on a worker that no longer
-sends heartbeats, and nothing has happened since. Liveness comes from one batched Redis read of
+finishing: cancel requested, succeeded, failed (reason), cancelled, or lost: its last run started
+on a worker that no longer sends heartbeats, and nothing has happened since. Liveness comes from one batched Redis read of
 the heartbeat keys of the workers on the page; without Redis the page still renders, with no
 "lost" judgement.
 """
@@ -45,8 +45,18 @@ def live_workers(names: set[str]) -> set[str] | None:
         return None
 
 
-def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int) -> tuple[str, str]:
-    """(state class, words) for one record row; ``retries`` is how many retries its steps took so far."""
+def is_lost(latest: LatestRun | None, live: set[str] | None) -> bool:
+    """True when the record's last run is still started on a worker known to send no heartbeats."""
+    return bool(latest and latest.state == "STARTED" and latest.worker and live is not None and latest.worker not in live)
+
+
+def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int,
+             cancel_requested: bool = False) -> tuple[str, str]:
+    """(state class, words) for one record row; ``retries`` is how many retries its steps took so far.
+
+    A record of a job with a cancel request that is not final yet will finish (a running step, or
+    a record partly written): it says so, unless its worker is lost.
+    """
     state = record.state
     if state == RecordState.SUCCEEDED:
         return "succeeded", "succeeded"
@@ -54,12 +64,14 @@ def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None,
         return "failed", f"failed: {record.error}" if record.error else "failed"
     if state == RecordState.CANCELLED:
         return "cancelled", "cancelled"
+    if cancel_requested and not is_lost(latest, live):
+        return "running", "finishing: cancel requested"
     if state == RecordState.RETRYING and record.retry_at:
         return "retrying", f"retry {retries} of {max_retries} at {record.retry_at:%H:%M:%S}"
     if latest is None:
         return "queued", "queued (waiting for a worker)"
     if latest.state == "STARTED":
-        if latest.worker and live is not None and latest.worker not in live:
+        if is_lost(latest, live):
             return "lost", f"lost: {latest.worker} stopped sending heartbeats while running {latest.step}"
         seconds = int((utcnow() - latest.started_at).total_seconds()) if latest.started_at else 0
         return "running", f"running {latest.step} on {latest.worker or 'a worker'} for {seconds} s"
