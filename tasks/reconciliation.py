@@ -143,6 +143,5 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 
 def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
     """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
-    kind = db.session.execute(db.select(ReconImport.report_kind).filter_by(id=payload["import_id"])).scalar_one()
-    return ledger.write(payload["import_id"], kind, payload["settlement_id"], payload["state"], payload["currency"], job_id,
-                        payload["rows"])
+    return ledger.write(payload["import_id"], payload["kind"], payload["settlement_id"], payload["state"],
+                        payload["currency"], job_id, payload["rows"])

@@ -21,6 +21,15 @@ from tests.helpers import ROOT, free_port, wait_for
 CHUNK = 1 << 20
 
 
+def date_range_report(path: Path, rows: int, seed: int) -> Path:
+    """A generated Date Range report of ``rows`` transactions at ``path`` (the benchmark's generator)."""
+    from scripts.make_date_range_report import write_report
+
+    with open(path, "wb") as out:
+        write_report(out, rows, seed=seed)
+    return path
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token a page carries."""
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(r'"X-CSRFToken": "([^"]+)"', html)

@@ -11,7 +11,7 @@ import requests
 from flask import Flask
 
 from tests.helpers import WorkerSet, wait_for
-from tests.http_upload import MultipartFile, PeakRss, confirm, gunicorn, logged_in, post_upload
+from tests.http_upload import MultipartFile, PeakRss, confirm, date_range_report, gunicorn, logged_in, post_upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
 
@@ -22,11 +22,7 @@ WEB_GROWTH_LIMIT = 100 * 1024 * 1024
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated Date Range report of about 200 MB."""
-    from scripts.make_date_range_report import write_report
-
-    path = tmp_path_factory.mktemp("http-upload") / "date-range-200mb.csv"
-    with open(path, "wb") as out:
-        write_report(out, ROWS, seed=5)
+    path = date_range_report(tmp_path_factory.mktemp("http-upload") / "date-range-200mb.csv", ROWS, seed=5)
     assert path.stat().st_size > 200_000_000
     return path
 

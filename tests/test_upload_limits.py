@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import csrf_token
+from tests.http_upload import date_range_report
 from webapp.extensions import db
 from webapp.models import Job, ReconImport
 
@@ -20,11 +21,7 @@ ELEVEN_MIB = b"po_number\n" + b"PO-100001\n" * (11 * 1024 * 1024 // 10)
 @pytest.fixture(scope="module")
 def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 60,000-row Date Range report, over the global 10 MiB limit."""
-    from scripts.make_date_range_report import write_report
-
-    path = tmp_path_factory.mktemp("reports") / "date-range-60k.csv"
-    with open(path, "wb") as out:
-        write_report(out, ROWS, seed=3)
+    path = date_range_report(tmp_path_factory.mktemp("reports") / "date-range-60k.csv", ROWS, seed=3)
     assert path.stat().st_size > 20_000_000
     return path
 

@@ -132,7 +132,8 @@ def confirm(job_id: int, operator: Operator | None) -> Job:
     db.session.execute(db.insert(JobRecord), [
         {"job_id": job.id, "seq": seq, "key": f"{o['settlement_id']}/{o['state']}", "state": RecordState.PENDING,
          "payload": {"import_id": upload.id, "settlement_id": o["settlement_id"], "state": o["state"],
-                     "rows": o["rows"], "currency": currencies.get(o["settlement_id"], "USD")}}
+                     "rows": o["rows"], "kind": upload.report_kind,
+                     "currency": currencies.get(o["settlement_id"], "USD")}}
         for seq, o in enumerate(orders, start=1)
     ])
     job.total = len(orders)
