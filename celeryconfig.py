@@ -73,6 +73,7 @@ task_routes = {
     "tasks.workflows.make_component": {"queue": "db"},
     "tasks.workflows.write_sales_order": {"queue": "db"},
     "tasks.workflows.finalize_job": {"queue": "db"},
+    "tasks.workflows.next_window": {"queue": "db"},
 }
 
 beat_schedule = {

@@ -43,15 +43,11 @@ def fail_listed(job_id: int, problems: dict[str, str]) -> None:
     )
 
 
-def record_ids(job_id: int) -> list[int]:
-    """Ids of the job's records that still need work, in input order."""
-    return list(
-        db.session.execute(
-            db.select(JobRecord.id)
-            .where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-            .order_by(JobRecord.seq)
-        ).scalars()
-    )
+def has_unfinished(job_id: int) -> bool:
+    """True while some record of the job needs work."""
+    return db.session.execute(
+        db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES)).limit(1)
+    ).first() is not None
 
 
 def final_status(counts: dict[str, int]) -> str | None:

@@ -189,6 +189,10 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
         log.exception("could not close the task run of %s", task_id)
 
 
+# Chord bodies that finalize a job from inside their own run: not abandoned, they are the closer.
+JOB_BODIES = ("tasks.workflows.finalize_job", "tasks.workflows.next_window")
+
+
 def close_abandoned_runs(job_id: int) -> None:
     """Mark LOST the runs of a finished job still shown as started (their worker died after the work).
 
@@ -198,7 +202,7 @@ def close_abandoned_runs(job_id: int) -> None:
     """
     db.session.execute(
         db.update(TaskRun)
-        .where(TaskRun.job_id == job_id, TaskRun.state == STARTED, TaskRun.task_name != "tasks.workflows.finalize_job")
+        .where(TaskRun.job_id == job_id, TaskRun.state == STARTED, TaskRun.task_name.not_in(JOB_BODIES))
         .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died after the work was done")
     )
 

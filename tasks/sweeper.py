@@ -71,9 +71,10 @@ def stalled_records(limit_jobs: int = 50) -> dict[int, list[int]]:
     for job in jobs:
         if last_activity(job) > cutoff or retry_pending(job, cutoff):
             continue
-        ids = db.session.execute(
+        ids = db.session.execute(  # only what was sent: flow control sends the rest (tasks.window)
             db.select(JobRecord.id)
-            .where(JobRecord.job_id == job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+            .where(JobRecord.job_id == job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES),
+                   JobRecord.seq <= job.sent_through)
             .order_by(JobRecord.seq)
         ).scalars().all()
         if ids:

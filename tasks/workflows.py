@@ -9,7 +9,6 @@ copy would be a write per step that nobody reads. The task log in SQL says how e
 """
 
 import traceback
-import uuid
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
@@ -17,7 +16,7 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper
+from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper, window
 from tasks.listing import ListingUnusable, read_listing
 from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
 from tasks.erp_client import PermanentError, TransientError, get_json
@@ -33,7 +32,8 @@ DB_OUTAGE = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_ba
 
 @shared_task(bind=True, max_retries=None, autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=30)
 def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
-    """Build and apply the job's canvas: chord(group(chain(fetch → make) per record) → finalize)."""
+    """Make the job's records and start it: its first window of chord(group(chain(fetch → make)
+    per record) → next_window) batches (tasks.window sends the rest as records finish)."""
     job = db.session.get(Job, job_id)
     if job is None or job.status != JobStatus.QUEUED or job.cancel_requested_at is not None:
         return {"job": job_id, "dispatched": False}
@@ -54,24 +54,22 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
             return {"job": job_id, "dispatched": False}
         jobs.add_records(job, listed.keys)
         jobs.fail_listed(job_id, listed.problems)
-    ids = jobs.record_ids(job_id)
-    if not ids:  # nothing left to do (e.g. every record was already final): close the job now
+    if not jobs.has_unfinished(job_id):  # nothing left to do (e.g. every record was already final): close the job now
         jobs.start_running(job_id)
         db.session.commit()
         return {"job": job_id, "dispatched": False, "finalized": jobs.finalize(job_id)["status"]}
-    kind, group_id, chord_id = job.kind, str(uuid.uuid4()), str(uuid.uuid4())
-    started = jobs.start_running(job_id, group_id=group_id, chord_id=chord_id, dispatch_task_id=self.request.id)
+    started = jobs.start_running(job_id, dispatch_task_id=self.request.id)
     db.session.commit()
     if not started:  # cancelled while the dispatch made its records or asked the ERP
         return {"job": job_id, "dispatched": False}
     try:
-        apply_canvas(kind, job_id, ids, group_id=group_id, chord_id=chord_id)
+        sent = window.top_up(job_id, send_batch)
     except Exception as exc:  # publish failed: try the whole dispatch again
         db.session.execute(db.update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED))
         db.session.commit()
         raise retry_dispatch(self, f"could not send its records to the workers ({type(exc).__name__})",
                              backoff_seconds(self.request.retries), exc) from None
-    return {"job": job_id, "dispatched": True, "records": len(ids)}
+    return {"job": job_id, "dispatched": True, "records": sent.sent}
 
 
 def retry_dispatch(task: Task, reason: str, countdown: float, exc: Exception | None = None) -> Retry:
@@ -91,14 +89,19 @@ def record_chain(kind: str, job_id: int, record_id: int) -> Any:
 
 
 def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
-    """Publish chord(group(record chain per record) → finalize_job); only ids travel."""
+    """Publish chord(group(record chain per record) → next_window); only ids travel."""
     header = group([record_chain(kind, job_id, r) for r in record_ids])
     if group_id:
         header.options["task_id"] = group_id
-    body = finalize_job.si(job_id=job_id)
+    body = next_window.si(job_id=job_id)
     if chord_id:
         body = body.set(task_id=chord_id)
     chord(header, body).apply_async()
+
+
+def send_batch(kind: str, job_id: int, batch: window.Batch) -> None:
+    """Publish one batch of a job's records (tasks.window decides which)."""
+    apply_canvas(kind, job_id, batch.record_ids, group_id=batch.group_id, chord_id=batch.chord_id)
 
 
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
@@ -207,8 +210,16 @@ def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]
 
 
 @shared_task(**DB_OUTAGE)
+def next_window(job_id: int) -> dict[str, Any]:
+    """Chord body of each batch: send the job's next records, or close the job when all are final."""
+    done = window.top_up(job_id, send_batch)
+    return {"job": job_id, "sent": done.sent, "in_flight": done.in_flight, "status": done.finalized}
+
+
+@shared_task(**DB_OUTAGE)
 def finalize_job(job_id: int) -> dict[str, Any]:
-    """Chord body: set the job's terminal status from its records' outcomes."""
+    """Set the job's terminal status from its records' outcomes (the chord body of canvases sent
+    before flow control; kept so their messages still run)."""
     return jobs.finalize(job_id)
 
 
@@ -221,7 +232,9 @@ def sweep() -> dict[str, Any]:
         kind = sweeper.mark_swept(job_id, len(record_ids))
         apply_canvas(kind, job_id, record_ids)
     restored = sweeper.restore_orphaned_messages()
-    return {"dispatch_resent": resent, "records_resent": stalled, "messages_restored": restored, "finalized": jobs.finalize_stalled(),
+    topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
+    return {"dispatch_resent": resent, "records_resent": stalled, "messages_restored": restored, "topped_up": topped,
+            "finalized": jobs.finalize_stalled(),
             "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
 
 

@@ -1,7 +1,8 @@
 """The bill-of-materials job end to end: real workers, real Redis, the sandbox ERP over HTTP."""
 
-from pathlib import Path
+import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -56,7 +57,9 @@ def test_flaky_erp_every_product_and_component_once(app: Flask, workers: WorkerS
         ).all()
     assert dict(steps) == {
         "tasks.workflows.fetch_bom": 40, "tasks.workflows.make_product": 40,
-        "tasks.workflows.make_component": 40, "tasks.workflows.finalize_job": 1, "tasks.workflows.dispatch_job": 1,
+        "tasks.workflows.make_component": 40, "tasks.workflows.dispatch_job": 1,
+        # one chord body per batch of the job's window (tasks.window)
+        "tasks.workflows.next_window": math.ceil(40 / app.config["JOB_WINDOW_BATCH"]),
     }
 
 

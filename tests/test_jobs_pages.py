@@ -132,16 +132,16 @@ def test_a_cancel_while_the_dispatch_prepares_is_not_undone(app: Flask, monkeypa
 
     with app.app_context():
         job_id = launch_job("purchase_orders", "upload", ["PO-100021", "PO-100022"], None).id
-    listed, published = jobs.record_ids, []
+    listed, published = jobs.has_unfinished, []
 
-    def cancel_meanwhile(of_job: int) -> list[int]:
-        ids = listed(of_job)
+    def cancel_meanwhile(of_job: int) -> bool:
+        unfinished = listed(of_job)
         with app.app_context():
             cancel_job(of_job, None)
-        return ids
+        return unfinished
 
-    monkeypatch.setattr(jobs, "record_ids", cancel_meanwhile)
-    monkeypatch.setattr(workflows, "apply_canvas", lambda *args, **kwargs: published.append(args))
+    monkeypatch.setattr(jobs, "has_unfinished", cancel_meanwhile)
+    monkeypatch.setattr(workflows, "send_batch", lambda *args, **kwargs: published.append(args))
     with app.app_context():
         assert workflows.dispatch_job.run(job_id=job_id) == {"job": job_id, "dispatched": False}
     with app.app_context():

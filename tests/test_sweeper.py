@@ -11,9 +11,10 @@ from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
 
 
 def make_running_job(minutes_idle: float, retry_in: float | None = None, final: bool = False) -> int:
-    """A running job with two records, last active ``minutes_idle`` ago."""
+    """A running job with two records, both sent, last active ``minutes_idle`` ago."""
     now = utcnow()
-    job = Job(kind="purchase_orders", source="upload", status="running", total=2, started_at=now - timedelta(hours=1))
+    job = Job(kind="purchase_orders", source="upload", status="running", total=2, started_at=now - timedelta(hours=1),
+              sent_through=2)
     db.session.add(job)
     db.session.flush()
     state = "succeeded" if final else "running"

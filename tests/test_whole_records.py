@@ -147,14 +147,16 @@ def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, hook
     assert len(runs) >= 2, "make_product was delivered again after the kill"
 
 
-@pytest.mark.parametrize(("job_status", "left_as", "job_after"), [("running", "pending", "running"), ("queued", "failed", "cancelled")])
-def test_cancel_never_marks_a_partly_written_record_cancelled(app: Flask, job_status: str, left_as: str, job_after: str) -> None:
-    """A record retried after its product was written (erp_ref set) is not cancelled: it finishes, or,
-    when its job will never run it, fails again."""
+@pytest.mark.parametrize(("job_status", "sent_through", "left_as", "job_after"),
+                         [("running", 2, "pending", "running"), ("running", 0, "failed", "cancelled"), ("queued", 0, "failed", "cancelled")])
+def test_cancel_never_marks_a_partly_written_record_cancelled(app: Flask, job_status: str, sent_through: int, left_as: str,
+                                                              job_after: str) -> None:
+    """A record retried after its product was written (erp_ref set) is not cancelled: it finishes when
+    it was sent to the workers, or, when its job will never send it (queued, or beyond the window), fails again."""
     from webapp.control import cancel_job
 
     with app.app_context():
-        job = Job(kind="bills_of_materials", source="upload", status=job_status, total=2)
+        job = Job(kind="bills_of_materials", source="upload", status=job_status, total=2, sent_through=sent_through)
         db.session.add(job)
         db.session.flush()
         db.session.add_all([JobRecord(job_id=job.id, seq=1, key="P-10520", state="pending", erp_ref="7"),

@@ -74,7 +74,7 @@ def test_sweeper_resends_records_whose_messages_were_lost(app: Flask, own_worker
     own_workers.start_beat()
     own_workers.wait_ready()
     with app.app_context():
-        job = Job(kind="purchase_orders", source="upload", status="running", total=5, started_at=utcnow())
+        job = Job(kind="purchase_orders", source="upload", status="running", total=5, started_at=utcnow(), sent_through=5)
         db.session.add(job)
         db.session.flush()
         for seq, key in enumerate(PO_NUMBERS[:5], start=1):

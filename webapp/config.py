@@ -92,6 +92,11 @@ def settings_from_env() -> dict[str, Any]:
         # A finished reconciliation job's files are deleted this many days after it ended.
         "UPLOAD_RETENTION_DAYS": env_float("UPLOAD_RETENTION_DAYS", 30.0),
         "MAX_JOB_RECORDS": env_int("MAX_JOB_RECORDS", 100_000),
+        # Flow control (tasks.window): a job keeps at most this many records in the broker, sent
+        # in chords of JOB_WINDOW_BATCH. Four times the io worker's threads keeps them busy with
+        # one job, and lets a job started later queue behind at most that much of each other job.
+        "JOB_WINDOW_RECORDS": env_int("JOB_WINDOW_RECORDS", 4 * env_int("IO_CONCURRENCY", 32)),
+        "JOB_WINDOW_BATCH": env_int("JOB_WINDOW_BATCH", 16),
         "RECORDS_PER_PAGE": 50,
         # How long one render of a job's rows serves every operator watching it (0: render each time).
         "FRAGMENT_CACHE_SECONDS": env_float("FRAGMENT_CACHE_SECONDS", 1.0),

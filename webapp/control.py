@@ -49,8 +49,7 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
         .where(*not_started, JobRecord.erp_ref.is_(None))
         .values(state=RecordState.CANCELLED, error=f"cancelled by {job.cancelled_by}", retry_at=None, finished_at=now)
     ).rowcount
-    if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION):
-        fail_stranded(job, now)
+    fail_stranded(job, now)
     running = unfinished_count(job.id)
     if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_CONFIRMATION) or running == 0:
         job.status = JobStatus.CANCELLED
@@ -63,11 +62,13 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
 
 
 def fail_stranded(job: Job, now: datetime) -> None:
-    """Fail again the partly written records of a job cancelled before its dispatch (a retry of
-    failed records): no step will run them, and cancelled would claim nothing of them is in the ERP."""
+    """Fail again the partly written records (a retry of failed records) that a cancel catches
+    before they were sent: after a cancel nothing more of the job is sent (tasks.window), so no
+    step will run them, and cancelled would claim nothing of them is in the ERP."""
     db.session.execute(
         db.update(JobRecord)
-        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED), JobRecord.erp_ref.is_not(None))
+        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED), JobRecord.erp_ref.is_not(None),
+               JobRecord.seq > job.sent_through)
         .values(state=RecordState.FAILED, error=f"cancelled by {job.cancelled_by} before its remaining steps ran",
                 retry_at=None, finished_at=now)
     )
@@ -96,6 +97,7 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
     job.status = JobStatus.QUEUED
     job.finished_at = None
     job.error = None
+    job.sent_through = 0  # the retried records are sent again from the first, a window at a time
     outbox.add(DISPATCH_TASK, job_id=job.id)
     audit.record("retry_failed", f"{count} failed records sent again", job, operator)
     db.session.commit()

@@ -91,6 +91,8 @@ class Job(db.Model):
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
     rerun_of_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     resent_records: Mapped[int] = mapped_column(Integer, default=0)
+    # Flow control (tasks.window): records up to this seq have been sent to the broker.
+    sent_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_by = relationship("Operator")
 
@@ -112,7 +114,8 @@ class JobRecord(db.Model):
     __table_args__ = (
         UniqueConstraint("job_id", "key", name="uq_job_records_job_id_key"),
         Index("ix_job_records_job_seq", "job_id", "seq"),
-        Index("ix_job_records_job_state", "job_id", "state"),
+        # Flow control counts a job's records in flight: unfinished, at or before its sent_through.
+        Index("ix_job_records_job_state_seq", "job_id", "state", "seq"),
         Index("ix_job_records_state_id", "state", "id"),
     )
 
