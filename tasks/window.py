@@ -22,9 +22,8 @@ from flask import current_app
 
 from tasks import jobs
 from webapp.extensions import db
-from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState
-
-UNFINISHED = tuple(state for state in RecordState if state not in TERMINAL_RECORD_STATES)
+from webapp.flow import UNFINISHED, in_flight, window_size
+from webapp.models import Job, JobRecord, JobStatus
 
 
 @dataclass(frozen=True)
@@ -49,22 +48,9 @@ class TopUp:
     finalized: str | None = None
 
 
-def window_size() -> int:
-    """Records a job may have in the broker at once (at least one)."""
-    return max(1, int(current_app.config["JOB_WINDOW_RECORDS"]))
-
-
 def batch_size() -> int:
     """Records per chord (at least one, at most the window)."""
     return max(1, min(int(current_app.config["JOB_WINDOW_BATCH"]), window_size()))
-
-
-def in_flight(job_id: int, sent_through: int) -> int:
-    """Records of the job sent and not finished: queued, running or waiting for a retry."""
-    return db.session.execute(
-        db.select(db.func.count()).select_from(JobRecord)
-        .where(JobRecord.job_id == job_id, JobRecord.state.in_(UNFINISHED), JobRecord.seq <= sent_through)
-    ).scalar_one()
 
 
 def next_unsent(job_id: int, sent_through: int, limit: int) -> list[tuple[int, int]]:

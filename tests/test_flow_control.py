@@ -180,6 +180,34 @@ def test_retry_failed_sends_the_retried_records_again_from_the_start(app: Flask,
         assert sent.record_ids == ids[25:]
 
 
+def test_the_job_page_the_api_and_the_workers_page_show_the_window(app: Flask, client: FlaskClient, api_token: str,
+                                                                   small_window: None) -> None:
+    """A running job's page says how much it sent and has in flight; the API gives the same; the
+    workers page lists each running job with its records in flight and its share of the last minute."""
+    from webapp.models import TaskRun
+
+    with app.app_context():
+        busy, idle = running_job(100), running_job(10)
+        window.top_up(busy, Sent())
+        window.top_up(idle, Sent())
+        finish(record_ids(busy)[:4])
+        now = utcnow()
+        db.session.add_all([TaskRun(task_id=f"t{n}", task_name="tasks.workflows.fetch_po", job_id=busy, record_id=record_ids(busy)[n],
+                                    state="SUCCESS", started_at=now, finished_at=now) for n in range(3)]
+                           + [TaskRun(task_id="u", task_name="tasks.workflows.fetch_po", job_id=idle, record_id=record_ids(idle)[0],
+                                      state="SUCCESS", started_at=now, finished_at=now)])
+        db.session.commit()
+    page = client.get(f"/jobs/{busy}").get_data(as_text=True)
+    assert 'data-in-flight="16" data-sent="20"' in page
+    assert "20 of 100 records sent to the workers" in page
+    api = client.get(f"/api/jobs/{busy}", headers={"Authorization": f"Bearer {api_token}"}).get_json()
+    assert api["window"] == {"sent": 20, "total": 100, "in_flight": 16, "size": 20}
+    panel = client.get("/ops/workers/panel").get_data(as_text=True)
+    assert f'data-job="{busy}" data-in-flight="16" data-steps="3"' in panel
+    assert f'data-job="{idle}" data-in-flight="10" data-steps="1"' in panel
+    assert "75 %" in panel and "25 %" in panel
+
+
 def broker_messages_of(client: redis.Redis, job_id: int) -> int:
     """Messages of the job in the broker: queued on any queue, or delivered and not acknowledged."""
     bodies = []

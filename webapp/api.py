@@ -9,6 +9,7 @@ from webapp import audit, control, recon_api, reconcile
 from webapp.auth import operator_from_bearer
 from webapp.dispatch_status import DispatchView, dispatch_views
 from webapp.extensions import db
+from webapp.flow import job_window
 from webapp.kinds import KINDS, RECONCILIATION
 from webapp.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
@@ -41,6 +42,7 @@ def job_json(job: Job, counts: dict[str, int] | None = None, dispatches: dict[in
         "created_by": job.created_by.username if job.created_by else None,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "group_id": job.group_id, "chord_id": job.chord_id,
+        "window": window.as_json() if (window := job_window(job)) else None,
         "dispatch": dispatch.as_json(iso) if dispatch else None,
         "url": url_for("jobs.detail", job_id=job.id, _external=True),
     }

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from webapp import reconcile
 from webapp.dispatch_status import queued_dispatch
 from webapp.extensions import db
+from webapp.flow import job_window
 from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
 from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.launch import launch_job
@@ -167,7 +168,7 @@ def detail(job_id: int) -> str:
         db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50)
     ).scalars().all()
     return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), events=events,
-                           dispatch=queued_dispatch(job), **rows_context(job), **recon_context(job))
+                           dispatch=queued_dispatch(job), window=job_window(job), **rows_context(job), **recon_context(job))
 
 
 @bp.get("/<int:job_id>/summary")
@@ -220,7 +221,7 @@ def job_or_404(job_id: int) -> Job:
 def render_summary(job: Job, out_of_band: bool = False) -> str:
     """The summary fragment, read fresh."""
     return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
-                           dispatch=queued_dispatch(job), **recon_context(job))
+                           dispatch=queued_dispatch(job), window=job_window(job), **recon_context(job))
 
 
 def shared_rows(job_id: int) -> tuple[bool, str]:

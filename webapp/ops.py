@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import login_required
 
 from webapp.extensions import db
+from webapp.flow import running_shares, window_size
 from webapp.kinds import KINDS
 from webapp.metrics import Histogram, LiveState, live_state, run_stats
 from webapp.models import RECORD_STATES, TaskRun, utcnow
@@ -152,7 +153,8 @@ def snapshot() -> Snapshot:
 def panel_context() -> dict[str, object]:
     """Template variables of the panel fragment and of the page that includes it."""
     snap = snapshot()
-    return {"snap": snap, "bars": chart_bars(snap.minutes), "chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT}
+    return {"snap": snap, "bars": chart_bars(snap.minutes), "chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT,
+            "shares": running_shares(), "window_size": window_size(), "kinds": KINDS}
 
 
 @bp.get("/workers")
