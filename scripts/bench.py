@@ -8,6 +8,9 @@ and each figure is their median):
   pages     the job page's fragments for 100 and 10,000 records: p50/p95, SQL queries, Redis calls
   launch    POST of a 10,000-record job against applying its canvas inside the request
   viewers   50 clients polling a running 5,000-record job, against nobody watching
+  fairness  a 10-record job launched behind a 100,000-record one (BENCH_BIG_RECORDS), against plain
+            Celery; broker messages and Redis memory at the big job's peak against a 1,000-record job
+  recovery  a PO job whose `worker` process group is SIGKILLed mid-job: seconds from the kill to the end
 
 Runs on a SQLite file and a private Redis unless BENCH_DATABASE_URL / BENCH_REDIS_URL are set
 (their schema and data are wiped: never point them at data you keep).
@@ -31,6 +34,8 @@ SECTIONS: dict[str, tuple[str, str]] = {  # name → (title, module:function)
     "pages": ("4. Live page cost", "scripts.bench_pages:page_cost"),
     "launch": ("5. Launch latency", "scripts.bench_pages:launch_latency"),
     "viewers": ("6. Viewers under load", "scripts.bench_viewers:viewers"),
+    "fairness": ("7–8. A small job behind a huge one; the broker's footprint", "scripts.bench_fairness:fairness"),
+    "recovery": ("9. Recovery after a crash", "scripts.bench_fairness:recovery"),
 }
 
 

@@ -47,11 +47,18 @@ def plain_finalize(outcomes: list[dict[str, Any]]) -> int:
 
 
 def sandbox_document(path: str, what: str) -> Any:
-    """The ERP's answer for ``path`` straight from the sandbox data (no HTTP)."""
+    """The ERP's answer for ``path`` straight from the sandbox data (no HTTP). A PO number beyond
+    the sandbox's 2,000 gets the document of one it has, under its own number, so that jobs of any
+    size can be measured."""
     from webapp.sandbox import data
 
     key = path.rsplit("/", 1)[-1]
-    return data.purchase_order(key) if path.startswith("/purchase-orders/") else data.bill_of_materials(key)
+    if not path.startswith("/purchase-orders/"):
+        return data.bill_of_materials(key)
+    document = data.purchase_order(key)
+    if document is None and data.po_index(key) is None and data.PO_PATTERN.fullmatch(key):
+        document = dict(data.purchase_order(f"PO-{data.PO_FIRST + int(key[3:]) % data.PO_COUNT}"), po_number=key)
+    return document
 
 
 def no_write(document: dict[str, Any], job_id: int) -> int:
