@@ -89,6 +89,31 @@ def test_sweeper_resends_records_whose_messages_were_lost(app: Flask, own_worker
     assert sorted(numbers) == sorted(PO_NUMBERS[:5])
 
 
+def test_the_sweep_tops_up_a_job_whose_chord_body_was_lost(app: Flask, own_workers: WorkerSet) -> None:
+    """A running job whose sent records are all final and whose chord body never came (lost with
+    Redis) would wait forever for a top-up: beat's sweep sends its next records, and it ends."""
+    from webapp.models import Job, utcnow
+
+    own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
+    own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
+    own_workers.start_beat()
+    own_workers.wait_ready()
+    keys = PO_NUMBERS[:40]
+    with app.app_context():
+        job = Job(kind="purchase_orders", source="upload", status="running", total=len(keys), started_at=utcnow(), sent_through=16)
+        db.session.add(job)
+        db.session.flush()
+        db.session.add_all([JobRecord(job_id=job.id, seq=seq, key=key, state="succeeded" if seq <= 16 else "pending")
+                            for seq, key in enumerate(keys, start=1)])
+        db.session.commit()
+        job_id = job.id
+    finished = finished_job(app, job_id, timeout=60)
+    assert (finished.status, finished.sent_through, finished.resent_records) == ("succeeded", 40, 0)
+    with app.app_context():
+        numbers = db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all()
+    assert sorted(numbers) == sorted(keys[16:]), "the records sent by the sweep's top-up, each once"
+
+
 def test_a_dead_workers_steps_are_sent_again_within_a_minute(app: Flask, worker_env: dict[str, str], live_server: str,
                                                            tmp_path: Path) -> None:
     """SIGKILL the fetch worker mid-job with the default heartbeat and sweep: its started steps are sent again
