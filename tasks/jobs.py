@@ -7,7 +7,7 @@ from sqlalchemy import Row
 from tasks import records, runlog
 from webapp.extensions import db, execute_core, on_postgresql
 from webapp.launch import insert_pending_records
-from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
+from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
 
 def counts_by_state(job_id: int) -> dict[str, int]:
@@ -68,21 +68,31 @@ def final_status(counts: dict[str, int]) -> str | None:
 
 
 def finalize(job_id: int) -> dict[str, Any]:
-    """Close the job if every record is final; idempotent, so a second call changes nothing."""
+    """Close the job if every record is final; idempotent, so a second call changes nothing.
+
+    Two chord bodies of one job may both find it done at once (tasks.window). The close is a
+    conditional UPDATE of a job still active, so only one of them closes it and counts it in
+    ``finalized_count`` (once per run of the job: a retry of its failed records closes it again),
+    on SQLite too, where the job row is not locked.
+    """
     job = locked_job(job_id)
     if job is None:
         return {"job": job_id, "status": None}
-    counts = counts_by_state(job_id)
-    status = final_status(counts)
+    status = final_status(counts_by_state(job_id)) if job.is_active else None
     if status is not None and job.cancel_requested_at is not None:
         status = JobStatus.CANCELLED
-    job.finalized_count += 1
-    if status is not None and job.is_active:
-        job.status = status
-        job.finished_at = utcnow()
+    if status is None:
+        db.session.rollback()
+        return {"job": job_id, "status": job.status}
+    closed = db.session.execute(
+        db.update(Job).where(Job.id == job_id, Job.status.in_(ACTIVE_JOB_STATUSES))
+        .values(status=status, finished_at=utcnow(), finalized_count=Job.finalized_count + 1),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if closed:
         runlog.close_abandoned_runs(job_id)
     db.session.commit()
-    return {"job": job_id, "status": job.status}
+    return {"job": job_id, "status": status if closed else db.session.get(Job, job_id, populate_existing=True).status}
 
 
 def finalize_stalled() -> list[int]:
