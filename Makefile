@@ -12,7 +12,7 @@ SOAK_MINUTES ?= 10
 .PHONY: help venv dev-venv run test chromium migrate bench soak clean
 
 help:
-	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat"
+	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat+sandbox"
 	@echo "make test     install the test requirements (and Debian chromium if missing) and run pytest"
 	@echo "              (pass options with PYTEST_ARGS='-k name -x')"
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
@@ -57,9 +57,9 @@ chromium:
 test: dev-venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Migrations sign nothing: a placeholder satisfies the app's SECRET_KEY check when none is set.
+# Migrations sign and fetch nothing: placeholders satisfy the start-up checks of SECRET_KEY and ERP_API_URL.
 migrate: venv
-	SECRET_KEY="$${SECRET_KEY:-placeholder-for-migrations}" $(BIN)/python -m flask --app wsgi db upgrade
+	SECRET_KEY="$${SECRET_KEY:-placeholder-for-migrations}" ERP_API_URL="$${ERP_API_URL:-http://127.0.0.1:5001/sandbox/api}" $(BIN)/python -m flask --app wsgi db upgrade
 
 bench: dev-venv
 	$(BIN)/python scripts/bench.py

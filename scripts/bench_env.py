@@ -2,8 +2,8 @@
 
 Uses BENCH_DATABASE_URL / BENCH_REDIS_URL when set (the schema is dropped and migrated again and
 the Redis database emptied: never point them at data you keep), else a SQLite file and a private
-Redis. The app is served over real HTTP in a thread: it is
-the sandbox ERP the workers call and the site the viewers poll.
+Redis. The app is served over real HTTP in a thread (the site the viewers poll), and the sandbox
+ERP the workers call on a server of its own, as its own process runs it.
 """
 
 import logging
@@ -104,6 +104,17 @@ def make_app(env: dict[str, str]) -> Flask:
     return app
 
 
+def make_sandbox_app(app: Flask) -> Flask:
+    """The sandbox ERP's app on the same database, sharing ``app``'s chaos settings cache so that
+    ``set_chaos`` takes effect at the next call."""
+    from webapp.sandbox.app import create_sandbox_app
+    from webapp.sandbox.chaos import SettingsCache
+
+    sandbox = create_sandbox_app()
+    sandbox.extensions["sandbox_settings_cache"] = app.extensions.setdefault("sandbox_settings_cache", SettingsCache())
+    return sandbox
+
+
 def serve(app: Flask, port: int) -> Callable[[], None]:
     """Serve ``app`` over HTTP in a thread (a thread per request); return the function that stops it."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per ERP call would drown the table
@@ -120,19 +131,21 @@ def bench_env(**settings: str) -> Iterator[BenchEnv]:
 
     work = Path(tempfile.mkdtemp(prefix="celeriac-bench-"))
     redis_server = None if os.environ.get("BENCH_REDIS_URL") else start_private_redis(workdir=str(work))
-    port = free_port()
+    port, erp_port = free_port(), free_port()
     env = dict(
         os.environ,
         SECRET_KEY="bench",
         DATABASE_URL=os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL") or redis_server.url,
-        ERP_API_URL=f"http://127.0.0.1:{port}/sandbox/api",
+        ERP_API_URL=f"http://127.0.0.1:{erp_port}/sandbox/api",
+        SANDBOX_ENABLED="1",
         UPLOAD_FOLDER=str(work / "uploads"),
         COOKIE_SECURE="0",
         **settings,
     )
     app = make_app(env)
     stop_server = serve(app, port)
+    stop_erp = serve(make_sandbox_app(app), erp_port)
     bench = BenchEnv(work=work, env=env, app=app, base_url=f"http://127.0.0.1:{port}", workers=WorkerSet(env, work))
     bench.purge_queues()
     try:
@@ -140,6 +153,7 @@ def bench_env(**settings: str) -> Iterator[BenchEnv]:
     finally:
         bench.stop_workers()
         stop_server()
+        stop_erp()
         if redis_server is not None:
             redis_server.stop()
         shutil.rmtree(work, ignore_errors=True)

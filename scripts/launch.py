@@ -1,11 +1,14 @@
 """Run Celeriac on one machine: ``make run`` calls this with the virtualenv's Python.
 
-It prepares what a fresh checkout lacks, then starts the Procfile's ``web``, ``worker``, ``io`` and
-``beat`` processes under honcho:
+It prepares what a fresh checkout lacks, then starts the Procfile's ``web``, ``worker``, ``io``,
+``beat`` and ``sandbox`` processes under honcho:
 
 - a SECRET_KEY kept in ``instance/secret_key`` (created once, mode 600) unless SECRET_KEY is set;
 - a private Redis server unless REDIS_URL is set (stopped again on exit);
 - SQLite under ``instance/`` unless DATABASE_URL is set;
+- the sandbox ERP in its own process on the next free port after the dashboard's (SANDBOX_PORT),
+  and ERP_API_URL pointing at it; not when SANDBOX_ENABLED says no, nor, SANDBOX_ENABLED unset,
+  when ERP_API_URL names an ERP already;
 - migrations, an ``admin`` operator when there is none (its password is printed once), demo data.
 
 Variables from ``.env`` count as set, and win over the shell's, as they do for honcho itself.
@@ -31,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 PROCESSES = ("web", "worker", "io", "beat")  # never "release": it exits, and honcho would stop the rest
+SANDBOX = "sandbox"  # the Procfile's sandbox ERP, started too unless SANDBOX_ENABLED says no
 DEFAULT_PORT = 5000
 SQLITE_WORKER_CONCURRENCY = "2"  # SQLite has one writer at a time; a few prefork processes are enough
 
@@ -107,15 +111,31 @@ def choose_port(env: Mapping[str, str]) -> int:
     raise LaunchError(f"no free port between {DEFAULT_PORT} and {DEFAULT_PORT + 99}; set PORT")
 
 
-def local_defaults(env: Mapping[str, str], port: int, instance: Path) -> dict[str, str]:
+def choose_sandbox_port(env: Mapping[str, str], web_port: int) -> int:
+    """SANDBOX_PORT if set; otherwise the first free port above the dashboard's."""
+    if env.get("SANDBOX_PORT"):
+        return int(env["SANDBOX_PORT"])
+    for port in range(web_port + 1, web_port + 100):
+        if port_is_free(port):
+            return port
+    raise LaunchError(f"no free port between {web_port + 1} and {web_port + 99} for the sandbox ERP; set SANDBOX_PORT")
+
+
+def sandbox_wanted(env: Mapping[str, str]) -> bool:
+    """Whether to run the sandbox ERP: as SANDBOX_ENABLED says; when unset, unless ERP_API_URL
+    names an ERP already."""
+    value = env.get("SANDBOX_ENABLED", "").strip().lower()
+    if value:
+        return value in {"1", "true", "yes", "on"}
+    return not env.get("ERP_API_URL")
+
+
+def local_defaults(env: Mapping[str, str], port: int, sandbox_port: int | None, instance: Path) -> dict[str, str]:
     """Settings for a plain-http run on localhost; each applies only where the variable is unset."""
     defaults = {
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         "COOKIE_SECURE": "0",
-        # honcho gives each process type its own PORT (web 5000, worker 5100, ...), so the workers
-        # must be told where the web process serves the sandbox ERP.
-        "ERP_API_URL": f"http://127.0.0.1:{port}/sandbox/api",
         # Listen on localhost only: this is a development run.
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
         "BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),
@@ -124,6 +144,14 @@ def local_defaults(env: Mapping[str, str], port: int, instance: Path) -> dict[st
     }
     if not env.get("DATABASE_URL"):
         defaults["WORKER_CONCURRENCY"] = SQLITE_WORKER_CONCURRENCY
+    if sandbox_port is not None:
+        # The sandbox ERP runs in a process of its own (the Procfile's sandbox line), so its chaos
+        # never holds a thread of the dashboard's; the workers are told where it listens.
+        defaults.update({
+            "SANDBOX_ENABLED": "1",
+            "SANDBOX_PORT": str(sandbox_port),
+            "ERP_API_URL": f"http://127.0.0.1:{sandbox_port}/sandbox/api",
+        })
     return {name: value for name, value in defaults.items() if not env.get(name)}
 
 
@@ -166,7 +194,7 @@ def prepare_database(env: Mapping[str, str]) -> bool:
     return bool(printed.strip())
 
 
-def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_redis: bool) -> None:
+def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_redis: bool, processes: tuple[str, ...]) -> None:
     """Say where the dashboard is and how to log in, before honcho's output starts."""
     redis_note = "private, stopped on exit" if private_redis else "from REDIS_URL"
     database = "from DATABASE_URL" if env.get("DATABASE_URL") else "SQLite in instance/"
@@ -177,7 +205,8 @@ def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_
     else:
         print("Log in with an existing operator; see README.md, Operators, to create another one.")
     print(f"Database: {database}; Redis: {env['REDIS_URL']} ({redis_note}).")
-    print("Starting web, worker, io and beat; press Ctrl-C to stop them all.")
+    print(f"ERP: {env['ERP_API_URL']}" + (" (the sandbox ERP, its own process)" if SANDBOX in processes else "."))
+    print(f"Starting {', '.join(processes)}; press Ctrl-C to stop them all.")
     print(flush=True)
 
 
@@ -201,9 +230,9 @@ def announce_when_ready(url: str, process: subprocess.Popen[bytes], timeout: flo
     return thread
 
 
-def start_honcho(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``honcho start web worker io beat``; it gets signals only from us (its own session)."""
-    argv = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", *PROCESSES]
+def start_honcho(env: Mapping[str, str], processes: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    """Start ``honcho start web worker io beat sandbox``; it gets signals only from us (its own session)."""
+    argv = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", *processes]
     return subprocess.Popen(argv, cwd=ROOT, env=dict(env), start_new_session=True)
 
 
@@ -228,9 +257,9 @@ def exit_on_termination() -> None:
         signal.signal(signum, leave)
 
 
-def run_honcho(env: Mapping[str, str], url: str) -> int:
+def run_honcho(env: Mapping[str, str], url: str, processes: tuple[str, ...]) -> int:
     """Run honcho until it exits (by itself or on a forwarded signal); return its exit code."""
-    process = start_honcho(env)
+    process = start_honcho(env, processes)
     forward_signals(process)
     announce_when_ready(url, process)
     return process.wait()
@@ -260,7 +289,10 @@ def main() -> int:
         if not env.get("SECRET_KEY"):
             env["SECRET_KEY"] = stored_secret_key(instance)
         port = choose_port(env)
-        env.update(local_defaults(env, port, instance))
+        with_sandbox = sandbox_wanted(env)
+        sandbox_port = choose_sandbox_port(env, port) if with_sandbox else None
+        env.update(local_defaults(env, port, sandbox_port, instance))
+        processes = PROCESSES + ((SANDBOX,) if with_sandbox else ())
         env = with_venv_on_path(env)
         private_redis = not env.get("REDIS_URL")
         if private_redis:
@@ -268,8 +300,8 @@ def main() -> int:
             env["REDIS_URL"] = redis_server.url
         login_printed = prepare_database(env)
         url = f"http://127.0.0.1:{port}/"
-        print_banner(url, login_printed, env, private_redis)
-        return run_honcho(env, url)
+        print_banner(url, login_printed, env, private_redis, processes)
+        return run_honcho(env, url, processes)
     except LaunchError as exc:
         print(f"launch: {exc}", file=sys.stderr)
         return 1

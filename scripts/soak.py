@@ -87,12 +87,21 @@ def worker_env(database_url: str, redis_url: str, erp_port: int, uploads: Path) 
 
 
 def make_app(env: dict[str, str]) -> Flask:
-    """The soak's own app: it launches and confirms jobs, serves the sandbox ERP and reads the ledger."""
+    """The soak's own app: it launches and confirms jobs, sets the sandbox's chaos and reads the ledger."""
     from webapp import create_app
 
     return create_app({
         "SECRET_KEY": env["SECRET_KEY"], "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],
-        "ERP_API_URL": env["ERP_API_URL"], "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "SANDBOX_TIMEOUT_SLEEP": 2,
+        "ERP_API_URL": env["ERP_API_URL"], "UPLOAD_FOLDER": env["UPLOAD_FOLDER"],
+    })
+
+
+def make_sandbox_app(env: dict[str, str]) -> Flask:
+    """The sandbox ERP the workers call, as its own process runs it (here served in a thread)."""
+    from webapp.sandbox.app import create_sandbox_app
+
+    return create_sandbox_app({
+        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SANDBOX_ENABLED": True, "SANDBOX_TIMEOUT_SLEEP": 2,
     })
 
 
@@ -217,7 +226,9 @@ def running_services(work: Path) -> Iterator[Services]:
             upgrade(directory=str(ROOT / "migrations"))
             update_settings(CHAOS, "soak")
             stack.callback(dispose_engine, app)
-        server = make_server("127.0.0.1", port, app, threaded=True)
+        sandbox = make_sandbox_app(env)
+        stack.callback(dispose_engine, sandbox)
+        server = make_server("127.0.0.1", port, sandbox, threaded=True)
         threading.Thread(target=server.serve_forever, name="soak-erp", daemon=True).start()
         stack.callback(server.shutdown)
         (work / "logs").mkdir(exist_ok=True)

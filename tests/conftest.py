@@ -1,4 +1,5 @@
-"""Fixtures: a migrated database, a real Redis, a live web server (the sandbox ERP), real workers.
+"""Fixtures: a migrated database, a real Redis, a live web server, the sandbox ERP on a server of
+its own (as its own process in production), real workers.
 
 With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) the tests use
 them; otherwise a SQLite file and a private redis-server started here.
@@ -47,19 +48,31 @@ def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def web_port() -> int:
-    """The port of the live web server (pages, API and the sandbox ERP)."""
+    """The port of the live web server (pages and the JSON API)."""
     return free_port()
 
 
 @pytest.fixture(scope="session")
-def worker_env(database_uri: str, redis_url: str, web_port: int) -> dict[str, str]:
+def sandbox_port() -> int:
+    """The port of the sandbox ERP's server (never the web server's)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def erp_url(sandbox_port: int) -> str:
+    """The base URL of the sandbox ERP's API, which the workers fetch from."""
+    return f"http://127.0.0.1:{sandbox_port}/sandbox/api"
+
+
+@pytest.fixture(scope="session")
+def worker_env(database_uri: str, redis_url: str, erp_url: str) -> dict[str, str]:
     """Environment for worker processes: same database and broker, fast retries, short timeouts."""
     env = dict(os.environ)
     env.update(
         SECRET_KEY="test-secret",
         DATABASE_URL=database_uri,
         REDIS_URL=redis_url,
-        ERP_API_URL=f"http://127.0.0.1:{web_port}/sandbox/api",
+        ERP_API_URL=erp_url,
         ERP_TIMEOUT="1",
         FETCH_BACKOFF_BASE="0.05",
         FETCH_BACKOFF_MAX="0.5",
@@ -78,7 +91,7 @@ def worker_env(database_uri: str, redis_url: str, web_port: int) -> dict[str, st
 
 
 @pytest.fixture(scope="session")
-def app(database_uri: str, redis_url: str, web_port: int) -> Iterator[Flask]:
+def app(database_uri: str, redis_url: str, erp_url: str) -> Iterator[Flask]:
     """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
     from webapp import create_app
 
@@ -87,13 +100,34 @@ def app(database_uri: str, redis_url: str, web_port: int) -> Iterator[Flask]:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "REDIS_URL": redis_url,
-        "ERP_API_URL": f"http://127.0.0.1:{web_port}/sandbox/api",
+        "ERP_API_URL": erp_url,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
+        "SANDBOX_ENABLED": True,
         "SANDBOX_TIMEOUT_SLEEP": 2,
     })
     migrate_fresh(app)
     yield app
+
+
+@pytest.fixture(scope="session")
+def sandbox_app(app: Flask, database_uri: str) -> Flask:
+    """The sandbox ERP's own app on the session's database, as its own process runs it.
+
+    It shares the test app's chaos settings cache, so a test's ``set_chaos`` through the test app
+    takes effect at the next call, not up to a second later as between two processes.
+    """
+    from webapp.sandbox.app import create_sandbox_app
+    from webapp.sandbox.chaos import SettingsCache
+
+    sandbox = create_sandbox_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "SANDBOX_ENABLED": True,
+        "SANDBOX_TIMEOUT_SLEEP": 2,
+    })
+    sandbox.extensions["sandbox_settings_cache"] = app.extensions.setdefault("sandbox_settings_cache", SettingsCache())
+    return sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -128,14 +162,25 @@ def clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
 
 
-@pytest.fixture(scope="session")
-def live_server(app: Flask, web_port: int) -> Iterator[str]:
-    """The app served over real HTTP in a thread: the workers' ERP, and the browser's site."""
-    server = make_server("127.0.0.1", web_port, app, threaded=True)
+def serve_in_thread(app: Flask, port: int) -> Iterator[str]:
+    """Serve ``app`` over real HTTP on ``port`` in a thread (a thread per request); yield its base URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{web_port}"
+    yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(sandbox_app: Flask, sandbox_port: int) -> Iterator[str]:
+    """The sandbox ERP over real HTTP on its own server and port: the workers' ERP."""
+    yield from serve_in_thread(sandbox_app, sandbox_port)
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask, web_port: int, sandbox_server: str) -> Iterator[str]:
+    """The app served over real HTTP in a thread: the browser's site (the sandbox ERP runs beside it)."""
+    yield from serve_in_thread(app, web_port)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 from flask import Flask
 
 from webapp import create_app
-from webapp.config import database_url
+from webapp.config import SANDBOX_LOCAL_URL, database_url
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,26 @@ def test_secret_key_required_outside_tests(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_erp_api_url_required_outside_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A production app without ERP_API_URL refuses to start, naming the variable, rather than
+    fetching from the sandbox's synthetic data."""
+    monkeypatch.setenv("SECRET_KEY", "a-key")
+    monkeypatch.delenv("ERP_API_URL", raising=False)
+    with pytest.raises(RuntimeError, match="ERP_API_URL is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    monkeypatch.setenv("ERP_API_URL", "https://erp.example.com/api")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["ERP_API_URL"] == "https://erp.example.com/api"
+
+
+def test_tests_and_debug_default_to_the_local_sandbox_which_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ERP_API_URL a test or debug app points at the sandbox's local port; SANDBOX_ENABLED is off by default."""
+    monkeypatch.delenv("ERP_API_URL", raising=False)
+    monkeypatch.delenv("SANDBOX_ENABLED", raising=False)
+    config = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).config
+    assert config["ERP_API_URL"] == SANDBOX_LOCAL_URL
+    assert config["SANDBOX_ENABLED"] is False
 
 
 @pytest.mark.parametrize(

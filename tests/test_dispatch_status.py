@@ -1,9 +1,9 @@
 """A job's own trouble before it has records: the dispatch step's retries on the job page, the jobs
 list and the API; and what the ERP lists is checked before anything is fetched with it.
 
-Real workers against real Redis and the sandbox ERP served by the live server in this process. A
-tap in front of the live server records the sandbox API paths it is asked for and, while told
-to, answers the pending list with HTTP 502.
+Real workers against real Redis and the sandbox ERP served by its own server in this process. A
+tap in front of the sandbox records the API paths it is asked for and, while told to, answers the
+pending list with HTTP 502.
 """
 
 import re
@@ -27,7 +27,7 @@ BAD_KEY = "../../metrics?x="
 
 
 class SandboxTap:
-    """WSGI middleware before the app: records the raw sandbox API URLs asked for; fails the pending list on demand."""
+    """WSGI middleware before the sandbox app: records the raw API URLs asked for; fails the pending list on demand."""
 
     def __init__(self, inner: Callable[..., Iterable[bytes]]) -> None:
         self.inner = inner
@@ -49,10 +49,10 @@ class SandboxTap:
 
 
 @pytest.fixture
-def tap(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxTap]:
-    """The tap in front of the live server, for one test."""
-    tap = SandboxTap(app.wsgi_app)
-    monkeypatch.setattr(app, "wsgi_app", tap)
+def tap(sandbox_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxTap]:
+    """The tap in front of the sandbox ERP's server, for one test."""
+    tap = SandboxTap(sandbox_app.wsgi_app)
+    monkeypatch.setattr(sandbox_app, "wsgi_app", tap)
     yield tap
 
 

@@ -84,13 +84,13 @@ def po_numbers(app: Flask) -> list[str]:
         return sorted(db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all())
 
 
-def second_app(database_uri: str, redis_url: str, web_port: int) -> Flask:
-    """An app on another database or Redis than the session's (the sandbox ERP stays on the live server)."""
+def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
+    """An app on another database or Redis than the session's (the sandbox ERP stays the session's)."""
     from webapp import create_app
 
     return create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": redis_url,
-        "ERP_API_URL": f"http://127.0.0.1:{web_port}/sandbox/api",
+        "ERP_API_URL": erp_url,
     })
 
 
@@ -119,7 +119,7 @@ def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object)
 
 
 def test_redis_restarted_without_persistence_mid_job(
-    app: Flask, worker_env: dict[str, str], database_uri: str, web_port: int, live_server: str, tmp_path: Path
+    app: Flask, worker_env: dict[str, str], database_uri: str, erp_url: str, live_server: str, tmp_path: Path
 ) -> None:
     """Every queued message, unacked message and chord counter vanishes; the sweeper still finishes the job."""
     from tests.test_po_workflow import set_chaos
@@ -135,7 +135,7 @@ def test_redis_restarted_without_persistence_mid_job(
 
     set_chaos(app, latency_ms=400)
     try:
-        run_job_through_a_fault(second_app(database_uri, server.url, web_port), workers, restart_redis)
+        run_job_through_a_fault(second_app(database_uri, server.url, erp_url), workers, restart_redis)
     finally:
         set_chaos(app)
         workers.stop_all()
@@ -143,7 +143,7 @@ def test_redis_restarted_without_persistence_mid_job(
             instance.stop()
 
 
-def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redis_url: str, web_port: int,
+def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str,
                                     live_server: str, tmp_path: Path) -> None:
     """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
     import time
@@ -157,7 +157,7 @@ def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redi
         pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
     server = PrivatePostgres()
     server.start()
-    job_app = second_app(server.url, redis_url, web_port)
+    job_app = second_app(server.url, redis_url, erp_url)
     with job_app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)

@@ -1,19 +1,25 @@
-"""The sandbox ERP: deterministic data, failure injection, and the settings page."""
+"""The sandbox ERP: deterministic data, failure injection, its own app apart from the console, and
+the console's settings page."""
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
+from tests.helpers import free_port, wait_for
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Operator, SandboxSettings
+from webapp.models import ApiToken, Operator, SandboxSettings
 from webapp.sandbox import chaos, data
+from webapp.sandbox.app import create_sandbox_app
 
 API = "/sandbox/api"
 ENDPOINTS = [
@@ -25,14 +31,15 @@ ENDPOINTS = [
 
 
 @pytest.fixture
-def sandbox_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app of its own on a fresh SQLite file (no shared state with other test modules)."""
+def console_app(tmp_path: Path) -> Iterator[Flask]:
+    """The console on a fresh SQLite file of its own (no shared state with other test modules)."""
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sandbox.db'}",
             "SECRET_KEY": "test",
             "WTF_CSRF_ENABLED": False,
+            "SANDBOX_ENABLED": True,
             "SANDBOX_TIMEOUT_SLEEP": 0.2,
         }
     )
@@ -44,20 +51,36 @@ def sandbox_app(tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def sandbox_app(console_app: Flask) -> Iterator[Flask]:
+    """The sandbox ERP's own app, on the console's database (as its own process would be)."""
+    app = create_sandbox_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": console_app.config["SQLALCHEMY_DATABASE_URI"],
+            "SANDBOX_ENABLED": True,
+            "SANDBOX_TIMEOUT_SLEEP": 0.2,
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def api_client(sandbox_app: Flask) -> FlaskClient:
-    """An anonymous client: the ERP API needs no login."""
+    """An anonymous client of the sandbox ERP: its API needs no login."""
     return sandbox_app.test_client()
 
 
 @pytest.fixture
-def operator_client(sandbox_app: Flask) -> FlaskClient:
-    """A client logged in as the operator "ada"."""
-    with sandbox_app.app_context():
+def operator_client(console_app: Flask) -> FlaskClient:
+    """A console client logged in as the operator "ada"."""
+    with console_app.app_context():
         operator = Operator(username="ada")
         operator.set_password("lovelace")
         db.session.add(operator)
         db.session.commit()
-    client = sandbox_app.test_client()
+    client = console_app.test_client()
     response = client.post("/login", data={"username": "ada", "password": "lovelace"})
     assert response.status_code == 302
     return client
@@ -252,17 +275,18 @@ def test_invalid_settings_are_rejected_and_nothing_saved(
     assert stored_settings(sandbox_app) == before
 
 
-def test_settings_page_requires_login(api_client: FlaskClient) -> None:
-    page = api_client.get("/sandbox/settings")
-    save = api_client.post("/sandbox/settings", data={"latency_ms": "5"})
+def test_settings_page_requires_login(console_app: Flask) -> None:
+    anonymous = console_app.test_client()
+    page = anonymous.get("/sandbox/settings")
+    save = anonymous.post("/sandbox/settings", data={"latency_ms": "5"})
     for response in (page, save):
         assert response.status_code == 302 and "/login" in response.headers["Location"]
-    reset = api_client.post("/sandbox/settings/reset")
+    reset = anonymous.post("/sandbox/settings/reset")
     assert reset.status_code == 302 and "/login" in reset.headers["Location"]
 
 
-def test_settings_page_shows_current_values(sandbox_app: Flask, operator_client: FlaskClient) -> None:
-    set_chaos(sandbox_app, latency_ms=321, missing_keys="PO-100001")
+def test_settings_page_shows_current_values(console_app: Flask, operator_client: FlaskClient) -> None:
+    set_chaos(console_app, latency_ms=321, missing_keys="PO-100001")
     page = operator_client.get("/sandbox/settings")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -271,34 +295,121 @@ def test_settings_page_shows_current_values(sandbox_app: Flask, operator_client:
     assert "Last changed by <strong>test</strong>" in html
 
 
-def test_settings_post_saves_and_shows(sandbox_app: Flask, operator_client: FlaskClient) -> None:
+def test_settings_post_saves_and_shows(console_app: Flask, operator_client: FlaskClient) -> None:
     form = {"latency_ms": "250", "error_rate": "0.1", "timeout_rate": "0", "throttle_rate": "0.2",
             "retry_after_s": "9", "missing_keys": "PO-100005\nP-10001"}
     response = operator_client.post("/sandbox/settings", data=form)
     assert response.status_code == 302 and response.headers["Location"].endswith("/sandbox/settings")
-    stored = stored_settings(sandbox_app)
+    stored = stored_settings(console_app)
     assert stored["latency_ms"] == 250 and stored["throttle_rate"] == 0.2 and stored["updated_by"] == "ada"
     assert stored["missing_keys"] == ["P-10001", "PO-100005"]
     html = operator_client.get("/sandbox/settings").get_data(as_text=True)
     assert "Sandbox settings saved" in html and 'value="250"' in html and "Last changed by <strong>ada</strong>" in html
 
 
-def test_settings_post_with_errors_rerenders_400(sandbox_app: Flask, operator_client: FlaskClient) -> None:
-    before = stored_settings(sandbox_app)
+def test_settings_post_with_errors_rerenders_400(console_app: Flask, operator_client: FlaskClient) -> None:
+    before = stored_settings(console_app)
     response = operator_client.post("/sandbox/settings", data={"latency_ms": "soon", "error_rate": "2"})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Latency must be a whole number" in html and "Error rate must be a number" in html
     assert 'value="soon"' in html  # what the operator typed is kept
-    assert stored_settings(sandbox_app) == before
+    assert stored_settings(console_app) == before
 
 
-def test_reset_to_calm(sandbox_app: Flask, operator_client: FlaskClient) -> None:
+def test_reset_to_calm(console_app: Flask, operator_client: FlaskClient) -> None:
     set_chaos(
-        sandbox_app, latency_ms=500, error_rate=0.5, throttle_rate=0.5, retry_after_s=30, missing_keys="PO-100001"
+        console_app, latency_ms=500, error_rate=0.5, throttle_rate=0.5, retry_after_s=30, missing_keys="PO-100001"
     )
     response = operator_client.post("/sandbox/settings/reset")
     assert response.status_code == 302
-    stored = stored_settings(sandbox_app)
+    stored = stored_settings(console_app)
     assert {k: stored[k] for k in chaos.CALM} == {**chaos.CALM, "missing_keys": []}
     assert stored["updated_by"] == "ada"
+
+
+def test_sandbox_refuses_to_start_unless_enabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Its API answers anyone without a login, so the sandbox's process starts only where enabled."""
+    monkeypatch.delenv("SANDBOX_ENABLED", raising=False)
+    with pytest.raises(RuntimeError, match="SANDBOX_ENABLED is not set"):
+        create_sandbox_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_sandbox_serves_its_api_and_no_page(api_client: FlaskClient) -> None:
+    """The sandbox's process has no login and no pages: the settings page and /login are not there."""
+    assert api_client.get(f"{API}/purchase-orders/PO-100003").status_code == 200
+    for path in ("/sandbox/settings", "/login", "/", "/api/sandbox/settings"):
+        response = api_client.get(path)
+        assert response.status_code == 404 and response.json["error"] == "Not Found"
+
+
+def test_console_never_serves_the_erp_api(console_app: Flask, operator_client: FlaskClient) -> None:
+    """The console's web process does not answer the ERP API, logged in or not: it runs apart."""
+    for client in (console_app.test_client(), operator_client):
+        assert [client.get(url).status_code for url in ENDPOINTS] == [404] * len(ENDPOINTS)
+
+
+def test_console_without_the_sandbox_has_no_chaos_settings(tmp_path: Path) -> None:
+    """With SANDBOX_ENABLED off, the settings page, its API and its link are absent."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'off.db'}",
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False, "SANDBOX_ENABLED": False})
+    with app.app_context():
+        db.create_all()
+        operator = Operator(username="ada")
+        operator.set_password("lovelace")
+        db.session.add(operator)
+        db.session.commit()
+        row, token = ApiToken.issue(operator)
+        db.session.add(row)
+        db.session.commit()
+    client = app.test_client()
+    assert client.post("/login", data={"username": "ada", "password": "lovelace"}).status_code == 302
+    assert client.get("/sandbox/settings").status_code == 404
+    assert client.post("/sandbox/settings", data={"latency_ms": "5"}).status_code == 404
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/sandbox/settings", headers=bearer).status_code == 404
+    assert client.put("/api/sandbox/settings", json={"latency_ms": 5}, headers=bearer).status_code == 404
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Workers" in dashboard and "Sandbox ERP" not in dashboard
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_console_with_the_sandbox_links_its_settings(operator_client: FlaskClient) -> None:
+    """With SANDBOX_ENABLED on, the console's navigation links the settings page."""
+    assert 'href="/sandbox/settings">Sandbox ERP</a>' in operator_client.get("/").get_data(as_text=True)
+
+
+class EndTimes:
+    """WSGI middleware noting when the app finished each request (monotonic seconds)."""
+
+    def __init__(self, inner: Callable[..., Iterable[bytes]]) -> None:
+        self.inner = inner
+        self.ended: list[float] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self.inner(environ, start_response)
+        finally:
+            self.ended.append(time.monotonic())
+
+
+@pytest.mark.parametrize("chaos_settings", [{"timeout_rate": 1}, {"latency_ms": 30_000}], ids=["timeout", "latency"])
+def test_a_held_call_ends_when_its_caller_hangs_up(sandbox_app: Flask, chaos_settings: dict[str, Any]) -> None:
+    """A caller that gives up (the fetch step's ERP_TIMEOUT) frees the sandbox's thread at once,
+    not after the 30 s the chaos would hold it."""
+    sandbox_app.config["SANDBOX_TIMEOUT_SLEEP"] = 30
+    set_chaos(sandbox_app, **chaos_settings)
+    ends = EndTimes(sandbox_app.wsgi_app)
+    sandbox_app.wsgi_app = ends  # type: ignore[method-assign]
+    server = make_server("127.0.0.1", free_port(), sandbox_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}{API}/purchase-orders/PO-100003"
+        with pytest.raises(requests.Timeout):
+            requests.get(url, timeout=0.5)
+        gave_up = time.monotonic()
+        wait_for(lambda: ends.ended, timeout=10, interval=0.05, message="the sandbox to drop the call")
+        assert ends.ended[0] - gave_up < 1.0
+    finally:
+        server.shutdown()

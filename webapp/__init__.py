@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
-from webapp.config import check_celery_timing, engine_options, settings_from_env
+from webapp.config import check_celery_timing, check_erp_api_url, engine_options, settings_from_env
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.fragment_cache import FragmentCache
@@ -23,6 +23,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if "SQLALCHEMY_ENGINE_OPTIONS" not in (test_config or {}):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     check_secret_key(app)
+    check_erp_api_url(app.config, app.debug or app.testing)
     make_sqlite_path_absolute(app)
     db.init_app(app)
     end_sessions_safely(app)
@@ -47,13 +48,14 @@ def register_blueprints(app: Flask) -> None:
     from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules, schedules_api
     from webapp.sandbox import views as sandbox
 
-    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, schedules_api, sandbox, ops, ops_api, metrics):
+    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, schedules_api, ops, ops_api, metrics):
         app.register_blueprint(module.bp)
-    app.register_blueprint(sandbox.api_bp)
+    if app.config["SANDBOX_ENABLED"]:
+        # Only the sandbox's settings page: its ERP API runs in a process of its own (webapp.sandbox.app).
+        app.register_blueprint(sandbox.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
     csrf.exempt(ops_api.bp)  # bearer tokens as well
     csrf.exempt(schedules_api.bp)  # bearer tokens as well
-    csrf.exempt(sandbox.api_bp)  # the ERP API itself is unauthenticated machine-to-machine
 
 
 def ping_idle_connections(app: Flask) -> None:

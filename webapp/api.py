@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from sqlalchemy.orm import selectinload
 
 from webapp import audit, control, recon_api, reconcile
@@ -212,15 +212,23 @@ def audit_events() -> Response:
     ])
 
 
+def require_sandbox() -> None:
+    """Answer 404 where the sandbox ERP is not enabled: there are no chaos settings to read or change."""
+    if not current_app.config["SANDBOX_ENABLED"]:
+        abort(404)
+
+
 @bp.get("/sandbox/settings")
 def get_sandbox_settings() -> Response:
     """The sandbox ERP's chaos settings."""
+    require_sandbox()
     return jsonify(chaos.settings_dict(chaos.load_settings()))
 
 
 @bp.put("/sandbox/settings")
 def put_sandbox_settings() -> tuple[Response, int]:
     """Change the sandbox ERP's chaos settings (JSON body with any of the fields)."""
+    require_sandbox()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return refuse(400, "send a JSON object with the settings to change")

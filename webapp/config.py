@@ -3,6 +3,9 @@
 import os
 from typing import Any
 
+# Where the Procfile's sandbox process listens unless SANDBOX_PORT says otherwise.
+SANDBOX_LOCAL_URL = "http://127.0.0.1:5001/sandbox/api"
+
 
 def database_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
     """Return DATABASE_URL with Heroku's ``postgres://`` spelling fixed for SQLAlchemy.
@@ -59,14 +62,18 @@ def settings_from_env() -> dict[str, Any]:
     """
     url = database_url()
     secure = env_bool("COOKIE_SECURE", True)
-    port = os.environ.get("PORT", "5000")
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://localhost:6379/0"),
-        # The sandbox blueprint is the default ERP, served by this same web process.
-        "ERP_API_URL": os.environ.get("ERP_API_URL", f"http://127.0.0.1:{port}/sandbox/api"),
+        # No default outside debug and tests (webapp.config.check_erp_api_url): a deploy that forgot
+        # it must not fetch from anything but the real ERP.
+        "ERP_API_URL": os.environ.get("ERP_API_URL", "").strip(),
+        # The sandbox ERP (webapp.sandbox) serves synthetic data, unauthenticated: off unless enabled.
+        "SANDBOX_ENABLED": env_bool("SANDBOX_ENABLED", False),
+        # How long the sandbox holds a call it times out, unless the caller hangs up first.
+        "SANDBOX_TIMEOUT_SLEEP": env_float("SANDBOX_TIMEOUT_SLEEP", 30.0),
         "ERP_TIMEOUT": env_float("ERP_TIMEOUT", 5.0),
         # Retry policy of the fetch steps: exponential backoff with full jitter, bounded.
         "FETCH_MAX_RETRIES": env_int("FETCH_MAX_RETRIES", 8),
@@ -107,6 +114,19 @@ def settings_from_env() -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }
+
+
+def check_erp_api_url(config: dict[str, Any], debug_or_testing: bool) -> None:
+    """Refuse to start without ERP_API_URL, except in debug or tests (which get the sandbox's
+    local address): a forgotten setting must stop a deploy, not import the sandbox's synthetic data."""
+    if config.get("ERP_API_URL"):
+        return
+    if not debug_or_testing:
+        raise RuntimeError(
+            "ERP_API_URL is not set: export ERP_API_URL, the base URL of the ERP's REST API "
+            f"(for the sandbox ERP of a local run, SANDBOX_ENABLED=1 and {SANDBOX_LOCAL_URL})"
+        )
+    config["ERP_API_URL"] = SANDBOX_LOCAL_URL
 
 
 def check_celery_timing(celery_conf: Any, config: dict[str, Any]) -> None:

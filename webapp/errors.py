@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 def wants_json() -> bool:
     """True for API calls, which get JSON errors instead of pages."""
-    return request.path.startswith("/api/") or request.path.startswith("/sandbox/api/")
+    return request.path.startswith("/api/")
 
 
 def render_error(status: int, title: str, message: str) -> tuple[Response | str, int]:

@@ -1,1 +1,1 @@
-"""The sandbox ERP: a deterministic, optionally flaky ERP API served by this app."""
+"""The sandbox ERP: a deterministic, optionally flaky ERP API, run as a process of its own (app.py)."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import SandboxSettings, utcnow
+from webapp.sandbox.caller import hold
 
 SETTINGS_ID = 1
 CACHE_TTL_S = 1.0
@@ -37,6 +38,7 @@ FIELD_LABELS = {
     "retry_after_s": "Retry-After",
     "missing_keys": "Missing keys",
 }
+HUNG_UP = 499  # what nginx logs for a request whose client closed the connection; nobody reads it
 KEY_SEPARATORS = re.compile(r"[\s,]+")
 COLUMNS = tuple(column.key for column in SandboxSettings.__table__.columns)
 
@@ -206,8 +208,8 @@ def apply_chaos(key: str | None) -> Response | None:
     """Delay, then maybe fail this API call as the settings say; None means answer normally."""
     snapshot = cache().get(current_app.config.get("SANDBOX_SETTINGS_TTL", CACHE_TTL_S))
     settings = snapshot.settings
-    if settings.latency_ms > 0:
-        time.sleep(settings.latency_ms / 1000)
+    if not hold(settings.latency_ms / 1000):
+        return json_error(HUNG_UP, "the caller hung up")
     # Missing keys are permanent: decided before the draw, so retrying never helps.
     if key is not None and key.upper() in snapshot.missing:
         return json_error(404, f"{key} not found")
@@ -215,7 +217,7 @@ def apply_chaos(key: str | None) -> Response | None:
     if draw < settings.error_rate:
         return json_error(random.choice((500, 502, 503)), "upstream unavailable")
     if draw < settings.error_rate + settings.timeout_rate:
-        time.sleep(current_app.config.get("SANDBOX_TIMEOUT_SLEEP", 30))
+        hold(current_app.config.get("SANDBOX_TIMEOUT_SLEEP", 30))
         return json_error(504, "upstream timed out")
     if draw < settings.error_rate + settings.timeout_rate + settings.throttle_rate:
         response = json_error(429, "too many requests")
