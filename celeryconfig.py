@@ -73,7 +73,8 @@ task_routes = {
     "tasks.workflows.make_component": {"queue": "db"},
     "tasks.workflows.write_sales_order": {"queue": "db"},
     "tasks.workflows.finalize_job": {"queue": "db"},
-    "tasks.workflows.next_window": {"queue": "db"},
+    # The default queue, not db: a top-up must not wait behind the window of make steps it refills.
+    "tasks.workflows.next_window": {"queue": "default"},
 }
 
 beat_schedule = {
