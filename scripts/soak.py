@@ -48,7 +48,7 @@ from webapp.extensions import db  # noqa: E402
 from webapp.localpostgres import PrivatePostgres  # noqa: E402
 from webapp.localredis import PrivateRedis, start_private_redis  # noqa: E402
 from webapp.models import (  # noqa: E402
-    ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, TaskRun, utcnow,
+    ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow,
 )
 from webapp.sandbox import data as erp_data  # noqa: E402
 
@@ -908,14 +908,14 @@ def sent_nothing_after_cancel(cancels: dict[int, Cancel]) -> Check:
     return Check(f"a cancelled job sends nothing after its cancel ({len(cancels)} cancels)", len(problems), problems[:5])
 
 
-def broker_window(watch: BrokerWatch, window: int, large: list[int]) -> Check:
+def broker_window(peaks: dict[int, Peak], samples: int, window: int, large: list[int]) -> Check:
     """No job ever had more than a window of records still to run in the broker; the large job was seen there."""
     problems = [f"job #{job_id}: {peak.unfinished} records still to run in the broker at once"
-                for job_id, peak in sorted(watch.peaks.items()) if peak.unfinished > window]
-    if not any(job_id in watch.peaks for job_id in large):
-        problems.append(f"no large job was seen in the broker in {watch.samples} samples: the check saw nothing")
+                for job_id, peak in sorted(peaks.items()) if peak.unfinished > window]
+    if not any(job_id in peaks for job_id in large):
+        problems.append(f"no large job was seen in the broker in {samples} samples: the check saw nothing")
     return Check(f"the broker never held more than a window ({window}) of a job's records still to run "
-                 f"({watch.samples} samples)", len(problems), problems[:5])
+                 f"({samples} samples)", len(problems), problems[:5])
 
 
 @dataclass
@@ -935,32 +935,44 @@ def wait_bound(window: int) -> float:
     Ahead of a small job are at most the launcher's unfinished records and a window of each large
     job (one at a time), whatever the large job's size: that is what flow control promises.
     """
-    ended, seconds = sql_rows("SELECT (SELECT count(*) FROM job_records WHERE state <> 'cancelled'), "
-                              "extract(epoch FROM max(finished_at) - min(created_at)) FROM jobs")[0]
-    pace = ended / max(float(seconds or 0), 1.0)
+    ended = db.session.execute(
+        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.state != RecordState.CANCELLED)
+    ).scalar_one()
+    first, last = db.session.execute(db.select(db.func.min(Job.created_at), db.func.max(Job.finished_at))).one()
+    seconds = (last - first).total_seconds() if first and last else 0.0
+    pace = ended / max(seconds, 1.0)
     return (MAX_UNFINISHED + window + SMALL_RECORDS[1]) / max(pace, 1.0) + FAULT_ALLOWANCE
+
+
+def job_spans(job_ids: list[int]) -> list[tuple[int, datetime, datetime | None]]:
+    """(id, launched, ended or cancelled, whichever came first) of these jobs, in id order."""
+    rows = db.session.execute(
+        db.select(Job.id, Job.created_at, Job.finished_at, Job.cancel_requested_at).where(Job.id.in_(job_ids)).order_by(Job.id)
+    ).all()
+    return [(job_id, created, min((moment for moment in (finished, cancelled) if moment), default=None))
+            for job_id, created, finished, cancelled in rows]
 
 
 def small_beside_large(small: list[int], large: list[int], window: int) -> Beside:
     """Each small job launched while a large job ran ended within the bound; some ended while the
     large one still ran uncancelled (without flow control they would all queue behind it)."""
-    spans = sql_rows(f"SELECT id, created_at, least(finished_at, cancel_requested_at) AS ended FROM jobs "
-                     f"WHERE id IN ({', '.join(map(str, large)) or '0'})")
+    spans = job_spans(large)
     beside = Beside(bound=wait_bound(window))
-    for job_id, created, finished in sql_rows(f"SELECT id, created_at, finished_at FROM jobs "
-                                              f"WHERE id IN ({', '.join(map(str, small)) or '0'}) ORDER BY id"):
-        big = next((span for span in spans if span.created_at <= created and (span.ended is None or created < span.ended)), None)
+    smalls = db.session.execute(db.select(Job.id, Job.created_at, Job.finished_at).where(Job.id.in_(small)).order_by(Job.id)).all()
+    for job_id, created, finished in smalls:
+        big = next(((big_id, ended) for big_id, since, ended in spans if since <= created and (ended is None or created < ended)), None)
         if big is None:
             continue
         beside.launched += 1
         if finished is None:
             beside.problems.append(f"small job #{job_id} did not end")
             continue
-        if big.ended is None or finished <= big.ended:
+        big_id, big_ended = big
+        if big_ended is None or finished <= big_ended:
             beside.ended_during += 1
         if (finished - created).total_seconds() > beside.bound:
             beside.problems.append(f"small job #{job_id} took {(finished - created).total_seconds():.0f} s "
-                                   f"(large job #{big.id} beside it)")
+                                   f"(large job #{big_id} beside it)")
     if not beside.launched:
         beside.problems.append("no small job was launched while a large job ran: the check saw nothing")
     elif not beside.ended_during:
@@ -978,7 +990,7 @@ def flow_checks(flow: FlowLoad, watch: BrokerWatch, window: int) -> tuple[list[C
         cancelled_wrote_nothing(),
         products_whole(),
         sent_nothing_after_cancel(flow.cancels),
-        broker_window(watch, window, flow.large),
+        broker_window(watch.peaks, watch.samples, window, flow.large),
     ]
     return checks, beside
 
@@ -987,13 +999,13 @@ def flow_figures(flow: FlowLoad, watch: BrokerWatch, window: int, beside: Beside
     """The large jobs, the small jobs' waits, the cancels and the broker's peaks, as printed."""
     lines = []
     for job_id in flow.large:
-        kind, status, sent, seconds = sql_rows(f"SELECT kind, status, sent_through, extract(epoch FROM finished_at - created_at) "
-                                               f"FROM jobs WHERE id = {int(job_id)}")[0]
+        job = db.session.get(Job, job_id)
+        seconds = (job.finished_at - job.created_at).total_seconds() if job.finished_at else 0.0
         states = ", ".join(f"{state} {count:,}" for state, count in sql_rows(
             f"SELECT state, count(*) FROM job_records WHERE job_id = {int(job_id)} GROUP BY state ORDER BY state"))
         peak = watch.peaks.get(job_id, Peak())
-        lines.append(f"Large job #{job_id} ({kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {status} in "
-                     f"{float(seconds or 0):.0f} s, sent {sent:,} ({states}); broker peak {peak.unfinished} records "
+        lines.append(f"Large job #{job_id} ({job.kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {job.status} in "
+                     f"{seconds:.0f} s, sent {job.sent_through:,} ({states}); broker peak {peak.unfinished} records "
                      f"still to run, {peak.records} records and {peak.messages} messages in all (window {window})")
     lines.append(f"Small jobs ({SMALL_RECORDS[0]}-{SMALL_RECORDS[1]} records, launch to end): {len(flow.small)} launched, "
                  f"{wait_summary(flow.small_waits())}; {beside.launched} launched beside a large job, "
