@@ -3,11 +3,16 @@
 For ``--minutes`` it keeps purchase-order, bill-of-materials and reconciliation jobs flowing over
 overlapping keys through real workers (a prefork worker on default,db, a threads worker on fetch,
 beat), on a private PostgreSQL and a private Redis, against the sandbox ERP served in a thread with
-some chaos. Meanwhile a fault thread SIGKILLs a random worker every 5-30 s (and starts a
-replacement), restarts Redis empty once and PostgreSQL once. Then it stops launching, waits for
-every job to end, stops the workers warm and checks the ledger: every job and record terminal,
-every ERP effect present exactly once and as the ERP sent it, no task run left started, no outbox
-message pending, the broker's unacked set empty. It prints the figures and exits 1 if a check fails.
+some chaos. Beside them run one large job at a time (4,000 records; the last one is cancelled when
+the load stops) and small jobs of 5-20 records, timed; running BOM jobs are cancelled mid-run; a
+thread reads each job's messages in the broker every second. Meanwhile a fault thread SIGKILLs a
+random worker every 5-30 s (and starts a replacement), restarts Redis empty once and PostgreSQL
+once. Then it stops launching, waits for every job to end, stops the workers warm and checks the
+ledger: every job and record terminal, every ERP effect present exactly once and as the ERP sent
+it, no task run left started, no outbox message pending, the broker's unacked set empty; no
+cancelled record with ERP rows of its job, no product lacking a component, nothing sent after a
+cancel, never more than a window of a job's records still to run in the broker, small jobs ending
+within a bound beside the large one. It prints the figures and exits 1 if a check fails.
 
     python scripts/soak.py --minutes 10 --seed 1
 """
