@@ -321,7 +321,7 @@ class Launcher:
 
     def __init__(self, app: Flask, rng: random.Random, large_ids: set[int]) -> None:
         self.app, self.rng = app, rng
-        self.large_ids = large_ids  # the large jobs run beside the launcher's pace, not within it
+        self.large_ids = large_ids  # of the large jobs, the launcher's pace counts only the records in flight
         self.files: list[bytes] = []
         self.awaiting: set[int] = set()  # reconciliation jobs not confirmed yet
         self.launched: Counter[str] = Counter()
@@ -412,7 +412,7 @@ class FlowLoad:
     def __init__(self, app: Flask, rng: random.Random) -> None:
         self.app, self.rng = app, rng
         self.large: list[int] = []
-        self.large_ids: set[int] = set()  # the same set as the launcher's: it leaves these jobs out of its pace
+        self.large_ids: set[int] = set()  # the same set as the launcher's: it counts only their records in flight
         self.small: list[int] = []
         self.cancels: dict[int, Cancel] = {}
         now = time.monotonic()
@@ -585,6 +585,7 @@ class BrokerWatch(threading.Thread):
         self.client = redis.Redis.from_url(services.redis.url, socket_timeout=5)  # Redis restarts on the same port
         self.stopping = threading.Event()
         self.peaks: dict[int, Peak] = {}
+        self.queues: Counter[str] = Counter()  # the longest each queue was seen
         self.samples = 0
 
     def run(self) -> None:
@@ -601,6 +602,7 @@ class BrokerWatch(threading.Thread):
         """One look at the broker; skipped while Redis or PostgreSQL does not answer."""
         try:
             seen = broker_records(self.client)
+            lengths = queue_lengths(self.client)
         except redis.RedisError:
             return
         ids = [record_id for _, records in seen.values() for record_id in records]
@@ -608,6 +610,8 @@ class BrokerWatch(threading.Thread):
         if unfinished is None:
             return
         self.samples += 1
+        for queue, length in lengths.items():
+            self.queues[queue] = max(self.queues[queue], length)
         for job_id, (messages, records) in seen.items():
             peak = self.peaks.setdefault(job_id, Peak())
             peak.messages = max(peak.messages, messages)
@@ -625,6 +629,15 @@ def broker_messages(client: redis.Redis) -> Iterator[dict[str, Any]]:
                 continue
     for raw in client.hvals("unacked"):
         yield json.loads(raw)[0]
+
+
+def queue_lengths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting on each queue (priority lists counted with their queue), and delivered but unacknowledged."""
+    lengths: Counter[str] = Counter()
+    for key in client.scan_iter(_type="list", count=1000):
+        lengths[key.decode(errors="replace").split("\x06")[0]] += client.llen(key)
+    lengths["unacked"] = client.hlen("unacked")
+    return dict(lengths)
 
 
 def broker_records(client: redis.Redis) -> dict[int, tuple[int, set[int]]]:
@@ -658,11 +671,17 @@ def unfinished_by_job(record_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def unfinished_records(exclude: set[int] | None = None) -> int:
-    """Records not final yet, of any job but those in ``exclude``."""
-    query = db.select(db.func.count()).select_from(JobRecord).where(JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-    if exclude:
-        query = query.where(JobRecord.job_id.not_in(exclude))
+def unfinished_records(large: set[int] | None = None) -> int:
+    """Records not final yet; of the ``large`` jobs only those sent (in flight), not those still to send.
+
+    The launcher's pace counts what is in the broker or running, so the large job takes its window's
+    share of it instead of stopping the launcher (its unsent records) or adding a window on top:
+    a queue longer than STUCK_AFTER of work makes the sweeper take every waiting job for stalled.
+    """
+    query = (db.select(db.func.count()).select_from(JobRecord).join(Job, Job.id == JobRecord.job_id)
+             .where(JobRecord.state.not_in(TERMINAL_RECORD_STATES)))
+    if large:
+        query = query.where(db.or_(JobRecord.job_id.not_in(large), JobRecord.seq <= Job.sent_through))
     return db.session.execute(query).scalar_one()
 
 
@@ -1012,6 +1031,8 @@ def flow_figures(flow: FlowLoad, watch: BrokerWatch, window: int, beside: Beside
         lines.append(f"Large job #{job_id} ({job.kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {job.status} in "
                      f"{seconds:.0f} s, sent {job.sent_through:,} ({states}); broker peak {peak.unfinished} records "
                      f"still to run, {peak.records} records and {peak.messages} messages in all (window {window})")
+    queues = ", ".join(f"{queue} {length:,}" for queue, length in sorted(watch.queues.items()))
+    lines.append(f"Broker, the most messages seen at once: {queues or 'none'}")
     lines.append(f"Small jobs ({SMALL_RECORDS[0]}-{SMALL_RECORDS[1]} records, launch to end): {len(flow.small)} launched, "
                  f"{wait_summary(flow.small_waits())}; {beside.launched} launched beside a large job, "
                  f"{beside.ended_during} of them ended before it ended or was cancelled; bound {beside.bound:.0f} s")
