@@ -86,6 +86,7 @@ LARGE_KINDS = ("bills_of_materials", "purchase_orders")
 LARGE_MIN_LEFT = 30.0  # no large job is started with less load time left than this
 SMALL_RECORDS = (5, 20)
 SMALL_EVERY = (2.0, 6.0)  # seconds between two small jobs, drawn uniformly
+SMALL_AT_ONCE = 2  # a small job waits for a slot: they probe the queue's wait, they do not add to the load
 CANCEL_EVERY = (4.0, 12.0)  # seconds between two cancels of a running BOM job, drawn uniformly
 CANCEL_PARTLY_WRITTEN = 0.75  # how often a cancel picks a job with records whose product is written, when there is one
 SAMPLE_SECONDS = 1.0  # how often the broker is read for each job's messages
@@ -424,7 +425,7 @@ class FlowLoad:
         now = time.monotonic()
         if end - now > LARGE_MIN_LEFT and guarded(self.app, self.large_running) is False:
             self.launch_large()
-        if now >= self.next_small:
+        if now >= self.next_small and self.small_slot_free():
             self.launch_small()
             self.next_small = now + self.rng.uniform(*SMALL_EVERY)
         if now >= self.next_cancel:
@@ -437,6 +438,13 @@ class FlowLoad:
             return False
         status = db.session.execute(db.select(Job.status).where(Job.id == self.large[-1])).scalar_one()
         return status in (*ACTIVE_JOB_STATUSES, JobStatus.AWAITING_CONFIRMATION)
+
+    def small_slot_free(self) -> bool:
+        """True when fewer than SMALL_AT_ONCE small jobs are running (False while PostgreSQL does not answer)."""
+        running = guarded(self.app, lambda: db.session.execute(
+            db.select(db.func.count()).select_from(Job).where(Job.id.in_(self.small), Job.finished_at.is_(None))
+        ).scalar_one())
+        return running is not None and running < SMALL_AT_ONCE
 
     def launch_large(self) -> None:
         """A job of LARGE_RECORDS, a BOM job first, then a PO job, and so on."""
