@@ -3,22 +3,29 @@
 For ``--minutes`` it keeps purchase-order, bill-of-materials and reconciliation jobs flowing over
 overlapping keys through real workers (a prefork worker on default,db, a threads worker on fetch,
 beat), on a private PostgreSQL and a private Redis, against the sandbox ERP served in a thread with
-some chaos. Meanwhile a fault thread SIGKILLs a random worker every 5-30 s (and starts a
-replacement), restarts Redis empty once and PostgreSQL once. Then it stops launching, waits for
-every job to end, stops the workers warm and checks the ledger: every job and record terminal,
-every ERP effect present exactly once and as the ERP sent it, no task run left started, no outbox
-message pending, the broker's unacked set empty. It prints the figures and exits 1 if a check fails.
+some chaos. Beside them run one large job at a time (4,000 records; the last one is cancelled when
+the load stops) and small jobs of 5-20 records, timed; running BOM jobs are cancelled mid-run; a
+thread reads each job's messages in the broker every second. Meanwhile a fault thread SIGKILLs a
+random worker every 5-30 s (and starts a replacement), restarts Redis empty once and PostgreSQL
+once. Then it stops launching, waits for every job to end, stops the workers warm and checks the
+ledger: every job and record terminal, every ERP effect present exactly once and as the ERP sent
+it, no task run left started, no outbox message pending, the broker's unacked set empty; no
+cancelled record with ERP rows of its job, no product lacking a component, nothing sent after a
+cancel, never more than a window of a job's records still to run in the broker, small jobs ending
+within a bound beside the large one. It prints the figures and exits 1 if a check fails.
 
     python scripts/soak.py --minutes 10 --seed 1
 """
 
 import argparse
+import base64
 import io
 import json
 import logging
 import os
 import random
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -46,7 +53,7 @@ from webapp.extensions import db  # noqa: E402
 from webapp.localpostgres import PrivatePostgres  # noqa: E402
 from webapp.localredis import PrivateRedis, start_private_redis  # noqa: E402
 from webapp.models import (  # noqa: E402
-    ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, TaskRun, utcnow,
+    ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow,
 )
 from webapp.sandbox import data as erp_data  # noqa: E402
 
@@ -73,6 +80,21 @@ MAX_UNFINISHED = 200  # the launcher waits while this many records are unfinishe
 KIND_WEIGHTS = {"purchase_orders": 45, "bills_of_materials": 35, "reconciliation": 20}
 SETTLEMENTS = (b"24702193891", b"24702193892")  # the generator's settlement ids, made unique per file
 PRODUCT_WINDOW = 600  # products drawn from the first 600 only, so jobs overlap and each is made several times
+# Flow control under load: one large job at a time (BOM, then PO, ...) beside small jobs that keep starting.
+LARGE_RECORDS = 4000  # half keys the sandbox knows, interleaved with keys it does not know (fetched, "not found")
+LARGE_KINDS = ("bills_of_materials", "purchase_orders")
+LARGE_MIN_LEFT = 30.0  # no large job is started with less load time left than this
+SMALL_RECORDS = (5, 20)
+SMALL_EVERY = (2.0, 6.0)  # seconds between two small jobs, drawn uniformly
+SMALL_AT_ONCE = 2  # a small job waits for a slot: they probe the queue's wait, they do not add to the load
+CANCEL_EVERY = (4.0, 12.0)  # seconds between two cancels of a running BOM job, drawn uniformly
+CANCEL_PARTLY_WRITTEN = 0.75  # how often a cancel picks a job with records whose product is written, when there is one
+SAMPLE_SECONDS = 1.0  # how often the broker is read for each job's messages
+# Besides its queue time, a small job may wait out one recovery of each fault: messages lost with
+# Redis are re-sent once the job made no progress for STUCK_AFTER, a worker frozen by the restart is
+# replaced after STALL_SECONDS, a killed worker's messages come back after the visibility timeout
+# (twice when the redelivery lands on the next worker killed).
+FAULT_ALLOWANCE = STUCK_AFTER + STALL_SECONDS + 2 * VISIBILITY
 
 
 def say(text: str) -> None:
@@ -309,8 +331,9 @@ class Faults(threading.Thread):
 class Launcher:
     """Launches jobs as operators would: POs and BOMs over overlapping keys, Date Range files (some twice)."""
 
-    def __init__(self, app: Flask, rng: random.Random) -> None:
+    def __init__(self, app: Flask, rng: random.Random, large_ids: set[int]) -> None:
         self.app, self.rng = app, rng
+        self.large_ids = large_ids  # of the large jobs, the launcher's pace counts only the records in flight
         self.files: list[bytes] = []
         self.awaiting: set[int] = set()  # reconciliation jobs not confirmed yet
         self.launched: Counter[str] = Counter()
@@ -319,7 +342,7 @@ class Launcher:
     def tick(self) -> None:
         """Confirm the previews that are ready; launch one job if few records are unfinished."""
         self.confirm_ready()
-        unfinished = guarded(self.app, unfinished_records)
+        unfinished = guarded(self.app, lambda: unfinished_records(self.large_ids))
         if unfinished is not None and unfinished < MAX_UNFINISHED:
             kind = self.rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
             launch = self.launch_reconciliation if kind == "reconciliation" else lambda: self.launch_keys(kind)
@@ -381,11 +404,304 @@ class Launcher:
             guarded(self.app, confirm_all)
 
 
-def unfinished_records() -> int:
-    """Records of any job not final yet."""
-    return db.session.execute(
-        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-    ).scalar_one()
+@dataclass
+class Cancel:
+    """A cancel the soak made: the job's sent mark just after it, and the records it found with their product written."""
+
+    job_id: int
+    sent_through: int
+    partly_written: list[int]
+
+
+class FlowLoad:
+    """Beside the launcher: one large job at a time, small jobs every few seconds, cancels of running BOM jobs.
+
+    The large job is far bigger than a window; with flow control the small jobs started beside it
+    queue behind at most a window of it, so they end while it still runs. The cancels hit BOM jobs
+    mid-run, mostly ones with records whose product is written and whose components are not.
+    """
+
+    def __init__(self, app: Flask, rng: random.Random) -> None:
+        self.app, self.rng = app, rng
+        self.large: list[int] = []
+        self.large_ids: set[int] = set()  # the same set as the launcher's: it counts only their records in flight
+        self.small: list[int] = []
+        self.cancels: dict[int, Cancel] = {}
+        now = time.monotonic()
+        self.next_small = now + rng.uniform(*SMALL_EVERY)
+        self.next_cancel = now + rng.uniform(*CANCEL_EVERY)
+
+    def tick(self, end: float) -> None:
+        """Start a large job if none runs and time is left; a small job and a cancel when each is due."""
+        now = time.monotonic()
+        if end - now > LARGE_MIN_LEFT and guarded(self.app, self.large_running) is False:
+            self.launch_large()
+        if now >= self.next_small and self.small_slot_free():
+            self.launch_small()
+            self.next_small = now + self.rng.uniform(*SMALL_EVERY)
+        if now >= self.next_cancel:
+            self.cancel_bom_job()
+            self.next_cancel = now + self.rng.uniform(*CANCEL_EVERY)
+
+    def large_running(self) -> bool:
+        """True while the last large job has not ended."""
+        if not self.large:
+            return False
+        status = db.session.execute(db.select(Job.status).where(Job.id == self.large[-1])).scalar_one()
+        return status in (*ACTIVE_JOB_STATUSES, JobStatus.AWAITING_CONFIRMATION)
+
+    def small_slot_free(self) -> bool:
+        """True when fewer than SMALL_AT_ONCE small jobs are running (False while PostgreSQL does not answer)."""
+        running = guarded(self.app, lambda: db.session.execute(
+            db.select(db.func.count()).select_from(Job).where(Job.id.in_(self.small), Job.finished_at.is_(None))
+        ).scalar_one())
+        return running is not None and running < SMALL_AT_ONCE
+
+    def launch_large(self) -> None:
+        """A job of LARGE_RECORDS, a BOM job first, then a PO job, and so on."""
+        from webapp.launch import launch_job
+
+        kind = LARGE_KINDS[len(self.large) % len(LARGE_KINDS)]
+        keys = large_keys(kind)
+        job_id = guarded(self.app, lambda: launch_job(kind, "upload", keys, None, input_name="soak-large.csv").id)
+        if job_id is not None:
+            self.large.append(job_id)
+            self.large_ids.add(job_id)
+
+    def launch_small(self) -> None:
+        """A PO or BOM job of 5-20 records."""
+        from webapp.launch import launch_job
+
+        size = self.rng.randint(*SMALL_RECORDS)
+        if self.rng.random() < 0.5:
+            first = erp_data.PO_FIRST + self.rng.randrange(erp_data.PO_COUNT - size)
+            kind, keys = "purchase_orders", [f"PO-{n}" for n in range(first, first + size)]
+        else:
+            first = erp_data.PRODUCT_FIRST + self.rng.randrange(PRODUCT_WINDOW - size)
+            kind, keys = "bills_of_materials", [f"P-{n}" for n in range(first, first + size)]
+        job_id = guarded(self.app, lambda: launch_job(kind, "upload", keys, None, input_name="soak-small.csv").id)
+        if job_id is not None:
+            self.small.append(job_id)
+
+    def cancel_bom_job(self) -> None:
+        """Cancel a running BOM job of the launcher's, mostly one with records whose product is written."""
+        candidates = guarded(self.app, self.running_bom_jobs)
+        if not candidates:
+            return
+        partly = [job_id for job_id, written in candidates if written]
+        pool = partly if partly and self.rng.random() < CANCEL_PARTLY_WRITTEN else [job_id for job_id, _ in candidates]
+        job_id = self.rng.choice(pool)
+        cancel = guarded(self.app, lambda: cancel_and_read(job_id))
+        if cancel is not None:
+            self.cancels[job_id] = cancel
+
+    def running_bom_jobs(self) -> list[tuple[int, int]]:
+        """(job, records with their product written and their components not) of the launcher's running BOM jobs
+        (not the small jobs, whose waits are measured, nor the large one, cancelled at the end of the load)."""
+        partly = db.func.count(JobRecord.id).filter(JobRecord.erp_ref.is_not(None),
+                                                    JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+        rows = db.session.execute(
+            db.select(Job.id, partly).join(JobRecord, JobRecord.job_id == Job.id)
+            .where(Job.kind == "bills_of_materials", Job.status == JobStatus.RUNNING, Job.cancel_requested_at.is_(None),
+                   Job.id.not_in(self.small + self.large or [0]))
+            .group_by(Job.id).order_by(Job.id)
+        ).all()
+        return [(job_id, written) for job_id, written in rows]
+
+    def cancel_large(self) -> None:
+        """Cancel the large job still running at the end of the load (retried while PostgreSQL does not answer)."""
+        def cancelled() -> bool:
+            running = guarded(self.app, self.large_running)
+            if running is False:
+                return True
+            job_id = self.large[-1]
+            cancel = guarded(self.app, lambda: cancel_and_read(job_id)) if running else None
+            if cancel is not None:
+                self.cancels[job_id] = cancel
+            return cancel is not None
+
+        try:
+            wait_for(cancelled, timeout=30, interval=1.0, message="the large job's cancel")
+        except AssertionError as exc:
+            say(f"load: {exc}")
+
+    def small_waits(self) -> list[float]:
+        """Seconds from launch to end of each small job that ended, in launch order."""
+        rows = db.session.execute(
+            db.select(Job.created_at, Job.finished_at).where(Job.id.in_(self.small), Job.finished_at.is_not(None)).order_by(Job.id)
+        ).all()
+        return [(finished - created).total_seconds() for created, finished in rows]
+
+    def progress(self) -> str:
+        """The large job's records ended so far, and the small jobs' waits."""
+        parts = []
+        if self.large:
+            ended = db.session.execute(
+                db.select(db.func.count()).select_from(JobRecord)
+                .where(JobRecord.job_id == self.large[-1], JobRecord.state.in_(TERMINAL_RECORD_STATES))
+            ).scalar_one()
+            parts.append(f"large #{self.large[-1]} {ended:,}/{LARGE_RECORDS:,} ended")
+        return "  ".join(parts + [f"small jobs: {wait_summary(self.small_waits())}"])
+
+
+def large_keys(kind: str) -> list[str]:
+    """LARGE_RECORDS keys: each one the sandbox knows followed by one it does not (well formed, "not found").
+    Its POs are all of the sandbox's; its products start past those the launcher uses, so most are new."""
+    if kind == "purchase_orders":
+        pairs = [(f"PO-{erp_data.PO_FIRST + n}", f"PO-{200_000 + n}") for n in range(LARGE_RECORDS // 2)]
+    else:
+        pairs = [(f"P-{erp_data.PRODUCT_FIRST + PRODUCT_WINDOW + n}", f"P-{20_000 + n}") for n in range(LARGE_RECORDS // 2)]
+    return [key for pair in pairs for key in pair]
+
+
+def wait_summary(waits: list[float]) -> str:
+    """How many small jobs ended and their waits' median and maximum."""
+    if not waits:
+        return "none ended"
+    return f"{len(waits)} ended, wait p50 {statistics.median(waits):.1f} s, max {max(waits):.1f} s"
+
+
+def cancel_and_read(job_id: int) -> Cancel | None:
+    """Cancel the job as an operator would; read its sent mark and its records with their product written
+    right after (nothing can move the mark once the cancel committed). None if it had ended meanwhile."""
+    from webapp.control import ControlError, cancel_job
+
+    try:
+        cancel_job(job_id, None)
+    except ControlError:
+        db.session.rollback()
+        return None
+    sent_through = db.session.execute(db.select(Job.sent_through).where(Job.id == job_id)).scalar_one()
+    partly = db.session.execute(
+        db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.erp_ref.is_not(None),
+                                      JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+    ).scalars().all()
+    db.session.rollback()
+    return Cancel(job_id, sent_through, list(partly))
+
+
+@dataclass
+class Peak:
+    """The most of one job the broker was seen to hold: messages, records, and records not ended yet."""
+
+    messages: int = 0
+    records: int = 0
+    unfinished: int = 0
+
+
+class BrokerWatch(threading.Thread):
+    """Reads the broker every SAMPLE_SECONDS and keeps, per job, the most of it seen there at once.
+
+    A record's chain has one message at a time, but a message outlives its record's end until the
+    worker acknowledges it, and redeliveries and the sweeper's resends can queue a record twice. So
+    the window bounds the records that are still to run: those seen in the broker whose state is
+    not final when read just after (each was sent and unfinished then, so in flight at once).
+    """
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(name="soak-broker", daemon=True)
+        self.services = services
+        self.client = redis.Redis.from_url(services.redis.url, socket_timeout=5)  # Redis restarts on the same port
+        self.stopping = threading.Event()
+        self.peaks: dict[int, Peak] = {}
+        self.queues: Counter[str] = Counter()  # the longest each queue was seen
+        self.samples = 0
+
+    def run(self) -> None:
+        """Sample until stopped."""
+        while not self.stopping.wait(SAMPLE_SECONDS):  # the sampling period
+            self.sample()
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread."""
+        self.stopping.set()
+        self.join(timeout=30)
+
+    def sample(self) -> None:
+        """One look at the broker; skipped while Redis or PostgreSQL does not answer."""
+        try:
+            seen = broker_records(self.client)
+            lengths = queue_lengths(self.client)
+        except redis.RedisError:
+            return
+        ids = [record_id for _, records in seen.values() for record_id in records]
+        unfinished = guarded(self.services.app, lambda: unfinished_by_job(ids))
+        if unfinished is None:
+            return
+        self.samples += 1
+        for queue, length in lengths.items():
+            self.queues[queue] = max(self.queues[queue], length)
+        for job_id, (messages, records) in seen.items():
+            peak = self.peaks.setdefault(job_id, Peak())
+            peak.messages = max(peak.messages, messages)
+            peak.records = max(peak.records, len(records))
+            peak.unfinished = max(peak.unfinished, unfinished.get(job_id, 0))
+
+
+def broker_messages(client: redis.Redis) -> Iterator[dict[str, Any]]:
+    """Every message in the broker: queued on any queue, or delivered and not acknowledged."""
+    for key in client.scan_iter(_type="list", count=1000):
+        for raw in client.lrange(key, 0, -1):
+            try:
+                yield json.loads(raw)
+            except ValueError:
+                continue
+    for raw in client.hvals("unacked"):
+        yield json.loads(raw)[0]
+
+
+def queue_lengths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting on each queue (priority lists counted with their queue), and delivered but unacknowledged."""
+    lengths: Counter[str] = Counter()
+    for key in client.scan_iter(_type="list", count=1000):
+        lengths[key.decode(errors="replace").split("\x06")[0]] += client.llen(key)
+    lengths["unacked"] = client.hlen("unacked")
+    return dict(lengths)
+
+
+def broker_records(client: redis.Redis) -> dict[int, tuple[int, set[int]]]:
+    """Per job: its messages in the broker, and the records they are steps of (kombu's body is
+    base64 of JSON [args, kwargs, embed]; every task of a job takes job_id as a keyword)."""
+    seen: dict[int, tuple[int, set[int]]] = {}
+    for message in broker_messages(client):
+        try:
+            _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            job_id, record_id = kwargs.get("job_id"), kwargs.get("record_id")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if job_id is None:
+            continue
+        messages, records = seen.get(job_id, (0, set()))
+        if record_id is not None:
+            records.add(record_id)
+        seen[job_id] = (messages + 1, records)
+    return seen
+
+
+def unfinished_by_job(record_ids: list[int]) -> dict[int, int]:
+    """Per job, how many of these records are not final."""
+    if not record_ids:
+        return {}
+    rows = db.session.execute(
+        db.select(JobRecord.job_id, db.func.count())
+        .where(JobRecord.id.in_(record_ids), JobRecord.state.not_in(TERMINAL_RECORD_STATES)).group_by(JobRecord.job_id)
+    ).all()
+    db.session.rollback()
+    return dict(rows)
+
+
+def unfinished_records(large: set[int] | None = None) -> int:
+    """Records not final yet; of the ``large`` jobs only those sent (in flight), not those still to send.
+
+    The launcher's pace counts what is in the broker or running, so the large job takes its window's
+    share of it instead of stopping the launcher (its unsent records) or adding a window on top:
+    a queue longer than STUCK_AFTER of work makes the sweeper take every waiting job for stalled.
+    """
+    query = (db.select(db.func.count()).select_from(JobRecord).join(Job, Job.id == JobRecord.job_id)
+             .where(JobRecord.state.not_in(TERMINAL_RECORD_STATES)))
+    if large:
+        query = query.where(db.or_(JobRecord.job_id.not_in(large), JobRecord.seq <= Job.sent_through))
+    return db.session.execute(query).scalar_one()
 
 
 def active_jobs() -> int:
@@ -396,19 +712,22 @@ def active_jobs() -> int:
     ).scalar_one()
 
 
-def progress_line(app: Flask, started: float, launcher: Launcher, faults: Faults) -> str:
-    """One line on how far the run is."""
+def progress_line(app: Flask, started: float, launcher: Launcher, flow: FlowLoad, faults: Faults) -> str:
+    """Two lines on how far the run is: the whole load, then the large job beside the small ones."""
     records = guarded(app, lambda: db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one())
     unfinished = guarded(app, unfinished_records)
     shown = ["?" if value is None else value for value in (records, unfinished)]
     return (f"{time.monotonic() - started:5.0f} s  jobs {sum(launcher.launched.values())}  records {shown[0]}"
             f" ({shown[1]} unfinished)  kills {faults.done['kill']}"
-            f"  redis restarts {faults.done['redis']}  postgres restarts {faults.done['postgres']}")
+            f"  redis restarts {faults.done['redis']}  postgres restarts {faults.done['postgres']}"
+            f"\n        {guarded(app, flow.progress) or '?'}  BOM jobs cancelled {len(flow.cancels)}")
 
 
-def run_load(services: Services, minutes: float, seed: int) -> tuple[Launcher, Faults, datetime]:
-    """Launch jobs for ``minutes`` while the fault thread strikes; return both, and when the faults stopped."""
-    launcher = Launcher(services.app, random.Random(seed))
+def run_load(services: Services, minutes: float, seed: int) -> tuple[Launcher, FlowLoad, Faults, datetime]:
+    """Launch jobs for ``minutes`` while the fault thread strikes, then cancel the large job still
+    running; return the launchers and the faults, and when the faults stopped."""
+    flow = FlowLoad(services.app, random.Random(seed + 2))
+    launcher = Launcher(services.app, random.Random(seed), flow.large_ids)
     faults = Faults(services, random.Random(seed + 1), minutes * 60)
     started = time.monotonic()
     end, next_report = started + minutes * 60, started + 30
@@ -417,14 +736,16 @@ def run_load(services: Services, minutes: float, seed: int) -> tuple[Launcher, F
         while time.monotonic() < end:
             services.supervise()
             launcher.tick()
+            flow.tick(end)
             if time.monotonic() >= next_report:
-                say(progress_line(services.app, started, launcher, faults))
+                say(progress_line(services.app, started, launcher, flow, faults))
                 next_report += 30
             time.sleep(0.2)  # the launcher's polling interval
     finally:
         faults.stopping.set()
         faults.join(timeout=120)
-    return launcher, faults, utcnow()
+    flow.cancel_large()
+    return launcher, flow, faults, utcnow()
 
 
 def open_runs(before: datetime) -> int:
@@ -584,6 +905,171 @@ def sales_order_effects() -> Check:
     return Check("the ERP's sales orders hold each confirmed transaction once", len(problems), problems[:5])
 
 
+def cancelled_wrote_nothing() -> Check:
+    """No cancelled record has an ERP row written by its own job. A row names the job that inserted
+    it; another job's record may write the same key, which says nothing of this one."""
+    cancelled = sql_value("SELECT count(*) FROM job_records WHERE state = 'cancelled'")
+    check = none_found(
+        f"no cancelled record has ERP rows of its job ({cancelled:,} cancelled records)",
+        "SELECT r.job_id, j.kind, r.key FROM job_records r JOIN jobs j ON j.id = r.job_id WHERE r.state = 'cancelled' AND ("
+        "(j.kind = 'purchase_orders' AND EXISTS (SELECT 1 FROM erp_purchase_orders e "
+        "WHERE e.po_number = r.key AND e.job_id = r.job_id)) OR (j.kind = 'bills_of_materials' AND EXISTS "
+        "(SELECT 1 FROM erp_products e WHERE e.product_code = r.key AND e.job_id = r.job_id))) ORDER BY r.id")
+    if not cancelled:
+        check.problems += 1
+        check.examples.append("no record was cancelled: the check saw nothing")
+    return check
+
+
+def products_whole() -> Check:
+    """Every product in the ERP has exactly the components its bill of materials lists, whichever
+    job wrote it and however that job ended (a cancel never leaves half a record)."""
+    have: dict[str, set[tuple]] = {}
+    for code, component, quantity in sql_rows("SELECT p.product_code, c.component_code, c.quantity FROM erp_products p "
+                                               "LEFT JOIN erp_components c ON c.product_id = p.id"):
+        have.setdefault(code, set())
+        if component is not None:
+            have[code].add((component, quantity))
+    problems = []
+    for code, components in sorted(have.items()):
+        bom = erp_data.bill_of_materials(code)
+        expected = {(c["component_code"], c["quantity"]) for c in bom["components"]} if bom else set()
+        if components != expected:
+            missing = ", ".join(sorted(component for component, _ in expected - components))
+            problems.append(f"{code}: {len(components)} components, its BOM lists {len(expected)} (missing: {missing or '-'})")
+    return Check(f"every product in the ERP has the components its BOM lists ({len(have):,} products)",
+                 len(problems), problems[:5])
+
+
+def sent_nothing_after_cancel(cancels: dict[int, Cancel]) -> Check:
+    """Each job the soak cancelled ended with the sent mark it had just after its cancel."""
+    ended = dict(sql_rows(f"SELECT id, sent_through FROM jobs WHERE id IN ({', '.join(map(str, cancels)) or '0'})"))
+    problems = [f"job #{c.job_id}: sent through seq {c.sent_through} at its cancel, {ended.get(c.job_id)} at its end"
+                for c in cancels.values() if ended.get(c.job_id) != c.sent_through]
+    if not cancels:
+        problems.append("no job was cancelled: the check saw nothing")
+    return Check(f"a cancelled job sends nothing after its cancel ({len(cancels)} cancels)", len(problems), problems[:5])
+
+
+def broker_window(peaks: dict[int, Peak], samples: int, window: int, large: list[int]) -> Check:
+    """No job ever had more than a window of records still to run in the broker; the large job was seen there."""
+    problems = [f"job #{job_id}: {peak.unfinished} records still to run in the broker at once"
+                for job_id, peak in sorted(peaks.items()) if peak.unfinished > window]
+    if not any(job_id in peaks for job_id in large):
+        problems.append(f"no large job was seen in the broker in {samples} samples: the check saw nothing")
+    return Check(f"the broker never held more than a window ({window}) of a job's records still to run "
+                 f"({samples} samples)", len(problems), problems[:5])
+
+
+@dataclass
+class Beside:
+    """Small jobs launched while a large job ran: how many, how many ended before it ended or was
+    cancelled, the bound on their waits, and the problems."""
+
+    launched: int = 0
+    ended_during: int = 0
+    bound: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def wait_bound(window: int) -> float:
+    """Seconds a small job may take: the records ahead of it at the run's own pace, plus FAULT_ALLOWANCE.
+
+    Ahead of a small job are at most the launcher's unfinished records and a window of each large
+    job (one at a time), whatever the large job's size: that is what flow control promises.
+    """
+    ended = db.session.execute(
+        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.state != RecordState.CANCELLED)
+    ).scalar_one()
+    first, last = db.session.execute(db.select(db.func.min(Job.created_at), db.func.max(Job.finished_at))).one()
+    seconds = (last - first).total_seconds() if first and last else 0.0
+    pace = ended / max(seconds, 1.0)
+    return (MAX_UNFINISHED + window + SMALL_RECORDS[1]) / max(pace, 1.0) + FAULT_ALLOWANCE
+
+
+def job_spans(job_ids: list[int]) -> list[tuple[int, datetime, datetime | None]]:
+    """(id, launched, ended or cancelled, whichever came first) of these jobs, in id order."""
+    rows = db.session.execute(
+        db.select(Job.id, Job.created_at, Job.finished_at, Job.cancel_requested_at).where(Job.id.in_(job_ids)).order_by(Job.id)
+    ).all()
+    return [(job_id, created, min((moment for moment in (finished, cancelled) if moment), default=None))
+            for job_id, created, finished, cancelled in rows]
+
+
+def small_beside_large(small: list[int], large: list[int], window: int) -> Beside:
+    """Each small job launched while a large job ran ended within the bound; some ended while the
+    large one still ran uncancelled (without flow control they would all queue behind it)."""
+    spans = job_spans(large)
+    beside = Beside(bound=wait_bound(window))
+    smalls = db.session.execute(db.select(Job.id, Job.created_at, Job.finished_at).where(Job.id.in_(small)).order_by(Job.id)).all()
+    for job_id, created, finished in smalls:
+        big = next(((big_id, ended) for big_id, since, ended in spans if since <= created and (ended is None or created < ended)), None)
+        if big is None:
+            continue
+        beside.launched += 1
+        if finished is None:
+            beside.problems.append(f"small job #{job_id} did not end")
+            continue
+        big_id, big_ended = big
+        if big_ended is None or finished <= big_ended:
+            beside.ended_during += 1
+        if (finished - created).total_seconds() > beside.bound:
+            beside.problems.append(f"small job #{job_id} took {(finished - created).total_seconds():.0f} s "
+                                   f"(large job #{big_id} beside it)")
+    if not beside.launched:
+        beside.problems.append("no small job was launched while a large job ran: the check saw nothing")
+    elif not beside.ended_during:
+        beside.problems.append(f"none of the {beside.launched} small jobs ended before the large job beside it ended "
+                               "or was cancelled")
+    return beside
+
+
+def flow_checks(flow: FlowLoad, watch: BrokerWatch, window: int) -> tuple[list[Check], Beside]:
+    """The ledger's checks of flow control and whole records, and the small jobs beside the large ones."""
+    beside = small_beside_large(flow.small, flow.large, window)
+    checks = [
+        Check(f"small jobs launched beside a large job each ended within {beside.bound:.0f} s, some while it still ran "
+              f"({beside.ended_during} of {beside.launched})", len(beside.problems), beside.problems[:5]),
+        cancelled_wrote_nothing(),
+        products_whole(),
+        sent_nothing_after_cancel(flow.cancels),
+        broker_window(watch.peaks, watch.samples, window, flow.large),
+    ]
+    return checks, beside
+
+
+def flow_figures(flow: FlowLoad, watch: BrokerWatch, window: int, beside: Beside) -> list[str]:
+    """The large jobs, the small jobs' waits, the cancels and the broker's peaks, as printed."""
+    lines = []
+    for job_id in flow.large:
+        job = db.session.get(Job, job_id)
+        seconds = (job.finished_at - job.created_at).total_seconds() if job.finished_at else 0.0
+        states = ", ".join(f"{state} {count:,}" for state, count in sql_rows(
+            f"SELECT state, count(*) FROM job_records WHERE job_id = {int(job_id)} GROUP BY state ORDER BY state"))
+        peak = watch.peaks.get(job_id, Peak())
+        lines.append(f"Large job #{job_id} ({job.kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {job.status} in "
+                     f"{seconds:.0f} s, sent {job.sent_through:,} ({states}); broker peak {peak.unfinished} records "
+                     f"still to run, {peak.records} records and {peak.messages} messages in all (window {window})")
+    queues = ", ".join(f"{queue} {length:,}" for queue, length in sorted(watch.queues.items()))
+    lines.append(f"Broker, the most messages seen at once: {queues or 'none'}")
+    lines.append(f"Small jobs ({SMALL_RECORDS[0]}-{SMALL_RECORDS[1]} records, launch to end): {len(flow.small)} launched, "
+                 f"{wait_summary(flow.small_waits())}; {beside.launched} launched beside a large job, "
+                 f"{beside.ended_during} of them ended before it ended or was cancelled; bound {beside.bound:.0f} s")
+    mid_run = [cancel for cancel in flow.cancels.values() if cancel.job_id not in flow.large_ids]
+    at_end = [cancel for cancel in flow.cancels.values() if cancel.job_id in flow.large_ids]
+    lines.append(f"Cancels: {len(mid_run)} BOM jobs mid-run, {sum(bool(c.partly_written) for c in mid_run)} of them "
+                 f"with {caught_records(mid_run)}; {len(at_end)} large job at the end of the load, with {caught_records(at_end)}")
+    return lines
+
+
+def caught_records(cancels: list[Cancel]) -> str:
+    """How many records these cancels found with their product written, and how those records ended."""
+    caught = [record_id for cancel in cancels for record_id in cancel.partly_written]
+    fates = ", ".join(f"{state} {count}" for state, count in sql_rows(
+        f"SELECT state, count(*) FROM job_records WHERE id IN ({', '.join(map(str, caught)) or '0'}) GROUP BY state ORDER BY state"))
+    return f"{len(caught)} records whose product was written (they ended: {fates or '-'})"
+
+
 def ledger_checks() -> list[Check]:
     """The ledger invariants, read from the database once the workers have stopped."""
     from webapp.models import TERMINAL_JOB_STATUSES
@@ -618,8 +1104,8 @@ def failure(record_id: int, key: str, error: str | None) -> list[str]:
     return lines + [f"      {line}" for line in trace.strip().splitlines()[-4:]]
 
 
-def figures() -> dict[str, Any]:
-    """What the run did, from the SQL log."""
+def figures(large: list[int]) -> dict[str, Any]:
+    """What the run did, from the SQL log (failed records listed but the large jobs' POs the ERP does not know)."""
     return {
         "jobs": sql_rows("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status ORDER BY kind, status"),
         "records": sql_rows("SELECT j.kind, r.state, count(*) FROM job_records r JOIN jobs j ON j.id = r.job_id "
@@ -633,7 +1119,8 @@ def figures() -> dict[str, Any]:
                                 "WHERE record_id IS NOT NULL AND state <> 'RETRY' GROUP BY record_id, task_name) runs"),
         "lost_runs": sql_value("SELECT count(*) FROM task_runs WHERE state = 'LOST'"),
         "failures": [failure(*row) for row in sql_rows(
-            "SELECT id, key, error FROM job_records WHERE state = 'failed' ORDER BY id LIMIT 5")],
+            f"SELECT id, key, error FROM job_records WHERE state = 'failed' AND job_id NOT IN ({', '.join(map(str, large)) or '0'}) "
+            "ORDER BY id LIMIT 5")],
         "runs": sql_value("SELECT count(*) FROM task_runs"),
     }
 
@@ -653,6 +1140,7 @@ class Report:
     stalls: list[str]
     figures: dict[str, Any]
     checks: list[Check]
+    flow: list[str] = field(default_factory=list)  # the large and small jobs, the cancels, the broker's peaks
 
     @property
     def ok(self) -> bool:
@@ -680,6 +1168,7 @@ class Report:
                 parts = [f"{status} {count:,}" for k, status, count in table if k == kind]
                 total = sum(count for k, _, count in table if k == kind)
                 lines.append(f"  {title.lower():7} {kind:19} {total:6,}: {', '.join(parts)}")
+        lines += self.flow
         lines.append("ERP rows: " + ", ".join(f"{what} {count:,}" for what, count in f["effects"].items()))
         lines.append(f"Records re-sent by the sweeper: {f['resent']:,}; duplicate executions (a record's step run again, "
                      f"retries aside): {f['duplicates']:,}; runs marked LOST: {f['lost_runs']:,}; task runs: {f['runs']:,}")
@@ -701,19 +1190,26 @@ def soak(minutes: float, seed: int = 1, work: Path | None = None, min_records: i
     started = time.monotonic()
     with running_services(work) as services:
         say(f"soak: {minutes:g} min of load, seed {seed}, logs in {work / 'logs'}")
-        launcher, faults, faults_ended = run_load(services, minutes, seed)
+        window = int(services.app.config["JOB_WINDOW_RECORDS"])
+        watch = BrokerWatch(services)
+        watch.start()
+        launcher, flow, faults, faults_ended = run_load(services, minutes, seed)
         drained = drain(services, launcher, faults_ended)
+        watch.stop()
         broker, leftover = stop_workers(services)
         with services.app.app_context():
             checks = ledger_checks()
-            found = figures()
+            found = figures(flow.large)
+            more_checks, beside = flow_checks(flow, watch, window)
+            checks += more_checks
+            flow_lines = flow_figures(flow, watch, window, beside)
     checks.append(Check("the broker's unacked set empty (HLEN unacked, ZCARD unacked_index)", sum(broker),
                         [] if broker == (0, 0) else [f"unacked {broker[0]}, unacked_index {broker[1]}", *leftover[:8]]))
     missed = (faults.done["kill"] == 0) + (faults.done["redis"] != 1) + (faults.done["postgres"] != 1)
     checks.append(Check("every fault struck: SIGKILLs, Redis restarted once, PostgreSQL once",
                         missed + len(faults.errors), faults.errors[:5]))
     report = Report(minutes, seed, time.monotonic() - started, drained, faults.done, launcher.launched,
-                    launcher.repeats, services.crashes, services.stalls, found, checks)
+                    launcher.repeats, services.crashes, services.stalls, found, checks, flow_lines)
     report.checks.append(Check(f"at least {min_records:,} records", int(report.records < min_records),
                                [] if report.records >= min_records else [f"{report.records:,} records"]))
     return report
