@@ -12,9 +12,13 @@ began on a worker that has since stopped sending heartbeats (``WORKER_DEAD_AFTER
 beats) is re-sent from that step as soon as the sweep sees it: see orphaned_runs().
 """
 
+import base64
 import json
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,6 +27,7 @@ import redis
 from flask import current_app
 
 from tasks import heartbeat
+from tasks.publish_stamp import list_keys
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, OutboxMessage, TaskRun, utcnow
 from webapp.redis_clients import shared_redis
@@ -192,3 +197,77 @@ def restore_orphaned_messages() -> int:
             db.session.execute(db.update(Job).where(Job.id == job_id).values(resent_records=Job.resent_records + restored))
     db.session.commit()
     return len(tags)
+
+
+SWEEP_LOCK = "celeriac:sweep-lock"
+RECORD_QUEUES = ("fetch", "db", "default")
+
+
+@contextmanager
+def sweep_lock(hold_seconds: float = 120.0) -> Iterator[bool]:
+    """Whether this sweep may run: one at a time, as beat may start the next before the last ends.
+
+    Two sweeps at once (a slow one, on a loaded machine) would both find the same stalled records
+    and send them twice. The lock expires by itself if its holder dies; a Redis that cannot be
+    reached lets the sweep run (its other parts must go on while Redis is down).
+    """
+    client, token = shared_redis(timeout=2.0), uuid.uuid4().hex
+    try:
+        held = bool(client.set(SWEEP_LOCK, token, nx=True, ex=int(hold_seconds)))
+    except redis.RedisError:
+        yield True
+        return
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                if client.get(SWEEP_LOCK) == token.encode():
+                    client.delete(SWEEP_LOCK)
+            except redis.RedisError:
+                pass
+
+
+def message_record_id(raw: bytes | dict) -> int | None:  # type: ignore[type-arg]
+    """The record id a task message carries in its kwargs, or None (another task, or unreadable)."""
+    try:
+        message = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        record_id = kwargs.get("record_id")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return record_id if isinstance(record_id, int) else None
+
+
+def records_in_broker() -> set[int] | None:
+    """Ids of the records whose step is queued or delivered and not acknowledged (a held retry
+    included); None when the broker cannot be read.
+
+    A job that shows no progress while its messages wait behind other work is slow, not stalled:
+    sending those records again would only queue them twice (and, with many jobs queued, feed on
+    itself). Flow control keeps the queues to a window per job, so reading them is cheap.
+    """
+    try:
+        with current_app.extensions["celery"].connection_for_write() as connection:
+            channel = connection.default_channel
+            options = current_app.extensions["celery"].conf.broker_transport_options or {}
+            client = channel.client
+            found: set[int] = set()
+            for queue in RECORD_QUEUES:
+                for key in list_keys(queue, options):
+                    found.update(filter(None, map(message_record_id, client.lrange(key, 0, -1))))
+            found.update(filter(None, (message_record_id(json.loads(raw)[0]) for raw in client.hvals(channel.qos.unacked_key))))
+            return found
+    except redis.RedisError:
+        return None
+
+
+def lost_records(stalled: dict[int, list[int]]) -> dict[int, list[int]]:
+    """The stalled records whose messages are not in the broker: those to send again."""
+    if not stalled:
+        return {}
+    present = records_in_broker()
+    if present is None:
+        return {}
+    lost = {job_id: [record_id for record_id in ids if record_id not in present] for job_id, ids in stalled.items()}
+    return {job_id: ids for job_id, ids in lost.items() if ids}

@@ -226,16 +226,19 @@ def finalize_job(job_id: int) -> dict[str, Any]:
 @shared_task(**DB_OUTAGE)
 def sweep() -> dict[str, Any]:
     """Beat: send again what Redis lost, close jobs whose chord callback never came, and runs nothing closed."""
-    resent = sweeper.resend_lost_dispatches()
-    stalled = sweeper.stalled_records()
-    for job_id, record_ids in stalled.items():
-        kind = sweeper.mark_swept(job_id, len(record_ids))
-        apply_canvas(kind, job_id, record_ids)
-    restored = sweeper.restore_orphaned_messages()
-    topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
-    return {"dispatch_resent": resent, "records_resent": stalled, "messages_restored": restored, "topped_up": topped,
-            "finalized": jobs.finalize_stalled(),
-            "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
+    with sweeper.sweep_lock() as mine:
+        if not mine:
+            return {"skipped": "another sweep is running"}
+        resent = sweeper.resend_lost_dispatches()
+        lost = sweeper.lost_records(sweeper.stalled_records())
+        for job_id, record_ids in lost.items():
+            kind = sweeper.mark_swept(job_id, len(record_ids))
+            apply_canvas(kind, job_id, record_ids)
+        restored = sweeper.restore_orphaned_messages()
+        topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
+        return {"dispatch_resent": resent, "records_resent": lost, "messages_restored": restored, "topped_up": topped,
+                "finalized": jobs.finalize_stalled(),
+                "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
 
 
 @shared_task(**DB_OUTAGE)

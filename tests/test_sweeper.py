@@ -143,3 +143,36 @@ def test_a_worker_redis_never_heard_of_is_not_judged_dead(app: Flask) -> None:
 
     client = redis.Redis.from_url(app.config["REDIS_URL"])
     assert heartbeat.dead_workers(client, {"never-seen@test"}, 3) == set()
+
+
+def test_stalled_records_still_in_the_broker_are_not_sent_again(app: Flask) -> None:
+    """A stalled record whose step waits in a queue (behind other jobs' work) or is held by a worker
+    is slow, not lost: only the records with no message anywhere are sent again."""
+    import base64
+    import json
+
+    import redis
+
+    def message(record_id: int) -> bytes:
+        body = base64.b64encode(json.dumps([[], {"job_id": 1, "record_id": record_id}, {}]).encode()).decode()
+        return json.dumps({"body": body, "headers": {"task": "tasks.workflows.make_po"}}).encode()
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    client.lpush("db", message(11))
+    client.hset("unacked", "tag-1", json.dumps([json.loads(message(12)), "", "fetch"]))
+    try:
+        with app.app_context():
+            assert sweeper.lost_records({1: [11, 12, 13], 2: [12]}) == {1: [13]}
+    finally:
+        client.lrem("db", 0, message(11))
+        client.hdel("unacked", "tag-1")
+
+
+def test_one_sweep_at_a_time(app: Flask) -> None:
+    """A sweep that starts while another runs does nothing (both would send the same records)."""
+    with app.app_context():
+        with sweeper.sweep_lock() as first:
+            with sweeper.sweep_lock() as second:
+                assert (first, second) == (True, False)
+        with sweeper.sweep_lock() as again:
+            assert again
