@@ -1,11 +1,14 @@
-"""Each order row's identity and money, streamed out of the reader for the per-transaction ledger.
+"""Each order row's identity and money, streamed out of the reader and packed for the sales ledger.
 
 A report row is a transaction; what identifies it is what the report itself says of it
 (settlement, posted date/time, type, order id, SKU, description, quantity, amount), hashed to 64
 bits. The same transaction in another file (the range downloaded again with more rows, or another
 range sharing the settlement) hashes the same, whatever the file's line endings, encoding or
-quoting. Truly identical rows are told apart by their occurrence number, which the database gives
-them (``row_number()`` by line within one upload), so the reader keeps no set of every row seen.
+quoting. Truly identical rows are told apart by their occurrence number, counted in file order
+when the ledger reads them back (``webapp.recon.packing``), so the reader keeps no set of every row seen.
+
+The rows of each (settlement, state) are kept in file order and handed on packed, a few thousand
+a chunk, so an upload of a million rows stages a few hundred chunks rather than a million rows.
 """
 
 import pickle
@@ -15,23 +18,25 @@ from operator import itemgetter
 from typing import BinaryIO
 
 from webapp.recon.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
+from webapp.recon.packing import CHUNK_ROWS, Builder
 
 STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 """The money a sales order is made of, one column each in the staged rows (fees are not written)."""
 
-STAGED_COLUMNS = ("settlement_id", "state", "line", "txn_hash", "sku", "order_key", "refund", "units",
-                  *STAGED_BUCKETS, "total")
-"""The order of the values of one staged row, as the reader emits it."""
+STAGED_COLUMNS = ("txn", "sku", "order_key", "refund", "units", *STAGED_BUCKETS, "total")
+"""The order of the values of one staged row, as the reader emits it (its (settlement, state) apart)."""
 
-BATCH = 5000
+BATCH = 256  # rows of one (settlement, state) kept as tuples before they are packed
+MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is handed on
 Row = tuple
-Flush = Callable[[list[Row]], None]
+Group = tuple[str, str]
+Store = Callable[[str, str, int, bytes], None]
+"""Called with (settlement id, state, rows, packed chunk) for each chunk, in file order per (settlement, state)."""
 
 
-def identity(*parts: str) -> int:
-    """A transaction's identity: 64 bits of BLAKE2b over its identifying fields, as a signed int (a BIGINT)."""
-    digest = blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def identity(*parts: str) -> bytes:
+    """A transaction's identity: 8 bytes of BLAKE2b over its identifying fields."""
+    return blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
 
 
 def projector(layout: Sequence[str]) -> Callable[[Sequence[int]], tuple[int, ...]]:
@@ -53,39 +58,74 @@ def single(bucket: str, cents: int) -> tuple[int, ...]:
 
 
 class Sink:
-    """Collects staged rows and hands them on in batches, so a million rows never sit in memory."""
+    """Packs each (settlement, state)'s rows into chunks and stores them, holding at most MAX_HELD rows.
 
-    def __init__(self, flush: Flush, batch: int = BATCH) -> None:
-        self.flush_rows, self.batch = flush, batch
-        self.rows: list[Row] = []
+    Rows wait as tuples in small batches (one list append each), which are then packed column by
+    column; a (settlement, state) whose packed rows reach CHUNK_ROWS is stored. When many
+    (settlement, state)s together hold MAX_HELD rows, all are stored as they are (smaller chunks).
+    """
+
+    def __init__(self, store: Store, chunk_rows: int = CHUNK_ROWS, max_held: int = MAX_HELD) -> None:
+        self.store, self.chunk_rows, self.max_held = store, chunk_rows, max_held
+        self.batches: dict[Group, list[Row]] = {}
+        self.builders: dict[Group, Builder] = {}
+        self.held = 0
         self.count = 0
 
-    def add(self, row: Row) -> None:
-        """Keep one staged row (in STAGED_COLUMNS order)."""
-        self.rows.append(row)
-        if len(self.rows) >= self.batch:
+    def add(self, group: Group, row: Row) -> None:
+        """Keep one row (in STAGED_COLUMNS order) of ``group``, a (settlement id, state)."""
+        batch = self.batches.get(group)
+        if batch is None:
+            batch = self.batches[group] = []
+        batch.append(row)
+        if len(batch) >= BATCH:
+            self.pack(group, batch)
+        self.held += 1
+        if self.held >= self.max_held:
             self.flush()
 
+    def pack(self, group: Group, batch: list[Row]) -> None:
+        """Move a batch of tuples into the group's columns; store them once they make a chunk."""
+        builder = self.builders.get(group)
+        if builder is None:
+            builder = self.builders[group] = Builder()
+        builder.extend(batch)
+        batch.clear()
+        if builder.rows >= self.chunk_rows:
+            self.emit(group, builder)
+
+    def emit(self, group: Group, builder: Builder) -> None:
+        """Store the group's packed rows as one chunk."""
+        rows = builder.rows
+        self.store(group[0], group[1], rows, builder.chunk())
+        del self.builders[group]
+        self.held -= rows
+        self.count += rows
+
     def flush(self) -> None:
-        """Hand on what is kept."""
-        if self.rows:
-            self.count += len(self.rows)
-            self.flush_rows(self.rows)
-            self.rows = []
+        """Store every row held, each group's rows in file order."""
+        for group, batch in list(self.batches.items()):
+            if batch:
+                self.pack(group, batch)
+        for group, builder in list(self.builders.items()):
+            self.emit(group, builder)
+        self.batches.clear()
+        self.held = 0
 
 
 def file_sink(out: BinaryIO) -> Sink:
-    """A Sink writing pickled batches to ``out`` (the helper process's rows, replayed by ``replay``)."""
-    return Sink(lambda rows: pickle.dump(rows, out, protocol=pickle.HIGHEST_PROTOCOL))
+    """A Sink writing its chunks, pickled, to ``out`` (the helper process's rows, replayed by ``replay``)."""
+    return Sink(lambda settlement_id, state, rows, data: pickle.dump((settlement_id, state, rows, data), out,
+                                                                    protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def replay(source: BinaryIO, sink: Sink, lines: int) -> None:
-    """Add the batches ``file_sink`` wrote to ``sink``, their line numbers moved on by ``lines``."""
-    line_at = STAGED_COLUMNS.index("line")
+def replay(source: BinaryIO, sink: Sink) -> None:
+    """Store the chunks ``file_sink`` wrote after every row ``sink`` holds (they come later in the file)."""
+    sink.flush()
     while True:
         try:
-            rows = pickle.load(source)
+            settlement_id, state, rows, data = pickle.load(source)
         except EOFError:
             return
-        for row in rows:
-            sink.add((*row[:line_at], row[line_at] + lines, *row[line_at + 1 :]))
+        sink.store(settlement_id, state, rows, data)
+        sink.count += rows
