@@ -68,8 +68,7 @@ def upgrade() -> None:
 
 def streamed(sql: str) -> Iterator[sa.Row]:
     """The rows of a query, fetched a few thousand at a time."""
-    result = op.get_bind().execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(sa.text(sql))
-    yield from result
+    yield from op.get_bind().execute(sa.text(sql).execution_options(stream_results=True, yield_per=CHUNK_ROWS))
 
 
 def pack_staged_rows(staged: sa.Table) -> None:
