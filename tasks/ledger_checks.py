@@ -42,8 +42,8 @@ def distinct_sums() -> dict[tuple[str, str], int]:
         seen = amounts.setdefault((settlement_id, state), {})
         first: set[bytes] = set()
         repeats: dict[bytes, int] = {}
-        for chunk in ledger_store.staged_chunks(import_id, settlement_id, state):
-            order_cents = [sum(values) for values in zip(*chunk.columns[AMOUNTS : AMOUNTS + TOTAL_SLOT], strict=True)]
-            for key, cents in zip(keys_of(chunk, first, repeats), order_cents, strict=True):
+        for block in ledger_store.staged_blocks(import_id, settlement_id, state):
+            order_cents = [sum(values) for values in zip(*block.columns[AMOUNTS : AMOUNTS + TOTAL_SLOT], strict=True)]
+            for key, cents in zip(keys_of(block, first, repeats), order_cents, strict=True):
                 seen[key] = min(seen.get(key, cents), cents)
     return {group: sum(seen.values()) for group, seen in amounts.items()}

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from webapp.extensions import db, execute_core
 from webapp.models import LedgerChunk, ReconTransactionChunk
-from webapp.recon.packing import KEY, Chunk, pack_keys, unpack, unpack_keys
+from webapp.recon.packing import KEY, Block, pack_keys, unpack, unpack_keys
 from webapp.recon.transactions import Store
 
 KEYS_PER_ROW = 8192  # 96 KiB of keys a row
@@ -43,13 +43,13 @@ def staged_rows(import_id: int) -> int:
     return int(execute_core(query).scalar_one())
 
 
-def staged_chunks(import_id: int, settlement_id: str, state: str) -> Iterator[Chunk]:
-    """The upload's staged chunks of one (settlement, state), unpacked one at a time in file order."""
+def staged_blocks(import_id: int, settlement_id: str, state: str) -> Iterator[Block]:
+    """The upload's staged transactions of one (settlement, state), unpacked a block at a time in file order."""
     where = (staged_table.c.import_id == import_id, staged_table.c.settlement_id == settlement_id,
              staged_table.c.state == state)
     seqs = execute_core(db.select(staged_table.c.seq).where(*where).order_by(staged_table.c.seq)).scalars().all()
     for seq in seqs:
-        yield unpack(execute_core(db.select(staged_table.c.data).where(*where, staged_table.c.seq == seq)).scalar_one())
+        yield from unpack(execute_core(db.select(staged_table.c.data).where(*where, staged_table.c.seq == seq)).scalar_one())
 
 
 def held_keys(settlement_state_id: int | None) -> dict[int, set[bytes]]:

@@ -15,7 +15,7 @@ from itertools import groupby
 import sqlalchemy as sa
 from alembic import op
 
-from webapp.recon.packing import CHUNK_ROWS, KEY, Builder, pack_keys, unpack, unpack_keys
+from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, KEY, pack_block, pack_chunk, pack_keys, unpack, unpack_keys
 
 revision = "e2f3a4b5c601"
 down_revision = "d1e2f3a4b501"
@@ -77,21 +77,28 @@ def pack_staged_rows(staged: sa.Table) -> None:
            "FROM recon_transactions r JOIN recon_imports u ON u.id = r.import_id "
            "ORDER BY r.import_id, r.settlement_id, r.state, r.line")
     for (import_id, settlement_id, state), rows in groupby(streamed(sql), key=lambda row: tuple(row[:3])):
-        builder, seq = Builder(), 0
+        seq, batch, blocks, packed = 0, [], [], 0
         for row in rows:
             txn_hash, *values = row[3:]
-            builder.extend([(int(txn_hash).to_bytes(8, "big", signed=True), *values)])
-            if builder.rows >= CHUNK_ROWS:
-                insert_chunk(staged, import_id, settlement_id, state, seq, builder)
-                builder, seq = Builder(), seq + 1
-        if builder.rows:
-            insert_chunk(staged, import_id, settlement_id, state, seq, builder)
+            batch.append((int(txn_hash).to_bytes(8, "big", signed=True), *values))
+            if len(batch) == BLOCK_ROWS:
+                blocks.append(pack_block(batch))
+                packed, batch = packed + len(batch), []
+            if packed >= CHUNK_ROWS:
+                insert_chunk(staged, (import_id, settlement_id, state, seq), packed, blocks)
+                seq, blocks, packed = seq + 1, [], 0
+        if batch:
+            blocks.append(pack_block(batch))
+            packed += len(batch)
+        if blocks:
+            insert_chunk(staged, (import_id, settlement_id, state, seq), packed, blocks)
 
 
-def insert_chunk(staged: sa.Table, import_id: int, settlement_id: str, state: str, seq: int, builder: Builder) -> None:
-    """Insert one staged chunk."""
+def insert_chunk(staged: sa.Table, where: tuple[int, str, str, int], rows: int, blocks: list[bytes]) -> None:
+    """Insert one staged chunk at (upload, settlement, state, seq)."""
+    import_id, settlement_id, state, seq = where
     op.get_bind().execute(staged.insert().values(import_id=import_id, settlement_id=settlement_id, state=state,
-                                                 seq=seq, rows=builder.rows, data=builder.chunk()))
+                                                 seq=seq, rows=rows, data=pack_chunk(blocks)))
 
 
 def pack_ledger_rows(ledger: sa.Table) -> None:
@@ -150,15 +157,14 @@ def unpack_staged_chunks(staged: sa.Table) -> None:
     for (import_id, settlement_id, state), chunks in groupby(streamed(sql), key=lambda row: tuple(row[:3])):
         line = 0
         for *_, data in chunks:
-            chunk = unpack(data)
             rows = []
-            for digest, sku, *values in zip(chunk.identities(), chunk.sku_column, *chunk.columns, strict=True):
-                line += 1
-                rows.append(dict(zip(("line", *STAGED), (line, int.from_bytes(digest, "big", signed=True),
-                                                          chunk.skus[sku], *values), strict=True),
-                                 import_id=import_id, settlement_id=settlement_id, state=state))
-            for row in rows:
-                row["refund"] = bool(row["refund"])
+            for block in unpack(bytes(data)):
+                for digest, sku, *values in zip(block.identities(), block.sku_column, *block.columns, strict=True):
+                    line += 1
+                    row = dict(zip(("line", *STAGED), (line, int.from_bytes(digest, "big", signed=True),
+                                                       block.skus[sku], *values), strict=True))
+                    rows.append(dict(row, refund=bool(row["refund"]), import_id=import_id,
+                                     settlement_id=settlement_id, state=state))
             op.get_bind().execute(staged.insert(), rows)
 
 

@@ -1,8 +1,10 @@
 """The packed forms of the sales ledger: staged transactions in chunks, and sets of transaction keys.
 
 A staged chunk holds a few thousand transactions of one (settlement, state) of an upload, in
-file order, column by column (fixed-width arrays, one per value, and the chunk's SKUs once each),
-compressed with zlib: columns of amounts that are mostly zero shrink to almost nothing.
+file order, as a run of blocks of up to a few hundred each. A block is packed as soon as its
+rows are read, so the reader holds a few bytes per row it has not stored yet, not a tuple: its
+rows column by column (fixed-width arrays, one per value, and the block's SKUs once each),
+compressed with zlib, where columns of amounts that are mostly zero shrink to almost nothing.
 
 A transaction's key in the ledger is its 8-byte identity followed by its occurrence (4 bytes,
 big-endian): the first of identical rows in a file is occurrence 0, the next 1, and so on. A
@@ -18,49 +20,45 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 FORMAT = 1
-HEAD = struct.Struct("<BII")  # format, rows, bytes of the SKU list
+HEAD = struct.Struct("<BIIH")  # format, rows, bytes of the SKU list, which TYPECODES columns are not all zero
+LENGTH = struct.Struct("<I")  # a block's packed size, before it in a chunk
+BLOCK_ROWS = 256
 CHUNK_ROWS = 4096
 DIGEST = 8
 KEY = 12
 TYPECODES = ("q", "b", "i") + ("q",) * 12  # order_key, refund, units, the 11 staged buckets, total
-SWAP = sys.byteorder == "big"  # chunks are little-endian wherever they are made
+SWAP = sys.byteorder == "big"  # blocks are little-endian wherever they are made
 FIRST = bytes(4)  # the occurrence of a row with no identical row before it
 
 
-class Builder:
-    """The columns of one chunk being filled from batches of staged rows (webapp.recon.transactions)."""
+def pack_block(rows: list[tuple]) -> bytes:
+    """Rows of (identity, sku, order key, refund, units, *amounts, total), packed column by column."""
+    digests, skus, *values = zip(*rows, strict=True)
+    ids: dict[str, int] = {}
+    columns = [array("i", [ids.setdefault(sku, len(ids)) for sku in skus])]
+    present = 0
+    for slot, (code, column) in enumerate(zip(TYPECODES, values, strict=True)):
+        if any(column):  # most amount columns of a block are all zero: they are left out
+            present |= 1 << slot
+            columns.append(array(code, column))
+    names = json.dumps(list(ids)).encode()
+    parts = [HEAD.pack(FORMAT, len(rows), len(names), present), names, b"".join(digests)]
+    for column in columns:
+        if SWAP:
+            column.byteswap()
+        parts.append(column.tobytes())
+    block = zlib.compress(b"".join(parts), 1)
+    return LENGTH.pack(len(block)) + block
 
-    def __init__(self) -> None:
-        self.rows = 0
-        self.digests = bytearray()
-        self.sku_ids: dict[str, int] = {}
-        self.sku_column = array("i")
-        self.columns = [array(code) for code in TYPECODES]
 
-    def extend(self, batch: list[tuple]) -> None:
-        """Append a batch of rows: (identity, sku, order key, refund, units, *amounts, total) each."""
-        digests, skus, *values = zip(*batch, strict=True)
-        self.digests += b"".join(digests)
-        ids = self.sku_ids
-        self.sku_column.extend([ids.setdefault(sku, len(ids)) for sku in skus])
-        for column, column_values in zip(self.columns, values, strict=True):
-            column.extend(column_values)
-        self.rows += len(batch)
-
-    def chunk(self) -> bytes:
-        """The packed chunk of every row appended."""
-        skus = json.dumps(list(self.sku_ids)).encode()
-        parts = [HEAD.pack(FORMAT, self.rows, len(skus)), skus, bytes(self.digests)]
-        for column in (self.sku_column, *self.columns):
-            if SWAP:
-                column.byteswap()
-            parts.append(column.tobytes())
-        return zlib.compress(b"".join(parts), 1)
+def pack_chunk(blocks: Iterable[bytes]) -> bytes:
+    """A chunk of blocks ``pack_block`` made, in file order."""
+    return b"".join(blocks)
 
 
 @dataclass
-class Chunk:
-    """An unpacked staged chunk: its rows' identities, SKUs and values, column by column."""
+class Block:
+    """An unpacked block of staged transactions: their identities, SKUs and values, column by column."""
 
     rows: int
     digests: bytes
@@ -78,27 +76,40 @@ class Chunk:
         return self.columns[slot]
 
 
-def unpack(data: bytes) -> Chunk:
-    """The chunk that ``Builder.chunk`` packed."""
-    raw = memoryview(zlib.decompress(data))
-    version, rows, sku_bytes = HEAD.unpack_from(raw)
+def unpack(chunk: bytes) -> Iterator[Block]:
+    """The blocks of a stored chunk, in file order."""
+    view = memoryview(chunk)
+    at = 0
+    while at < len(view):
+        (size,) = LENGTH.unpack_from(view, at)
+        yield unpack_block(zlib.decompress(view[at + LENGTH.size : at + LENGTH.size + size]))
+        at += LENGTH.size + size
+
+
+def unpack_block(data: bytes) -> Block:
+    """The block that ``pack_block`` packed (decompressed)."""
+    raw = memoryview(data)
+    version, rows, sku_bytes, present = HEAD.unpack_from(raw)
     if version != FORMAT:
-        raise ValueError(f"staged chunk of format {version}, this code reads format {FORMAT}")
+        raise ValueError(f"staged block of format {version}, this code reads format {FORMAT}")
     at = HEAD.size
     skus = json.loads(bytes(raw[at : at + sku_bytes]))
     at += sku_bytes
     digests = bytes(raw[at : at + rows * DIGEST])
     at += rows * DIGEST
     columns = []
-    for code in ("i", *TYPECODES):
+    for slot, code in enumerate(("i", *TYPECODES)):
         column = array(code)
-        size = rows * column.itemsize
-        column.frombytes(raw[at : at + size])
-        if SWAP:
-            column.byteswap()
+        if slot and not present & (1 << (slot - 1)):
+            column.frombytes(bytes(rows * column.itemsize))
+        else:
+            size = rows * column.itemsize
+            column.frombytes(raw[at : at + size])
+            if SWAP:
+                column.byteswap()
+            at += size
         columns.append(column)
-        at += size
-    return Chunk(rows, digests, skus, columns[0], columns[1:])
+    return Block(rows, digests, skus, columns[0], columns[1:])
 
 
 def key(digest: bytes, occurrence: int) -> bytes:

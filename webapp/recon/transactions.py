@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import BinaryIO
 
 from webapp.recon.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
-from webapp.recon.packing import CHUNK_ROWS, Builder
+from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
 
 STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 """The money a sales order is made of, one column each in the staged rows (fees are not written)."""
@@ -26,7 +26,6 @@ STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 STAGED_COLUMNS = ("txn", "sku", "order_key", "refund", "units", *STAGED_BUCKETS, "total")
 """The order of the values of one staged row, as the reader emits it (its (settlement, state) apart)."""
 
-BATCH = 256  # rows of one (settlement, state) kept as tuples before they are packed
 MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is handed on
 Row = tuple
 Group = tuple[str, str]
@@ -58,17 +57,18 @@ def single(bucket: str, cents: int) -> tuple[int, ...]:
 
 
 class Sink:
-    """Packs each (settlement, state)'s rows into chunks and stores them, holding at most MAX_HELD rows.
+    """Packs each (settlement, state)'s rows into blocks and stores them in chunks, holding few rows unpacked.
 
-    Rows wait as tuples in small batches (one list append each), which are then packed column by
-    column; a (settlement, state) whose packed rows reach CHUNK_ROWS is stored. When many
-    (settlement, state)s together hold MAX_HELD rows, all are stored as they are (smaller chunks).
+    Rows wait as tuples (one list append each) until their (settlement, state) has BLOCK_ROWS of
+    them, which are then packed; a (settlement, state) whose packed rows reach CHUNK_ROWS is
+    stored. When many (settlement, state)s together hold MAX_HELD rows, all are stored as they
+    are (smaller chunks).
     """
 
     def __init__(self, store: Store, chunk_rows: int = CHUNK_ROWS, max_held: int = MAX_HELD) -> None:
         self.store, self.chunk_rows, self.max_held = store, chunk_rows, max_held
         self.batches: dict[Group, list[Row]] = {}
-        self.builders: dict[Group, Builder] = {}
+        self.blocks: dict[Group, tuple[int, list[bytes]]] = {}  # rows packed, and their blocks
         self.held = 0
         self.count = 0
 
@@ -78,37 +78,36 @@ class Sink:
         if batch is None:
             batch = self.batches[group] = []
         batch.append(row)
-        if len(batch) >= BATCH:
+        if len(batch) >= BLOCK_ROWS:
             self.pack(group, batch)
         self.held += 1
         if self.held >= self.max_held:
             self.flush()
 
     def pack(self, group: Group, batch: list[Row]) -> None:
-        """Move a batch of tuples into the group's columns; store them once they make a chunk."""
-        builder = self.builders.get(group)
-        if builder is None:
-            builder = self.builders[group] = Builder()
-        builder.extend(batch)
+        """Pack a batch of the group's rows as a block; store the group's blocks once they make a chunk."""
+        rows, blocks = self.blocks.get(group, (0, []))
+        blocks.append(pack_block(batch))
+        rows += len(batch)
         batch.clear()
-        if builder.rows >= self.chunk_rows:
-            self.emit(group, builder)
+        self.blocks[group] = (rows, blocks)
+        if rows >= self.chunk_rows:
+            self.emit(group)
 
-    def emit(self, group: Group, builder: Builder) -> None:
+    def emit(self, group: Group) -> None:
         """Store the group's packed rows as one chunk."""
-        rows = builder.rows
-        self.store(group[0], group[1], rows, builder.chunk())
-        del self.builders[group]
+        rows, blocks = self.blocks.pop(group)
+        self.store(group[0], group[1], rows, pack_chunk(blocks))
         self.held -= rows
         self.count += rows
 
     def flush(self) -> None:
         """Store every row held, each group's rows in file order."""
-        for group, batch in list(self.batches.items()):
+        for group, batch in self.batches.items():
             if batch:
                 self.pack(group, batch)
-        for group, builder in list(self.builders.items()):
-            self.emit(group, builder)
+        for group in list(self.blocks):
+            self.emit(group)
         self.batches.clear()
         self.held = 0
 
