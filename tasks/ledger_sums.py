@@ -101,8 +101,13 @@ def sort_out(import_id: int, settlement_id: str, state: str, held: Collection[by
 
 def keys_of(block: Block, first: set[bytes], repeats: dict[bytes, int]) -> list[bytes]:
     """The ledger keys of the block's transactions: identity and occurrence, counted over the blocks before."""
+    identities = block.identities()
+    distinct = set(identities)
+    if len(distinct) == len(identities) and first.isdisjoint(distinct):  # the common case: no identical rows
+        first |= distinct
+        return [digest + FIRST for digest in identities]
     keys = []
-    for digest in block.identities():
+    for digest in identities:
         if digest in first:
             n = repeats.get(digest, 1)
             repeats[digest] = n + 1

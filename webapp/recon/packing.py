@@ -66,10 +66,10 @@ class Block:
     sku_column: array
     columns: list[array]  # in TYPECODES order
 
-    def identities(self) -> Iterator[bytes]:
+    def identities(self) -> list[bytes]:
         """Each row's 8-byte identity, in file order."""
         data = self.digests
-        return (data[at : at + DIGEST] for at in range(0, len(data), DIGEST))
+        return [data[at : at + DIGEST] for at in range(0, len(data), DIGEST)]
 
     def column(self, slot: int) -> array:
         """The values of column ``slot`` of TYPECODES (0: order key, 1: refund, 2: units, then the amounts)."""
