@@ -22,7 +22,7 @@ from dataclasses import dataclass
 FORMAT = 1
 HEAD = struct.Struct("<BIIH")  # format, rows, bytes of the SKU list, which TYPECODES columns are not all zero
 LENGTH = struct.Struct("<I")  # a block's packed size, before it in a chunk
-BLOCK_ROWS = 256
+BLOCK_ROWS = 128
 CHUNK_ROWS = 4096
 DIGEST = 8
 KEY = 12

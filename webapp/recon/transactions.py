@@ -26,7 +26,7 @@ STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 STAGED_COLUMNS = ("txn", "sku", "order_key", "refund", "units", *STAGED_BUCKETS, "total")
 """The order of the values of one staged row, as the reader emits it (its (settlement, state) apart)."""
 
-MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is handed on
+MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is stored
 Row = tuple
 Group = tuple[str, str]
 Store = Callable[[str, str, int, bytes], None]
