@@ -84,7 +84,8 @@ def get_parallel(file_id: int, out: BinaryIO, size: int) -> None:
                         os.pwrite(fd, data, seq * CHUNK_BYTES)
                         written[first] += len(data)
         finally:
-            connection.close()  # back to the pool, its transaction rolled back
+            connection.detach()  # closed, not pooled: its buffers grew to the size of a fetch
+            connection.close()
 
     threads = [threading.Thread(target=fetch_every, args=(first,)) for first in range(FETCH_THREADS)]
     for thread in threads:
