@@ -41,7 +41,7 @@ def test_rows_come_back_in_file_order_per_settlement_and_state() -> None:
 
 
 def test_the_helpers_chunks_are_stored_after_this_processs_rows(tmp_path: Path) -> None:
-    """Rows held here are stored first, then the chunks the helper wrote to its file."""
+    """The blocks the helper wrote to its file follow the rows held here, in the same chunk."""
     path = tmp_path / "staged.pickle"
     with open(path, "wb") as out:
         helper = file_sink(out)
@@ -54,7 +54,8 @@ def test_the_helpers_chunks_are_stored_after_this_processs_rows(tmp_path: Path) 
         sink.add(("2470", "CA"), staged_row(n))
     with open(path, "rb") as source:
         replay(source, sink)
-    assert sink.count == 20
+    sink.flush()
+    assert sink.count == 20 and [rows for *_, rows, _ in stored] == [20], "one chunk: the helper's blocks follow on"
     assert [row[0] for row in read_back(stored)[("2470", "CA")]] == [identity(str(n)) for n in range(20)]
 
 

@@ -26,6 +26,7 @@ STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 STAGED_COLUMNS = ("txn", "sku", "order_key", "refund", "units", *STAGED_BUCKETS, "total")
 """The order of the values of one staged row, as the reader emits it (its (settlement, state) apart)."""
 
+HELPER_HELD = 10_000  # rows the helper process holds unpacked, in all, before it packs every block as it is
 MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is stored
 Row = tuple
 Group = tuple[str, str]
@@ -84,14 +85,27 @@ class Sink:
         if self.held >= self.max_held:
             self.flush()
 
+    def add_packed(self, group: Group, rows: int, data: bytes) -> None:
+        """Keep ``rows`` rows of ``group`` packed already (a chunk's blocks), after every row of it kept before."""
+        batch = self.batches.get(group)
+        if batch:
+            self.pack(group, batch)
+        self.append(group, rows, data)
+        self.held += rows
+        if self.held >= self.max_held:
+            self.flush()
+
     def pack(self, group: Group, batch: list[Row]) -> None:
-        """Pack a batch of the group's rows as a block; store the group's blocks once they make a chunk."""
-        rows, blocks = self.blocks.get(group, (0, []))
-        blocks.append(pack_block(batch))
-        rows += len(batch)
+        """Pack a batch of the group's rows as a block."""
+        self.append(group, len(batch), pack_block(batch))
         batch.clear()
-        self.blocks[group] = (rows, blocks)
-        if rows >= self.chunk_rows:
+
+    def append(self, group: Group, rows: int, data: bytes) -> None:
+        """Add packed rows to the group's blocks; store them once they make a chunk."""
+        held, blocks = self.blocks.get(group, (0, []))
+        blocks.append(data)
+        self.blocks[group] = (held + rows, blocks)
+        if held + rows >= self.chunk_rows:
             self.emit(group)
 
     def emit(self, group: Group) -> None:
@@ -113,18 +127,19 @@ class Sink:
 
 
 def file_sink(out: BinaryIO) -> Sink:
-    """A Sink writing its chunks, pickled, to ``out`` (the helper process's rows, replayed by ``replay``)."""
+    """A Sink writing each block, pickled, to ``out`` as soon as it is packed (the helper process's rows,
+    replayed by ``replay``): the helper holds no packed rows while it reads."""
     return Sink(lambda settlement_id, state, rows, data: pickle.dump((settlement_id, state, rows, data), out,
-                                                                    protocol=pickle.HIGHEST_PROTOCOL))
+                                                                    protocol=pickle.HIGHEST_PROTOCOL),
+                chunk_rows=BLOCK_ROWS, max_held=HELPER_HELD)
 
 
 def replay(source: BinaryIO, sink: Sink) -> None:
-    """Store the chunks ``file_sink`` wrote after every row ``sink`` holds (they come later in the file)."""
-    sink.flush()
+    """Add the blocks ``file_sink`` wrote to ``sink``, each after the rows of its (settlement, state) that
+    ``sink`` holds (they come later in the file); the caller flushes ``sink`` at the end."""
     while True:
         try:
             settlement_id, state, rows, data = pickle.load(source)
         except EOFError:
             return
-        sink.store(settlement_id, state, rows, data)
-        sink.count += rows
+        sink.add_packed((settlement_id, state), rows, data)
