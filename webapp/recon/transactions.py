@@ -5,7 +5,7 @@ A report row is a transaction; what identifies it is what the report itself says
 bits. The same transaction in another file (the range downloaded again with more rows, or another
 range sharing the settlement) hashes the same, whatever the file's line endings, encoding or
 quoting. Truly identical rows are told apart by their occurrence number, counted in file order
-when the ledger reads them back (``webapp.recon.packing``), so the reader keeps no set of every row seen.
+when the ledger reads them back (``tasks.ledger_sums``), so the reader keeps no set of every row seen.
 
 The rows of each (settlement, state) are kept in file order and handed on packed, a few thousand
 a chunk, so an upload of a million rows stages a few hundred chunks rather than a million rows.
@@ -35,7 +35,11 @@ Store = Callable[[str, str, int, bytes], None]
 
 
 def identity(*parts: str) -> bytes:
-    """A transaction's identity: 8 bytes of BLAKE2b over its identifying fields."""
+    """A transaction's identity: 8 bytes of BLAKE2b over its identifying fields.
+
+    Kept as it was when identities were stored as BIGINTs (these 8 bytes read as a signed
+    big-endian integer), so that transactions imported then are recognised now.
+    """
     return blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
 
 
