@@ -66,3 +66,10 @@ def test_keys_are_stored_sorted_and_read_back_as_a_set() -> None:
     assert len(packed) == 100 * KEY
     assert [packed[at : at + KEY] for at in range(0, len(packed), KEY)] == sorted(keys)
     assert unpack_keys(packed) == set(keys)
+
+
+def test_identities_are_those_the_ledger_stored_as_bigints() -> None:
+    """A transaction imported when identities were BIGINTs (this value, from that code) is the same transaction now."""
+    digest = identity("24702193891", "Jun 1, 2026 1:01:07 AM PDT", "order", "113-0000001-0000001", "SKU-1",
+                      "A widget", "1", "1135")
+    assert int.from_bytes(digest, "big", signed=True) == 2043165550788156707
