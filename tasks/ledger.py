@@ -1,37 +1,31 @@
 """The sales ledger: every report transaction reaches the ERP once, whichever file brings it.
 
-An upload's reader stages one row per order transaction (``recon_transactions``). Writing a
-(settlement, state) claims its staged transactions in ``erp_sales_order_transactions``, whose key
-is (settlement and state, transaction hash, occurrence): an INSERT … ON CONFLICT DO NOTHING, so a
-transaction that any import wrote before is skipped; writers of one (settlement, state) take turns
-on its row in ``erp_settlement_states``, so a concurrent import claims after this one commits. The sales order is then made of exactly the
-transactions this import claimed, so its header equals its lines, and the ERP's documents of a
-(settlement, state) add up to the distinct transactions of every file confirmed.
+An upload's reader stages its order transactions packed, a few thousand per chunk row of
+``recon_transaction_chunks``. Writing a (settlement, state) locks its row in
+``erp_settlement_states`` (writers of one (settlement, state) take turns: a concurrent import
+waits for this one to commit), reads the keys of its transactions the ERP holds
+(``erp_ledger_chunks``), and writes a sales order of exactly the staged transactions whose keys
+are not among them, recording their keys with it. So its header equals its lines, and the ERP's
+documents of a (settlement, state) add up to the distinct transactions of every file confirmed.
+A (settlement, state) the ERP has nothing of, the common case, is written from its chunks whole.
 
-Identical rows of one file are numbered by line (their occurrence), so a file with three
+Identical rows of one file are numbered in file order (their occurrence), so a file with three
 identical rows after one with two writes one more.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tasks import ledger_store
+from tasks.ledger_sums import Tally, sort_out
 from webapp.extensions import db, execute_core, on_postgresql
 from webapp.models import SalesOrder, SalesOrderLine, SettlementState
 from webapp.recon.model import TAX_BUCKETS
-from webapp.recon.transactions import STAGED_COLUMNS
 
-LINE_SUM = "product_sales + shipping + gift_wrap + promotions"
-TAX_SUM = " + ".join(TAX_BUCKETS)
-NUMBERED = """
-    SELECT r.*, row_number() OVER (PARTITION BY settlement_id, state, txn_hash ORDER BY line) - 1 AS occurrence
-    FROM recon_transactions r WHERE import_id = :import_id {only_group}
-"""
-GROUP = "AND settlement_id = :settlement_id AND state = :state"
+staging, clear = ledger_store.staging, ledger_store.clear  # the read step's, named where the ledger is
 
 
 @dataclass
@@ -59,43 +53,6 @@ class Comparison:
     imported: Figures = field(default_factory=Figures)
     jobs: list[int] = field(default_factory=list)
     blocked: str | None = None  # why none of it may be written (see ``blocking_orders``)
-
-
-COLUMNS = ("import_id", *STAGED_COLUMNS)
-
-
-@contextmanager
-def staging(import_id: int) -> Iterator[Callable[[list[tuple]], None]]:
-    """A function that stages batches of the reader's rows (webapp.recon.transactions) for an upload.
-
-    On PostgreSQL the rows stream through one COPY on a connection of their own, committed when
-    the block ends: the server inserts them while the reader reads on, instead of the reader
-    waiting at each batch (the session meanwhile commits the progress). On SQLite, whose writers
-    take turns, each batch is inserted in the session's transaction.
-    """
-    if not on_postgresql():
-        marks = ", ".join("?" * len(COLUMNS))
-        insert = f"INSERT INTO recon_transactions ({', '.join(COLUMNS)}) VALUES ({marks})"
-        yield lambda rows: db.session.connection().exec_driver_sql(insert, [(import_id, *row) for row in rows])
-        return
-    connection = db.engine.raw_connection()
-    try:
-        with connection.driver_connection.cursor() as cursor, \
-                cursor.copy(f"COPY recon_transactions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-
-            def write(rows: list[tuple]) -> None:
-                for row in rows:
-                    copy.write_row((import_id, *row))
-
-            yield write
-        connection.commit()
-    finally:
-        connection.close()  # back to the pool; rolled back if the COPY did not end
-
-
-def clear(import_id: int) -> None:
-    """Drop an upload's staged rows (before reading it again, or once they can never be written)."""
-    db.session.execute(text("DELETE FROM recon_transactions WHERE import_id = :import_id"), {"import_id": import_id})
 
 
 def compare(import_id: int, kind: str, fresh: dict[tuple[str, str], Figures]) -> dict[tuple[str, str], Comparison]:
@@ -127,30 +84,30 @@ def settlement_states(settlement_ids: set[str]) -> set[tuple[str, str]]:
 
 def compare_group(import_id: int, settlement_id: str, state: str) -> Comparison:
     """One (settlement, state) of the upload against the transactions the ERP holds of it."""
-    sql = f"""
-        WITH t AS ({NUMBERED.format(only_group=GROUP)})
-        SELECT l.sales_order_id IS NOT NULL AS imported, so.job_id, count(*),
-               count(DISTINCT CASE WHEN NOT t.refund THEN t.order_key END),
-               count(DISTINCT CASE WHEN t.refund THEN t.order_key END),
-               sum(t.product_sales), sum({TAX_SUM}), sum(t.total), sum({LINE_SUM} + {TAX_SUM})
-        FROM t
-        JOIN erp_settlement_states k ON k.settlement_id = :settlement_id AND k.state = :state
-        LEFT JOIN erp_sales_order_transactions l
-               ON l.settlement_state_id = k.id AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
-        LEFT JOIN erp_sales_orders so ON so.id = l.sales_order_id
-        GROUP BY l.sales_order_id IS NOT NULL, so.job_id
-    """
-    found = Comparison()
-    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state}
-    for imported, job_id, *numbers in db.session.execute(text(sql), params):
-        add(found.imported if imported else found.new, numbers)
-        if imported and job_id is not None and job_id not in found.jobs:
-            found.jobs.append(job_id)
-    return found
+    table = SettlementState.__table__
+    key = db.session.execute(db.select(table.c.id).filter_by(settlement_id=settlement_id, state=state)).scalar()
+    held = ledger_store.held_keys(key)
+    new, old = Tally(), Tally()
+    _, known = sort_out(import_id, settlement_id, state, everything(held), new, old)
+    holders = [order_id for order_id, keys in sorted(held.items()) if not keys.isdisjoint(known)]
+    jobs: list[int] = []
+    if holders:
+        query = db.select(SalesOrder.id, SalesOrder.job_id).where(SalesOrder.id.in_(holders)).order_by(SalesOrder.id)
+        for _, job_id in db.session.execute(query):
+            if job_id is not None and job_id not in jobs:
+                jobs.append(job_id)
+    return Comparison(new=Figures(**new.figures()), imported=Figures(**old.figures()), jobs=jobs)
+
+
+def everything(held: dict[int, set[bytes]]) -> set[bytes]:
+    """The keys of every sales order of ``held`` together."""
+    if len(held) == 1:
+        return next(iter(held.values()))
+    return set().union(*held.values())
 
 
 def add(figures: Figures, numbers: Any) -> None:
-    """Add a result row's counts and sums (in Figures' field order) to ``figures``."""
+    """Add counts and sums (in Figures' field order) to ``figures``."""
     for name, number in zip(vars(figures), numbers, strict=True):
         setattr(figures, name, getattr(figures, name) + int(number or 0))
 
@@ -165,12 +122,12 @@ def blocking_orders(settlement_id: str, state: str, kind: str) -> list[tuple[int
     """
     sql = """
         SELECT so.id, so.job_id,
-               CASE WHEN NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id)
+               CASE WHEN NOT EXISTS (SELECT 1 FROM erp_ledger_chunks l WHERE l.sales_order_id = so.id)
                     THEN 'before' ELSE u.report_kind END
         FROM erp_sales_orders so LEFT JOIN recon_imports u ON u.job_id = so.job_id
         WHERE so.settlement_id = :settlement_id AND so.state = :state
           AND (u.report_kind IS NULL OR u.report_kind <> :kind
-               OR NOT EXISTS (SELECT 1 FROM erp_sales_order_transactions l WHERE l.sales_order_id = so.id))
+               OR NOT EXISTS (SELECT 1 FROM erp_ledger_chunks l WHERE l.sales_order_id = so.id))
         ORDER BY so.id
     """
     rows = db.session.execute(text(sql), {"settlement_id": settlement_id, "state": state, "kind": kind})
@@ -188,7 +145,11 @@ def blocking_words(order_id: int, job_id: int | None, why: str | None) -> str:
 
 
 def settlement_state_id(settlement_id: str, state: str) -> int:
-    """The id of the (settlement, state), made on first use; its row stays locked until the caller commits."""
+    """The id of the (settlement, state), made on first use, its row locked until the caller commits.
+
+    On PostgreSQL the upsert locks the row as an UPDATE would (a second writer waits here until
+    the first commits, then reads the keys it wrote); SQLite's single writer serialises the rest.
+    """
     table = SettlementState.__table__
     insert = postgresql.insert if on_postgresql() else sqlite.insert
     upsert = insert(table).values(settlement_id=settlement_id, state=state)
@@ -196,12 +157,11 @@ def settlement_state_id(settlement_id: str, state: str) -> int:
     return int(execute_core(upsert.returning(table.c.id)).scalar_one())
 
 
-def write(import_id: int, kind: str, settlement_id: str, state: str, currency: str, job_id: int,
-          rows: int) -> tuple[int | None, str]:
-    """Write the upload's transactions of one (settlement, state) (``rows`` of them) that the ERP lacks, as one sales order.
+def write(import_id: int, kind: str, settlement_id: str, state: str, currency: str, job_id: int) -> tuple[int | None, str]:
+    """Write the upload's transactions of one (settlement, state) that the ERP lacks, as one sales order.
 
     Returns the sales order's id (None when nothing was new) and what was written, in words.
-    The caller commits: the claims, the order and the record's outcome are one transaction.
+    The caller commits: the keys, the order and the record's outcome are one transaction.
     """
     key = settlement_state_id(settlement_id, state)
     blocking = [row for row in blocking_orders(settlement_id, state, kind) if row[1] != job_id]
@@ -210,60 +170,25 @@ def write(import_id: int, kind: str, settlement_id: str, state: str, currency: s
     done = db.session.execute(db.select(SalesOrder.id).filter_by(settlement_id=settlement_id, state=state, job_id=job_id)).scalar()
     if done is not None:
         return done, "written before"
-    order_id = execute_core(SalesOrder.__table__.insert().values(
-        settlement_id=settlement_id, state=state, currency=currency, orders=0, total_cents=0, job_id=job_id,
-    ).returning(SalesOrder.__table__.c.id)).scalar_one()
-    claimed = claim(import_id, settlement_id, state, key, order_id)
-    if claimed == 0:
-        execute_core(SalesOrder.__table__.delete().where(SalesOrder.__table__.c.id == order_id))
+    claimed = Tally()
+    keys, _ = sort_out(import_id, settlement_id, state, everything(ledger_store.held_keys(key)), claimed)
+    if not keys:
         return None, "nothing new: every transaction is already in the ERP"
-    fill(import_id, settlement_id, state, key, order_id, whole=claimed == rows)
-    return order_id, f"{claimed:,} transaction{'s' if claimed != 1 else ''} written"
-
-
-def claim(import_id: int, settlement_id: str, state: str, key: int, order_id: int) -> int:
-    """Claim the group's transactions that no sales order holds yet for ``order_id``; return how many.
-
-    Writers of one (settlement, state) take turns on its row (``settlement_state_id``), so the
-    unique key settles only what a lock cannot: nothing, unless a row was claimed outside ``write``.
-    The numbering reads two columns, not the whole row, so its sort stays small.
-    """
-    sql = f"""
-        INSERT INTO erp_sales_order_transactions (settlement_state_id, txn_hash, occurrence, sales_order_id)
-        SELECT :key, txn_hash, row_number() OVER (PARTITION BY txn_hash ORDER BY line) - 1, :order_id
-        FROM recon_transactions WHERE import_id = :import_id {GROUP}
-        ON CONFLICT DO NOTHING
-    """
-    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state, "key": key, "order_id": order_id}
-    return db.session.execute(text(sql), params).rowcount
-
-
-def fill(import_id: int, settlement_id: str, state: str, key: int, order_id: int, whole: bool) -> None:
-    """Give the sales order its lines (one per SKU, then one per kind of tax) and header, from what it claimed.
-
-    With ``whole``, it claimed every transaction of the (settlement, state): its rows are summed as
-    they are, without looking each up in the ledger.
-    """
-    claimed = f"SELECT * FROM recon_transactions WHERE import_id = :import_id {GROUP}" if whole else f"""
-        SELECT t.* FROM ({NUMBERED.format(only_group=GROUP)}) t
-        JOIN erp_sales_order_transactions l
-          ON l.settlement_state_id = :key AND l.txn_hash = t.txn_hash AND l.occurrence = t.occurrence
-        WHERE l.sales_order_id = :order_id
-    """
-    params = {"import_id": import_id, "settlement_id": settlement_id, "state": state, "key": key, "order_id": order_id}
-    skus = db.session.execute(text(f"SELECT sku, sum(units), sum({LINE_SUM}) FROM ({claimed}) c GROUP BY sku ORDER BY sku"), params)
-    lines = [{"line_type": "sku", "code": sku[:64], "quantity": int(units), "amount_cents": int(cents)}
-             for sku, units, cents in skus]
-    taxes = ", ".join(f"sum({bucket})" for bucket in TAX_BUCKETS)
-    head = db.session.execute(text(f"SELECT count(DISTINCT CASE WHEN NOT refund THEN order_key END), {taxes} FROM ({claimed}) c"),
-                              params).one()
-    lines += [{"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": int(cents)}
-              for bucket, cents in zip(TAX_BUCKETS, head[1:], strict=True) if cents]
+    lines = order_lines(claimed)
+    order_id = execute_core(SalesOrder.__table__.insert().values(
+        settlement_id=settlement_id, state=state, currency=currency, orders=len(claimed.orders),
+        total_cents=sum(line["amount_cents"] for line in lines), job_id=job_id,
+    ).returning(SalesOrder.__table__.c.id)).scalar_one()
     for number, line in enumerate(lines, start=1):
         line.update(line_no=number, sales_order_id=order_id)
-    if lines:
-        execute_core(SalesOrderLine.__table__.insert(), lines)
-    table = SalesOrder.__table__
-    execute_core(table.update().where(table.c.id == order_id).values(
-        orders=int(head[0]), total_cents=sum(line["amount_cents"] for line in lines)))
+    execute_core(SalesOrderLine.__table__.insert(), lines)
+    ledger_store.save_keys(key, order_id, keys)
+    return order_id, f"{len(keys):,} transaction{'s' if len(keys) != 1 else ''} written"
 
+
+def order_lines(claimed: Tally) -> list[dict[str, Any]]:
+    """A sales order's lines: one per SKU (in SKU order), then one per kind of tax that is not zero."""
+    lines = [{"line_type": "sku", "code": sku[:64], "quantity": units, "amount_cents": cents}
+             for sku, (units, cents) in sorted(claimed.skus.items())]
+    return lines + [{"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": cents}
+                    for bucket, cents in zip(TAX_BUCKETS, claimed.tax, strict=True) if cents]

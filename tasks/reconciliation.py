@@ -144,4 +144,4 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
     """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
     return ledger.write(payload["import_id"], payload["kind"], payload["settlement_id"], payload["state"],
-                        payload["currency"], job_id, payload["rows"])
+                        payload["currency"], job_id)

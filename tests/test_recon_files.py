@@ -92,10 +92,9 @@ def test_an_accepted_upload_on_s3_is_read_from_a_local_copy(app: Flask, s3_bucke
 
 def staged(job_id: int) -> int:
     """How many staged transactions the job's upload has."""
-    from webapp.models import ReconTransaction
+    from tasks.ledger_store import staged_rows
 
-    return db.session.execute(db.select(db.func.count()).select_from(ReconTransaction)
-                              .where(ReconTransaction.import_id == upload_of(job_id).id)).scalar_one()
+    return staged_rows(upload_of(job_id).id)
 
 
 def test_discarding_the_preview_deletes_the_files(app: Flask, client: FlaskClient) -> None:

@@ -10,6 +10,7 @@ from scripts.make_date_range_report import write_report
 from tests.recon_corpus.builders import DR_PREAMBLE, dr_file, dr_row, quoted
 from webapp.recon import halves, helper, preview, summarize
 from webapp.recon.model import ReportSummary
+from webapp.recon.packing import unpack
 
 H = len(DR_PREAMBLE) + 1  # the header line; row n of a file is on line H + n
 ROWS = [dr_row(order_id=f"113-0013318-{n:07d}", product_sales=f"{n}.99", selling_fees="-1.50") for n in range(1, 41)]
@@ -59,6 +60,29 @@ def test_generated_report_read_in_two_parts_is_exact(tmp_path: Path, taken: list
     split, _ = both(tmp_path, generated(5_000))
     assert taken == [True]
     assert split.ok and split.rows == 5_000
+
+
+def staged_rows(chunks: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
+    """The rows of stored chunks per (settlement, state), in the order stored."""
+    rows: dict[tuple[str, str], list[tuple]] = {}
+    for settlement_id, state, _, data in chunks:
+        for block in unpack(data):
+            rows.setdefault((settlement_id, state), []).extend(
+                zip(block.identities(), (block.skus[at] for at in block.sku_column), *block.columns, strict=True))
+    return rows
+
+
+def test_staged_transactions_of_both_parts_are_those_of_one_pass(tmp_path: Path, taken: list[bool]) -> None:
+    """The helper's packed rows follow this process's, per (settlement, state), as one pass stages them."""
+    data = generated(5_000)
+    path = tmp_path / "report.csv"
+    path.write_bytes(data)
+    split: list[tuple] = []
+    single: list[tuple] = []
+    preview(path, transactions=lambda *chunk: split.append(chunk))
+    summarize(io.BytesIO(data), transactions=lambda *chunk: single.append(chunk))
+    assert taken == [True]
+    assert staged_rows(split) == staged_rows(single) and sum(map(len, staged_rows(single).values())) > 4_000
 
 
 def test_progress_counts_both_parts(tmp_path: Path, taken: list[bool]) -> None:

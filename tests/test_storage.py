@@ -134,6 +134,27 @@ def test_a_file_missing_chunks_is_not_read_as_complete(app: Flask) -> None:
             storage.copy_to_temp(file)
 
 
+def test_a_large_file_is_copied_in_order_by_several_connections(app: Flask) -> None:
+    """13.5 MiB, more chunks than one fetch holds: on PostgreSQL fetched by FETCH_THREADS connections at
+    once, each writing its chunks at their offsets; the copy is byte for byte the file."""
+    data = payload(13 * MiB + MiB // 2)
+    with app.app_context():
+        file = storage.store(io.BytesIO(data), "large.csv")
+        db.session.commit()
+        assert read_back(db.session.get(StoredFile, file.id)) == data
+
+
+def test_a_large_file_missing_a_chunk_is_not_read_as_complete(app: Flask) -> None:
+    """A chunk gone from the middle of a large file (committed, as a delete racing a read) raises, however it was fetched."""
+    with app.app_context():
+        file = storage.store(io.BytesIO(payload(13 * MiB)), "cut.csv")
+        db.session.commit()
+        db.session.execute(db.delete(StoredFileChunk).where(StoredFileChunk.file_id == file.id, StoredFileChunk.seq == 6))
+        db.session.commit()
+        with pytest.raises(storage.StoredFileMissing, match="of its 13,631,488 bytes"):
+            storage.copy_to_temp(db.session.get(StoredFile, file.id))
+
+
 def test_a_rollback_stores_nothing(app: Flask) -> None:
     """The chunks are written in the caller's transaction: rolled back, nothing is left."""
     with app.app_context():

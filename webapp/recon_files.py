@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from webapp import storage
 from webapp.extensions import db
-from webapp.models import TERMINAL_JOB_STATUSES, Job, ReconImport, ReconTransaction, StoredFile, utcnow
+from webapp.models import TERMINAL_JOB_STATUSES, Job, ReconImport, ReconTransactionChunk, StoredFile, utcnow
 
 
 @contextlib.contextmanager
@@ -51,7 +51,7 @@ def delete_files(upload: ReconImport) -> bool:
                 os.remove(path)
     upload.files_deleted_at = utcnow()
     # The staged transactions go with the file: nothing will be written from them any more.
-    db.session.execute(db.delete(ReconTransaction).where(ReconTransaction.import_id == upload.id))
+    db.session.execute(db.delete(ReconTransactionChunk).where(ReconTransactionChunk.import_id == upload.id))
     return True
 
 

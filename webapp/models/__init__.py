@@ -19,7 +19,7 @@ from webapp.models.jobs import (
     locked_job,
     utcnow,
 )
-from webapp.models.ledger import ReconTransaction, SalesOrderTransaction, SettlementState
+from webapp.models.ledger import LedgerChunk, ReconTransactionChunk, SettlementState
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.recon import ReconImport
 from webapp.models.sandbox import SandboxSettings
@@ -40,17 +40,17 @@ __all__ = [
     "JobRecord",
     "JobStateCount",
     "JobStatus",
+    "LedgerChunk",
     "Operator",
     "OutboxMessage",
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
     "ReconImport",
-    "ReconTransaction",
+    "ReconTransactionChunk",
     "RecordState",
     "SalesOrder",
     "SalesOrderLine",
-    "SalesOrderTransaction",
     "SandboxSettings",
     "Schedule",
     "ScheduleRun",

@@ -1,44 +1,27 @@
-"""The sales ledger: each transaction of a report, staged per upload, and which ERP sales order holds it.
+"""The sales ledger: each upload's transactions staged in packed chunks, and which ERP sales order holds which.
 
-Staged rows are what an upload's reader found, one per order row; the ledger rows say which
-transactions are in the ERP, keyed by (settlement and state, transaction hash, occurrence), so the
-same transaction arriving again in any file is written once.
+Both tables hold packed data (``webapp.recon.packing``), a few thousand transactions a row: a
+million-row upload stages a few hundred rows, and a sales order's transactions are a few rows of
+sorted keys, so neither the read nor the confirm runs one SQL statement per transaction.
 """
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
 
 
-class ReconTransaction(db.Model):
-    """One order row of an upload: its identity and the money a sales order is made of, in cents."""
+class ReconTransactionChunk(db.Model):
+    """A chunk of one upload's transactions of one (settlement, state), in file order (``seq``)."""
 
-    __tablename__ = "recon_transactions"
+    __tablename__ = "recon_transaction_chunks"
 
-    # recon_imports.id, without a foreign key: checking one for each of a million staged rows costs
-    # more than the rows' own insert; the rows go with their upload's files (webapp/recon_files.py).
-    import_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("recon_imports.id", ondelete="CASCADE"), primary_key=True)
     settlement_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     state: Mapped[str] = mapped_column(String(8), primary_key=True)
-    line: Mapped[int] = mapped_column(Integer, primary_key=True)
-    txn_hash: Mapped[int] = mapped_column(BigInteger)
-    sku: Mapped[str] = mapped_column(String(255))
-    order_key: Mapped[int] = mapped_column(BigInteger)
-    refund: Mapped[bool] = mapped_column(Boolean)
-    units: Mapped[int] = mapped_column(Integer)
-    product_sales: Mapped[int] = mapped_column(BigInteger)
-    shipping: Mapped[int] = mapped_column(BigInteger)
-    gift_wrap: Mapped[int] = mapped_column(BigInteger)
-    promotions: Mapped[int] = mapped_column(BigInteger)
-    sales_tax: Mapped[int] = mapped_column(BigInteger)
-    product_tax: Mapped[int] = mapped_column(BigInteger)
-    shipping_tax: Mapped[int] = mapped_column(BigInteger)
-    gift_wrap_tax: Mapped[int] = mapped_column(BigInteger)
-    promotion_tax: Mapped[int] = mapped_column(BigInteger)
-    regulatory_fee_tax: Mapped[int] = mapped_column(BigInteger)
-    withheld_tax: Mapped[int] = mapped_column(BigInteger)
-    total: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SettlementState(db.Model):
@@ -52,13 +35,13 @@ class SettlementState(db.Model):
     state: Mapped[str] = mapped_column(String(8))
 
 
-class SalesOrderTransaction(db.Model):
-    """A report transaction written into an ERP sales order: at most once per (settlement, state)."""
+class LedgerChunk(db.Model):
+    """Sorted keys of report transactions that one ERP sales order holds (at most once per (settlement, state))."""
 
-    __tablename__ = "erp_sales_order_transactions"
-    __table_args__ = (Index("ix_erp_sales_order_transactions_sales_order_id", "sales_order_id"),)
+    __tablename__ = "erp_ledger_chunks"
 
-    settlement_state_id: Mapped[int] = mapped_column(ForeignKey("erp_settlement_states.id"), primary_key=True)
-    txn_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    occurrence: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sales_order_id: Mapped[int] = mapped_column(ForeignKey("erp_sales_orders.id", ondelete="CASCADE"))
+    sales_order_id: Mapped[int] = mapped_column(ForeignKey("erp_sales_orders.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settlement_state_id: Mapped[int] = mapped_column(ForeignKey("erp_settlement_states.id"), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

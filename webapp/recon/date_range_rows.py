@@ -103,7 +103,7 @@ class DateRangeRows:
         name = self.sku_of(sku) if name is None else name
         self.acc_row(acc, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
-            self.stage(key, line, cells, when, order_id, name, refund, units, values, total)
+            self.stage(key, cells, when, order_id, name, refund, units, values, total)
 
     def add_checked(self, cells: list[str], line: int) -> None:
         """``add`` with every check made; remembers the outcome for plain order rows."""
@@ -141,16 +141,16 @@ class DateRangeRows:
         key = (settlement_id.strip(), state)
         acc = self.order_row(key, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
-            self.stage(key, line, cells, when, order_id, name, refund, units, values, total)
+            self.stage(key, cells, when, order_id, name, refund, units, values, total)
         if value.kind == STATE and len(self.known) < KNOWN_LIMIT:
             self.known[self.known_cells(cells)] = (acc, refund, units, key)
 
-    def stage(self, key: tuple[str, str], line: int, cells: list[str], when: str, order_id: str, sku: str,
+    def stage(self, key: tuple[str, str], cells: list[str], when: str, order_id: str, sku: str,
               refund: bool, units: int, values: Sequence[int], total: int) -> None:
         """Send the order row's identity and money to the ledger's sink (see webapp.recon.transactions)."""
         txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
                        self.description(cells).strip(), str(units), str(total))
-        self.sink.add((key[0], key[1], line, txn, sku, self.last_order[1], refund, units, *self.project(values), total))
+        self.sink.add(key, (txn, sku, self.last_order[1], refund, units, *self.project(values), total))
 
     def count(self, settlement_id: str, when: str, total: int) -> None:
         """Count the row in its settlement; a row of the same settlement and day as the last is not checked again."""

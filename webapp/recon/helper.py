@@ -129,7 +129,7 @@ class SecondHalf:
             self.remove_staged()  # this process reads those rows itself
             return False
         merge_into(self.ctx.agg, later.partial, boundary)
-        self.replay_staged(boundary)
+        self.replay_staged()
         self.remove_staged()
         self.rows.saw_us_orders = self.rows.saw_us_orders or later.saw_us_orders
         if later.first_excluded is not None:
@@ -138,12 +138,12 @@ class SecondHalf:
         self.report(self.ctx.agg.summary.rows, size)
         return True
 
-    def replay_staged(self, boundary: int) -> None:
-        """Hand the helper's staged rows to this process's sink, as lines of the whole file."""
+    def replay_staged(self) -> None:
+        """Hand the helper's staged chunks to this process's sink, after its own rows."""
         if self.ctx.sink is None or self.stage_path is None:
             return
         with open(self.stage_path, "rb") as staged:
-            replay(staged, self.ctx.sink, boundary)
+            replay(staged, self.ctx.sink)
 
     def remove_staged(self) -> None:
         """Delete the helper's file of staged rows, if there is one."""

@@ -18,7 +18,7 @@ from webapp.recon.model import (
 from webapp.recon.orders import read_orders
 from webapp.recon.settlement import read_settlement
 from webapp.recon.text import CHUNK_SIZE, LineSource
-from webapp.recon.transactions import Flush, Sink
+from webapp.recon.transactions import Sink, Store
 
 NO_SHIP_STATES = (f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} (Amazon "
                   "Fulfilled Shipments or All Orders) for the same period with it")
@@ -33,7 +33,7 @@ def summarize(
     lenient_states: bool = False,
     chunk_size: int = CHUNK_SIZE,
     path: str | Path | None = None,
-    transactions: Flush | None = None,
+    transactions: Store | None = None,
 ) -> ReportSummary:
     """Stream ``source`` once and return its summary; problems become errors, never exceptions.
 
@@ -41,7 +41,7 @@ def summarize(
     :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
     :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
     :param path: where ``source`` is on disk, if it is a file: a large one is then read on two cores.
-    :param transactions: called with batches of staged order rows (``webapp.recon.transactions``).
+    :param transactions: called with each packed chunk of order rows (``webapp.recon.transactions``).
     """
     summary = ReportSummary()
     agg = Aggregator(summary, lenient_states=lenient_states)

@@ -174,7 +174,7 @@ class SettlementRows:
         self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
         if self.ctx.sink is not None:
             txn = identity(*(cell.strip() for cell in self.identity_cells(cells)), str(units), str(cents))
-            self.ctx.sink.add((settlement_id, state, number, txn, sku, key, refund, units, *single(bucket, cents), cents))
+            self.ctx.sink.add((settlement_id, state), (txn, sku, key, refund, units, *single(bucket, cents), cents))
 
     def state(self, key: int, order_id: str, number: int) -> str | None:
         """The ship-to state of an order from the orders report; problems are reported once per order."""

@@ -1,11 +1,14 @@
-"""Each order row's identity and money, streamed out of the reader for the per-transaction ledger.
+"""Each order row's identity and money, streamed out of the reader and packed for the sales ledger.
 
 A report row is a transaction; what identifies it is what the report itself says of it
 (settlement, posted date/time, type, order id, SKU, description, quantity, amount), hashed to 64
 bits. The same transaction in another file (the range downloaded again with more rows, or another
 range sharing the settlement) hashes the same, whatever the file's line endings, encoding or
-quoting. Truly identical rows are told apart by their occurrence number, which the database gives
-them (``row_number()`` by line within one upload), so the reader keeps no set of every row seen.
+quoting. Truly identical rows are told apart by their occurrence number, counted in file order
+when the ledger reads them back (``tasks.ledger_sums``), so the reader keeps no set of every row seen.
+
+The rows of each (settlement, state) are kept in file order and handed on packed, a few thousand
+a chunk, so an upload of a million rows stages a few hundred chunks rather than a million rows.
 """
 
 import pickle
@@ -15,23 +18,29 @@ from operator import itemgetter
 from typing import BinaryIO
 
 from webapp.recon.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
+from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
 
 STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 """The money a sales order is made of, one column each in the staged rows (fees are not written)."""
 
-STAGED_COLUMNS = ("settlement_id", "state", "line", "txn_hash", "sku", "order_key", "refund", "units",
-                  *STAGED_BUCKETS, "total")
-"""The order of the values of one staged row, as the reader emits it."""
+STAGED_COLUMNS = ("txn", "sku", "order_key", "refund", "units", *STAGED_BUCKETS, "total")
+"""The order of the values of one staged row, as the reader emits it (its (settlement, state) apart)."""
 
-BATCH = 5000
+HELPER_HELD = 10_000  # rows the helper process holds unpacked, in all, before it packs every block as it is
+MAX_HELD = 100_000  # rows held in all, packed or not, before every (settlement, state) is stored
 Row = tuple
-Flush = Callable[[list[Row]], None]
+Group = tuple[str, str]
+Store = Callable[[str, str, int, bytes], None]
+"""Called with (settlement id, state, rows, packed chunk) for each chunk, in file order per (settlement, state)."""
 
 
-def identity(*parts: str) -> int:
-    """A transaction's identity: 64 bits of BLAKE2b over its identifying fields, as a signed int (a BIGINT)."""
-    digest = blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def identity(*parts: str) -> bytes:
+    """A transaction's identity: 8 bytes of BLAKE2b over its identifying fields.
+
+    Kept as it was when identities were stored as BIGINTs (these 8 bytes read as a signed
+    big-endian integer), so that transactions imported then are recognised now.
+    """
+    return blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
 
 
 def projector(layout: Sequence[str]) -> Callable[[Sequence[int]], tuple[int, ...]]:
@@ -53,39 +62,88 @@ def single(bucket: str, cents: int) -> tuple[int, ...]:
 
 
 class Sink:
-    """Collects staged rows and hands them on in batches, so a million rows never sit in memory."""
+    """Packs each (settlement, state)'s rows into blocks and stores them in chunks, holding few rows unpacked.
 
-    def __init__(self, flush: Flush, batch: int = BATCH) -> None:
-        self.flush_rows, self.batch = flush, batch
-        self.rows: list[Row] = []
+    Rows wait as tuples (one list append each) until their (settlement, state) has BLOCK_ROWS of
+    them, which are then packed; a (settlement, state) whose packed rows reach CHUNK_ROWS is
+    stored. When many (settlement, state)s together hold MAX_HELD rows, all are stored as they
+    are (smaller chunks).
+    """
+
+    def __init__(self, store: Store, chunk_rows: int = CHUNK_ROWS, max_held: int = MAX_HELD) -> None:
+        self.store, self.chunk_rows, self.max_held = store, chunk_rows, max_held
+        self.batches: dict[Group, list[Row]] = {}
+        self.blocks: dict[Group, tuple[int, list[bytes]]] = {}  # rows packed, and their blocks
+        self.held = 0
         self.count = 0
 
-    def add(self, row: Row) -> None:
-        """Keep one staged row (in STAGED_COLUMNS order)."""
-        self.rows.append(row)
-        if len(self.rows) >= self.batch:
+    def add(self, group: Group, row: Row) -> None:
+        """Keep one row (in STAGED_COLUMNS order) of ``group``, a (settlement id, state)."""
+        batch = self.batches.get(group)
+        if batch is None:
+            batch = self.batches[group] = []
+        batch.append(row)
+        if len(batch) >= BLOCK_ROWS:
+            self.pack(group, batch)
+        self.held += 1
+        if self.held >= self.max_held:
             self.flush()
 
+    def add_packed(self, group: Group, rows: int, data: bytes) -> None:
+        """Keep ``rows`` rows of ``group`` packed already (a chunk's blocks), after every row of it kept before."""
+        batch = self.batches.get(group)
+        if batch:
+            self.pack(group, batch)
+        self.append(group, rows, data)
+        self.held += rows
+        if self.held >= self.max_held:
+            self.flush()
+
+    def pack(self, group: Group, batch: list[Row]) -> None:
+        """Pack a batch of the group's rows as a block."""
+        self.append(group, len(batch), pack_block(batch))
+        batch.clear()
+
+    def append(self, group: Group, rows: int, data: bytes) -> None:
+        """Add packed rows to the group's blocks; store them once they make a chunk."""
+        held, blocks = self.blocks.get(group, (0, []))
+        blocks.append(data)
+        self.blocks[group] = (held + rows, blocks)
+        if held + rows >= self.chunk_rows:
+            self.emit(group)
+
+    def emit(self, group: Group) -> None:
+        """Store the group's packed rows as one chunk."""
+        rows, blocks = self.blocks.pop(group)
+        self.store(group[0], group[1], rows, pack_chunk(blocks))
+        self.held -= rows
+        self.count += rows
+
     def flush(self) -> None:
-        """Hand on what is kept."""
-        if self.rows:
-            self.count += len(self.rows)
-            self.flush_rows(self.rows)
-            self.rows = []
+        """Store every row held, each group's rows in file order."""
+        for group, batch in self.batches.items():
+            if batch:
+                self.pack(group, batch)
+        for group in list(self.blocks):
+            self.emit(group)
+        self.batches.clear()
+        self.held = 0
 
 
 def file_sink(out: BinaryIO) -> Sink:
-    """A Sink writing pickled batches to ``out`` (the helper process's rows, replayed by ``replay``)."""
-    return Sink(lambda rows: pickle.dump(rows, out, protocol=pickle.HIGHEST_PROTOCOL))
+    """A Sink writing each block, pickled, to ``out`` as soon as it is packed (the helper process's rows,
+    replayed by ``replay``): the helper holds no packed rows while it reads."""
+    return Sink(lambda settlement_id, state, rows, data: pickle.dump((settlement_id, state, rows, data), out,
+                                                                    protocol=pickle.HIGHEST_PROTOCOL),
+                chunk_rows=BLOCK_ROWS, max_held=HELPER_HELD)
 
 
-def replay(source: BinaryIO, sink: Sink, lines: int) -> None:
-    """Add the batches ``file_sink`` wrote to ``sink``, their line numbers moved on by ``lines``."""
-    line_at = STAGED_COLUMNS.index("line")
+def replay(source: BinaryIO, sink: Sink) -> None:
+    """Add the blocks ``file_sink`` wrote to ``sink``, each after the rows of its (settlement, state) that
+    ``sink`` holds (they come later in the file); the caller flushes ``sink`` at the end."""
     while True:
         try:
-            rows = pickle.load(source)
+            settlement_id, state, rows, data = pickle.load(source)
         except EOFError:
             return
-        for row in rows:
-            sink.add((*row[:line_at], row[line_at] + lines, *row[line_at + 1 :]))
+        sink.add_packed((settlement_id, state), rows, data)

@@ -80,7 +80,7 @@ def copy_to_temp(file: StoredFile) -> str:
                 with contextlib.suppress(FileNotFoundError):  # reported below as bytes missing
                     s3.get(file.bucket or "", file.object_key or "", out)
             else:
-                database.get(file.id, out)
+                database.get(file.id, out, file.size_bytes)
             out.flush()
             copied = os.fstat(out.fileno()).st_size  # S3's threads write at offsets: the position is not the size
         if copied != file.size_bytes:
