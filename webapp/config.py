@@ -103,7 +103,7 @@ def settings_from_env() -> dict[str, Any]:
         # in chords of JOB_WINDOW_BATCH. Four times the io worker's threads keeps them busy with
         # one job, and lets a job started later queue behind at most that much of each other job.
         "JOB_WINDOW_RECORDS": env_int("JOB_WINDOW_RECORDS", 4 * env_int("IO_CONCURRENCY", 32)),
-        "JOB_WINDOW_BATCH": env_int("JOB_WINDOW_BATCH", 16),
+        "JOB_WINDOW_BATCH": env_int("JOB_WINDOW_BATCH", 32),
         "RECORDS_PER_PAGE": 50,
         # How long one render of a job's rows serves every operator watching it (0: render each time).
         "FRAGMENT_CACHE_SECONDS": env_float("FRAGMENT_CACHE_SECONDS", 1.0),
