@@ -14,6 +14,7 @@ from webapp.kinds import KINDS, RECONCILIATION
 from webapp.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
 from webapp.keyfile import ParsedKeys, parse_key_csv
+from webapp.paging import page_number, page_size
 from webapp.progress import record_rows, state_counts, summarize
 from webapp.sandbox import chaos
 
@@ -107,8 +108,8 @@ def keys_from_json(keys: Any, kind: str) -> tuple[list[str], list[str]]:
 @bp.get("/jobs")
 def list_jobs() -> Response:
     """Jobs, newest first, paginated (?page=, ?per_page= up to 100, ?status=)."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    per_page = min(100, max(1, request.args.get("per_page", 25, type=int) or 25))
+    page = page_number()
+    per_page = page_size(25, 100)
     query = db.select(Job).order_by(Job.id.desc())
     status = request.args.get("status")
     if status in JOB_STATUSES:
@@ -131,8 +132,8 @@ def get_job(job_id: int) -> Response:
 def get_records(job_id: int) -> Response:
     """A page of the job's records with steps, attempts, error and ERP id (?page=, ?per_page=, ?state=)."""
     job = db.get_or_404(Job, job_id)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    per_page = min(500, max(1, request.args.get("per_page", 100, type=int) or 100))
+    page = page_number()
+    per_page = page_size(100, 500)
     state = request.args.get("state") if request.args.get("state") in RECORD_STATES else None
     rows, matching = record_rows(job, page, per_page, state)
     records = [
@@ -202,7 +203,7 @@ def export_records(job_id: int) -> Response:
 @bp.get("/audit")
 def audit_events() -> Response:
     """The audit trail, newest first (?job= to filter, ?page=)."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     query = db.select(AuditEvent).order_by(AuditEvent.id.desc())
     if request.args.get("job", type=int):
         query = query.where(AuditEvent.job_id == request.args.get("job", type=int))

@@ -1,6 +1,6 @@
 """The home page: the jobs list with live status, and the forms that launch jobs."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 from flask_login import login_required
 from sqlalchemy.orm import selectinload
@@ -9,6 +9,7 @@ from webapp.dispatch_status import dispatch_views
 from webapp.extensions import db
 from webapp.kinds import KINDS
 from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
+from webapp.paging import page_number
 
 bp = Blueprint("dashboard", __name__)
 
@@ -37,7 +38,7 @@ def jobs_page(page: int) -> tuple[list[Job], dict[int, int], bool]:
 
 def table_context() -> dict[str, object]:
     """Template variables of the jobs table fragment."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     jobs, done, has_more = jobs_page(page)
     dispatches = dispatch_views([job for job in jobs if job.status == JobStatus.QUEUED])
     return {"jobs": jobs, "done": done, "page": page, "has_more": has_more, "kinds": KINDS,

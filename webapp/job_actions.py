@@ -4,12 +4,13 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user, login_required
 
 from webapp import control
 from webapp.extensions import db
 from webapp.models import AuditEvent, Job, JobRecord, TaskRun
+from webapp.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
 
@@ -105,7 +106,7 @@ def download(job_id: int) -> Response:
 @login_required
 def audit_log() -> str:
     """Render the audit trail: who did what, when (newest first, paginated)."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     events = db.session.execute(
         db.select(AuditEvent).order_by(AuditEvent.id.desc()).offset((page - 1) * 100).limit(101)
     ).scalars().all()

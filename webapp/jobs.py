@@ -13,17 +13,13 @@ from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
 from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.launch import launch_job
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
+from webapp.paging import page_number
 from webapp.progress import record_rows, summarize
 from webapp.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 ALLOWED_UPLOADS = (".csv", ".txt")
-
-
-def page_arg() -> int:
-    """The ?page= argument, at least 1."""
-    return max(1, request.args.get("page", 1, type=int) or 1)
 
 
 def state_arg() -> str | None:
@@ -232,13 +228,13 @@ def shared_rows(job_id: int) -> tuple[bool, str]:
         job = job_or_404(job_id)
         return job.is_active, render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
 
-    return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_arg(), state_arg()), render)
+    return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_number(), state_arg()), render)
 
 
 def rows_context(job: Job) -> dict[str, object]:
     """Template variables of the rows fragment and of the page that includes it."""
     per_page = current_app.config["RECORDS_PER_PAGE"]
-    page, state = page_arg(), state_arg()
+    page, state = page_number(), state_arg()
     rows, matching = record_rows(job, page, per_page, state)
     pages = max(1, -(-matching // per_page))
     return {"rows": rows, "page": page, "pages": pages, "state": state, "matching": matching, "states": RECORD_STATES}

@@ -12,6 +12,7 @@ from webapp.flow import running_shares, window_size
 from webapp.kinds import KINDS
 from webapp.metrics import Histogram, LiveState, live_state, run_stats
 from webapp.models import RECORD_STATES, TaskRun, utcnow
+from webapp.paging import page_number
 from webapp.search import search_all
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
@@ -175,7 +176,7 @@ def panel() -> str:
 @login_required
 def search() -> str:
     """Render what ?q= (record key, job id, task id) and ?state= find, 50 records a page."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     state = request.args.get("state") if request.args.get("state") in RECORD_STATES else None
     results = search_all(request.args.get("q", ""), state, page)
     return render_template("ops/search.html", results=results, states=RECORD_STATES, kinds=KINDS)

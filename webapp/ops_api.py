@@ -10,6 +10,7 @@ from webapp.api import iso, job_json, refuse
 from webapp.auth import operator_from_bearer
 from webapp.models import RECORD_STATES, JobRecord, TaskRun
 from webapp.ops import snapshot
+from webapp.paging import page_number
 from webapp.search import PER_PAGE, search_all
 
 bp = Blueprint("ops_api", __name__, url_prefix="/api/ops")
@@ -49,7 +50,7 @@ def search() -> Response | tuple[Response, int]:
     state = request.args.get("state") or None
     if state is not None and state not in RECORD_STATES:
         return refuse(400, f"unknown state {state!r}; expected one of: {', '.join(RECORD_STATES)}")
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     results = search_all(request.args.get("q", ""), state, page)
     if not results.searched:
         return refuse(400, "send ?q= (a PO number, product code, order id, job id or task id) and/or ?state=")
