@@ -21,6 +21,7 @@ import redis
 
 from scripts.bench_env import CELERIAC_WORKERS, BenchEnv, bench_env
 from scripts.bench_table import Row, verdict
+from tests.helpers import wait_for
 
 BIG_RECORDS = int(os.environ.get("BENCH_BIG_RECORDS", "100000"))
 SMALL_RECORDS = 10
@@ -103,28 +104,20 @@ def cancel(bench: BenchEnv, job_id: int) -> None:
         cancel_job(job_id, None)
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Poll every 50 ms until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def celeriac_small_behind_big(bench: BenchEnv) -> tuple[float, Footprint, int]:
     """Items 7 and 8 on Celeriac: seconds for the small job, the big job's footprint, records it did."""
     bench.reset_tables()
     footprint, sampler = watching(bench)
     big = launch(bench, po_keys(BIG_RECORDS))
-    wait_until(lambda: done_records(bench, big) >= 500, 600, "the big job to run")
+    wait_for(lambda: done_records(bench, big) >= 500, timeout=600, interval=0.05, message="the big job to run")
     start = time.perf_counter()
     small = launch(bench, po_keys(SMALL_RECORDS, first=900_000))
     status = bench.wait_job(small, timeout=600)
     small_seconds = time.perf_counter() - start
     if status != "succeeded":
         raise RuntimeError(f"the small job ended {status}")
-    wait_until(lambda: done_records(bench, big) >= WATCH_RECORDS, 1800, f"{WATCH_RECORDS} records of the big job")
+    wait_for(lambda: done_records(bench, big) >= WATCH_RECORDS, timeout=1800, interval=0.05,
+             message=f"{WATCH_RECORDS} records of the big job")
     footprint.stop.set()
     sampler.join()
     did = done_records(bench, big)
@@ -218,7 +211,8 @@ def run_recovery(bench: BenchEnv, kill: bool) -> tuple[float, float | None]:
     job_id = launch(bench, po_keys(RECOVERY_RECORDS))
     killed_at = None
     if kill:
-        wait_until(lambda: done_records(bench, job_id) >= RECOVERY_RECORDS // 3, 600, "a third of the job")
+        wait_for(lambda: done_records(bench, job_id) >= RECOVERY_RECORDS // 3, timeout=600, interval=0.05,
+                 message="a third of the job")
         bench.workers.kill(db_node)
         killed_at = time.perf_counter()
         bench.nodes.remove(db_node)

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
-from webapp.config import check_celery_timing, check_erp_api_url, engine_options, settings_from_env
+from webapp.config import check_celery_timing, check_erp_api_url, load_settings
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.fragment_cache import FragmentCache
@@ -16,12 +16,7 @@ from webapp.fragment_cache import FragmentCache
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the Flask app (and its Celery app)."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=True)
-    app.config.update(settings_from_env())
-    app.config.from_prefixed_env()
-    if test_config is not None:
-        app.config.update(test_config)
-    if "SQLALCHEMY_ENGINE_OPTIONS" not in (test_config or {}):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    load_settings(app.config, test_config)
     check_secret_key(app)
     check_erp_api_url(app.config, app.debug or app.testing)
     make_sqlite_path_absolute(app)

@@ -116,6 +116,17 @@ def settings_from_env() -> dict[str, Any]:
     }
 
 
+def load_settings(config: Any, test_config: Any = None) -> None:
+    """Fill a Flask app's config: the environment's settings, FLASK_* variables, then ``test_config``;
+    the engine options follow the database URL unless the test config gives its own."""
+    config.update(settings_from_env())
+    config.from_prefixed_env()
+    if test_config is not None:
+        config.update(test_config)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in (test_config or {}):
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"])
+
+
 def check_erp_api_url(config: dict[str, Any], debug_or_testing: bool) -> None:
     """Refuse to start without ERP_API_URL, except in debug or tests (which get the sandbox's
     local address): a forgotten setting must stop a deploy, not import the sandbox's synthetic data."""

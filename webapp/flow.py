@@ -60,9 +60,15 @@ def running_shares(limit: int = 50) -> list[Share]:
         .where(TaskRun.finished_at >= utcnow() - SHARE_WINDOW, TaskRun.record_id.is_not(None))
         .group_by(TaskRun.job_id)
     ).all())
+    flying = dict(db.session.execute(  # one query for every running job (an index range per job)
+        db.select(JobRecord.job_id, db.func.count())
+        .join(Job, Job.id == JobRecord.job_id)
+        .where(Job.id.in_([job.id for job in jobs]), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
+        .group_by(JobRecord.job_id)
+    ).all())
     all_steps = sum(steps.values())
     return [
-        Share(job.id, job.kind, job.total, job.sent_through, in_flight(job.id, job.sent_through), steps.get(job.id, 0),
+        Share(job.id, job.kind, job.total, job.sent_through, flying.get(job.id, 0), steps.get(job.id, 0),
               steps.get(job.id, 0) / all_steps if all_steps else None)
         for job in jobs
     ]

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from webapp.config import engine_options, settings_from_env
+from webapp.config import load_settings
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import db
 
@@ -24,12 +24,7 @@ def create_sandbox_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.sandbox import api
 
     app = Flask(__name__, instance_relative_config=True)
-    app.config.update(settings_from_env())
-    app.config.from_prefixed_env()
-    if test_config is not None:
-        app.config.update(test_config)
-    if "SQLALCHEMY_ENGINE_OPTIONS" not in (test_config or {}):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    load_settings(app.config, test_config)
     check_enabled(app)
     make_sqlite_path_absolute(app)
     db.init_app(app)
