@@ -97,7 +97,7 @@ class BenchEnv:
 def make_app(env: dict[str, str]) -> Flask:
     """The app on a fresh schema of the configured database."""
     os.environ.update(env)
-    from webapp import create_app
+    from webapp.app import create_app
 
     app = create_app()
     migrate_fresh(app)

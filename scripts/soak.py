@@ -111,7 +111,7 @@ def worker_env(database_url: str, redis_url: str, erp_port: int, uploads: Path) 
 
 def make_app(env: dict[str, str]) -> Flask:
     """The soak's own app: it launches and confirms jobs, sets the sandbox's chaos and reads the ledger."""
-    from webapp import create_app
+    from webapp.app import create_app
 
     return create_app({
         "SECRET_KEY": env["SECRET_KEY"], "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],

@@ -93,7 +93,7 @@ def worker_env(database_uri: str, redis_url: str, erp_url: str) -> dict[str, str
 @pytest.fixture(scope="session")
 def app(database_uri: str, redis_url: str, erp_url: str) -> Iterator[Flask]:
     """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
-    from webapp import create_app
+    from webapp.app import create_app
 
     app = create_app({
         "TESTING": True,

@@ -3,7 +3,7 @@
 import pytest
 from flask import Flask
 
-from webapp import create_app
+from webapp.app import create_app
 from webapp.config import SANDBOX_LOCAL_URL, database_url
 
 

@@ -9,7 +9,7 @@ from webapp.extensions import db
 
 def app_on(url: str) -> Flask:
     """The app on the private server, with a page that reads, then loses its connection mid-request."""
-    from webapp import create_app
+    from webapp.app import create_app
 
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url})
 

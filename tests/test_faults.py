@@ -86,7 +86,7 @@ def po_numbers(app: Flask) -> list[str]:
 
 def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
     """An app on another database or Redis than the session's (the sandbox ERP stays the session's)."""
-    from webapp import create_app
+    from webapp.app import create_app
 
     return create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": redis_url,

@@ -35,7 +35,7 @@ OLD_LEDGER = {(1, H1, 0, 1), (1, H2, 0, 1), (1, H1, 1, 1)}  # (settlement state,
 @pytest.fixture
 def migrating_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on a database of its own: a SQLite file, or a schema of its own on DATABASE_URL's PostgreSQL."""
-    from webapp import create_app
+    from webapp.app import create_app
 
     uri = "sqlite:///" + str(tmp_path / "migration.db")
     engine = None

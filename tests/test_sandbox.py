@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from tests.helpers import free_port, wait_for
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 from webapp.models import ApiToken, Operator, SandboxSettings
 from webapp.sandbox import chaos, data

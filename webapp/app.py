@@ -1,0 +1,63 @@
+"""The Flask app factory: settings, extensions, blueprints and the Celery app, in that order."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webapp.celery_app import celery_init_app
+from webapp.config import check_erp_api_url, load_settings
+from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
+from webapp.db_teardown import end_sessions_safely
+from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.fragment_cache import FragmentCache
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask app (and its Celery app)."""
+    app = Flask("webapp", template_folder="../templates", static_folder="../static", instance_relative_config=True)
+    load_settings(app.config, test_config)
+    check_secret_key(app)
+    check_erp_api_url(app.config, app.debug or app.testing)
+    make_sqlite_path_absolute(app)
+    db.init_app(app)
+    end_sessions_safely(app)
+    tune_sqlite(app)
+    ping_idle_connections(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    celery_init_app(app)
+    app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
+    register_blueprints(app)
+    from webapp import cli, errors, security, templating, upload_limits
+
+    for module in (cli, errors, security, templating, upload_limits):
+        module.register(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every screen's blueprint (imported here: no import cycles)."""
+    from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules, schedules_api
+    from webapp.sandbox import views as sandbox
+
+    for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, schedules_api, ops, ops_api, metrics):
+        app.register_blueprint(module.bp)
+    if app.config["SANDBOX_ENABLED"]:
+        # Only the sandbox's settings page: its ERP API runs in a process of its own (webapp.sandbox.app).
+        app.register_blueprint(sandbox.bp)
+    csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site forgery possible
+    csrf.exempt(ops_api.bp)  # bearer tokens as well
+    csrf.exempt(schedules_api.bp)  # bearer tokens as well
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to start without SECRET_KEY, except in debug or tests."""
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing:
+            app.config["SECRET_KEY"] = "dev-only-not-secret"
+        else:
+            raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (any long random string)")
