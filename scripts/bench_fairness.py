@@ -79,7 +79,7 @@ def po_keys(count: int, first: int = 100_000) -> list[str]:
 
 def launch(bench: BenchEnv, keys: list[str]) -> int:
     """Launch a PO job as an operator would; its id."""
-    from webapp.launch import launch_job
+    from webapp.jobs.launch import launch_job
 
     with bench.app.app_context():
         return launch_job("purchase_orders", "bench", keys, None, input_name="bench").id
@@ -88,7 +88,7 @@ def launch(bench: BenchEnv, keys: list[str]) -> int:
 def done_records(bench: BenchEnv, job_id: int) -> int:
     """Records of the job in a final state."""
     from webapp.extensions import db
-    from webapp.progress import state_counts
+    from webapp.jobs.progress import state_counts
 
     with bench.app.app_context():
         counts = state_counts([job_id])[job_id]
@@ -98,7 +98,7 @@ def done_records(bench: BenchEnv, job_id: int) -> int:
 
 def cancel(bench: BenchEnv, job_id: int) -> None:
     """Cancel the job as an operator would."""
-    from webapp.control import cancel_job
+    from webapp.jobs.control import cancel_job
 
     with bench.app.app_context():
         cancel_job(job_id, None)

@@ -16,7 +16,7 @@ TUTORIAL_WORKERS = (("prefork", "default,db,fetch", "prefork", 2),)  # the tutor
 
 def run_job(bench: BenchEnv, kind: str, keys: list[str]) -> float:
     """Launch a job as an operator would and return seconds until it is terminal (it must succeed)."""
-    from webapp.launch import launch_job
+    from webapp.jobs.launch import launch_job
 
     bench.reset_tables()
     start = time.perf_counter()

@@ -172,7 +172,7 @@ def launch_latency(repeat: int) -> list[Row]:
     """Item 5: POST of a 10,000-record PO job, against doing the same and applying its canvas in the request."""
     from tasks.workflows import apply_canvas
     from webapp.extensions import db
-    from webapp.launch import add_listed_records
+    from webapp.jobs.launch import add_listed_records
     from webapp.models import Job, JobRecord
 
     upload = ("po_number\n" + "\n".join(f"PO-{100_000 + i}" for i in range(LAUNCH_RECORDS)) + "\n").encode()

@@ -164,7 +164,7 @@ def watch(base: str, jobs: "multiprocessing.Queue[int]", stop: threading.Event,
 def run_job(bench: BenchEnv, base: str | None) -> tuple[float, list[float], list[str]]:
     """Seconds the 5,000-record job takes, watched by VIEWERS viewers of ``base`` (or nobody), with
     the viewers' request times (ms) and errors."""
-    from webapp.launch import launch_job
+    from webapp.jobs.launch import launch_job
 
     bench.reset_tables()
     logged_in_client(bench.app)  # (re)creates the operator the viewers log in as

@@ -352,7 +352,7 @@ class Launcher:
 
     def launch_keys(self, kind: str) -> int:
         """A PO or BOM job over a random window of the sandbox's keys (windows overlap across jobs)."""
-        from webapp.launch import launch_job
+        from webapp.jobs.launch import launch_job
 
         if kind == "purchase_orders":
             size = self.rng.randint(20, 80)
@@ -378,7 +378,7 @@ class Launcher:
 
     def launch_reconciliation(self) -> int:
         """Upload a Date Range file; it is confirmed once its preview is ready."""
-        from webapp.reconcile import launch_reconciliation
+        from webapp.reconciliation.imports import launch_reconciliation
 
         index = self.next_file()
         upload = FileStorage(io.BytesIO(self.files[index]), filename=f"soak-date-range-{index}.csv")
@@ -388,7 +388,7 @@ class Launcher:
 
     def confirm_ready(self) -> None:
         """Confirm each waiting reconciliation whose preview is ready; forget those that ended otherwise."""
-        from webapp.reconcile import ReconError, confirm
+        from webapp.reconciliation.imports import ReconError, confirm
 
         def confirm_all() -> None:
             rows = db.session.execute(db.select(Job.id, Job.status).where(Job.id.in_(self.awaiting))).all()
@@ -460,7 +460,7 @@ class FlowLoad:
 
     def launch_large(self) -> None:
         """A job of LARGE_RECORDS, a BOM job first, then a PO job, and so on."""
-        from webapp.launch import launch_job
+        from webapp.jobs.launch import launch_job
 
         kind = LARGE_KINDS[len(self.large) % len(LARGE_KINDS)]
         keys = large_keys(kind)
@@ -471,7 +471,7 @@ class FlowLoad:
 
     def launch_small(self) -> None:
         """A PO or BOM job of 5-20 records."""
-        from webapp.launch import launch_job
+        from webapp.jobs.launch import launch_job
 
         size = self.rng.randint(*SMALL_RECORDS)
         if self.rng.random() < 0.5:
@@ -565,7 +565,7 @@ def wait_summary(waits: list[float]) -> str:
 def cancel_and_read(job_id: int) -> Cancel | None:
     """Cancel the job as an operator would; read its sent mark and its records with their product written
     right after (nothing can move the mark once the cancel committed). None if it had ended meanwhile."""
-    from webapp.control import ControlError, cancel_job
+    from webapp.jobs.control import ControlError, cancel_job
 
     try:
         cancel_job(job_id, None)

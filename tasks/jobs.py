@@ -6,7 +6,7 @@ from sqlalchemy import Row
 
 from tasks import records, runlog
 from webapp.extensions import db, execute_core, on_postgresql
-from webapp.launch import insert_pending_records
+from webapp.jobs.launch import insert_pending_records
 from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from webapp.kinds import JobKind
+from webapp.jobs.kinds import JobKind
 
 KEY_CHARS = 64  # the width of job_records.key
 

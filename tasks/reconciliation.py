@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tasks import ledger
-from webapp import recon_files
+from webapp.reconciliation import files as recon_files
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
 from webapp.recon.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder

@@ -15,7 +15,7 @@ from datetime import datetime
 from celery import shared_task
 
 from webapp.extensions import db
-from webapp.launch import launch_job
+from webapp.jobs.launch import launch_job
 from webapp.models import ACTIVE_JOB_STATUSES, Job, Operator, Schedule, ScheduleRun, utcnow
 
 log = logging.getLogger(__name__)

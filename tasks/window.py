@@ -22,7 +22,7 @@ from flask import current_app
 
 from tasks import jobs
 from webapp.extensions import db
-from webapp.flow import UNFINISHED, in_flight, window_size
+from webapp.jobs.flow import UNFINISHED, in_flight, window_size
 from webapp.models import Job, JobRecord, JobStatus
 
 

@@ -20,10 +20,11 @@ from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, 
 from tasks.listing import ListingUnusable, read_listing
 from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
 from tasks.erp_client import PermanentError, TransientError, get_json
-from webapp import outbox, recon_files
+from webapp.jobs import outbox
+from webapp.reconciliation import files as recon_files
 from webapp.extensions import db
-from webapp.kinds import KINDS, LISTINGS
-from webapp.launch import add_listed_records
+from webapp.jobs.kinds import KINDS, LISTINGS
+from webapp.jobs.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
 
 # Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).

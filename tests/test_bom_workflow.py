@@ -12,7 +12,7 @@ from tests.conftest import csrf_token
 from tests.helpers import WorkerSet, wait_for
 from tests.test_po_workflow import finished_job, set_chaos
 from webapp.extensions import db
-from webapp.launch import launch_job
+from webapp.jobs.launch import launch_job
 from webapp.models import Component, JobRecord, Product, TaskRun
 from webapp.sandbox.data import bill_of_materials
 

@@ -35,7 +35,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The live server runs in this process: its read task stays in the outbox (no worker runs in this module)."""
-    from webapp import outbox
+    from webapp.jobs import outbox
 
     monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
     yield

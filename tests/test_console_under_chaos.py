@@ -22,7 +22,7 @@ from tests.http_upload import logged_in
 from tests.procfile import procfile_process
 from tests.test_po_workflow import finished_job, set_chaos
 from webapp.extensions import db
-from webapp.launch import launch_job
+from webapp.jobs.launch import launch_job
 from webapp.models import Job, PurchaseOrder, TaskRun
 
 KEYS = [f"PO-{n}" for n in range(100_000, 100_300)]

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from tests.helpers import WorkerSet, wait_for
 from tests.test_po_workflow import finished_job, set_chaos
 from webapp.extensions import db
-from webapp.launch import launch_job
+from webapp.jobs.launch import launch_job
 from webapp.models import JobRecord, TaskRun
 from webapp.sandbox import data
 
@@ -133,8 +133,8 @@ def test_latest_dispatch_run_of_each_job_in_words(app: Flask, client: FlaskClien
     """Each queued job shows its own latest dispatch run, record steps' runs ignored; no run: waiting."""
     from datetime import datetime
 
-    from webapp.dispatch_status import dispatch_views
-    from webapp.kinds import DISPATCH_TASK
+    from webapp.jobs.dispatch_status import dispatch_views
+    from webapp.jobs.kinds import DISPATCH_TASK
     from webapp.models import Job
 
     due = datetime(2026, 12, 7, 9, 2, 34)

@@ -96,7 +96,7 @@ def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
 
 def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
     """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once."""
-    from webapp.launch import launch_job
+    from webapp.jobs.launch import launch_job
 
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
     fault_workers.start("io", queues="fetch", pool="threads", concurrency=2)

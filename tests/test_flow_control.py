@@ -110,7 +110,7 @@ def test_the_tail_goes_when_nothing_is_in_flight_and_the_job_closes_after(app: F
 
 def test_a_cancelled_job_sends_nothing_more(app: Flask, small_window: None) -> None:
     """After a cancel, top-ups send nothing; the job closes when its last sent record finishes."""
-    from webapp.control import cancel_job
+    from webapp.jobs.control import cancel_job
 
     with app.app_context():
         job_id = running_job(100)
@@ -162,7 +162,7 @@ def test_a_job_still_reading_its_file_is_not_closed(app: Flask, small_window: No
 
 def test_retry_failed_sends_the_retried_records_again_from_the_start(app: Flask, small_window: None) -> None:
     """Retry failed resets the sent mark: the failed records are sent again, a window at a time."""
-    from webapp.control import retry_failed
+    from webapp.jobs.control import retry_failed
 
     with app.app_context():
         job_id = running_job(30)

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from tests.helpers import wait_for
 from tests.test_jobs_pages import make_job
 from webapp.extensions import db
-from webapp.fragment_cache import FragmentCache
+from webapp.web.fragment_cache import FragmentCache
 from webapp.models import Job, JobRecord, Operator
 
 

@@ -127,8 +127,8 @@ def test_a_cancel_while_the_dispatch_prepares_is_not_undone(app: Flask, monkeypa
     another session, as the web process's): the dispatch must not bring the job back to running
     nor publish its canvas."""
     from tasks import jobs, workflows
-    from webapp.control import cancel_job
-    from webapp.launch import launch_job
+    from webapp.jobs.control import cancel_job
+    from webapp.jobs.launch import launch_job
 
     with app.app_context():
         job_id = launch_job("purchase_orders", "upload", ["PO-100021", "PO-100022"], None).id

@@ -3,7 +3,7 @@
 import pytest
 
 from tasks.listing import ListingUnusable, read_listing
-from webapp.kinds import BILLS_OF_MATERIALS, PURCHASE_ORDERS
+from webapp.jobs.kinds import BILLS_OF_MATERIALS, PURCHASE_ORDERS
 
 
 def test_good_and_bad_keys_in_the_erps_order() -> None:

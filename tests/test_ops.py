@@ -21,7 +21,7 @@ from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from tasks.publish_stamp import list_keys, read_queues
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
-from webapp.ops import chart_bars, erp_health, throughput
+from webapp.views.workers import chart_bars, erp_health, throughput
 
 
 def auth(token: str) -> dict[str, str]:

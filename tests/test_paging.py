@@ -3,7 +3,7 @@
 import pytest
 from flask import Flask
 
-from webapp.paging import page_number, page_size
+from webapp.web.paging import page_number, page_size
 
 
 @pytest.mark.parametrize(("query", "page"), [("", 1), ("page=3", 3), ("page=0", 1), ("page=-2", 1), ("page=x", 1)])

@@ -9,7 +9,7 @@ from flask import Flask
 
 from tests.helpers import WorkerSet, wait_for
 from webapp.extensions import db
-from webapp.launch import launch_job
+from webapp.jobs.launch import launch_job
 from webapp.models import TERMINAL_JOB_STATUSES, Job, JobKeyList, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
 from webapp.sandbox import chaos
 from webapp.sandbox.data import purchase_order

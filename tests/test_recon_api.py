@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from tests.helpers import WorkerSet, wait_for
 from tests.http_upload import gunicorn as start_gunicorn
 from tests.recon_corpus.builders import dr_file, dr_row
-from webapp import outbox
+from webapp.jobs import outbox
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, ReconImport, SalesOrder, utcnow
-from webapp.recon_api import problem_from_text
+from webapp.api.reconciliation import problem_from_text
 
 CORPUS = Path(__file__).resolve().parent / "recon_corpus"
 MiB = 1024 * 1024

@@ -14,7 +14,8 @@ from tests.conftest import csrf_token
 from tests.recon_corpus.builders import dr_file, dr_row
 from tests.s3_mock import objects, s3_bucket  # noqa: F401  (s3_bucket is a fixture)
 from tests.test_storage import Broken
-from webapp import outbox, reconcile
+from webapp.jobs import outbox
+from webapp.reconciliation import imports as reconcile
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, StoredFile, StoredFileChunk, utcnow
 

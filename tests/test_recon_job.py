@@ -156,7 +156,9 @@ def test_the_upload_request_stores_the_file_without_hashing_it(app: Flask, monke
     upload is not read twice on the way to its preview. Until then nothing counts as imported before."""
     from werkzeug.datastructures import FileStorage
 
-    from webapp import outbox, reconcile, storage
+    from webapp.jobs import outbox
+    from webapp.reconciliation import imports as reconcile
+    from webapp import storage
 
     monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)  # the read stays in the outbox: no worker reads it
     with app.test_request_context():

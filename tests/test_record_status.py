@@ -7,7 +7,7 @@ import redis
 from flask import Flask
 
 from webapp.models import JobRecord, utcnow
-from webapp.record_status import LatestRun, describe, live_workers
+from webapp.jobs.record_status import LatestRun, describe, live_workers
 
 
 def record(state: str, error: str | None = None, retry_at: datetime | None = None) -> JobRecord:

@@ -29,7 +29,7 @@ def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs."""
-    from webapp import outbox
+    from webapp.jobs import outbox
 
     monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
     yield
@@ -53,7 +53,7 @@ def jobs(app: Flask) -> int:
 def test_a_report_over_ten_mib_is_accepted_through_the_form(app: Flask, client: FlaskClient, big_report: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The 20.9 MB report gets its job (not 413), its file part was spooled to disk by the parser."""
-    from webapp import reconcile
+    from webapp.reconciliation import imports as reconcile
 
     launch, streams = reconcile.launch_reconciliation, []
 
@@ -117,7 +117,7 @@ def bare_app() -> Flask:
     one marked view allowed by a header, and one unmarked view."""
     from flask import request
 
-    from webapp.upload_limits import large_upload, register
+    from webapp.web.upload_limits import large_upload, register
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=1000, BIG_UPLOAD_BYTES=4000)

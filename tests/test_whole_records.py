@@ -19,7 +19,7 @@ from tests.test_bom_workflow import start_bom
 from tests.test_job_control import post
 from tests.test_po_workflow import finished_job
 from webapp.extensions import db
-from webapp.launch import add_listed_records
+from webapp.jobs.launch import add_listed_records
 from webapp.models import Component, Job, JobRecord, Product, TaskRun
 from webapp.sandbox.data import bill_of_materials
 
@@ -153,7 +153,7 @@ def test_cancel_never_marks_a_partly_written_record_cancelled(app: Flask, job_st
                                                               job_after: str) -> None:
     """A record retried after its product was written (erp_ref set) is not cancelled: it finishes when
     it was sent to the workers, or, when its job will never send it (queued, or beyond the window), fails again."""
-    from webapp.control import cancel_job
+    from webapp.jobs.control import cancel_job
 
     with app.app_context():
         job = Job(kind="bills_of_materials", source="upload", status=job_status, total=2, sent_through=sent_through)

@@ -11,7 +11,7 @@ from webapp.config import check_erp_api_url, load_settings
 from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
-from webapp.fragment_cache import FragmentCache
+from webapp.web.fragment_cache import FragmentCache
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,7 +31,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     register_blueprints(app)
-    from webapp import cli, errors, security, templating, upload_limits
+    from webapp import cli
+    from webapp.web import errors, security, templating, upload_limits
 
     for module in (cli, errors, security, templating, upload_limits):
         module.register(app)
@@ -41,7 +42,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint (imported here: no import cycles)."""
-    from webapp import api, auth, dashboard, erp, job_actions, jobs, metrics, ops, ops_api, schedules, schedules_api
+    from webapp.api import jobs as api, ops as ops_api, schedules as schedules_api
+    from webapp.views import auth, dashboard, erp, job_actions, job_page as jobs, metrics, schedules, workers as ops
     from webapp.sandbox import views as sandbox
 
     for module in (auth, dashboard, jobs, job_actions, schedules, erp, api, schedules_api, ops, ops_api, metrics):

@@ -65,7 +65,7 @@ def issue_token(username: str) -> None:
 @demo.command("seed")
 def seed() -> None:
     """Start one small demo PO job, unless a job exists already."""
-    from webapp.launch import launch_job
+    from webapp.jobs.launch import launch_job
 
     if db.session.execute(db.select(Job.id).limit(1)).first() is not None:
         click.echo("Jobs exist already; no demo job added.")

@@ -19,7 +19,7 @@ AMOUNTS = ("product_sales", "shipping", "gift_wrap", "promotions", "sales_tax", 
 
 def upgrade() -> None:
     # No foreign key to recon_imports: its check would run for each of a million rows staged; the
-    # rows are deleted with their upload's files (webapp/recon_files.py) or before a read again.
+    # rows are deleted with their upload's files (webapp/reconciliation/files.py) or before a read again.
     op.create_table(
         "recon_transactions",
         sa.Column("import_id", sa.Integer(), nullable=False),

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db, on_postgresql
-from webapp.kinds import DISPATCH_TASK
+from webapp.jobs.kinds import DISPATCH_TASK
 
 DISPATCH_WHERE = f"task_name = '{DISPATCH_TASK}'"
 
@@ -171,7 +171,7 @@ class TaskRun(db.Model):
         Index("ix_task_runs_record", "record_id", "id"),
         Index("ix_task_runs_job", "job_id", "id"),
         Index("ix_task_runs_finished_at", "finished_at"),  # throughput, ERP health and /metrics look back by time
-        # The latest dispatch run of a job (webapp/dispatch_status.py) without reading its record steps' runs.
+        # The latest dispatch run of a job (webapp/jobs/dispatch_status.py) without reading its record steps' runs.
         Index("ix_task_runs_dispatch", "job_id", "id", postgresql_where=text(DISPATCH_WHERE), sqlite_where=text(DISPATCH_WHERE)),
     )
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from webapp.auth import acting_operator
+from webapp.views.auth import acting_operator
 from webapp import audit
 from webapp.extensions import db
 from webapp.sandbox import chaos

@@ -6,11 +6,11 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 
 from tasks import schedules as firing
 from webapp import audit
-from webapp.api import iso, refuse
-from webapp.auth import operator_from_bearer
+from webapp.api.jobs import iso, refuse
+from webapp.views.auth import operator_from_bearer
 from webapp.extensions import db
 from webapp.models import Schedule, ScheduleRun, utcnow
-from webapp.schedules import all_schedules, describe_cron, saved, validate
+from webapp.views.schedules import all_schedules, describe_cron, saved, validate
 
 bp = Blueprint("schedules_api", __name__, url_prefix="/api/schedules")
 

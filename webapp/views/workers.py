@@ -8,12 +8,12 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import login_required
 
 from webapp.extensions import db
-from webapp.flow import running_shares, window_size
-from webapp.kinds import KINDS
-from webapp.metrics import Histogram, LiveState, live_state, run_stats
+from webapp.jobs.flow import running_shares, window_size
+from webapp.jobs.kinds import KINDS
+from webapp.views.metrics import Histogram, LiveState, live_state, run_stats
 from webapp.models import RECORD_STATES, TaskRun, utcnow
-from webapp.paging import page_number
-from webapp.search import search_all
+from webapp.web.paging import page_number
+from webapp.jobs.search import search_all
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 

@@ -5,17 +5,20 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from sqlalchemy.orm import selectinload
 
-from webapp import audit, control, recon_api, reconcile
-from webapp.auth import operator_from_bearer
-from webapp.dispatch_status import DispatchView, dispatch_views
+from webapp import audit
+from webapp.jobs import control
+from webapp.api import reconciliation as recon_api
+from webapp.reconciliation import imports as reconcile
+from webapp.views.auth import operator_from_bearer
+from webapp.jobs.dispatch_status import DispatchView, dispatch_views
 from webapp.extensions import db
-from webapp.flow import job_window
-from webapp.kinds import KINDS, RECONCILIATION
-from webapp.launch import launch_job
+from webapp.jobs.flow import job_window
+from webapp.jobs.kinds import KINDS, RECONCILIATION
+from webapp.jobs.launch import launch_job
 from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
-from webapp.keyfile import ParsedKeys, parse_key_csv
-from webapp.paging import page_number, page_size
-from webapp.progress import record_rows, state_counts, summarize
+from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
+from webapp.web.paging import page_number, page_size
+from webapp.jobs.progress import record_rows, state_counts, summarize
 from webapp.sandbox import chaos
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -195,7 +198,7 @@ def rerun_job(job_id: int) -> tuple[Response, int]:
 @bp.get("/jobs/<int:job_id>/records.csv")
 def export_records(job_id: int) -> Response:
     """The job's records and outcomes as CSV."""
-    from webapp.job_actions import csv_response
+    from webapp.views.job_actions import csv_response
 
     return csv_response(db.get_or_404(Job, job_id))
 

@@ -3,8 +3,8 @@
 Fifty operators watching one job would otherwise render its rows and summary fifty times a
 second, taking CPU from the workers running the job. One render serves every viewer for
 FRAGMENT_TTL seconds (neither holds anything per operator: the job's buttons, with their CSRF
-tokens, are the page's own; see webapp.jobs.live), and so does one read of each logged-in
-operator (webapp.auth). What a viewer
+tokens, are the page's own; see webapp.views.job_page.live), and so does one read of each logged-in
+operator (webapp.views.auth). What a viewer
 sees is at most that much older than the database, well under the one-second polling. Per web
 process, in memory: nothing to configure, nothing to invalidate.
 """

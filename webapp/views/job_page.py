@@ -5,17 +5,17 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import reconcile
-from webapp.dispatch_status import queued_dispatch
+from webapp.reconciliation import imports as reconcile
+from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.extensions import db
-from webapp.flow import job_window
-from webapp.keyfile import ParsedKeys, parse_key_csv, parse_key_text
-from webapp.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
-from webapp.launch import launch_job
+from webapp.jobs.flow import job_window
+from webapp.jobs.keyfile import ParsedKeys, parse_key_csv, parse_key_text
+from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
+from webapp.jobs.launch import launch_job
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
-from webapp.paging import page_number
-from webapp.progress import record_rows, summarize
-from webapp.upload_limits import large_upload
+from webapp.web.paging import page_number
+from webapp.jobs.progress import record_rows, summarize
+from webapp.web.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -60,7 +60,7 @@ def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
         job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
         flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
-    from webapp.dashboard import render_index
+    from webapp.views.dashboard import render_index
 
     return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
 
@@ -97,7 +97,7 @@ def launch_recon() -> Response | tuple[str, int]:
         job = reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), current_user)
     except reconcile.ReconError as exc:
         db.session.rollback()
-        from webapp.dashboard import render_index
+        from webapp.views.dashboard import render_index
 
         return render_index(upload_errors=[str(exc)], failed_kind="reconciliation"), 400
     flash(f"Job #{job.id}: reading {job.input_name}. Nothing is written until you confirm the preview.", "success")
@@ -190,7 +190,7 @@ def live(job_id: int) -> str:
     each request costs the web process its session and operator reads whatever it renders.
 
     While the rows still poll, both renders are shared by every viewer for a second
-    (webapp.fragment_cache): neither holds anything of the viewer's own. Once the rows have
+    (webapp.web.fragment_cache): neither holds anything of the viewer's own. Once the rows have
     stopped polling (the job has ended) the summary is rendered fresh, so the last response is
     exact (a shared summary could be older than the rows and show the job still running after
     the page stopped polling), and so are the job's buttons, which change then: their forms
@@ -222,7 +222,7 @@ def render_summary(job: Job, out_of_band: bool = False) -> str:
 
 def shared_rows(job_id: int) -> tuple[bool, str]:
     """(whether it still polls, the rows fragment) for ?page= and ?state=; the same for every
-    operator, so viewers share one render a second (webapp.fragment_cache)."""
+    operator, so viewers share one render a second (webapp.web.fragment_cache)."""
 
     def render() -> tuple[bool, str]:
         job = job_or_404(job_id)

@@ -5,11 +5,11 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy.orm import selectinload
 
-from webapp.dispatch_status import dispatch_views
+from webapp.jobs.dispatch_status import dispatch_views
 from webapp.extensions import db
-from webapp.kinds import KINDS
+from webapp.jobs.kinds import KINDS
 from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
-from webapp.paging import page_number
+from webapp.web.paging import page_number
 
 bp = Blueprint("dashboard", __name__)
 

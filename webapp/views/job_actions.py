@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user, login_required
 
-from webapp import control
+from webapp.jobs import control
 from webapp.extensions import db
 from webapp.models import AuditEvent, Job, JobRecord, TaskRun
-from webapp.paging import page_number
+from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
 

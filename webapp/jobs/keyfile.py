@@ -8,7 +8,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from webapp.kinds import JobKind
+from webapp.jobs.kinds import JobKind
 
 MAX_ERRORS = 20
 

@@ -29,7 +29,7 @@ def load_operator(operator_id: str) -> Operator | None:
 
     Every request needs the operator, and a page polled once a second by many viewers would
     otherwise spend a query per poll on it: the row is shared like the live fragments
-    (webapp.fragment_cache), so deactivating an operator takes effect within that second.
+    (webapp.web.fragment_cache), so deactivating an operator takes effect within that second.
     The shared copy is detached; each request gets its own instance in its session, without a query.
     """
     if not operator_id.isdigit():

@@ -1,6 +1,6 @@
 """Reconciliation jobs in the JSON API: the upload's size limit, its launch, and its preview as data.
 
-The checks and the launch are webapp/reconcile.py's, the same as the dashboard's; this module only
+The checks and the launch are webapp/reconciliation/imports.py's, the same as the dashboard's; this module only
 reads the request and turns the stored preview into what API clients get.
 """
 
@@ -11,10 +11,10 @@ from typing import Any
 from flask import abort, current_app, request
 from werkzeug.datastructures import FileStorage
 
-from webapp import reconcile
+from webapp.reconciliation import imports as reconcile
 from webapp.extensions import db
-from webapp.jobs import reading_speed
-from webapp.kinds import RECONCILIATION
+from webapp.views.job_page import reading_speed
+from webapp.jobs.kinds import RECONCILIATION
 from webapp.models import Job, Operator, ReconImport
 from webapp.recon.model import PRODUCT_SALES, TAX_BUCKETS
 
@@ -70,7 +70,7 @@ def details(job: Job) -> dict[str, Any]:
 
 def upload_json(upload: ReconImport) -> dict[str, Any]:
     """The upload, how far its reading got, and its preview (empty lists until it is read)."""
-    from webapp.api import iso  # here: webapp.api imports this module
+    from webapp.api.jobs import iso  # here: webapp.api imports this module
 
     preview = upload.preview or {}
     earlier = reconcile.earlier_import(upload)
@@ -92,7 +92,7 @@ def upload_json(upload: ReconImport) -> dict[str, Any]:
 
 def reading_json(upload: ReconImport) -> dict[str, Any]:
     """Rows and bytes read of the file's size; while reading, the percentage, rate and seconds left."""
-    from webapp.api import iso  # here: webapp.api imports this module
+    from webapp.api.jobs import iso  # here: webapp.api imports this module
 
     reading = upload.read_started_at is not None and upload.read_finished_at is None
     speed = reading_speed(upload)

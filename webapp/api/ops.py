@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from webapp.api import iso, job_json, refuse
-from webapp.auth import operator_from_bearer
+from webapp.api.jobs import iso, job_json, refuse
+from webapp.views.auth import operator_from_bearer
 from webapp.models import RECORD_STATES, JobRecord, TaskRun
-from webapp.ops import snapshot
-from webapp.paging import page_number
-from webapp.search import PER_PAGE, search_all
+from webapp.views.workers import snapshot
+from webapp.web.paging import page_number
+from webapp.jobs.search import PER_PAGE, search_all
 
 bp = Blueprint("ops_api", __name__, url_prefix="/api/ops")
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.extensions import db
-from webapp.kinds import DISPATCH_TASK, LISTINGS
+from webapp.jobs.kinds import DISPATCH_TASK, LISTINGS
 from webapp.models import Job, JobStatus, TaskRun
 
 

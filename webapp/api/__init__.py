@@ -1,0 +1,1 @@
+"""The JSON API under /api: jobs, reconciliation, schedules, operations, sandbox settings."""

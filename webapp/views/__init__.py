@@ -1,0 +1,1 @@
+"""Screens: one blueprint module per page of the console (and /metrics)."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing every screen and the API share: headers, templates, errors, upload limits, paging, caching."""
