@@ -16,12 +16,13 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
 from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from tasks.publish_stamp import list_keys, read_queues
+from tests.helpers import WorkerSet, wait_for
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
-from webapp.views.workers import chart_bars, erp_health, throughput
+from webapp.monitoring.throughput import erp_health, throughput
+from webapp.views.workers import chart_bars
 
 
 def auth(token: str) -> dict[str, str]:

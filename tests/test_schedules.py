@@ -12,11 +12,11 @@ from tasks import schedules as firing
 from tests.conftest import csrf_token
 from tests.helpers import WorkerSet
 from tests.test_po_workflow import finished_job
-from webapp.jobs import outbox
 from webapp.extensions import db
+from webapp.jobs import outbox
+from webapp.jobs.schedules import describe_cron
 from webapp.models import Job, Operator, Schedule, ScheduleRun, utcnow
 from webapp.models.schedules import CronError, next_fire, parse_cron
-from webapp.views.schedules import describe_cron
 
 
 @pytest.fixture

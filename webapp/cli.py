@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from webapp.extensions import db
+from webapp.jobs.launch import launch_job
 from webapp.models import ApiToken, Job, Operator
 
 operators = AppGroup("operators", help="Manage the operators who use the console.")
@@ -65,8 +66,6 @@ def issue_token(username: str) -> None:
 @demo.command("seed")
 def seed() -> None:
     """Start one small demo PO job, unless a job exists already."""
-    from webapp.jobs.launch import launch_job
-
     if db.session.execute(db.select(Job.id).limit(1)).first() is not None:
         click.echo("Jobs exist already; no demo job added.")
         return

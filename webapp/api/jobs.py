@@ -2,59 +2,24 @@
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from webapp import audit
-from webapp.jobs import control
 from webapp.api import reconciliation as recon_api
-from webapp.reconciliation import imports as reconcile
-from webapp.views.auth import operator_from_bearer
-from webapp.jobs.dispatch_status import DispatchView, dispatch_views
+from webapp.api.responses import iso, job_json, refuse
 from webapp.extensions import db
-from webapp.jobs.flow import job_window
+from webapp.jobs import control
+from webapp.jobs.dispatch_status import dispatch_views
+from webapp.jobs.export import csv_response
+from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
 from webapp.jobs.kinds import KINDS, RECONCILIATION
 from webapp.jobs.launch import launch_job
-from webapp.models import JOB_STATUSES, RECORD_STATES, AuditEvent, Job
-from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
+from webapp.jobs.progress import record_rows, state_counts
+from webapp.models import JOB_STATUSES, RECORD_STATES, Job
+from webapp.reconciliation import imports as reconcile
 from webapp.web.paging import page_number, page_size
-from webapp.jobs.progress import record_rows, state_counts, summarize
-from webapp.sandbox import chaos
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-@bp.before_request
-def require_token() -> None:
-    """Every API call needs a valid bearer token (sets g.api_operator)."""
-    operator_from_bearer()
-
-
-def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    """A JSON error with a message an operator can act on."""
-    return jsonify(error=message, **extra), status
-
-
-def job_json(job: Job, counts: dict[str, int] | None = None, dispatches: dict[int, DispatchView] | None = None) -> dict[str, Any]:
-    """A job as the API shows it: status, counts by state, its dispatch step, timestamps (``counts``
-    and ``dispatches`` if already read for a page of jobs)."""
-    summary = summarize(job, counts)
-    dispatch = (dispatch_views([job]) if dispatches is None else dispatches).get(job.id)
-    return {
-        "id": job.id, "kind": job.kind, "source": job.source, "status": job.status, "total": summary.total,
-        "done": summary.done, "counts": summary.counts, "error": job.error, "input_name": job.input_name,
-        "created_by": job.created_by.username if job.created_by else None,
-        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
-        "group_id": job.group_id, "chord_id": job.chord_id,
-        "window": window.as_json() if (window := job_window(job)) else None,
-        "dispatch": dispatch.as_json(iso) if dispatch else None,
-        "url": url_for("jobs.detail", job_id=job.id, _external=True),
-    }
-
-
-def iso(value: Any) -> str | None:
-    """An ISO 8601 UTC timestamp, or None."""
-    return value.isoformat() + "Z" if value else None
+bp = Blueprint("jobs", __name__)
 
 
 @bp.post("/jobs")
@@ -198,47 +163,4 @@ def rerun_job(job_id: int) -> tuple[Response, int]:
 @bp.get("/jobs/<int:job_id>/records.csv")
 def export_records(job_id: int) -> Response:
     """The job's records and outcomes as CSV."""
-    from webapp.views.job_actions import csv_response
-
     return csv_response(db.get_or_404(Job, job_id))
-
-
-@bp.get("/audit")
-def audit_events() -> Response:
-    """The audit trail, newest first (?job= to filter, ?page=)."""
-    page = page_number()
-    query = db.select(AuditEvent).order_by(AuditEvent.id.desc())
-    if request.args.get("job", type=int):
-        query = query.where(AuditEvent.job_id == request.args.get("job", type=int))
-    events = db.session.execute(query.offset((page - 1) * 100).limit(100)).scalars().all()
-    return jsonify(page=page, events=[
-        {"at": iso(e.at), "actor": e.actor, "action": e.action, "job": e.job_id, "detail": e.detail} for e in events
-    ])
-
-
-def require_sandbox() -> None:
-    """Answer 404 where the sandbox ERP is not enabled: there are no chaos settings to read or change."""
-    if not current_app.config["SANDBOX_ENABLED"]:
-        abort(404)
-
-
-@bp.get("/sandbox/settings")
-def get_sandbox_settings() -> Response:
-    """The sandbox ERP's chaos settings."""
-    require_sandbox()
-    return jsonify(chaos.settings_dict(chaos.load_settings()))
-
-
-@bp.put("/sandbox/settings")
-def put_sandbox_settings() -> tuple[Response, int]:
-    """Change the sandbox ERP's chaos settings (JSON body with any of the fields)."""
-    require_sandbox()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return refuse(400, "send a JSON object with the settings to change")
-    settings, errors = chaos.update_settings(body, g.api_operator.username)
-    if errors or settings is None:
-        return refuse(400, "the settings were not accepted", details=errors)
-    audit.record("sandbox_change", "sandbox settings changed: " + ", ".join(f"{k}={body[k]}" for k in sorted(body)), actor=g.api_operator)
-    db.session.commit()
-    return jsonify(chaos.settings_dict(settings)), 200

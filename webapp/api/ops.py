@@ -1,30 +1,16 @@
 """The JSON API of the workers page and of search (bearer token, like the rest of /api)."""
 
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from webapp.api.jobs import iso, job_json, refuse
-from webapp.views.auth import operator_from_bearer
-from webapp.models import RECORD_STATES, JobRecord, TaskRun
-from webapp.views.workers import snapshot
-from webapp.web.paging import page_number
+from webapp.api.responses import iso, job_json, plain, refuse
 from webapp.jobs.search import PER_PAGE, search_all
+from webapp.models import RECORD_STATES, JobRecord, TaskRun
+from webapp.monitoring.throughput import snapshot
+from webapp.web.paging import page_number
 
-bp = Blueprint("ops_api", __name__, url_prefix="/api/ops")
-
-
-@bp.before_request
-def require_token() -> None:
-    """Every call needs a valid bearer token (sets g.api_operator)."""
-    operator_from_bearer()
-
-
-def plain(item: Any) -> dict[str, Any]:
-    """A dataclass as JSON-ready fields, timestamps in ISO 8601 UTC."""
-    return {name: iso(value) if isinstance(value, datetime) else value for name, value in asdict(item).items()}
+bp = Blueprint("ops", __name__, url_prefix="/ops")
 
 
 @bp.get("/workers")

@@ -11,12 +11,13 @@ from typing import Any
 from flask import abort, current_app, request
 from werkzeug.datastructures import FileStorage
 
-from webapp.reconciliation import imports as reconcile
+from webapp.api.responses import iso
 from webapp.extensions import db
-from webapp.views.job_page import reading_speed
 from webapp.jobs.kinds import RECONCILIATION
 from webapp.models import Job, Operator, ReconImport
 from webapp.recon.model import PRODUCT_SALES, TAX_BUCKETS
+from webapp.reconciliation import imports as reconcile
+from webapp.reconciliation.reading import reading_speed
 
 MULTIPART = "multipart/form-data"
 PROBLEM_TEXT = re.compile(r"^(?:(?P<source>.+?) )?line (?P<line>\d+): (?P<message>.*)$", re.DOTALL)
@@ -70,8 +71,6 @@ def details(job: Job) -> dict[str, Any]:
 
 def upload_json(upload: ReconImport) -> dict[str, Any]:
     """The upload, how far its reading got, and its preview (empty lists until it is read)."""
-    from webapp.api.jobs import iso  # here: webapp.api imports this module
-
     preview = upload.preview or {}
     earlier = reconcile.earlier_import(upload)
     return {
@@ -92,8 +91,6 @@ def upload_json(upload: ReconImport) -> dict[str, Any]:
 
 def reading_json(upload: ReconImport) -> dict[str, Any]:
     """Rows and bytes read of the file's size; while reading, the percentage, rate and seconds left."""
-    from webapp.api.jobs import iso  # here: webapp.api imports this module
-
     reading = upload.read_started_at is not None and upload.read_finished_at is None
     speed = reading_speed(upload)
     percent = min(100, upload.bytes_read * 100 // upload.size_bytes) if upload.size_bytes else 100

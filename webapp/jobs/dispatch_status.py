@@ -13,7 +13,6 @@ from webapp.extensions import db
 from webapp.jobs.kinds import DISPATCH_TASK, LISTINGS
 from webapp.models import Job, JobStatus, TaskRun
 
-
 # Written into the statement, not bound: PostgreSQL uses a partial index only for a predicate it
 # can match when planning, and a prepared statement's generic plan does not know a bound value.
 DISPATCHES = db.literal(DISPATCH_TASK, literal_execute=True)

@@ -1,8 +1,8 @@
 """Launching jobs: one transaction writes the job, its key list and its outbox message."""
 
 from webapp import audit
-from webapp.jobs import outbox
 from webapp.extensions import db, on_postgresql
+from webapp.jobs import outbox
 from webapp.jobs.kinds import DISPATCH_TASK, KINDS
 from webapp.models import Job, JobKeyList, JobRecord, Operator, RecordState
 

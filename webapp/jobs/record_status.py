@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
+
 from webapp.models import JobRecord, RecordState, utcnow
 from webapp.redis_clients import shared_redis
 

@@ -5,7 +5,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.recon.aggregate import Aggregator
-from webapp.recon.amounts import AmountError, check_cents_shown, is_spreadsheet_style, to_cents
+from webapp.recon.amounts import (
+    AmountError,
+    check_cents_shown,
+    is_spreadsheet_style,
+    to_cents,
+)
 from webapp.recon.text import LineSource
 from webapp.recon.transactions import Sink
 

@@ -9,8 +9,8 @@ the reader, which hashes every byte in its one pass anyway. A refused upload sto
 from werkzeug.datastructures import FileStorage
 
 from webapp import audit, storage
-from webapp.jobs import outbox
 from webapp.extensions import db
+from webapp.jobs import outbox
 from webapp.jobs.kinds import DISPATCH_TASK
 from webapp.models import (
     Job,

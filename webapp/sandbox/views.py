@@ -1,12 +1,21 @@
 """The sandbox ERP's chaos settings page, part of the console (logged-in operators only)."""
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 
-from webapp.views.auth import acting_operator
 from webapp import audit
 from webapp.extensions import db
 from webapp.sandbox import chaos
+from webapp.web.operators import acting_operator
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 

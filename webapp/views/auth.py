@@ -1,14 +1,21 @@
 """Operator login and logout (session cookie), and the bearer-token check of the API."""
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import db, login_manager
-from webapp.models import ApiToken, Operator, utcnow
-from webapp.models.operators import hash_token
+from webapp.models import Operator
 
 bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
@@ -20,31 +27,6 @@ class LoginForm(FlaskForm):
 
     username = StringField("Username", validators=[DataRequired(), Length(max=80)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
-
-
-@login_manager.user_loader
-def load_operator(operator_id: str) -> Operator | None:
-    """The logged-in operator of the session cookie, as the database had them at most
-    FRAGMENT_CACHE_SECONDS ago.
-
-    Every request needs the operator, and a page polled once a second by many viewers would
-    otherwise spend a query per poll on it: the row is shared like the live fragments
-    (webapp.web.fragment_cache), so deactivating an operator takes effect within that second.
-    The shared copy is detached; each request gets its own instance in its session, without a query.
-    """
-    if not operator_id.isdigit():
-        return None
-    shared = current_app.extensions["fragment_cache"].get_or_render(("operator", int(operator_id)),
-                                                                     lambda: detached_operator(int(operator_id)))
-    return None if shared is None else db.session.merge(shared, load=False)
-
-
-def detached_operator(operator_id: int) -> Operator | None:
-    """The operator row, loaded and detached from the session so that other requests can copy it."""
-    operator = db.session.get(Operator, operator_id)
-    if operator is not None:
-        db.session.expunge(operator)
-    return operator
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,25 +55,3 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("dashboard.index")
-
-
-def operator_from_bearer() -> Operator:
-    """Return the operator owning the request's bearer token, or answer 401."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        abort(401, description="Send an API token: 'Authorization: Bearer <token>' (flask operators token NAME).")
-    row = db.session.execute(db.select(ApiToken).filter_by(token_hash=hash_token(token.strip()))).scalar_one_or_none()
-    if row is None or not row.operator.active:
-        abort(401, description="This API token is unknown or revoked.")
-    row.last_used_at = utcnow()
-    db.session.commit()
-    g.api_operator = row.operator
-    return row.operator
-
-
-def acting_operator() -> Operator | None:
-    """The operator behind this request, whether logged in by cookie or by token."""
-    if getattr(g, "api_operator", None) is not None:
-        return g.api_operator
-    return current_user if current_user.is_authenticated else None

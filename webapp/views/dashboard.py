@@ -1,55 +1,11 @@
 """The home page: the jobs list with live status, and the forms that launch jobs."""
 
 from flask import Blueprint, render_template
-
 from flask_login import login_required
-from sqlalchemy.orm import selectinload
 
-from webapp.jobs.dispatch_status import dispatch_views
-from webapp.extensions import db
-from webapp.jobs.kinds import KINDS
-from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
-from webapp.web.paging import page_number
+from webapp.views.index_page import render_index, table_context
 
 bp = Blueprint("dashboard", __name__)
-
-JOBS_PER_PAGE = 25
-
-
-def jobs_page(page: int) -> tuple[list[Job], dict[int, int], bool]:
-    """A page of jobs, newest first, with finished-record counts (one aggregate query)."""
-    jobs = db.session.execute(
-        db.select(Job).options(selectinload(Job.created_by))
-        .order_by(Job.id.desc()).offset((page - 1) * JOBS_PER_PAGE).limit(JOBS_PER_PAGE + 1)
-    ).scalars().all()
-    has_more = len(jobs) > JOBS_PER_PAGE
-    jobs = list(jobs[:JOBS_PER_PAGE])
-    done: dict[int, int] = {}
-    active_ids = [job.id for job in jobs if job.status in ACTIVE_JOB_STATUSES]
-    if active_ids:
-        rows = db.session.execute(
-            db.select(JobRecord.job_id, db.func.count())
-            .where(JobRecord.job_id.in_(active_ids), JobRecord.state.in_(TERMINAL_RECORD_STATES))
-            .group_by(JobRecord.job_id)
-        ).all()
-        done = {job_id: count for job_id, count in rows}
-    return jobs, done, has_more
-
-
-def table_context() -> dict[str, object]:
-    """Template variables of the jobs table fragment."""
-    page = page_number()
-    jobs, done, has_more = jobs_page(page)
-    dispatches = dispatch_views([job for job in jobs if job.status == JobStatus.QUEUED])
-    return {"jobs": jobs, "done": done, "page": page, "has_more": has_more, "kinds": KINDS,
-            "dispatches": dispatches, "any_active": any(job.is_active for job in jobs)}
-
-
-def render_index(upload_errors: list[str] | None = None, failed_kind: str | None = None) -> str:
-    """The home page, with the errors of a refused launch shown beside its form."""
-    return render_template("dashboard/index.html", upload_errors=upload_errors or [], failed_kind=failed_kind,
-                           **table_context())
-
 
 @bp.get("/")
 @login_required

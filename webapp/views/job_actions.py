@@ -1,22 +1,16 @@
 """Operator actions on a job from its page: cancel, retry failed, re-run, download the results."""
 
-import csv
-import io
-from collections.abc import Iterator
 
-from flask import Blueprint, Response, flash, redirect, render_template, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from webapp.jobs import control
 from webapp.extensions import db
-from webapp.models import AuditEvent, Job, JobRecord, TaskRun
+from webapp.jobs import control
+from webapp.jobs.export import csv_response
+from webapp.models import AuditEvent, Job
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
-
-EXPORT_COLUMNS = ["seq", "key", "state", "attempts", "error", "erp_ref", "started_at", "finished_at"]
-EXPORT_CHUNK = 1000
-
 
 def back_to_job(job_id: int) -> Response:
     """Redirect to the job page (Post/Redirect/Get)."""
@@ -58,41 +52,6 @@ def rerun(job_id: int) -> Response:
         return back_to_job(job_id)
     flash(f"Job #{job.id} started as a re-run of job #{job_id}.", "success")
     return back_to_job(job.id)
-
-
-def export_rows(job_id: int) -> Iterator[str]:
-    """The job's records as CSV text, chunk by chunk (constant memory for any job size)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    last_seq = 0
-    while True:
-        chunk = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.seq > last_seq)
-            .order_by(JobRecord.seq).limit(EXPORT_CHUNK)
-        ).scalars().all()
-        if not chunk:
-            break
-        attempts = dict(db.session.execute(
-            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.record_id.in_([r.id for r in chunk]))
-            .group_by(TaskRun.record_id)
-        ).all())
-        for r in chunk:
-            writer.writerow([r.seq, r.key, r.state, attempts.get(r.id, 0), r.error or "", r.erp_ref or "",
-                             r.started_at.isoformat() if r.started_at else "", r.finished_at.isoformat() if r.finished_at else ""])
-        last_seq = chunk[-1].seq
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        db.session.expunge_all()
-    yield buffer.getvalue()
-
-
-def csv_response(job: Job) -> Response:
-    """A streamed CSV download of the job's records."""
-    response = Response(stream_with_context(export_rows(job.id)), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="job-{job.id}-records.csv"'
-    return response
 
 
 @bp.get("/jobs/<int:job_id>/records.csv")

@@ -1,20 +1,46 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from webapp.reconciliation import imports as reconcile
-from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.extensions import db
+from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.jobs.flow import job_window
 from webapp.jobs.keyfile import ParsedKeys, parse_key_csv, parse_key_text
-from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
+from webapp.jobs.kinds import (
+    BILLS_OF_MATERIALS,
+    KINDS,
+    PURCHASE_ORDERS,
+    RECONCILIATION,
+    JobKind,
+)
 from webapp.jobs.launch import launch_job
-from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun, utcnow
-from webapp.web.paging import page_number
 from webapp.jobs.progress import record_rows, summarize
+from webapp.models import (
+    RECORD_STATES,
+    AuditEvent,
+    Job,
+    JobRecord,
+    Product,
+    ReconImport,
+    TaskRun,
+)
+from webapp.reconciliation import imports as reconcile
+from webapp.reconciliation.reading import reading_speed
+from webapp.views.index_page import render_index
+from webapp.web.paging import page_number
 from webapp.web.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -60,8 +86,6 @@ def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
         job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
         flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
-    from webapp.views.dashboard import render_index
-
     return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
 
 
@@ -97,8 +121,6 @@ def launch_recon() -> Response | tuple[str, int]:
         job = reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), current_user)
     except reconcile.ReconError as exc:
         db.session.rollback()
-        from webapp.views.dashboard import render_index
-
         return render_index(upload_errors=[str(exc)], failed_kind="reconciliation"), 400
     flash(f"Job #{job.id}: reading {job.input_name}. Nothing is written until you confirm the preview.", "success")
     return created(url_for("jobs.detail", job_id=job.id))
@@ -134,25 +156,6 @@ def recon_context(job: Job) -> dict[str, object]:
     if upload is None:
         return {"upload": None}
     return {"upload": upload, "reading": reading_speed(upload), "earlier": reconcile.earlier_import(upload)}
-
-
-@dataclass
-class Reading:
-    """Rows per second and seconds left while a file is read."""
-
-    rate: float | None
-    eta: int | None
-
-
-def reading_speed(upload: ReconImport) -> Reading:
-    """Rate from rows read since reading started; ETA from the bytes still to read."""
-    if upload.read_started_at is None or upload.read_finished_at is not None or not upload.bytes_read:
-        return Reading(None, None)
-    elapsed = (utcnow() - upload.read_started_at).total_seconds()
-    if elapsed <= 0:
-        return Reading(None, None)
-    byte_rate = upload.bytes_read / elapsed
-    return Reading(upload.rows_read / elapsed, int((upload.size_bytes - upload.bytes_read) / byte_rate))
 
 
 @bp.get("/<int:job_id>")

@@ -2,129 +2,28 @@
 
 import hmac
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement
 
-from tasks.heartbeat import WorkerStatus, read_workers
-from tasks.publish_stamp import QueueStat, read_queues
-from webapp.extensions import db, on_postgresql
-from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, TaskRun, utcnow
-from webapp.redis_clients import shared_redis
+from webapp.extensions import db
+from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, utcnow
+from webapp.monitoring.live import LiveState, live_state
+from webapp.monitoring.run_stats import (
+    DURATION_BUCKETS,
+    RECENT,
+    Histogram,
+    RunStats,
+    run_stats,
+)
 
 bp = Blueprint("metrics", __name__)
 
-DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-RECENT = timedelta(minutes=15)
 LOCAL_ADDRESSES = ("127.0.0.1", "::1")
-
-
-def seconds_between(start: Any, end: Any) -> ColumnElement[Any]:
-    """SQL for the seconds from ``start`` to ``end`` in the current database's dialect."""
-    if on_postgresql():
-        return db.func.extract("epoch", end - start)
-    return (db.func.julianday(end) - db.func.julianday(start)) * 86400.0
-
-
-@dataclass
-class RunStats:
-    """Runs of one task in one state that finished in a window, with their duration histogram."""
-
-    task: str
-    state: str
-    count: int
-    seconds: float
-    max_seconds: float
-    buckets: list[int]  # cumulative: runs that took at most DURATION_BUCKETS[i] seconds
-
-
-def run_stats(since: datetime, task_names: Sequence[str] | None = None) -> list[RunStats]:
-    """Runs finished since ``since`` by task and state (one GROUP BY bounded by finished_at)."""
-    seconds = seconds_between(TaskRun.started_at, TaskRun.finished_at)
-    columns: list[Any] = [TaskRun.task_name, TaskRun.state, db.func.count(), db.func.sum(seconds), db.func.max(seconds)]
-    columns += [db.func.count().filter(seconds <= bound) for bound in DURATION_BUCKETS]
-    query = db.select(*columns).where(TaskRun.finished_at >= since).group_by(TaskRun.task_name, TaskRun.state)
-    if task_names is not None:
-        query = query.where(TaskRun.task_name.in_(task_names))
-    return [
-        RunStats(task, state, count, float(total or 0), float(longest or 0), list(buckets))
-        for task, state, count, total, longest, *buckets in db.session.execute(query)
-    ]
-
-
-@dataclass
-class Histogram:
-    """Durations of many runs: count, sum, maximum and cumulative bucket counts."""
-
-    count: int = 0
-    seconds: float = 0.0
-    max_seconds: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
-
-    def add(self, stats: RunStats) -> None:
-        """Fold one task/state row into this histogram."""
-        self.count += stats.count
-        self.seconds += stats.seconds
-        self.max_seconds = max(self.max_seconds, stats.max_seconds)
-        self.buckets = [a + b for a, b in zip(self.buckets, stats.buckets)]
-
-    def quantile(self, q: float) -> float | None:
-        """Estimate the q-quantile by interpolating inside its bucket (as Prometheus does), at most the maximum."""
-        if not self.count:
-            return None
-        rank, lower, below = q * self.count, 0.0, 0
-        for upper, cumulative in zip(DURATION_BUCKETS, self.buckets):
-            if cumulative >= rank and cumulative > below:
-                return min(self.max_seconds, lower + (upper - lower) * (rank - below) / (cumulative - below))
-            lower, below = upper, cumulative
-        return self.max_seconds
-
-
-@dataclass
-class LiveState:
-    """Workers and queues as Redis shows them now; ``error`` says why they are missing."""
-
-    workers: list[WorkerStatus]
-    queues: list[QueueStat]
-    unacked: int
-    error: str | None = None
-
-    @property
-    def scheduled(self) -> int:
-        """Retries and ETA tasks held by live workers until they are due."""
-        return sum(worker.scheduled for worker in self.workers if worker.status in ("online", "missing"))
-
-
-def monitored_queues(conf: Any, workers: Sequence[WorkerStatus]) -> list[str]:
-    """The configured queues, then any other queue a listed worker consumes (or consumed)."""
-    names = [conf.task_default_queue]
-    routes = conf.task_routes if isinstance(conf.task_routes, Mapping) else {}
-    names += [route["queue"] for route in routes.values() if isinstance(route, Mapping) and route.get("queue")]
-    names += [queue.name for queue in conf.task_queues or ()]
-    names += [queue for worker in workers for queue in worker.queues]
-    return list(dict.fromkeys(names))
-
-
-def live_state() -> LiveState:
-    """Heartbeats, queue depths and the unacked count from Redis (three round trips)."""
-    conf = current_app.extensions["celery"].conf
-    try:
-        client = shared_redis(timeout=2)  # short: a page must not hang on Redis
-        workers = read_workers(client)
-        queues, unacked = read_queues(client, monitored_queues(conf, workers), conf.broker_transport_options or {})
-    except redis.RedisError as exc:
-        return LiveState([], [], 0, error=f"Redis did not answer: {exc}")
-    for queue in queues:
-        queue.consumers = sum(1 for worker in workers if worker.is_online and queue.name in worker.queues)
-    return LiveState(workers, queues, unacked)
 
 
 class ConsoleCollector(Collector):

@@ -1,0 +1,59 @@
+"""The operator behind a request: the session cookie's (cached like the live fragments) or the API bearer token's."""
+
+from flask import Flask, abort, current_app, g, request
+from flask_login import current_user
+
+from webapp.extensions import db, login_manager
+from webapp.models import ApiToken, Operator, utcnow
+from webapp.models.operators import hash_token
+
+
+def load_operator(operator_id: str) -> Operator | None:
+    """The logged-in operator of the session cookie, as the database had them at most
+    FRAGMENT_CACHE_SECONDS ago.
+
+    Every request needs the operator, and a page polled once a second by many viewers would
+    otherwise spend a query per poll on it: the row is shared like the live fragments
+    (webapp.web.fragment_cache), so deactivating an operator takes effect within that second.
+    The shared copy is detached; each request gets its own instance in its session, without a query.
+    """
+    if not operator_id.isdigit():
+        return None
+    shared = current_app.extensions["fragment_cache"].get_or_render(("operator", int(operator_id)),
+                                                                     lambda: detached_operator(int(operator_id)))
+    return None if shared is None else db.session.merge(shared, load=False)
+
+
+def detached_operator(operator_id: int) -> Operator | None:
+    """The operator row, loaded and detached from the session so that other requests can copy it."""
+    operator = db.session.get(Operator, operator_id)
+    if operator is not None:
+        db.session.expunge(operator)
+    return operator
+
+
+def operator_from_bearer() -> Operator:
+    """Return the operator owning the request's bearer token, or answer 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, description="Send an API token: 'Authorization: Bearer <token>' (flask operators token NAME).")
+    row = db.session.execute(db.select(ApiToken).filter_by(token_hash=hash_token(token.strip()))).scalar_one_or_none()
+    if row is None or not row.operator.active:
+        abort(401, description="This API token is unknown or revoked.")
+    row.last_used_at = utcnow()
+    db.session.commit()
+    g.api_operator = row.operator
+    return row.operator
+
+
+def acting_operator() -> Operator | None:
+    """The operator behind this request, whether logged in by cookie or by token."""
+    if getattr(g, "api_operator", None) is not None:
+        return g.api_operator
+    return current_user if current_user.is_authenticated else None
+
+
+def register(app: Flask) -> None:
+    """Let Flask-Login find the session's operator with load_operator."""
+    login_manager.user_loader(load_operator)
