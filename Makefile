@@ -38,7 +38,7 @@ venv: $(RUNTIME_STAMP)
 dev-venv: $(RUNTIME_STAMP) $(DEV_STAMP)
 
 run: venv
-	$(BIN)/python scripts/launch.py
+	$(BIN)/python scripts/run_local.py
 
 # The browser tests drive Debian's chromium through Playwright.
 chromium:
