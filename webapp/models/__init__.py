@@ -28,7 +28,7 @@ from webapp.models.jobs import (
 )
 from webapp.models.ledger import LedgerChunk, ReconTransactionChunk, SettlementState
 from webapp.models.operators import ApiToken, Operator
-from webapp.models.recon import ReconImport
+from webapp.models.reconciliation import ReconImport
 from webapp.models.sandbox import SandboxSettings
 from webapp.models.schedules import Schedule, ScheduleRun
 from webapp.models.storage import StoredFile, StoredFileChunk
