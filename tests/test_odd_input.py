@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from tests.conftest import csrf_token
 from webapp.extensions import db
 from webapp.jobs.export import spreadsheet_safe
-from webapp.models import Job, JobRecord, StoredFile
+from webapp.models import AuditEvent, Job, JobRecord, StoredFile
 from webapp.web.fragment_cache import FragmentCache
 
 HUGE = "99999999999999999999"
@@ -152,3 +152,16 @@ def test_a_failed_render_keeps_neither_value_nor_lock() -> None:
         cache.get_or_render(("summary", 1), missing)
     assert cache.rendering == {} and cache.entries == {}
     assert cache.get_or_render(("summary", 1), lambda: "<p>now it exists</p>") == "<p>now it exists</p>"
+
+
+def test_the_audit_trail_keeps_only_known_sandbox_fields_bounded(app: Flask, api_token: str) -> None:
+    body = {"latency_ms": 5, "<script>alert(1)</script>": "x" * 100_000, "missing_keys": [f"PO-{n}" for n in range(100_000, 100_040)]}
+    response = app.test_client().put("/api/sandbox/settings", json=body, headers={"Authorization": f"Bearer {api_token}"})
+    assert response.status_code == 200
+    with app.app_context():
+        detail = db.session.execute(db.select(AuditEvent.detail).order_by(AuditEvent.id.desc())).scalars().first()
+    assert "latency_ms=5" in detail and "missing_keys=40 (PO-100000, " in detail and "and 35 more" in detail
+    assert "script" not in detail and "xxx" not in detail
+    assert len(detail) < 400
+    app.test_client().put("/api/sandbox/settings", json={"latency_ms": 0, "missing_keys": []},
+                          headers={"Authorization": f"Bearer {api_token}"})
