@@ -1,6 +1,7 @@
 """The Flask app factory: settings, extensions, blueprints and the Celery app, in that order."""
 
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,6 @@ def check_secret_key(app: Flask) -> None:
     """Refuse to start without SECRET_KEY, except in debug or tests."""
     if not app.config.get("SECRET_KEY"):
         if app.debug or app.testing:
-            app.config["SECRET_KEY"] = "dev-only-not-secret"
+            app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process, never a public key
         else:
             raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (any long random string)")

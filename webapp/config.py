@@ -107,6 +107,10 @@ def settings_from_env() -> dict[str, Any]:
         "RECORDS_PER_PAGE": 50,
         # How long one render of a job's rows serves every operator watching it (0: render each time).
         "FRAGMENT_CACHE_SECONDS": env_float("FRAGMENT_CACHE_SECONDS", 1.0),
+        "METRICS_LOCAL_SCRAPE": env_bool("METRICS_LOCAL_SCRAPE", False),
+        # Host names this app answers to (comma-separated); others get a 400 instead of being
+        # written into the API's absolute URLs.
+        "TRUSTED_HOSTS": [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,
