@@ -28,8 +28,10 @@ def keep_sqlite_file_private(app: Flask) -> None:
     if not uri.startswith("sqlite:///") or ":memory:" in uri:
         return
     path = uri[len("sqlite:///"):].split("?")[0]
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    os.chmod(path, 0o600)
+    if os.path.exists(path):
+        os.chmod(path, 0o600)  # never opened here: closing a descriptor drops this process's SQLite locks
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def tune_sqlite(app: Flask) -> None:
