@@ -35,6 +35,7 @@ from webapp.web import (
     request_input,
     security,
     templating,
+    throttle,
     upload_limits,
 )
 from webapp.web.fragment_cache import FragmentCache
@@ -58,7 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     request_input.register(app)
     register_blueprints(app)
-    for module in (cli, errors, operators, security, templating, upload_limits):
+    for module in (cli, errors, operators, security, templating, throttle, upload_limits):
         module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app
