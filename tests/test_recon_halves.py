@@ -8,9 +8,9 @@ import pytest
 
 from scripts.make_date_range_report import write_report
 from tests.recon_corpus.builders import DR_PREAMBLE, dr_file, dr_row, quoted
-from webapp.recon import halves, helper, preview, summarize
-from webapp.recon.model import ReportSummary
-from webapp.recon.packing import unpack
+from webapp.reconciliation.reader import halves, helper, preview, summarize
+from webapp.reconciliation.reader.model import ReportSummary
+from webapp.reconciliation.reader.packing import unpack
 
 H = len(DR_PREAMBLE) + 1  # the header line; row n of a file is on line H + n
 ROWS = [dr_row(order_id=f"113-0013318-{n:07d}", product_sales=f"{n}.99", selling_fees="-1.50") for n in range(1, 41)]

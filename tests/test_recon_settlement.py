@@ -11,8 +11,8 @@ from tests.recon_corpus.builders import (
     v2_row,
     v2_summary,
 )
-from webapp.recon import content_hash, preview, summarize
-from webapp.recon.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
+from webapp.reconciliation.reader import content_hash, preview, summarize
+from webapp.reconciliation.reader.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
 
 SAMPLE = CORPUS / "settlement-sample.txt"
 SAMPLE_ORDERS = CORPUS / "settlement-sample-orders.txt"

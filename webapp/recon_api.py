@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.jobs import reading_speed
 from webapp.kinds import RECONCILIATION
 from webapp.models import Job, Operator, ReconImport
-from webapp.recon.model import PRODUCT_SALES, TAX_BUCKETS
+from webapp.reconciliation.reader.model import PRODUCT_SALES, TAX_BUCKETS
 
 MULTIPART = "multipart/form-data"
 PROBLEM_TEXT = re.compile(r"^(?:(?P<source>.+?) )?line (?P<line>\d+): (?P<message>.*)$", re.DOTALL)

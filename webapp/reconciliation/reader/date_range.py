@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from webapp.recon.context import Context, RowError
-from webapp.recon.date_range_rows import DateRangeRows
-from webapp.recon.detect import Detected
-from webapp.recon.halves import SecondHalf, start_second_half
+from webapp.reconciliation.reader.context import Context, RowError
+from webapp.reconciliation.reader.date_range_rows import DateRangeRows
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.halves import SecondHalf, start_second_half
 
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
 END = sys.maxsize  # a line number no record reaches

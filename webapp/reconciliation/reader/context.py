@@ -4,10 +4,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webapp.recon.aggregate import Aggregator
-from webapp.recon.amounts import AmountError, check_cents_shown, is_spreadsheet_style, to_cents
-from webapp.recon.text import LineSource
-from webapp.recon.transactions import Sink
+from webapp.reconciliation.reader.aggregate import Aggregator
+from webapp.reconciliation.reader.amounts import AmountError, check_cents_shown, is_spreadsheet_style, to_cents
+from webapp.reconciliation.reader.text import LineSource
+from webapp.reconciliation.reader.transactions import Sink
 
 Progress = Callable[[int, int], None]
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)

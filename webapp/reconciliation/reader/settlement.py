@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from itertools import chain
 from operator import itemgetter
 
-from webapp.recon import model as m
-from webapp.recon.amounts import AmountError, format_cents, to_quantity
-from webapp.recon.context import (
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.amounts import AmountError, format_cents, to_quantity
+from webapp.reconciliation.reader.context import (
     ORDER_ID,
     US_MARKETPLACES,
     Context,
@@ -16,11 +16,11 @@ from webapp.recon.context import (
     note_non_order_id,
     order_key,
 )
-from webapp.recon.detect import Detected, header_key, lacking
-from webapp.recon.orders import ShipStates
-from webapp.recon.settlement_codes import classify_pair, settlement_day
-from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
-from webapp.recon.transactions import identity, single
+from webapp.reconciliation.reader.detect import Detected, header_key, lacking
+from webapp.reconciliation.reader.orders import ShipStates
+from webapp.reconciliation.reader.settlement_codes import classify_pair, settlement_day
+from webapp.reconciliation.reader.states import FOREIGN, MISSING, STATE, StateValue
+from webapp.reconciliation.reader.transactions import identity, single
 
 REQUIRED_NAMES = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
                   "currency", "transaction-type", "order-id", "marketplace-name", "amount-type", "amount-description",

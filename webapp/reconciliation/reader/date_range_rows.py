@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from datetime import date
 from operator import itemgetter
 
-from webapp.recon import model as m
-from webapp.recon.aggregate import Acc
-from webapp.recon.amounts import AmountError, format_cents, to_quantity
-from webapp.recon.context import (
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.aggregate import Acc
+from webapp.reconciliation.reader.amounts import AmountError, format_cents, to_quantity
+from webapp.reconciliation.reader.context import (
     ORDER_ID,
     PLAIN_AMOUNT,
     US_MARKETPLACES,
@@ -19,7 +19,7 @@ from webapp.recon.context import (
     note_non_order_id,
     order_key,
 )
-from webapp.recon.date_range_columns import (
+from webapp.reconciliation.reader.date_range_columns import (
     DATE_EXAMPLE,
     FIELDS,
     KNOWN_TYPES,
@@ -27,9 +27,9 @@ from webapp.recon.date_range_columns import (
     money_columns,
     parse_day,
 )
-from webapp.recon.detect import Detected
-from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
-from webapp.recon.transactions import identity, projector
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.states import FOREIGN, STATE, StateValue, normalise_state
+from webapp.reconciliation.reader.transactions import identity, projector
 
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
@@ -147,7 +147,7 @@ class DateRangeRows:
 
     def stage(self, key: tuple[str, str], cells: list[str], when: str, order_id: str, sku: str,
               refund: bool, units: int, values: Sequence[int], total: int) -> None:
-        """Send the order row's identity and money to the ledger's sink (see webapp.recon.transactions)."""
+        """Send the order row's identity and money to the ledger's sink (see webapp.reconciliation.reader.transactions)."""
         txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
                        self.description(cells).strip(), str(units), str(total))
         self.sink.add(key, (txn, sku, self.last_order[1], refund, units, *self.project(values), total))

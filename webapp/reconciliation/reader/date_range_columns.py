@@ -2,9 +2,9 @@
 
 from datetime import date
 
-from webapp.recon import model as m
-from webapp.recon.context import Context
-from webapp.recon.detect import Detected, header_key, lacking
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.context import Context
+from webapp.reconciliation.reader.detect import Detected, header_key, lacking
 
 MONEY = {
     "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webapp.recon.context import Context
-from webapp.recon.detect import Detected
-from webapp.recon.merge import Partial, merge_into
-from webapp.recon.transactions import replay
+from webapp.reconciliation.reader.context import Context
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.merge import Partial, merge_into
+from webapp.reconciliation.reader.transactions import replay
 
 if TYPE_CHECKING:
-    from webapp.recon.date_range_rows import DateRangeRows
+    from webapp.reconciliation.reader.date_range_rows import DateRangeRows
 
 SCRIPT = Path(__file__).with_name("second_half.py")
 PROGRESS, RESULT = b"P", b"R"
@@ -40,7 +40,7 @@ class Job:
     every: int
     chunk_size: int
     field_limit: int
-    stage_path: str | None = None  # where the helper writes its staged rows (see webapp.recon.transactions)
+    stage_path: str | None = None  # where the helper writes its staged rows (see webapp.reconciliation.reader.transactions)
 
 
 @dataclass

@@ -17,8 +17,8 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import BinaryIO
 
-from webapp.recon.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
-from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
+from webapp.reconciliation.reader.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
+from webapp.reconciliation.reader.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
 
 STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 """The money a sales order is made of, one column each in the staged rows (fees are not written)."""

@@ -3,8 +3,8 @@
 import re
 from datetime import date
 
-from webapp.recon import model as m
-from webapp.recon.context import RowError
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.context import RowError
 
 PAIRS_BY_BUCKET = {
     m.PRODUCT_SALES: [("itemprice", "principal")],

@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from webapp.recon.aggregate import Aggregator
-from webapp.recon.context import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
-from webapp.recon.detect import LABELS, SCAN_LINES, detect, header_key
-from webapp.recon.model import ORDERS, ReportError
-from webapp.recon.states import (
+from webapp.reconciliation.reader.aggregate import Aggregator
+from webapp.reconciliation.reader.context import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
+from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect, header_key
+from webapp.reconciliation.reader.model import ORDERS, ReportError
+from webapp.reconciliation.reader.states import (
     FOREIGN,
     STATE,
     TERRITORIES,
@@ -16,7 +16,7 @@ from webapp.recon.states import (
     normalise_country,
     normalise_state,
 )
-from webapp.recon.text import CHUNK_SIZE, LineSource
+from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
 
 SOURCE = "orders report"
 CONFLICT = "conflict"  # the kind of an order's StateValue once two rows gave it different ship-states

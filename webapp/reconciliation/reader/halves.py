@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webapp.recon.context import Context
-from webapp.recon.detect import Detected
-from webapp.recon.helper import Job, SecondHalf
+from webapp.reconciliation.reader.context import Context
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.helper import Job, SecondHalf
 
 if TYPE_CHECKING:
-    from webapp.recon.date_range_rows import DateRangeRows
+    from webapp.reconciliation.reader.date_range_rows import DateRangeRows
 
 __all__ = ["SecondHalf", "start_second_half"]
 

@@ -1,4 +1,4 @@
-"""The helper process that reads the later part of a large Date Range report (see ``webapp.recon.halves``).
+"""The helper process that reads the later part of a large Date Range report (see ``webapp.reconciliation.reader.halves``).
 
 Started as a script, not with ``-m``: importing the ``webapp`` package would load the whole
 application (Flask, SQLAlchemy, Celery: about 50 MB) into a process that needs none of it.
@@ -8,9 +8,9 @@ import sys
 import types
 from pathlib import Path
 
-if __name__ == "__main__":  # ``webapp`` as a bare package, so that only webapp.recon gets imported
+if __name__ == "__main__":  # ``webapp`` as a bare package, so that only the reader gets imported
     package = types.ModuleType("webapp")
-    package.__path__ = [str(Path(__file__).resolve().parent.parent)]
+    package.__path__ = [str(Path(__file__).resolve().parents[2])]
     sys.modules.setdefault("webapp", package)
 
 import codecs  # noqa: E402
@@ -20,14 +20,14 @@ from contextlib import ExitStack  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import BinaryIO  # noqa: E402
 
-from webapp.recon.context import Context, RowError  # noqa: E402
-from webapp.recon.date_range import read_rows  # noqa: E402
-from webapp.recon.date_range_rows import DateRangeRows  # noqa: E402
-from webapp.recon.helper import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
-from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
-from webapp.recon.model import ReportSummary  # noqa: E402
-from webapp.recon.text import LineSource  # noqa: E402
-from webapp.recon.transactions import file_sink  # noqa: E402
+from webapp.reconciliation.reader.context import Context, RowError  # noqa: E402
+from webapp.reconciliation.reader.date_range import read_rows  # noqa: E402
+from webapp.reconciliation.reader.date_range_rows import DateRangeRows  # noqa: E402
+from webapp.reconciliation.reader.helper import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
+from webapp.reconciliation.reader.merge import LaterAggregator, Partial  # noqa: E402
+from webapp.reconciliation.reader.model import ReportSummary  # noqa: E402
+from webapp.reconciliation.reader.text import LineSource  # noqa: E402
+from webapp.reconciliation.reader.transactions import file_sink  # noqa: E402
 
 
 class LaterSource(LineSource):
