@@ -16,7 +16,7 @@ from webapp import recon_files
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
 from webapp.reconciliation.reader.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
-from webapp.reconciliation.reader.reader import preview
+from webapp.reconciliation.reader.read import preview
 
 MAX_PROBLEMS_SHOWN = 200
 PROGRESS_SECONDS = 0.5

@@ -22,7 +22,7 @@ from tests.recon_corpus.builders import (
     v2_row,
     v2_summary,
 )
-from webapp.reconciliation.reader import summarize
+from webapp.reconciliation.reader.read import summarize
 
 H = len(DR_PREAMBLE) + 1  # the Date Range header line; its first row is H + 1
 GOOD = dr_row(product_sales="57.96", selling_fees="-8.69", fba_fees="-10.19")

@@ -1,7 +1,5 @@
-"""Reading Amazon reconciliation reports into per-state totals; pure Python, no database or Celery."""
+"""Reading Amazon reconciliation reports into per-state totals: pure Python, no database, web or Celery.
 
-from webapp.reconciliation.reader.digest import content_hash
-from webapp.reconciliation.reader.model import ReportSummary
-from webapp.reconciliation.reader.reader import preview, summarize
-
-__all__ = ["ReportSummary", "content_hash", "preview", "summarize"]
+The entry point is ``read`` (``summarize``, ``preview``); this package imports nothing, so that a
+module of it can be imported on its own (the helper process imports only what it reads with).
+"""

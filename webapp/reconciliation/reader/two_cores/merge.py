@@ -12,7 +12,7 @@ from webapp.reconciliation.reader.model import OtherTotal, ReportSummary, Settle
 
 
 class IdList(array):
-    """Order ids as 8-byte ints, repeats kept: a set's stand-in at a tenth of its memory where the merge dedupes."""
+    """Order ids as 8-byte ints, repeats kept: a set's stand-in at a fraction of its memory, as the merge dedupes."""
 
     add = array.append
 

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from webapp.reconciliation.reader.aggregate import Aggregator
-from webapp.reconciliation.reader.context import Context, Progress
 from webapp.reconciliation.reader.date_range import read_date_range
 from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect
 from webapp.reconciliation.reader.model import (
@@ -16,7 +15,8 @@ from webapp.reconciliation.reader.model import (
     ReportSummary,
 )
 from webapp.reconciliation.reader.orders import read_orders
-from webapp.reconciliation.reader.settlement import read_settlement
+from webapp.reconciliation.reader.reading import Context, Progress
+from webapp.reconciliation.reader.settlement_v2 import read_settlement
 from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
 from webapp.reconciliation.reader.transactions import Sink, Store
 
@@ -41,7 +41,7 @@ def summarize(
     :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
     :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
     :param path: where ``source`` is on disk, if it is a file: a large one is then read on two cores.
-    :param transactions: called with each packed chunk of order rows (``webapp.reconciliation.reader.transactions``).
+    :param transactions: called with each packed chunk of order rows (``transactions``).
     """
     summary = ReportSummary()
     agg = Aggregator(summary, lenient_states=lenient_states)
