@@ -32,7 +32,7 @@ DATA = ROOT / "bench-data"
 
 READ_SNIPPET = """
 import resource, sys, time
-from webapp.recon.reader import preview
+from webapp.reconciliation.reader.read import preview
 start = time.perf_counter()
 summary = preview(sys.argv[1])
 elapsed = time.perf_counter() - start

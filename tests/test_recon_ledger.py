@@ -216,7 +216,7 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     from tasks import ledger
     from tasks.reconciliation import reader_figures
     from webapp.models import SettlementState
-    from webapp.recon.reader import summarize
+    from webapp.reconciliation.reader.read import summarize
 
     content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
                       + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",

@@ -7,12 +7,12 @@ sets united, and what keeps the order or line of its first occurrence keeps the 
 from array import array
 from dataclasses import dataclass, field, replace
 
-from webapp.recon.aggregate import MAX_PROBLEMS, Acc, Aggregator, Note
-from webapp.recon.model import OtherTotal, ReportSummary, Settlement
+from webapp.reconciliation.reader.aggregate import MAX_PROBLEMS, Acc, Aggregator, Note
+from webapp.reconciliation.reader.model import OtherTotal, ReportSummary, Settlement
 
 
 class IdList(array):
-    """Order ids as 8-byte ints, repeats kept: a set's stand-in at a tenth of its memory where the merge dedupes."""
+    """Order ids as 8-byte ints, repeats kept: a set's stand-in at a fraction of its memory, as the merge dedupes."""
 
     add = array.append
 

@@ -4,7 +4,7 @@ import csv
 import re
 from dataclasses import dataclass
 
-from webapp.recon.model import (
+from webapp.reconciliation.reader.model import (
     DATE_RANGE,
     ORDERS,
     SETTLEMENT_V1,

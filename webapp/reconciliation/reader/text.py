@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import BinaryIO, NoReturn
 
-from webapp.recon.model import ReportError
+from webapp.reconciliation.reader.model import ReportError
 
 CHUNK_SIZE = 1 << 16
 MAX_LINE = 1 << 20

@@ -1,64 +1,28 @@
-"""The helper process as the worker sees it: the job it is sent, the frames it writes back, its progress and result.
-
-The helper writes progress frames (``P`` and two counts) while it reads, then one result frame
-(``R``, a size and the pickled ``Later``), then ends its output.
-"""
+"""The helper process as the worker sees it: started, given what to read, its frames taken in and its sums merged."""
 
 import os
 import pickle
 import select
-import struct
 import subprocess
 import sys
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from webapp.recon.context import Context
-from webapp.recon.detect import Detected
-from webapp.recon.merge import Partial, merge_into
-from webapp.recon.transactions import replay
+from webapp.reconciliation.reader.date_range_rows import DateRangeRows
+from webapp.reconciliation.reader.reading import Context
+from webapp.reconciliation.reader.transactions import replay
+from webapp.reconciliation.reader.two_cores.frames import COUNTS, PROGRESS, RESULT, SIZE, Later
+from webapp.reconciliation.reader.two_cores.merge import merge_into
 
-if TYPE_CHECKING:
-    from webapp.recon.date_range_rows import DateRangeRows
-
-SCRIPT = Path(__file__).with_name("second_half.py")
-PROGRESS, RESULT = b"P", b"R"
-COUNTS = struct.Struct("<qq")
-SIZE = struct.Struct("<q")
-
-
-@dataclass
-class Job:
-    """What the helper needs: where to start and how to read the rows (it numbers lines from its start)."""
-
-    path: str
-    start: int
-    found: Detected
-    lenient: bool
-    every: int
-    chunk_size: int
-    field_limit: int
-    stage_path: str | None = None  # where the helper writes its staged rows (see webapp.recon.transactions)
-
-
-@dataclass
-class Later:
-    """What the helper sends back: its sums, and what tells whether they stand in for reading on."""
-
-    partial: Partial
-    saw_us_orders: bool
-    first_excluded: int | None
-    bytes_read: int
-    ascii: bool
-    unsure: bool
+MODULE = "webapp.reconciliation.reader.two_cores.later_part"
+ROOT = Path(__file__).resolve().parents[4]  # the directory that holds the webapp package
 
 
 class SecondHalf:
     """The helper process, its progress and its result; this process's progress is reported combined with it."""
 
-    def __init__(self, ctx: Context, rows: "DateRangeRows", line: int | None) -> None:
+    def __init__(self, ctx: Context, rows: DateRangeRows, line: int | None) -> None:
         self.ctx, self.rows, self.user_progress = ctx, rows, ctx.progress
         self.line = line  # the boundary: the last line before the helper's first; None until the source knows it
         self.cap = sys.maxsize  # this process's bytes count toward progress up to the boundary
@@ -68,23 +32,23 @@ class SecondHalf:
         self.result: memoryview | None = None
         self.ended = False
         self.stage_path: str | None = None
-        self.process = subprocess.Popen([sys.executable, "-P", str(SCRIPT)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE)
+        self.process = subprocess.Popen([sys.executable, "-P", "-m", MODULE], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=helper_environment())
         assert self.process.stdout is not None
         self.fd = self.process.stdout.fileno()
         os.set_blocking(self.fd, False)
 
-    def send(self, job: Job) -> None:
-        """Give the helper its job; from now on progress counts its rows too."""
+    def send(self, **reading: Any) -> None:
+        """Give the helper the arguments of ``later_part.read_later``; from now on progress counts its rows too."""
         assert self.process.stdin is not None
-        self.stage_path = job.stage_path
+        self.stage_path = reading["stage_path"]
         try:
-            self.process.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            self.process.stdin.write(pickle.dumps(reading, protocol=pickle.HIGHEST_PROTOCOL))
             self.process.stdin.close()
         except OSError:
             self.line = sys.maxsize  # the helper is gone: the boundary is never taken
             return
-        self.cap = job.start
+        self.cap = reading["start"]
         self.ctx.progress = self.progress
 
     def passed(self, first: int, end: int) -> int | None:
@@ -200,3 +164,9 @@ class SecondHalf:
                     pipe.close()
                 except OSError:  # unsent job bytes to a helper that is gone
                     pass
+
+
+def helper_environment() -> dict[str, str]:
+    """This process's environment, with the webapp package importable from any working directory."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}

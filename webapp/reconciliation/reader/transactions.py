@@ -1,14 +1,7 @@
 """Each order row's identity and money, streamed out of the reader and packed for the sales ledger.
 
-A report row is a transaction; what identifies it is what the report itself says of it
-(settlement, posted date/time, type, order id, SKU, description, quantity, amount), hashed to 64
-bits. The same transaction in another file (the range downloaded again with more rows, or another
-range sharing the settlement) hashes the same, whatever the file's line endings, encoding or
-quoting. Truly identical rows are told apart by their occurrence number, counted in file order
-when the ledger reads them back (``tasks.ledger_sums``), so the reader keeps no set of every row seen.
-
-The rows of each (settlement, state) are kept in file order and handed on packed, a few thousand
-a chunk, so an upload of a million rows stages a few hundred chunks rather than a million rows.
+The identity hashes what the report itself says of the row, so that the same transaction in
+another file is recognised; each (settlement, state)'s rows leave packed, a few thousand a chunk.
 """
 
 import pickle
@@ -17,14 +10,8 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import BinaryIO
 
-from webapp.recon.model import (
-    GIFT_WRAP,
-    PRODUCT_SALES,
-    PROMOTIONS,
-    SHIPPING,
-    TAX_BUCKETS,
-)
-from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
+from webapp.reconciliation.reader.model import GIFT_WRAP, PRODUCT_SALES, PROMOTIONS, SHIPPING, TAX_BUCKETS
+from webapp.reconciliation.reader.packing import BLOCK_ROWS, CHUNK_ROWS, pack_block, pack_chunk
 
 STAGED_BUCKETS = (PRODUCT_SALES, SHIPPING, GIFT_WRAP, PROMOTIONS, *TAX_BUCKETS)
 """The money a sales order is made of, one column each in the staged rows (fees are not written)."""

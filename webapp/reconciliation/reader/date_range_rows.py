@@ -1,52 +1,44 @@
 """The per-row work of the Date Range report: checks, remembered repeats, and the row's place in the totals."""
 
-import re
 from collections.abc import Sequence
 from datetime import date
 from operator import itemgetter
 
-from webapp.recon import model as m
-from webapp.recon.aggregate import Acc
-from webapp.recon.amounts import AmountError, format_cents, to_quantity
-from webapp.recon.context import (
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.aggregate import Acc
+from webapp.reconciliation.reader.amounts import PLAIN_AMOUNT, AmountError, format_cents, to_quantity
+from webapp.reconciliation.reader.dates import date_range_day
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.ids import (
     ORDER_ID,
-    PLAIN_AMOUNT,
-    US_MARKETPLACES,
-    Context,
-    RowError,
     check_settlement_id,
-    check_sku,
     note_non_order_id,
     order_key,
+    remembered_sku,
+    us_marketplace,
 )
-from webapp.recon.date_range_columns import (
-    DATE_EXAMPLE,
-    FIELDS,
-    KNOWN_TYPES,
-    columns,
-    money_columns,
-    parse_day,
-)
-from webapp.recon.detect import Detected
-from webapp.recon.states import FOREIGN, STATE, StateValue, normalise_state
-from webapp.recon.transactions import identity, projector
+from webapp.reconciliation.reader.model import RowError
+from webapp.reconciliation.reader.reading import Context
+from webapp.reconciliation.reader.states import FOREIGN, STATE, StateValue, remembered_state
+from webapp.reconciliation.reader.transactions import identity, projector
 
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
+FIELDS = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate")
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
+KNOWN_TYPES = {
+    "transfer", "service fee", "fba inventory fee", "adjustment", "fba customer return fee", "chargeback refund",
+    "a-to-z guarantee claim", "liquidations", "liquidations adjustments", "deal fee", "lightning deal fee",
+    "amazon fees", "shipping services", "fee adjustment", "debt", "safe-t reimbursement", "order_retrocharge",
+    "refund_retrocharge", "coupon redemption fee", "vine enrollment fee", "tax withholding", "others",
+}
 KNOWN_LIMIT = 1 << 12
-SKU_LIMIT = 1 << 16
-CLOCK = re.compile(r"\d{1,2}:\d\d:\d\d", re.ASCII)  # the 12-hour clock of 'Dec 1, 2017 12:38:23 AM PST'
-MERIDIEM = frozenset({"am", "pm", "a.m.", "p.m."})  # Canadian exports write a.m. / p.m.
-ZONE = re.compile(r"[A-Za-z]{2,5}\s*", re.ASCII)
 
 
 class DateRangeRows:
     """Per-row work of the Date Range report; runs a million times, so lookups are prepared once."""
 
-    def __init__(self, found: Detected, ctx: Context) -> None:
+    def __init__(self, found: Detected, ctx: Context, col: dict[str, int], money: list[tuple[str, str, str]]) -> None:
         self.ctx, self.agg, self.width = ctx, ctx.agg, len(found.header)
-        col = columns(found, ctx)
-        money = money_columns(found.header)
         ctx.agg.use_layout([bucket for _, bucket, _ in money])
         self.names = [name for _, _, name in money]
         indexes = [col[key] for key, _, _ in money]
@@ -100,7 +92,7 @@ class DateRangeRows:
                 return
             self.last_order = (order_id, order_key(order_id.strip()))
         name = self.skus.get(sku)
-        name = self.sku_of(sku) if name is None else name
+        name = remembered_sku(self.skus, sku) if name is None else name
         self.acc_row(acc, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
             self.stage(key, cells, when, order_id, name, refund, units, values, total)
@@ -121,10 +113,10 @@ class DateRangeRows:
         elif kind == OTHER:
             self.other(kind, type_text, order_id.strip(), line, total)
             return
-        if not self.us_marketplace(marketplace):
+        if not us_marketplace(self.marketplaces, marketplace):
             self.foreign_marketplace(marketplace, line, total)
             return
-        value = self.states.get(state_text) or self.state_value(state_text)
+        value = self.states.get(state_text) or remembered_state(self.states, state_text)
         state = value.code if value.kind == STATE else self.agg.state_code(value, line, "order state")
         if state is None:
             if value.kind == FOREIGN:
@@ -137,7 +129,7 @@ class DateRangeRows:
         refund = kind == REFUND
         units = -units if refund else units
         name = self.skus.get(sku)
-        name = self.sku_of(sku) if name is None else name
+        name = remembered_sku(self.skus, sku) if name is None else name
         key = (settlement_id.strip(), state)
         acc = self.order_row(key, self.last_order[1], refund, name, units, values)
         if self.sink is not None:
@@ -147,7 +139,7 @@ class DateRangeRows:
 
     def stage(self, key: tuple[str, str], cells: list[str], when: str, order_id: str, sku: str,
               refund: bool, units: int, values: Sequence[int], total: int) -> None:
-        """Send the order row's identity and money to the ledger's sink (see webapp.recon.transactions)."""
+        """Send the order row's identity and money to the ledger's sink (see ``transactions``)."""
         txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
                        self.description(cells).strip(), str(units), str(total))
         self.sink.add(key, (txn, sku, self.last_order[1], refund, units, *self.project(values), total))
@@ -170,20 +162,6 @@ class DateRangeRows:
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
 
-    def sku_of(self, text: str) -> str:
-        """The checked SKU of a `sku` cell (remembered per distinct cell)."""
-        sku = check_sku(text.strip())
-        if len(self.skus) < SKU_LIMIT:
-            self.skus[text] = sku
-        return sku
-
-    def state_value(self, text: str) -> StateValue:
-        """The normalised `order state` (remembered per distinct text)."""
-        value = normalise_state(text)
-        if len(self.states) < 1000:
-            self.states[text] = value
-        return value
-
     def amounts(self, cells: list[str], line: int) -> tuple[Sequence[int], int]:
         """The money cells in cents (layout order) and the row's total, checked against each other."""
         texts = self.money_cells(cells)
@@ -205,15 +183,6 @@ class DateRangeRows:
         if added != total:
             raise RowError(f"the amounts add up to {format_cents(added)} but total says {format_cents(total)}")
         return values, total
-
-    def us_marketplace(self, text: str) -> bool:
-        """True for amazon.com (any case) or blank; remembered per distinct value."""
-        found = self.marketplaces.get(text)
-        if found is None:
-            found = text.strip().lower() in US_MARKETPLACES
-            if len(self.marketplaces) < 1000:
-                self.marketplaces[text] = found
-        return found
 
     def units(self, text: str) -> int:
         """A quantity cell as units (remembered: there are few distinct ones)."""
@@ -241,15 +210,8 @@ class DateRangeRows:
             settlement.end = day
 
     def day(self, when: str) -> tuple[str, date]:
-        """The date part and date of a `date/time` cell such as 'Dec 1, 2017 12:38:23 AM PST'."""
-        parts = when.rsplit(" ", 3)
-        day = None
-        if len(parts) == 4 and CLOCK.fullmatch(parts[1]) and parts[2].lower() in MERIDIEM and ZONE.fullmatch(parts[3]):
-            day = parse_day(parts[0])
-        if day is None:
-            raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}, as Amazon writes it: a "
-                           "spreadsheet probably reformatted it; download the original report again")
-        return parts[0] + " ", day
+        """The date part and date of a `date/time` cell (a method, so that a later part can watch it fail)."""
+        return date_range_day(when)
 
     def other(self, kind: str, type_text: str, order_id: str, line: int, total: int) -> None:
         """A row that is not a sales order line: kept in the non-order totals by its type (see ``note_non_order_id``)."""

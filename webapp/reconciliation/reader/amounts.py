@@ -7,6 +7,7 @@ THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 DECIMAL_COMMA = re.compile(r"\d{1,3}(?:\.\d{3})*,\d{1,2}|\d+,\d{1,2}")
 CENTS_SHOWN = re.compile(r"\d\.\d\d\)?$", re.ASCII)
 SCIENTIFIC = re.compile(r"-?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
 OTHER_CURRENCY = ("€", "£", "¥", "₹", "EUR", "GBP", "CAD", "CA$", "C$", "MX$", "JPY", "AUD", "A$")
 
 

@@ -1,33 +1,26 @@
-"""The helper process that reads the later part of a large Date Range report (see ``webapp.recon.halves``).
+"""The helper process: reads the later part of a large Date Range report, from a line boundary to the end.
 
-Started as a script, not with ``-m``: importing the ``webapp`` package would load the whole
-application (Flask, SQLAlchemy, Celery: about 50 MB) into a process that needs none of it.
+Run as ``python -m webapp.reconciliation.reader.two_cores.later_part`` by ``helper.SecondHalf``; it
+imports only the reader, which needs neither the web application nor the database nor Celery.
 """
 
+import codecs
+import csv
+import pickle
 import sys
-import types
-from pathlib import Path
+from contextlib import ExitStack
+from datetime import date
+from typing import BinaryIO
 
-if __name__ == "__main__":  # ``webapp`` as a bare package, so that only webapp.recon gets imported
-    package = types.ModuleType("webapp")
-    package.__path__ = [str(Path(__file__).resolve().parent.parent)]
-    sys.modules.setdefault("webapp", package)
-
-import codecs  # noqa: E402
-import csv  # noqa: E402
-import pickle  # noqa: E402
-from contextlib import ExitStack  # noqa: E402
-from datetime import date  # noqa: E402
-from typing import BinaryIO  # noqa: E402
-
-from webapp.recon.context import Context, RowError  # noqa: E402
-from webapp.recon.date_range import read_rows  # noqa: E402
-from webapp.recon.date_range_rows import DateRangeRows  # noqa: E402
-from webapp.recon.helper import COUNTS, PROGRESS, RESULT, SIZE, Job, Later  # noqa: E402
-from webapp.recon.merge import LaterAggregator, Partial  # noqa: E402
-from webapp.recon.model import ReportSummary  # noqa: E402
-from webapp.recon.text import LineSource  # noqa: E402
-from webapp.recon.transactions import file_sink  # noqa: E402
+from webapp.reconciliation.reader.date_range import read_rows, rows_for
+from webapp.reconciliation.reader.date_range_rows import DateRangeRows
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.model import ReportSummary, RowError
+from webapp.reconciliation.reader.reading import Context
+from webapp.reconciliation.reader.text import LineSource
+from webapp.reconciliation.reader.transactions import file_sink
+from webapp.reconciliation.reader.two_cores.frames import COUNTS, PROGRESS, RESULT, SIZE, Later
+from webapp.reconciliation.reader.two_cores.merge import LaterAggregator, Partial
 
 
 class LaterSource(LineSource):
@@ -78,21 +71,26 @@ class LaterRows(DateRangeRows):
             raise
 
 
-def read_later(job: Job, out: BinaryIO) -> Later:
-    """Read the rows from ``job.start`` to the end, sending progress counts to ``out``."""
-    csv.field_size_limit(job.field_limit)
+def read_later(out: BinaryIO, path: str, start: int, found: Detected, lenient: bool, every: int, chunk_size: int,
+               field_limit: int, stage_path: str | None) -> Later:
+    """Read the rows of ``path`` from byte ``start`` to the end, sending progress counts to ``out``.
+
+    The arguments are what ``halves.start_second_half`` knows of the first part's reading: its
+    header, its options, and where to write the staged rows (None: no ledger).
+    """
+    csv.field_size_limit(field_limit)
 
     def progress(rows: int, bytes_read: int) -> None:
         out.write(PROGRESS + COUNTS.pack(rows, bytes_read))
         out.flush()
 
-    with open(job.path, "rb") as binary:
-        binary.seek(job.start)
-        source = LaterSource(binary, job.chunk_size)
-        agg = LaterAggregator(ReportSummary(), lenient_states=job.lenient)
+    with open(path, "rb") as binary:
+        binary.seek(start)
+        source = LaterSource(binary, chunk_size)
+        agg = LaterAggregator(ReportSummary(), lenient_states=lenient)
         with ExitStack() as stack:
-            sink = file_sink(stack.enter_context(open(job.stage_path, "wb"))) if job.stage_path else None
-            rows = LaterRows(job.found, Context(agg, source, progress, job.every, sink))
+            sink = file_sink(stack.enter_context(open(stage_path, "wb"))) if stage_path else None
+            rows = rows_for(found, Context(agg, source, progress, every, sink), LaterRows)
             agg.notes.clear()  # notes about the header are the first part's
             read_rows(csv.reader(source, strict=True), rows, 0)  # lines counted from the start
             if sink is not None:
@@ -102,11 +100,11 @@ def read_later(job: Job, out: BinaryIO) -> Later:
 
 
 def main() -> int:
-    """Read the job from stdin, write progress and then the pickled result to stdout."""
-    job = pickle.load(sys.stdin.buffer)
+    """Read the arguments of ``read_later`` from stdin, write progress and then the pickled result to stdout."""
+    reading = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
-        later = read_later(job, out)
+        later = read_later(out, **reading)
     except Exception:  # noqa: BLE001 -- any failure only means the first part's reader reads on
         return 1
     payload = pickle.dumps(later, protocol=pickle.HIGHEST_PROTOCOL)

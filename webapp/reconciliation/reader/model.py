@@ -48,6 +48,10 @@ class ReportError(Exception):
         self.kind = kind
 
 
+class RowError(Exception):
+    """A problem with one row: recorded as an error with the row's line, then reading goes on."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """An error or warning, with the physical line (1-based) it was found on when there is one."""

@@ -1,75 +1,18 @@
-"""What every report reader shares: the aggregator, the line source and the progress callback."""
+"""Order ids, settlement ids, SKUs and marketplaces as reports write them, checked for a spreadsheet's damage."""
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from webapp.recon.aggregate import Aggregator
-from webapp.recon.amounts import (
-    AmountError,
-    check_cents_shown,
-    is_spreadsheet_style,
-    to_cents,
-)
-from webapp.recon.text import LineSource
-from webapp.recon.transactions import Sink
+from webapp.reconciliation.reader.aggregate import Aggregator
+from webapp.reconciliation.reader.model import RowError
 
-Progress = Callable[[int, int], None]
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}", re.ASCII)
 SETTLEMENT_ID = re.compile(r"\d{1,20}", re.ASCII)
 SCIENTIFIC_ID = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
 SCIENTIFIC_SKU = re.compile(r"-?\d(?:[.,]\d+)?[eE][+-]\d+")  # with its sign, as spreadsheets write it
 NUMBER_LIKE_ID = re.compile(r"[\d-]+", re.ASCII)  # an order id that lost digits or its dashes
-PLAIN_AMOUNT = re.compile(r"-?\d{1,12}\.\d\d", re.ASCII)  # what Amazon writes; the common case, parsed fast
-CACHE_LIMIT = 1 << 14
 US_MARKETPLACES = {"amazon.com", "www.amazon.com", ""}  # blank: fee rows often leave it empty
-
-
-class RowError(Exception):
-    """A problem with one row: recorded as an error with the row's line, then reading goes on."""
-
-
-@dataclass
-class Context:
-    """The reader's shared state for one upload."""
-
-    agg: Aggregator
-    source: LineSource
-    progress: Progress | None = None
-    every: int = 10_000
-    sink: Sink | None = None  # where each order row's identity and money go, for the ledger
-    formatted_line: int = 0  # the last line noted for amounts a spreadsheet formatted
-
-    def tick(self) -> None:
-        """Count a row; call the progress callback every ``every`` rows."""
-        summary = self.agg.summary
-        summary.rows += 1
-        if self.progress is not None and summary.rows % self.every == 0:
-            self.progress(summary.rows, self.source.bytes_read)
-
-    def cents(self, text: str, column: str, line: int, *, allow_blank: bool, cache: dict[str, int] | None) -> int:
-        """An amount cell in cents, remembered in ``cache``; RowError names the column.
-
-        Callers look ``cache`` up first: report amounts repeat a lot, and this runs per cell.
-        """
-        if PLAIN_AMOUNT.fullmatch(text):
-            cents = int(text.replace(".", "", 1))
-        else:
-            try:
-                cents = to_cents(text, allow_blank=allow_blank)
-                check_cents_shown(text)
-            except AmountError as exc:
-                raise RowError(f"{column}: {exc}") from None
-            if is_spreadsheet_style(text):  # not remembered, so that every such row is counted (once)
-                if line != self.formatted_line:
-                    self.formatted_line = line
-                    self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} ({column}) were formatted "
-                                  "by a spreadsheet, not written by Amazon; each shows its cents, so it is read "
-                                  "exactly and totals are unaffected")
-                return cents
-        if cache is not None and len(cache) < CACHE_LIMIT:
-            cache[text] = cents
-        return cents
+SKU_LIMIT = 1 << 16
+REMEMBERED = 1000  # distinct marketplaces remembered; a report has a handful
 
 
 def check_settlement_id(value: str, column: str = "settlement id") -> str:
@@ -126,3 +69,21 @@ def check_sku(sku: str, column: str = "sku") -> str:
 def order_key(order_id: str) -> int:
     """'113-0013318-7697855' → 11300133187697855: the id as an int, so a million of them fit in memory."""
     return int(order_id.replace("-", ""))
+
+
+def remembered_sku(skus: dict[str, str], text: str) -> str:
+    """The checked SKU of a sku cell, remembered in ``skus``: a catalogue's SKUs repeat on every page of orders."""
+    sku = check_sku(text.strip())
+    if len(skus) < SKU_LIMIT:
+        skus[text] = sku
+    return sku
+
+
+def us_marketplace(marketplaces: dict[str, bool], text: str) -> bool:
+    """True for amazon.com (any case) or blank; remembered per distinct value in ``marketplaces``."""
+    found = marketplaces.get(text)
+    if found is None:
+        found = text.strip().lower() in US_MARKETPLACES
+        if len(marketplaces) < REMEMBERED:
+            marketplaces[text] = found
+    return found

@@ -4,21 +4,21 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
-from webapp.recon.aggregate import Aggregator
-from webapp.recon.context import Context, Progress
-from webapp.recon.date_range import read_date_range
-from webapp.recon.detect import LABELS, SCAN_LINES, detect
-from webapp.recon.model import (
+from webapp.reconciliation.reader.aggregate import Aggregator
+from webapp.reconciliation.reader.date_range import read_date_range
+from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect
+from webapp.reconciliation.reader.model import (
     DATE_RANGE,
     ORDERS,
     SETTLEMENT_V2,
     ReportError,
     ReportSummary,
 )
-from webapp.recon.orders import read_orders
-from webapp.recon.settlement import read_settlement
-from webapp.recon.text import CHUNK_SIZE, LineSource
-from webapp.recon.transactions import Sink, Store
+from webapp.reconciliation.reader.orders import read_orders
+from webapp.reconciliation.reader.reading import Context, Progress
+from webapp.reconciliation.reader.settlement_v2 import read_settlement
+from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
+from webapp.reconciliation.reader.transactions import Sink, Store
 
 NO_SHIP_STATES = (f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} (Amazon "
                   "Fulfilled Shipments or All Orders) for the same period with it")
@@ -41,7 +41,7 @@ def summarize(
     :param progress: called as ``progress(rows, bytes_read)`` every ``progress_every`` rows.
     :param lenient_states: count unknown states under UNKNOWN (with a warning) instead of as errors.
     :param path: where ``source`` is on disk, if it is a file: a large one is then read on two cores.
-    :param transactions: called with each packed chunk of order rows (``webapp.recon.transactions``).
+    :param transactions: called with each packed chunk of order rows (``transactions``).
     """
     summary = ReportSummary()
     agg = Aggregator(summary, lenient_states=lenient_states)

@@ -4,19 +4,20 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from webapp.recon.aggregate import Aggregator
-from webapp.recon.context import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
-from webapp.recon.detect import LABELS, SCAN_LINES, detect, header_key
-from webapp.recon.model import ORDERS, ReportError
-from webapp.recon.states import (
+from webapp.reconciliation.reader.aggregate import Aggregator
+from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect, header_key
+from webapp.reconciliation.reader.ids import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
+from webapp.reconciliation.reader.model import ORDERS, ReportError
+from webapp.reconciliation.reader.states import (
     FOREIGN,
+    MISSING,
     STATE,
     TERRITORIES,
     StateValue,
     normalise_country,
     normalise_state,
 )
-from webapp.recon.text import CHUNK_SIZE, LineSource
+from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
 
 SOURCE = "orders report"
 CONFLICT = "conflict"  # the kind of an order's StateValue once two rows gave it different ship-states
@@ -31,6 +32,28 @@ class ShipStates:
     conflicts: dict[int, str] = field(default_factory=dict)  # orders given two ship-states: what each line says
     rows: int = 0
     bytes_read: int = 0
+    unresolved: dict[int, str | None] = field(default_factory=dict)  # a settlement's orders told of, and their state
+
+    def state_of(self, key: int, order_id: str, number: int, agg: Aggregator) -> str | None:
+        """The ship-to state of a settlement's order ``key``; problems are reported to ``agg`` once per order."""
+        value = self.states.get(key)
+        if value is not None and value.kind == STATE:
+            return value.code
+        if key in self.unresolved:
+            return self.unresolved[key]
+        if key in self.conflicts:
+            self.unresolved[key] = None
+            agg.error(number, f"order-id {order_id}: the orders report gives it two ship-states "
+                      f"({self.conflicts[key]}), so its sales cannot be put in one state")
+            return None
+        if value is None:
+            value = StateValue("", MISSING, "")
+            what = f"order {order_id} is not in the orders report, so its ship-state is"
+        else:
+            what = f"ship-state of order {order_id} (orders report line {self.lines.get(key)})"
+        code = agg.state_code(value, number, what)
+        self.unresolved[key] = code
+        return code
 
 
 def read_orders(binary: BinaryIO, agg: Aggregator, chunk_size: int = CHUNK_SIZE) -> ShipStates | None:

@@ -1,14 +1,7 @@
-"""The packed forms of the sales ledger: staged transactions in chunks, and sets of transaction keys.
+"""The packed forms of the sales ledger: staged transactions in chunks of blocks, and sets of transaction keys.
 
-A staged chunk holds a few thousand transactions of one (settlement, state) of an upload, in
-file order, as a run of blocks of up to a few hundred each. A block is packed as soon as its
-rows are read, so the reader holds a few bytes per row it has not stored yet, not a tuple: its
-rows column by column (fixed-width arrays, one per value, and the block's SKUs once each),
-compressed with zlib, where columns of amounts that are mostly zero shrink to almost nothing.
-
-A transaction's key in the ledger is its 8-byte identity followed by its occurrence (4 bytes,
-big-endian): the first of identical rows in a file is occurrence 0, the next 1, and so on. A
-set of keys is stored as the keys sorted and joined, 12 bytes each.
+Blocks are packed column by column and compressed, so that the many all-zero amount columns cost
+almost nothing and the reader holds a few bytes per row it has not stored yet, not a tuple.
 """
 
 import json

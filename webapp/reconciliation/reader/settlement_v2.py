@@ -4,37 +4,65 @@ from collections.abc import Iterator
 from itertools import chain
 from operator import itemgetter
 
-from webapp.recon import model as m
-from webapp.recon.amounts import AmountError, format_cents, to_quantity
-from webapp.recon.context import (
+from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.amounts import AmountError, format_cents, to_quantity
+from webapp.reconciliation.reader.dates import settlement_day
+from webapp.reconciliation.reader.detect import Detected, header_key, lacking
+from webapp.reconciliation.reader.ids import (
     ORDER_ID,
     US_MARKETPLACES,
-    Context,
-    RowError,
     check_settlement_id,
-    check_sku,
     note_non_order_id,
     order_key,
+    remembered_sku,
 )
-from webapp.recon.detect import Detected, header_key, lacking
-from webapp.recon.orders import ShipStates
-from webapp.recon.settlement_codes import classify_pair, settlement_day
-from webapp.recon.states import FOREIGN, MISSING, STATE, StateValue
-from webapp.recon.transactions import identity, single
+from webapp.reconciliation.reader.model import RowError
+from webapp.reconciliation.reader.orders import ShipStates
+from webapp.reconciliation.reader.reading import Context
+from webapp.reconciliation.reader.states import FOREIGN
+from webapp.reconciliation.reader.transactions import identity, single
 
 REQUIRED_NAMES = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
                   "currency", "transaction-type", "order-id", "marketplace-name", "amount-type", "amount-description",
                   "amount", "sku", "quantity-purchased")  # as the report spells them, for messages
 REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
-SKU_LIMIT = 1 << 16
 # What identifies a money component in the report itself (its amount is added as cents, so that
 # "1,000.00" and "1000.00" are one amount); the optional columns only where the file has them.
 IDENTITY = ("settlementid", "transactiontype", "orderid", "adjustmentid", "posteddatetime", "posteddate",
             "orderitemcode", "sku", "amounttype", "amountdescription")
+# The (amount-type, amount-description) pairs Amazon writes, by the money bucket each goes to.
+PAIRS_BY_BUCKET = {
+    m.PRODUCT_SALES: [("itemprice", "principal")],
+    m.SHIPPING: [("itemprice", "shipping")],
+    m.GIFT_WRAP: [("itemprice", "giftwrap")],
+    m.PRODUCT_TAX: [("itemprice", "tax")],
+    m.SHIPPING_TAX: [("itemprice", "shippingtax")],
+    m.GIFT_WRAP_TAX: [("itemprice", "giftwraptax")],
+    m.PROMOTIONS: [("promotion", "principal"), ("promotion", "shipping")],
+    m.OTHER: [("itemprice", "goodwill"), ("itemprice", "restockingfee")],
+    m.SELLING_FEES: [("itemfees", fee) for fee in (
+        "commission", "variableclosingfee", "fixedclosingfee", "refundcommission", "digitalservicesfee")],
+    m.FBA_FEES: [("itemfees", "fbaperunitfulfillmentfee"), ("itemfees", "fbaperorderfulfillmentfee"),
+                 ("itemfees", "fbaweightbasedfee"), ("shipment-fees", "fbaperorderfulfillmentfee"),
+                 ("shipment-fees", "fbatransportationfee"), ("shipmentfees", "fbaperorderfulfillmentfee"),
+                 ("shipmentfees", "fbatransportationfee")],
+    m.OTHER_FEES: [("itemfees", fee) for fee in (
+        "shippingchargeback", "giftwrapchargeback", "shippinghb", "salestaxcollectionfee")],
+    m.WITHHELD_TAX: [("itemwithheldtax", "marketplacefacilitatortax-" + part) for part in (
+        "principal", "shipping", "giftwrap", "other")],
+}
+# Lower-cased (amount-type, amount-description) → bucket, for the components of order rows.
+ORDER_AMOUNTS = {pair: bucket for bucket, pairs in PAIRS_BY_BUCKET.items() for pair in pairs}
+OTHER_TRANSACTION = {
+    "current reserve amount", "previous reserve amount balance", "subscription fee", "storage fee",
+    "storagerenewalbilling", "disposalcomplete", "removalcomplete", "refund reimbursal", "reversal_reimbursement",
+    "warehouse_damage", "warehouse_lost", "shippingservices", "shipping label purchase", "fbainboundtransportationfee",
+}
+OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
+                      "vine enrollment fee", "inbound defect fee"}
 
 
-def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
-                    ship: ShipStates | None) -> None:
+def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context, ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
     rows = SettlementRows(found, ctx, ship)
     for number, line in enumerate(chain(head[found.line :], rest), found.line + 1):
@@ -57,7 +85,6 @@ class SettlementRows:
         self.cache: dict[str, int] = {}
         self.checked_ids: set[str] = set()
         self.no_summary: set[str] = set()
-        self.unresolved: dict[int, str | None] = {}
         named = [key for key in IDENTITY if key in self.col]
         self.identity_cells = itemgetter(*(self.col[key] for key in named))
         self.skus: dict[str, str] = {}  # sku cell → checked SKU
@@ -151,7 +178,7 @@ class SettlementRows:
     def order(self, cells: list[str], number: int, order_id: str, refund: bool, bucket: str, cents: int) -> None:
         """Add an order component to its (settlement, ship-to state) order."""
         key = order_key(order_id)
-        state = self.state(key, order_id, number)
+        state = self.ship.state_of(key, order_id, number, self.agg) if self.ship is not None else m.UNKNOWN_STATE
         if state is None:
             value = self.ship.states.get(key) if self.ship else None
             if value is not None and value.kind == FOREIGN:
@@ -166,38 +193,12 @@ class SettlementRows:
         settlement_id = cells[self.col["settlementid"]].strip()
         text = cells[self.col["sku"]]
         sku = self.skus.get(text)
-        if sku is None:
-            sku = check_sku(text.strip())
-            if len(self.skus) < SKU_LIMIT:
-                self.skus[text] = sku
+        sku = remembered_sku(self.skus, text) if sku is None else sku
         units = -units if refund else units
         self.agg.order_amount((settlement_id, state), key, refund, sku, units, m.BUCKET_INDEX[bucket], cents)
         if self.ctx.sink is not None:
             txn = identity(*(cell.strip() for cell in self.identity_cells(cells)), str(units), str(cents))
             self.ctx.sink.add((settlement_id, state), (txn, sku, key, refund, units, *single(bucket, cents), cents))
-
-    def state(self, key: int, order_id: str, number: int) -> str | None:
-        """The ship-to state of an order from the orders report; problems are reported once per order."""
-        if self.ship is None:
-            return m.UNKNOWN_STATE
-        value = self.ship.states.get(key)
-        if value is not None and value.kind == STATE:
-            return value.code
-        if key in self.unresolved:
-            return self.unresolved[key]
-        if key in self.ship.conflicts:
-            self.unresolved[key] = None
-            self.agg.error(number, f"order-id {order_id}: the orders report gives it two ship-states "
-                           f"({self.ship.conflicts[key]}), so its sales cannot be put in one state")
-            return None
-        if value is None:
-            value = StateValue("", MISSING, "")
-            what = f"order {order_id} is not in the orders report, so its ship-state is"
-        else:
-            what = f"ship-state of order {order_id} (orders report line {self.ship.lines.get(key)})"
-        code = self.agg.state_code(value, number, what)
-        self.unresolved[key] = code
-        return code
 
     def bucket(self, pair: tuple[str, str], number: int, cents: int) -> str:
         """The money bucket of an (amount-type, amount-description) pair; unknown pairs are noted and kept."""
@@ -237,3 +238,13 @@ class SettlementRows:
                 self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id}: the detail rows "
                                f"add up to {format_cents(settlement.detail_sum)} but the summary row's total-amount "
                                f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited")
+
+
+def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:
+    """(bucket used on order rows, whether the pair is a known Amazon value)."""
+    lowered = (pair[0].lower(), pair[1].lower())
+    bucket = ORDER_AMOUNTS.get(lowered)
+    if bucket is not None:
+        return bucket, True
+    known = lowered[0] in OTHER_AMOUNT_TYPES or (lowered[0] == "other-transaction" and lowered[1] in OTHER_TRANSACTION)
+    return m.OTHER, known

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
-from webapp.recon.amounts import format_cents
-from webapp.recon.model import (
+from webapp.reconciliation.reader.amounts import format_cents
+from webapp.reconciliation.reader.model import (
     BUCKETS,
     LINE_BUCKETS,
     UNKNOWN_STATE,
@@ -16,7 +16,7 @@ from webapp.recon.model import (
     SkuLine,
     StateOrder,
 )
-from webapp.recon.states import FOREIGN, MILITARY, TERRITORY, StateValue
+from webapp.reconciliation.reader.states import FOREIGN, MILITARY, TERRITORY, StateValue
 
 MAX_PROBLEMS = 100
 

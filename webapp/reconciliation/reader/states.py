@@ -85,6 +85,14 @@ def normalise_state(raw: str) -> StateValue:
     return StateValue("", UNKNOWN, raw)
 
 
+def remembered_state(states: dict[str, StateValue], text: str) -> StateValue:
+    """The normalised state of ``text``, remembered in ``states`` (a report has few distinct spellings)."""
+    value = normalise_state(text)
+    if len(states) < 1000:
+        states[text] = value
+    return value
+
+
 def normalise_country(raw: str) -> str:
     """'US', 'USA', 'United States' → 'US'; other values upper-cased; blank stays blank."""
     key = SPACING.sub(" ", PUNCTUATION.sub("", raw.strip().upper()))

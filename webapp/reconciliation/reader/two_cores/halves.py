@@ -1,34 +1,22 @@
-"""Reading a large Date Range report on two cores: a helper process reads the rows after a line boundary.
-
-This process reads up to the boundary while the helper (``second_half.py``) reads from it to the
-end. The helper's sums are used only when they are what one pass would give: the boundary ends
-a CSV record here, the helper read to the end without a decoding or file-level error, and none
-of its first rows depended on the row before. Otherwise this process simply reads on, so the
-helper can save time but never change a result.
-"""
+"""Whether and where a large Date Range report is split for two cores, and the start of the helper process."""
 
 import csv
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from webapp.recon.context import Context
-from webapp.recon.detect import Detected
-from webapp.recon.helper import Job, SecondHalf
+from webapp.reconciliation.reader.date_range_rows import DateRangeRows
+from webapp.reconciliation.reader.detect import Detected
+from webapp.reconciliation.reader.reading import Context
+from webapp.reconciliation.reader.two_cores.helper import SecondHalf
 
-if TYPE_CHECKING:
-    from webapp.recon.date_range_rows import DateRangeRows
-
-__all__ = ["SecondHalf", "start_second_half"]
-
-MIN_BYTES = 32 << 20  # below this the helper's start (~0.1 s) costs more than it saves
+MIN_BYTES = 32 << 20  # below this, starting the helper costs more time than it saves
 FIRST_SHARE = 0.48  # this process also hashes the rest of the file and merges, so it reads a little less
 WINDOW = 1 << 20  # how far past the middle a boundary is looked for
 SPLITTABLE = ("utf-8", "utf-8-sig", "windows-1252")
 
 
-def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "DateRangeRows") -> "SecondHalf | None":
+def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: DateRangeRows) -> SecondHalf | None:
     """Start the helper on the later part of ``path``, or None when the file is too small or not splittable."""
     source = ctx.source
     if source.encoding not in SPLITTABLE or source.bare_cr is not False or os.path.getsize(path) < MIN_BYTES:
@@ -47,8 +35,9 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: "Da
         half = SecondHalf(ctx, rows, line)
     except OSError:  # no process to be had: one pass it is
         return None
-    half.send(Job(str(path), start, found, ctx.agg.lenient_states, ctx.every, source.chunk_size,
-                  csv.field_size_limit(), staged_file() if ctx.sink is not None else None))
+    half.send(path=str(path), start=start, found=found, lenient=ctx.agg.lenient_states, every=ctx.every,
+              chunk_size=source.chunk_size, field_limit=csv.field_size_limit(),
+              stage_path=staged_file() if ctx.sink is not None else None)
     return half
 
 
