@@ -7,9 +7,9 @@ them; otherwise a SQLite file and a private redis-server started here.
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -17,9 +17,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.helpers import WorkerSet, free_port, migrate_fresh, wait_for
+from devtools.localredis import start_private_redis
+from devtools.ports import free_port
+from devtools.schema import migrate_fresh
+from devtools.workers import WorkerSet
+from tests.forms import csrf_token
 from webapp.config import database_url
-from webapp.localredis import start_private_redis
+
+pytest_plugins = ("tests.browser", "tests.private_postgres", "tests.s3_mock")
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's access log drowns failures
 
@@ -195,6 +200,30 @@ def workers(worker_env: dict[str, str], live_server: str, tmp_path_factory: pyte
 
 
 @pytest.fixture
+def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone, so it can kill them; not started yet."""
+    workers = WorkerSet(worker_env, tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def fault_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone that load tests.fault_tasks (tasks that misbehave, hooks that hold a step); not started yet."""
+    workers = WorkerSet(dict(worker_env, CELERY_EXTRA_IMPORTS="tests.fault_tasks"), tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def no_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs are written with their outbox row but not published: no worker reads them."""
+    from webapp import outbox
+
+    monkeypatch.setattr(outbox, "relay_quietly", lambda message_ids: None)
+
+
+@pytest.fixture
 def operator(app: Flask) -> tuple[str, str]:
     """An operator account; returns (username, password)."""
     from webapp.extensions import db
@@ -206,14 +235,6 @@ def operator(app: Flask) -> tuple[str, str]:
         db.session.add(op)
         db.session.commit()
     return "olga", "correct horse battery"
-
-
-def csrf_token(html: bytes | str) -> str:
-    """The CSRF token rendered in a page."""
-    text = html.decode() if isinstance(html, bytes) else html
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text) or re.search(r'"X-CSRFToken": "([^"]+)"', text)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -239,5 +260,3 @@ def api_token(app: Flask, operator: tuple[str, str]) -> str:
         db.session.commit()
     return token
 
-
-__all__ = ["csrf_token", "wait_for"]

@@ -5,8 +5,8 @@ import threading
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import wait_for
-from tests.test_jobs_pages import make_job
+from devtools.waiting import wait_for
+from tests.jobs import make_job
 from webapp.extensions import db
 from webapp.fragment_cache import FragmentCache
 from webapp.models import Job, JobRecord, Operator

@@ -16,17 +16,14 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
 from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from tasks.publish_stamp import list_keys, read_queues
+from tests.forms import auth
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 from webapp.ops import chart_bars, erp_health, throughput
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def workers_json(app: Flask, token: str) -> dict[str, Any]:

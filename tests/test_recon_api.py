@@ -13,8 +13,10 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
-from tests.http_upload import gunicorn as start_gunicorn
+from devtools.waiting import wait_for
+from devtools.web import gunicorn as start_gunicorn
+from devtools.workers import WorkerSet
+from tests.forms import auth
 from tests.recon_corpus.builders import dr_file, dr_row
 from webapp import outbox
 from webapp.extensions import db
@@ -32,11 +34,6 @@ DATE_RANGE = dr_file([
     dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
            selling_fees="-1.50"),
 ]).encode()
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def post_report(app: Flask, token: str, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None = None,

@@ -14,7 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.helpers import free_port, wait_for
+from devtools.ports import free_port
+from devtools.waiting import wait_for
 from webapp.app import create_app
 from webapp.extensions import db
 from webapp.models import ApiToken, Operator, SandboxSettings

@@ -1,7 +1,6 @@
 """Request body limits: reconciliation uploads up to RECON_MAX_UPLOAD_BYTES, every other form at MAX_CONTENT_LENGTH."""
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +8,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.http_upload import date_range_report
+from tests.forms import csrf_token
+from tests.recon_corpus.builders import date_range_report
 from webapp.extensions import db
 from webapp.models import Job, ReconImport
+
+# The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs.
+pytestmark = pytest.mark.usefixtures("no_relay")
 
 ROWS = 60_000  # 20.9 MB: twice the 10 MiB that every other form accepts
 ELEVEN_MIB = b"po_number\n" + b"PO-100001\n" * (11 * 1024 * 1024 // 10)
@@ -24,15 +26,6 @@ def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = date_range_report(tmp_path_factory.mktemp("reports") / "date-range-60k.csv", ROWS, seed=3)
     assert path.stat().st_size > 20_000_000
     return path
-
-
-@pytest.fixture(autouse=True)
-def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs."""
-    from webapp import outbox
-
-    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
-    yield
 
 
 def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:

@@ -97,3 +97,12 @@ def orders_file(states: dict[str, str | tuple[str, str]]) -> bytes:
         state, country = (where, "US") if isinstance(where, str) else where
         rows.append([order_id, "D1FyNyr6b", "NX-HD-1200", "1", "SEATTLE", state, "98101", country])
     return tsv(ORDERS_HEADER, rows).encode()
+
+
+def date_range_report(path: Path, rows: int, seed: int) -> Path:
+    """A generated Date Range report of ``rows`` transactions at ``path`` (the benchmark's generator)."""
+    from scripts.make_date_range_report import write_report
+
+    with open(path, "wb") as out:
+        write_report(out, rows, seed=seed)
+    return path
