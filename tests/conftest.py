@@ -1,5 +1,6 @@
 """Fixtures: a migrated database, a real Redis, a live web server, the sandbox ERP on a server of
-its own (as its own process in production), real workers.
+its own (as its own process in production), real workers; and the markers each test gets from
+the fixtures it uses.
 
 With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) the tests use
 them; otherwise a SQLite file and a private redis-server started here.
@@ -27,6 +28,23 @@ from webapp.config import database_url
 pytest_plugins = ("tests.browser", "tests.private_postgres", "tests.s3_mock")
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's access log drowns failures
+
+# A test gets a marker when it uses one of these fixtures (directly or through another fixture).
+# Every test that starts worker, web or sandbox processes takes their environment, worker_env.
+MARKERS_BY_FIXTURE = {
+    "workers": {"worker_env"},
+    "faults": {"own_workers", "fault_workers", "postgres"},
+    "browser": {"chromium"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses, so `-m "not workers"` needs no hand-marking."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKERS_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

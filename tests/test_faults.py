@@ -10,6 +10,9 @@ from devtools.workers import WorkerSet
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 
+pytestmark = pytest.mark.faults
+
+
 def make_record(app: Flask, key: str) -> tuple[int, int]:
     """A running job with one record; returns (job id, record id)."""
     with app.app_context():

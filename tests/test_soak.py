@@ -13,6 +13,8 @@ import pytest
 from devtools.localpostgres import postgres_bin
 from scripts import soak
 
+pytestmark = pytest.mark.soak
+
 SHORT_MINUTES = 1.5
 SHORT_RECORDS = 1000  # a 2-core machine makes well over this in 90 s; the long run checks 2,000
 

@@ -12,6 +12,8 @@ from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.models import JobRecord, PurchaseOrder, TaskRun
 
+pytestmark = pytest.mark.faults
+
 PO_NUMBERS = [f"PO-{n}" for n in range(101000, 101080)]
 
 
