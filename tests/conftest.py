@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from devtools.localredis import start_private_redis
 from devtools.ports import free_port
 from devtools.schema import migrate_fresh
+from devtools.web import gunicorn as serve_gunicorn
 from devtools.workers import WorkerSet
 from tests.forms import csrf_token
 from webapp.config import database_url
@@ -204,6 +205,14 @@ def sandbox_server(sandbox_app: Flask, sandbox_port: int) -> Iterator[str]:
 def live_server(app: Flask, web_port: int, sandbox_server: str) -> Iterator[str]:
     """The app served over real HTTP in a thread: the browser's site (the sandbox ERP runs beside it)."""
     yield from serve_in_thread(app, web_port)
+
+
+@pytest.fixture(scope="module")
+def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site under gunicorn with the Procfile's web settings (cookies over plain HTTP), on the
+    tests' database and Redis; yields its URL."""
+    with serve_gunicorn(dict(worker_env, COOKIE_SECURE="0"), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as (base, _):
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.waiting import wait_for
-from devtools.web import gunicorn as start_gunicorn
 from devtools.workers import WorkerSet
 from tests.forms import auth
 from tests.recon_corpus.builders import dr_file, dr_row
@@ -294,13 +293,6 @@ def test_a_file_with_errors_lists_them_by_line_and_cannot_be_confirmed(app: Flas
     assert refused.get_json()["error"] == f"job #{job_id} cannot be confirmed: its file has errors"
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
-
-
-@pytest.fixture(scope="module")
-def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site under gunicorn with the Procfile's web settings, on the tests' database and Redis; yields its URL."""
-    with start_gunicorn(worker_env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as (base, _):
-        yield base
 
 
 def chunked_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[Iterator[bytes], str]:

@@ -3,7 +3,6 @@ share a settlement write each transaction once, in any order, and two confirms a
 
 import io
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from flask.testing import FlaskClient
 
 from devtools.uploads import post_upload
 from devtools.uploads import confirm as press_confirm
-from devtools.web import gunicorn, logged_in
+from devtools.web import logged_in
 from devtools.workers import WorkerSet
 from tasks.ledger_checks import invariant_problems
 from tests.recon_corpus.builders import V2_HEADER, dr_file, dr_row, orders_file, tsv, v2_row, v2_summary
@@ -27,14 +26,6 @@ ENDED = ("succeeded", "completed_with_failures", "failed", "cancelled")
 def cents(n: int) -> int:
     """What transaction ``n`` adds to its sales order: product sales and their tax."""
     return (10 + n) * 100 + 25 + (n % 5) * 100 + 10
-
-
-@pytest.fixture(scope="module")
-def web(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The web process as the Procfile runs it (gunicorn), on the tests' database and Redis."""
-    folder = tmp_path_factory.mktemp("ledger-web")
-    with gunicorn(dict(worker_env, COOKIE_SECURE="0"), folder / "gunicorn.log") as (base, _):
-        yield base
 
 
 class Browser:
@@ -64,9 +55,9 @@ class Browser:
 
 
 @pytest.fixture
-def browser(app: Flask, web: str, operator: tuple[str, str], tmp_path: Path) -> Browser:
+def browser(app: Flask, gunicorn: str, operator: tuple[str, str], tmp_path: Path) -> Browser:
     """An operator's browser on the gunicorn web process."""
-    return Browser(app, web, operator, tmp_path)
+    return Browser(app, gunicorn, operator, tmp_path)
 
 
 def erp_cents(app: Flask, state: str = "CA") -> tuple[int, int]:
