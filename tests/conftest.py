@@ -250,15 +250,25 @@ def no_relay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbox, "relay_quietly", lambda message_ids: None)
 
 
+@pytest.fixture(scope="session")
+def operator_password_hash() -> str:
+    """The operator's password hashed once a session, with a cheap method: check_password_hash
+    reads the method from the hash, so the login form checks it as it checks a scrypt hash, without
+    the fifth of a second a scrypt hash costs at each of the hundred logins and accounts the tests
+    make (the same trade as Django's fast test password hasher)."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("correct horse battery", method="pbkdf2:sha256:1000")
+
+
 @pytest.fixture
-def operator(app: Flask) -> tuple[str, str]:
+def operator(app: Flask, operator_password_hash: str) -> tuple[str, str]:
     """An operator account; returns (username, password)."""
     from webapp.extensions import db
     from webapp.models import Operator
 
     with app.app_context():
-        op = Operator(username="olga")
-        op.set_password("correct horse battery")
+        op = Operator(username="olga", password_hash=operator_password_hash)
         db.session.add(op)
         db.session.commit()
     return "olga", "correct horse battery"
