@@ -1,5 +1,6 @@
 """Jobs as tests start them: a PO or BOM job launched as a request would, a job row written
-directly, and the wait until a job ends (with its unfinished records when it does not)."""
+directly, the number of jobs, and the wait until a job ends (with its unfinished records when it
+does not)."""
 
 from flask import Flask
 
@@ -31,6 +32,12 @@ def make_job(app: Flask, status: str, records: int = 3) -> int:
             db.session.add(JobRecord(job_id=job.id, seq=seq, key=f"PO-{100000 + seq}", state="pending" if status == "running" else "succeeded"))
         db.session.commit()
         return job.id
+
+
+def job_count(app: Flask) -> int:
+    """Jobs in the database."""
+    with app.app_context():
+        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 def finished_job(app: Flask, job_id: int, timeout: float = 120) -> Job:

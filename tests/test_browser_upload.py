@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from devtools.waiting import wait_for
 from tests.browser import TIMEOUT_MS, log_in
+from tests.jobs import job_count
 from webapp.extensions import db
 from webapp.models import Job
 
@@ -40,12 +41,6 @@ def throttle_uploads(page: Page, bytes_per_second: int) -> None:
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions",
              {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second})
-
-
-def job_count(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 def choose(page: Page, path: Path) -> None:

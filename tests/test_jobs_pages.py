@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.forms import csrf_token
-from tests.jobs import make_job
+from tests.jobs import job_count, make_job
 from webapp.extensions import db
 from webapp.models import Job, JobKeyList, JobRecord, OutboxMessage, TaskRun
 
@@ -21,12 +21,6 @@ def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tu
         content_type="multipart/form-data",
     )
     return response.status_code, response.get_data(as_text=True)
-
-
-def job_count(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.forms import csrf_token
+from tests.jobs import job_count as jobs
 from tests.recon_corpus.builders import date_range_report
 from webapp.extensions import db
 from webapp.models import Job, ReconImport
@@ -35,12 +36,6 @@ def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:
         if token is not None:
             data["csrf_token"] = token
         return client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
-
-
-def jobs(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 def test_a_report_over_ten_mib_is_accepted_through_the_form(app: Flask, client: FlaskClient, big_report: Path,
