@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from tests.helpers import ROOT
+from devtools import ROOT
 from webapp.config import database_url
 from webapp.extensions import db
 

@@ -107,3 +107,12 @@ def content_hash(binary: BinaryIO, chunk_size: int = 1 << 20) -> str:
     while chunk := binary.read(chunk_size):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def date_range_report(path: Path, rows: int, seed: int) -> Path:
+    """A generated Date Range report of ``rows`` transactions at ``path`` (the benchmark's generator)."""
+    from scripts.make_date_range_report import write_report
+
+    with open(path, "wb") as out:
+        write_report(out, rows, seed=seed)
+    return path

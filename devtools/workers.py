@@ -1,50 +1,15 @@
-"""Test helpers: polling with a deadline, and real Celery worker processes."""
+"""Celery worker processes (and beat) started by a test, a benchmark or the soak, each with its own log file."""
 
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 
-from webapp.localredis import free_port
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
-
-__all__ = ["WorkerSet", "free_port", "migrate_fresh", "wait_for"]
-
-
-def migrate_fresh(app: "Flask") -> None:
-    """Bring the app's database to the latest migration from nothing (PostgreSQL's schema is dropped first)."""
-    from flask_migrate import upgrade
-
-    from webapp.extensions import db
-
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade(directory=str(ROOT / "migrations"))
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.1, message: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: T = predicate()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message or predicate}")
-        time.sleep(interval)
-        last = predicate()
-    return last
+from devtools import ROOT
+from devtools.waiting import wait_for
 
 
 class WorkerSet:

