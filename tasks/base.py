@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from tasks import jobs, records, runlog
-from tasks.erp_client import ErpError, TransientError, erp_path, get_json
+from webapp.erp_client import ErpError, TransientError, erp_path, get_json
 from webapp.extensions import db
 
 

@@ -16,11 +16,12 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper, window
-from tasks.listing import ListingUnusable, read_listing
+from tasks import jobs, reconciliation, records, runlog, sweeper, window
 from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
-from tasks.erp_client import PermanentError, TransientError, get_json
 from webapp import outbox, recon_files
+from webapp.erp_client import PermanentError, TransientError, get_json
+from webapp.erp_listing import ListingUnusable, read_listing
+from webapp.erp_writes import boms, purchase_orders
 from webapp.extensions import db
 from webapp.kinds import KINDS, LISTINGS
 from webapp.launch import add_listed_records

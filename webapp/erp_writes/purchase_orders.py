@@ -4,8 +4,8 @@ import re
 from datetime import date
 from typing import Any
 
-from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp.erp_client import PermanentError
+from webapp.erp_writes.upsert import insert_ignoring_duplicates, insert_or_find_id
 from webapp.extensions import execute_core
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
