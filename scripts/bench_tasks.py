@@ -67,8 +67,8 @@ def no_write(document: dict[str, Any], job_id: int) -> int:
 
 
 if os.environ.get("BENCH_NO_IO") == "1":
-    import tasks.base
+    import tasks.steps
     import webapp.erp_writes.purchase_orders
 
-    tasks.base.get_json = sandbox_document
+    tasks.steps.get_json = sandbox_document
     webapp.erp_writes.purchase_orders.write_purchase_order = no_write

@@ -11,8 +11,11 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import Row
+
 from tasks import ledger
 from webapp import recon_files
+from webapp.erp_writes.written import Unwritable, Written
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
 from webapp.recon.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
@@ -141,7 +144,13 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"line": problem.line, "source": problem.source, "message": problem.message}
 
 
-def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
-    """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
-    return ledger.write(payload["import_id"], payload["kind"], payload["settlement_id"], payload["state"],
-                        payload["currency"], job_id)
+def write_sales_order_record(record: Row, job_id: int) -> Written:
+    """Write the transactions of the record's (settlement, state) that the ERP lacks, as one sales order. Caller commits."""
+    payload = record.payload or {}
+    if "import_id" not in payload:
+        raise Unwritable("confirmed before transactions were tracked: upload the file again")
+    order_id, words = ledger.write(payload["import_id"], payload["kind"], payload["settlement_id"], payload["state"],
+                                   payload["currency"], job_id)
+    if order_id is None:
+        return Written(None, note=words)  # why nothing was written, on the row
+    return Written(str(order_id))

@@ -9,6 +9,7 @@ copy would be a write per step that nobody reads. The task log in SQL says how e
 """
 
 import traceback
+from functools import partial
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
@@ -16,8 +17,9 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, reconciliation, records, runlog, sweeper, window
-from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
+from tasks import jobs, reconciliation, runlog, sweeper, window
+from tasks.base import RecordTask, backoff_seconds
+from tasks.steps import fetch_document, write_to_erp
 from webapp import outbox, recon_files
 from webapp.erp_client import PermanentError, TransientError, get_json
 from webapp.erp_listing import ListingUnusable, read_listing
@@ -75,7 +77,7 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
 
 def retry_dispatch(task: Task, reason: str, countdown: float, exc: Exception | None = None) -> Retry:
     """Schedule the dispatch again, with the reason and the time it is due on its task run (the job page shows them)."""
-    runlog.annotate(task.request.id, error=reason, retry_at=runlog.retry_time(countdown))
+    runlog.note(task.request.id, error=reason, retry_at=runlog.retry_time(countdown))
     return task.retry(countdown=countdown, exc=exc)
 
 
@@ -108,60 +110,37 @@ def send_batch(kind: str, job_id: int, batch: window.Batch) -> None:
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one purchase order from the ERP."""
-    return fetch_document(self, record_id, "/purchase-orders/{}", purchase_orders.validate_po)
+    return self.run_step(job_id, record_id, partial(fetch_document, self, "/purchase-orders/{}", purchase_orders.validate_po))
 
 
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one bill of materials from the ERP."""
-    return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
+    return self.run_step(job_id, record_id, partial(fetch_document, self, "/boms/{}", boms.validate_bom))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload:
-        return records.mark_failed(record, "no ERP data was fetched for this purchase order")
-    po_id = purchase_orders.write_purchase_order(record.payload, job_id)
-    records.mark_succeeded(record, str(po_id))
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, purchase_orders.write_record))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product of the fetched BOM; keep its id on the record for the next step."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload:
-        return records.mark_failed(record, "no ERP data was fetched for this product")
-    records.update(record_id, erp_ref=str(boms.write_product(record.payload, job_id)))
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_product_record))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product's components; running it twice leaves each (product, component) once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload or not record.erp_ref:
-        return records.mark_failed(record, "the product was not made, so its components cannot be")
-    boms.write_components(int(record.erp_ref), record.payload)
-    records.mark_succeeded(record, record.erp_ref)
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_components_record))
+
+
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
+def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
+    return self.run_step(job_id, record_id, partial(write_to_erp, reconciliation.write_sales_order_record))
 
 
 @shared_task(bind=True, **DB_OUTAGE)
@@ -190,24 +169,6 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
         db.session.commit()
         return {"job": job_id, "read": False}
     return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
-
-
-@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
-def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if "import_id" not in (record.payload or {}):
-        return records.mark_failed(record, "confirmed before transactions were tracked: upload the file again")
-    order_id, words = reconciliation.write_sales_order(record.payload, job_id)
-    records.mark_succeeded(record, str(order_id) if order_id is not None else None)
-    if order_id is None:
-        records.update(record_id, error=words)  # why nothing was written, on the row
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
 
 
 @shared_task(**DB_OUTAGE)
