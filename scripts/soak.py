@@ -900,7 +900,7 @@ def bom_effects() -> Check:
 
 def sales_order_effects() -> Check:
     """Every sales order equals its lines; each (settlement, state) holds every confirmed transaction once."""
-    from tasks.ledger_checks import invariant_problems
+    from webapp.reconciliation.ledger.checks import invariant_problems
 
     problems = invariant_problems()
     return Check("the ERP's sales orders hold each confirmed transaction once", len(problems), problems[:5])

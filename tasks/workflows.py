@@ -17,17 +17,18 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, reconciliation, runlog, sweeper, window
+from tasks import jobs, runlog, sweeper, window
 from tasks.base import RecordTask, backoff_seconds
 from tasks.steps import fetch_document, write_to_erp
 from webapp import outbox, recon_files
 from webapp.erp_client import PermanentError, TransientError, get_json
 from webapp.erp_listing import ListingUnusable, read_listing
-from webapp.erp_writes import boms, purchase_orders
+from webapp.erp_writes import boms, purchase_orders, sales_orders
 from webapp.extensions import db
 from webapp.kinds import KINDS, LISTINGS
 from webapp.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
+from webapp.reconciliation import previews
 
 # Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).
 DB_OUTAGE = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 60}
@@ -140,7 +141,7 @@ def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
-    return self.run_step(job_id, record_id, partial(write_to_erp, reconciliation.write_sales_order_record))
+    return self.run_step(job_id, record_id, partial(write_to_erp, sales_orders.write_record))
 
 
 @shared_task(bind=True, **DB_OUTAGE)
@@ -156,7 +157,7 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
         # or writing, back to awaiting confirmation.
         return {"job": job_id, "read": False}
     try:
-        summary = reconciliation.read_upload(job, upload)
+        summary = previews.read_upload(job, upload)
     except OperationalError:
         raise
     except Exception as exc:  # a reader bug must end the job visibly, not leave it running

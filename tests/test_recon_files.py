@@ -92,7 +92,7 @@ def test_an_accepted_upload_on_s3_is_read_from_a_local_copy(app: Flask, s3_bucke
 
 def staged(job_id: int) -> int:
     """How many staged transactions the job's upload has."""
-    from tasks.ledger_store import staged_rows
+    from webapp.reconciliation.ledger.store import staged_rows
 
     return staged_rows(upload_of(job_id).id)
 

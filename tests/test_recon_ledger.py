@@ -11,7 +11,6 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tasks.ledger_checks import invariant_problems
 from tests.helpers import WorkerSet
 from tests.http_upload import confirm as press_confirm
 from tests.http_upload import gunicorn, logged_in, post_upload
@@ -19,6 +18,7 @@ from tests.recon_corpus.builders import V2_HEADER, dr_file, dr_row, orders_file,
 from tests.test_recon_job import job_id_of, job_in, upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
+from webapp.reconciliation.ledger.checks import invariant_problems
 
 SETTLEMENT = "24702193891"
 ENDED = ("succeeded", "completed_with_failures", "failed", "cancelled")
@@ -213,8 +213,8 @@ def test_a_settlement_written_from_one_report_format_is_not_written_from_the_oth
 
 def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     """A (settlement, state) new to the ERP takes the reader's own figures; they are what the staged rows add up to."""
-    from tasks import ledger
-    from tasks.reconciliation import reader_figures
+    from webapp.reconciliation.ledger import comparison, store
+    from webapp.reconciliation.previews import reader_figures
     from webapp.models import SettlementState
     from webapp.recon.reader import summarize
 
@@ -229,11 +229,11 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
         upload_row = ReconImport(job_id=job.id, filename="sums.csv", size_bytes=len(content))
         db.session.add(upload_row)
         db.session.flush()
-        with ledger.staging(upload_row.id) as stage:
+        with store.staging(upload_row.id) as stage:
             summary = summarize(io.BytesIO(content), transactions=stage)
         assert summary.ok, summary.errors
         for (settlement_id, state), order in summary.state_orders.items():
             db.session.add(SettlementState(settlement_id=settlement_id, state=state))  # known: looked up in SQL
             db.session.flush()
-            assert ledger.compare_group(upload_row.id, settlement_id, state).new == reader_figures(order), state
+            assert comparison.compare_group(upload_row.id, settlement_id, state).new == reader_figures(order), state
         db.session.rollback()

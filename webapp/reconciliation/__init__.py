@@ -1,0 +1,1 @@
+"""Reconciliation of Amazon reports with the ERP."""
