@@ -26,10 +26,11 @@ from typing import Any
 import redis
 from flask import current_app
 
-from tasks import heartbeat
-from tasks.publish_stamp import list_keys
+from tasks.heartbeat import interval_from_env
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, OutboxMessage, TaskRun, utcnow
+from webapp.monitoring.heartbeats import dead_workers
+from webapp.monitoring.queues import list_keys
 from webapp.redis_clients import shared_redis
 
 
@@ -129,7 +130,7 @@ def orphaned_runs(limit: int = 500) -> dict[int, list[Orphan]]:
     if not rows:
         return {}
     try:
-        dead = heartbeat.dead_workers(shared_redis(timeout=2.0), {row.worker for row in rows},
+        dead = dead_workers(shared_redis(timeout=2.0), {row.worker for row in rows},
                                       current_app.config["WORKER_DEAD_AFTER_BEATS"])
     except redis.RedisError:
         return {}
@@ -165,7 +166,7 @@ def orphaned_messages(channel: Any, dead_task_ids: set[str], older_than: float) 
     if waiting:
         runs = db.session.execute(db.select(TaskRun.task_id, TaskRun.worker).where(TaskRun.task_id.in_(list(waiting)))).all()
         db.session.rollback()
-        dead = heartbeat.dead_workers(shared_redis(timeout=2.0), {run.worker for run in runs if run.worker},
+        dead = dead_workers(shared_redis(timeout=2.0), {run.worker for run in runs if run.worker},
                                       current_app.config["WORKER_DEAD_AFTER_BEATS"])
         held_alive = {run.task_id for run in runs if run.worker not in dead}
         tags.update({task_id: tag for task_id, tag in waiting.items() if task_id not in held_alive})
@@ -182,7 +183,7 @@ def restore_orphaned_messages() -> int:
     """
     orphans = orphaned_runs()
     dead_task_ids = {orphan.task_id for runs in orphans.values() for orphan in runs}
-    older_than = current_app.config["WORKER_DEAD_AFTER_BEATS"] * heartbeat.interval_from_env()
+    older_than = current_app.config["WORKER_DEAD_AFTER_BEATS"] * interval_from_env()
     try:
         with current_app.extensions["celery"].connection_for_write() as connection:
             channel = connection.default_channel

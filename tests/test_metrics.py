@@ -11,11 +11,11 @@ import redis
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from tests.helpers import free_port
 from webapp.extensions import db
 from webapp.metrics import DURATION_BUCKETS, Histogram, RunStats
 from webapp.models import Job, JobRecord, TaskRun, utcnow
+from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 

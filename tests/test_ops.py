@@ -17,10 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import WorkerSet, wait_for
-from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
-from tasks.publish_stamp import list_keys, read_queues
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
+from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
+from webapp.monitoring.queues import list_keys, read_queues
 from webapp.ops import chart_bars, erp_health, throughput
 
 

@@ -14,10 +14,10 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement
 
-from tasks.heartbeat import WorkerStatus, read_workers
-from tasks.publish_stamp import QueueStat, read_queues
 from webapp.extensions import db, on_postgresql
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, TaskRun, utcnow
+from webapp.monitoring.heartbeats import WorkerStatus, read_workers
+from webapp.monitoring.queues import QueueStat, read_queues
 from webapp.redis_clients import shared_redis
 
 bp = Blueprint("metrics", __name__)
