@@ -4,8 +4,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from tasks import schedules as firing
-from webapp import audit
+from webapp import audit, schedule_fires
 from webapp.api import iso, refuse
 from webapp.auth import operator_from_bearer
 from webapp.extensions import db
@@ -154,7 +153,7 @@ def run_schedule(schedule_id: int) -> tuple[Response, int]:
     # Staged before firing, so the commit that starts the job (or records the skip) writes it too;
     # the outcome, known only afterwards, is then added to it.
     event = audit.record("schedule_change", f"ran schedule {name!r} now", actor=g.api_operator)
-    run = firing.run_now(schedule_id, g.api_operator)
+    run = schedule_fires.run_now(schedule_id, g.api_operator)
     if run is None:  # deleted meanwhile: run_now rolled back, the staged event with it
         abort(404, description=f"There is no schedule #{schedule_id}.")
     event.detail, event.job_id = f"ran schedule {name!r} now: {run.outcome}", run.job_id
