@@ -17,7 +17,7 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, runlog, sweeper, window
+from tasks import jobs, orphans, runlog, sweeper, window
 from tasks.base import RecordTask, backoff_seconds
 from tasks.steps import fetch_document, write_to_erp
 from webapp import outbox, recon_files
@@ -197,7 +197,7 @@ def sweep() -> dict[str, Any]:
         for job_id, record_ids in lost.items():
             kind = sweeper.mark_swept(job_id, len(record_ids))
             apply_canvas(kind, job_id, record_ids)
-        restored = sweeper.restore_orphaned_messages()
+        restored = orphans.restore_orphaned_messages()
         topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
         return {"dispatch_resent": resent, "records_resent": lost, "messages_restored": restored, "topped_up": topped,
                 "finalized": jobs.finalize_stalled(),

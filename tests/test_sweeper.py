@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from tasks import sweeper
+from tasks import orphans, sweeper
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
 
@@ -128,7 +128,7 @@ def test_a_step_is_orphaned_only_once_its_worker_missed_its_beats(app: Flask, se
         db.session.add(TaskRun(task_id="t-make", task_name="tasks.workflows.make_po", job_id=job_id, record_id=record_id,
                                state="STARTED", worker=worker, started_at=utcnow()))
         db.session.commit()
-        found = sweeper.orphaned_runs()
+        found = orphans.orphaned_runs()
         if not orphaned:
             assert found == {}
             return
