@@ -1,8 +1,10 @@
 """The SQL task log, written from Celery signals for every task: one TaskRun per execution.
 
-Each execution (first try, retry, redelivery after a crash) gets its own row when it starts and
-is closed when it ends. A row left STARTED by a killed worker is marked LOST when the same task
-id is delivered again; the number of LOST rows is the redelivery count that caps poison pills.
+Each execution (first try, retry, redelivery after a crash) gets its own row: opened when it
+starts (open_run), noted while it runs (note: error, retry time, state), closed when it ends
+(close_run), or earlier inside the step's own last transaction (close_in_transaction). A row left
+STARTED by a killed worker is marked LOST when the same task id is delivered again; the number of
+LOST rows is the redelivery count that caps poison pills.
 """
 
 import logging

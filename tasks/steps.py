@@ -60,13 +60,11 @@ def retry_or_fail(task: Task, record: Row, exc: ErpError) -> dict[str, Any]:
 
 
 def write_to_erp(write: ErpWrite, job_id: int, record_id: int, record: Row | None) -> dict[str, Any]:
-    """The one ERP-write step: write the record, give it its outcome, close its run, commit; twice writes once.
+    """The one ERP-write step: write, give the record its outcome, close its run, commit; twice writes once.
 
-    Its order is what keeps a cancel from being followed by a write. The cancel check that read
-    the record took a share lock on the job row (PostgreSQL), held until the commit below, so a
-    cancel waits for the write; on SQLite the job is checked again after the write, inside the
-    write's transaction (jobs.ensure_not_cancelled_after_write), and a cancel found there rolls
-    the write back. The ERP rows, the record's state and its run's close commit together.
+    This order keeps a write from following a cancel: the cancel check that read the record holds
+    a share lock on the job row until this commit (PostgreSQL); on SQLite the job is checked again
+    inside the write's transaction, and a cancel found there rolls the write back.
     """
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")

@@ -25,7 +25,7 @@ from webapp.erp_client import PermanentError, TransientError, get_json
 from webapp.erp_listing import ListingUnusable, read_listing
 from webapp.erp_writes import boms, purchase_orders, sales_orders
 from webapp.extensions import db
-from webapp.kinds import KINDS, LISTINGS
+from webapp.kinds import KINDS, LISTINGS, Listing
 from webapp.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
 from webapp.reconciliation import previews
@@ -44,20 +44,8 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     if add_listed_records(job):
         db.session.commit()  # the records exist from here on; a cancel waiting for them goes first
     listing = LISTINGS.get((job.kind, job.source))
-    if listing is not None and job.total == 0:
-        try:
-            listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
-                                  current_app.config["MAX_JOB_RECORDS"])
-        except TransientError as exc:
-            raise retry_dispatch(self, exc.reason, backoff_seconds(self.request.retries, exc.retry_after)) from None
-        except (PermanentError, ListingUnusable) as exc:
-            jobs.fail_job(job, f"could not list {listing.what}: {exc}")
-            return {"job": job_id, "dispatched": False}
-        if not listed.keys:
-            jobs.fail_job(job, f"the ERP lists no {listing.what}")
-            return {"job": job_id, "dispatched": False}
-        jobs.add_records(job, listed.keys)
-        jobs.fail_listed(job_id, listed.problems)
+    if listing is not None and job.total == 0 and not add_erp_listed_records(self, job, listing):
+        return {"job": job_id, "dispatched": False}
     if not jobs.has_unfinished(job_id):  # nothing left to do (e.g. every record was already final): close the job now
         jobs.start_running(job_id)
         db.session.commit()
@@ -74,6 +62,25 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
         raise retry_dispatch(self, f"could not send its records to the workers ({type(exc).__name__})",
                              backoff_seconds(self.request.retries), exc) from None
     return {"job": job_id, "dispatched": True, "records": sent.sent}
+
+
+def add_erp_listed_records(task: Task, job: Job, listing: Listing) -> bool:
+    """Make the records of the keys the ERP lists for the job; False when that failed the job instead
+    (an answer unusable, or listing nothing). A transient failure retries the dispatch."""
+    try:
+        listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
+                              current_app.config["MAX_JOB_RECORDS"])
+    except TransientError as exc:
+        raise retry_dispatch(task, exc.reason, backoff_seconds(task.request.retries, exc.retry_after)) from None
+    except (PermanentError, ListingUnusable) as exc:
+        jobs.fail_job(job, f"could not list {listing.what}: {exc}")
+        return False
+    if not listed.keys:
+        jobs.fail_job(job, f"the ERP lists no {listing.what}")
+        return False
+    jobs.add_records(job, listed.keys)
+    jobs.fail_listed(job.id, listed.problems)
+    return True
 
 
 def retry_dispatch(task: Task, reason: str, countdown: float, exc: Exception | None = None) -> Retry:
