@@ -55,16 +55,7 @@ from devtools.waiting import wait_for  # noqa: E402
 from devtools.workers import WorkerSet  # noqa: E402
 from scripts.make_date_range_report import write_report  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import (  # noqa: E402
-    ACTIVE_JOB_STATUSES,
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStatus,
-    RecordState,
-    TaskRun,
-    utcnow,
-)
+from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow  # noqa: E402
 from webapp.sandbox import data as erp_data  # noqa: E402
 
 T = TypeVar("T")
@@ -909,7 +900,7 @@ def bom_effects() -> Check:
 
 def sales_order_effects() -> Check:
     """Every sales order equals its lines; each (settlement, state) holds every confirmed transaction once."""
-    from tasks.ledger_checks import invariant_problems
+    from webapp.reconciliation.ledger.checks import invariant_problems
 
     problems = invariant_problems()
     return Check("the ERP's sales orders hold each confirmed transaction once", len(problems), problems[:5])

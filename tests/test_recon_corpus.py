@@ -6,18 +6,7 @@ import io
 import pytest
 
 from tests.recon_corpus.builders import DR_HEADER, dr_row, v2_row, v2_summary
-from tests.recon_corpus.cases import (
-    CASES,
-    GOOD,
-    ORDERS,
-    RANDOM,
-    UTF16_TEXT,
-    XLSX,
-    Case,
-    dr,
-    replace_cell,
-    v2,
-)
+from tests.recon_corpus.cases import CASES, GOOD, ORDERS, RANDOM, UTF16_TEXT, XLSX, Case, dr, replace_cell, v2
 from webapp.reconciliation.reader.read import summarize
 
 

@@ -3,15 +3,7 @@
 import io
 from datetime import date
 
-from tests.recon_corpus.builders import (
-    CORPUS,
-    V2_HEADER,
-    content_hash,
-    orders_file,
-    tsv,
-    v2_row,
-    v2_summary,
-)
+from tests.recon_corpus.builders import CORPUS, V2_HEADER, content_hash, orders_file, tsv, v2_row, v2_summary
 from webapp.reconciliation.reader.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
 from webapp.reconciliation.reader.read import preview, summarize
 

@@ -7,13 +7,7 @@ from typing import BinaryIO
 from webapp.reconciliation.reader.aggregate import Aggregator
 from webapp.reconciliation.reader.date_range import read_date_range
 from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect
-from webapp.reconciliation.reader.model import (
-    DATE_RANGE,
-    ORDERS,
-    SETTLEMENT_V2,
-    ReportError,
-    ReportSummary,
-)
+from webapp.reconciliation.reader.model import DATE_RANGE, ORDERS, SETTLEMENT_V2, ReportError, ReportSummary
 from webapp.reconciliation.reader.orders import read_orders
 from webapp.reconciliation.reader.reading import Context, Progress
 from webapp.reconciliation.reader.settlement_v2 import read_settlement
