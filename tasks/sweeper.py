@@ -11,7 +11,6 @@ Waiting that long is only needed when nothing says where the work went: the step
 that stopped sending heartbeats are sent again at once (tasks.orphans).
 """
 
-import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, OutboxMessage, TaskRun, utcnow
-from webapp.monitoring.queues import list_keys
+from webapp.monitoring.queues import list_keys, task_ids
 from webapp.redis_clients import shared_redis
 
 
@@ -127,13 +126,7 @@ def sweep_lock(hold_seconds: float = 120.0) -> Iterator[bool]:
 
 def message_record_id(raw: bytes | dict) -> int | None:  # type: ignore[type-arg]
     """The record id a task message carries in its kwargs, or None (another task, or unreadable)."""
-    try:
-        message = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
-        _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-        record_id = kwargs.get("record_id")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return record_id if isinstance(record_id, int) else None
+    return task_ids(raw)[1]
 
 
 def records_in_broker() -> set[int] | None:

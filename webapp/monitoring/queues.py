@@ -5,6 +5,7 @@ LPUSH, workers BRPOP, so the oldest message waits at the right end (LINDEX -1). 
 header, stamped by tasks.publish_stamp in every process that publishes, gives its age.
 """
 
+import base64
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -82,3 +83,19 @@ def note_oldest(stat: QueueStat, raw: bytes | None, now: float) -> None:
         stat.oldest_sent_at = from_epoch(sent_at)
         stat.oldest_age_seconds = max(0.0, now - sent_at)
         stat.oldest_task = headers.get("task")
+
+
+def task_ids(message: bytes | str | Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """The job and record ids a task message carries in its keyword arguments, (None, None) if unreadable.
+
+    Kombu's body is base64 of JSON ``[args, kwargs, embed]``; every task of a job takes ``job_id``,
+    every step of a record ``record_id``, by keyword.
+    """
+    try:
+        envelope = json.loads(message) if isinstance(message, (bytes, str)) else message
+        _, kwargs, _ = json.loads(base64.b64decode(envelope["body"]))
+        job_id, record_id = kwargs.get("job_id"), kwargs.get("record_id")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, None
+    return (job_id if isinstance(job_id, int) else None), (record_id if isinstance(record_id, int) else None)
+
