@@ -195,7 +195,7 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     from webapp.models import SettlementState
     from webapp.reconciliation.ledger import comparison, store
     from webapp.reconciliation.previews import reader_figures
-    from webapp.reconciliation.reader.read import summarize
+    from webapp.reconciliation.reader.read import summarize_report
 
     content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
                       + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",
@@ -209,7 +209,7 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
         db.session.add(upload_row)
         db.session.flush()
         with store.staging(upload_row.id) as stage:
-            summary = summarize(io.BytesIO(content), transactions=stage)
+            summary = summarize_report(io.BytesIO(content), transactions=stage)
         assert summary.ok, summary.errors
         for (settlement_id, state), order in summary.state_orders.items():
             db.session.add(SettlementState(settlement_id=settlement_id, state=state))  # known: looked up in SQL
