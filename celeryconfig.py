@@ -14,7 +14,9 @@ broker_url = redis_url
 broker_transport = "tasks.broker_transport:Transport"  # Redis, with one client per channel (see there)
 result_backend = redis_url  # chords need the Redis result backend (no chord_unlock polling)
 # CELERY_EXTRA_IMPORTS adds task modules (comma-separated), e.g. the fault-injection tasks of the tests.
-imports = ("tasks.workflows", "tasks.heartbeat", "tasks.schedules") + tuple(m.strip() for m in os.environ.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip())
+imports = ("tasks.workflows", "tasks.heartbeat", "tasks.schedules") + tuple(
+    m.strip() for m in os.environ.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()
+)
 timezone = "UTC"
 enable_utc = True
 

@@ -51,8 +51,19 @@ def start_private_redis(port: int | None = None, workdir: str | None = None, tim
     port = port or free_port()
     workdir = workdir or os.getcwd()
     args = [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", workdir, "--maxmemory-policy", "noeviction",
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+        "--maxmemory-policy",
+        "noeviction",
     ]
     # Its own session: a terminal Ctrl-C reaches the processes using it first; we stop it last.
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)

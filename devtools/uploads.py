@@ -20,10 +20,12 @@ class MultipartFile:
 
     def __init__(self, fields: dict[str, str], name: str, path: Path) -> None:
         self.boundary = uuid.uuid4().hex
-        head = "".join(f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n{value}\r\n"
-                       for key, value in fields.items())
-        head += (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{path.name}\"\r\n"
-                 "Content-Type: text/csv\r\n\r\n")
+        head = "".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n' for key, value in fields.items()
+        )
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{path.name}"\r\nContent-Type: text/csv\r\n\r\n'
+        )
         self.parts = [head.encode(), path, f"\r\n--{self.boundary}--\r\n".encode()]
         self.size = len(self.parts[0]) + path.stat().st_size + len(self.parts[2])
         self.chunks = self.stream()
@@ -53,8 +55,9 @@ def post_upload(session: requests.Session, base: str, path: Path, timeout: float
     """POST ``path`` through the dashboard's reconciliation form (CSRF token included), streamed from disk."""
     token = csrf_token(session.get(f"{base}/", timeout=30).text)
     body = MultipartFile({"csrf_token": token}, "file", path)
-    return session.post(f"{base}/jobs/reconciliation", data=body, headers={"Content-Type": body.content_type},
-                        allow_redirects=False, timeout=timeout)
+    return session.post(
+        f"{base}/jobs/reconciliation", data=body, headers={"Content-Type": body.content_type}, allow_redirects=False, timeout=timeout
+    )
 
 
 def confirm(session: requests.Session, base: str, job_id: int) -> requests.Response:

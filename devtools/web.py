@@ -27,8 +27,22 @@ def gunicorn(env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[tuple
     """``gunicorn wsgi:app`` with the Procfile's web settings on a free port, started in ``cwd``
     (another directory than the project's needs PYTHONPATH in ``env``); yields (base URL, process)."""
     port = free_port()
-    args = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
-            "--worker-class", "gthread", "--threads", "8", "--workers", "1"]
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "wsgi:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "-",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--workers",
+        "1",
+    ]
     with open(log, "wb") as out:
         process = subprocess.Popen(args, cwd=cwd, env=dict(env, PORT=str(port)), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -53,8 +67,9 @@ def logged_in(base: str, username: str, password: str) -> requests.Session:
     """A session logged in through the login form and its CSRF token."""
     session = requests.Session()
     token = csrf_token(session.get(f"{base}/login", timeout=30).text)
-    response = session.post(f"{base}/login", data={"username": username, "password": password, "csrf_token": token},
-                            allow_redirects=False, timeout=30)
+    response = session.post(
+        f"{base}/login", data={"username": username, "password": password, "csrf_token": token}, allow_redirects=False, timeout=30
+    )
     if response.status_code != 302:
         raise AssertionError(f"login answered {response.status_code}")
     return session

@@ -28,8 +28,26 @@ class WorkerSet:
         self.counter += 1
         node = f"{name}{self.counter}-{os.getpid()}@localhost"
         log = open(self.log_dir / f"{name}{self.counter}.log", "wb")
-        args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
-                "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", node, "--without-gossip", "--without-mingle"]
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wsgi:celery_app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            queues,
+            "-P",
+            pool,
+            "-c",
+            str(concurrency),
+            "-n",
+            node,
+            "--without-gossip",
+            "--without-mingle",
+        ]
         self.processes[node] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.layouts[node] = (name, queues, pool, concurrency)
         return node
@@ -52,8 +70,18 @@ class WorkerSet:
         self.counter += 1
         name = f"beat{self.counter}"
         log = open(self.log_dir / f"{name}.log", "wb")
-        args = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "beat", "--loglevel", "INFO",
-                "--schedule", str(self.log_dir / f"{name}-schedule")]
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wsgi:celery_app",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.log_dir / f"{name}-schedule"),
+        ]
         self.processes[name] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return name
 
@@ -89,7 +117,7 @@ class WorkerSet:
 
     def stop_all(self) -> None:
         """Warm-stop every worker this set started; kill those that do not stop in time."""
-        for node, proc in list(self.processes.items()):
+        for proc in list(self.processes.values()):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for node, proc in list(self.processes.items()):

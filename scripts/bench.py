@@ -51,9 +51,11 @@ def machine() -> str:
     """Cores, memory and Python of this machine, for the table's heading."""
     import psutil
 
-    return (f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-            f"Python {platform.python_version()}, database "
-            f"{'from BENCH_DATABASE_URL' if os.environ.get('BENCH_DATABASE_URL') else 'SQLite'}")
+    return (
+        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}, database "
+        f"{'from BENCH_DATABASE_URL' if os.environ.get('BENCH_DATABASE_URL') else 'SQLite'}"
+    )
 
 
 def main() -> int:

@@ -116,8 +116,9 @@ def celeriac_small_behind_big(bench: BenchEnv) -> tuple[float, Footprint, int]:
     small_seconds = time.perf_counter() - start
     if status != "succeeded":
         raise RuntimeError(f"the small job ended {status}")
-    wait_for(lambda: done_records(bench, big) >= WATCH_RECORDS, timeout=1800, interval=0.05,
-             message=f"{WATCH_RECORDS} records of the big job")
+    wait_for(
+        lambda: done_records(bench, big) >= WATCH_RECORDS, timeout=1800, interval=0.05, message=f"{WATCH_RECORDS} records of the big job"
+    )
     footprint.stop.set()
     sampler.join()
     did = done_records(bench, big)
@@ -147,8 +148,9 @@ def plain_small_behind_big(bench: BenchEnv) -> tuple[float | None, float, Footpr
     fetch, make, body = (celery.signature(name) for name in ("bench.plain_fetch", "bench.plain_make", "bench.plain_finalize"))
 
     def canvas(count: int, first: int):  # type: ignore[no-untyped-def]
-        header = group(chain(fetch.clone(args=(first + i,)).set(queue="fetch", immutable=True), make.clone().set(queue="db"))
-                       for i in range(count))
+        header = group(
+            chain(fetch.clone(args=(first + i,)).set(queue="fetch", immutable=True), make.clone().set(queue="db")) for i in range(count)
+        )
         return chord(header, body.clone().set(queue="db"))
 
     bench.purge_queues()
@@ -185,19 +187,32 @@ def fairness(repeat: int) -> list[Row]:
     plain = f"{plain_seconds:.1f} s" if plain_seconds is not None else f"> {PLAIN_SMALL_TIMEOUT:.0f} s"
     mib = 2**20
     return [
-        (f"plain Celery: {SMALL_RECORDS}-chain chord published after a {BIG_RECORDS:,}-chain chord (baseline, 1 run)",
-         plain, "", f"the big chord took {published:.1f} s to publish; broker peak {plain_print.messages:,} messages, "
-                    f"{plain_print.used_memory / mib:,.1f} MiB"),
-        (f"Celeriac: {SMALL_RECORDS}-record PO job launched while a {BIG_RECORDS:,}-record PO job runs",
-         f"{small_seconds:.2f} s", "", f"goal ≤ 10 s ({verdict(small_seconds <= 10)}); runs "
-                                        + ", ".join(f"{run[0]:.2f}" for run in runs) + " s"),
-        (f"Celeriac broker peak, {BIG_RECORDS:,}-record job (first {min(run[2] for run in runs):,}+ records) "
-         f"against {FOOTPRINT_SMALL:,}-record job: messages",
-         f"{big_messages:,} / {small_messages:,}", f"{big_messages / max(1, small_messages):.2f}×",
-         f"goal ≤ 1.5× ({verdict(big_messages <= 1.5 * max(1, small_messages))})"),
-        (f"Celeriac Redis used_memory peak, {BIG_RECORDS:,}-record job against {FOOTPRINT_SMALL:,}-record job",
-         f"{big_memory / mib:,.1f} / {small_memory / mib:,.1f} MiB", f"{big_memory / small_memory:.2f}×",
-         f"goal ≤ 1.5× ({verdict(big_memory <= 1.5 * small_memory)}); idle {runs[0][1].idle_memory / mib:,.1f} MiB"),
+        (
+            f"plain Celery: {SMALL_RECORDS}-chain chord published after a {BIG_RECORDS:,}-chain chord (baseline, 1 run)",
+            plain,
+            "",
+            f"the big chord took {published:.1f} s to publish; broker peak {plain_print.messages:,} messages, "
+            f"{plain_print.used_memory / mib:,.1f} MiB",
+        ),
+        (
+            f"Celeriac: {SMALL_RECORDS}-record PO job launched while a {BIG_RECORDS:,}-record PO job runs",
+            f"{small_seconds:.2f} s",
+            "",
+            f"goal ≤ 10 s ({verdict(small_seconds <= 10)}); runs " + ", ".join(f"{run[0]:.2f}" for run in runs) + " s",
+        ),
+        (
+            f"Celeriac broker peak, {BIG_RECORDS:,}-record job (first {min(run[2] for run in runs):,}+ records) "
+            f"against {FOOTPRINT_SMALL:,}-record job: messages",
+            f"{big_messages:,} / {small_messages:,}",
+            f"{big_messages / max(1, small_messages):.2f}×",
+            f"goal ≤ 1.5× ({verdict(big_messages <= 1.5 * max(1, small_messages))})",
+        ),
+        (
+            f"Celeriac Redis used_memory peak, {BIG_RECORDS:,}-record job against {FOOTPRINT_SMALL:,}-record job",
+            f"{big_memory / mib:,.1f} / {small_memory / mib:,.1f} MiB",
+            f"{big_memory / small_memory:.2f}×",
+            f"goal ≤ 1.5× ({verdict(big_memory <= 1.5 * small_memory)}); idle {runs[0][1].idle_memory / mib:,.1f} MiB",
+        ),
     ]
 
 
@@ -211,8 +226,7 @@ def run_recovery(bench: BenchEnv, kill: bool) -> tuple[float, float | None]:
     job_id = launch(bench, po_keys(RECOVERY_RECORDS))
     killed_at = None
     if kill:
-        wait_for(lambda: done_records(bench, job_id) >= RECOVERY_RECORDS // 3, timeout=600, interval=0.05,
-                 message="a third of the job")
+        wait_for(lambda: done_records(bench, job_id) >= RECOVERY_RECORDS // 3, timeout=600, interval=0.05, message="a third of the job")
         bench.workers.kill(db_node)
         killed_at = time.perf_counter()
         bench.nodes.remove(db_node)
@@ -238,11 +252,17 @@ def recovery(repeat: int) -> list[Row]:
     after_kill = statistics.median(run[1] for run in kill_runs)
     with_kill = statistics.median(run[0] for run in kill_runs)
     return [
-        (f"PO job, {RECOVERY_RECORDS} records, {RECOVERY_LATENCY_MS} ms per ERP call, no crash (baseline)",
-         f"{whole:.1f} s", "1.00×", ""),
-        ("same job, `worker` process group SIGKILLed a third of the way, replaced at once",
-         f"{with_kill:.1f} s", f"{with_kill / whole:.2f}×", f"{with_kill - whole:+.1f} s for the crash"),
-        ("from the SIGKILL to every record done (default settings: heartbeats every 10 s, dead after 3, sweep every 10 s)",
-         f"{after_kill:.1f} s", "", f"goal ≤ 60 s ({verdict(after_kill <= 60)}); runs "
-                                    + ", ".join(f"{run[1]:.1f}" for run in kill_runs) + " s"),
+        (f"PO job, {RECOVERY_RECORDS} records, {RECOVERY_LATENCY_MS} ms per ERP call, no crash (baseline)", f"{whole:.1f} s", "1.00×", ""),
+        (
+            "same job, `worker` process group SIGKILLed a third of the way, replaced at once",
+            f"{with_kill:.1f} s",
+            f"{with_kill / whole:.2f}×",
+            f"{with_kill - whole:+.1f} s for the crash",
+        ),
+        (
+            "from the SIGKILL to every record done (default settings: heartbeats every 10 s, dead after 3, sweep every 10 s)",
+            f"{after_kill:.1f} s",
+            "",
+            f"goal ≤ 60 s ({verdict(after_kill <= 60)}); runs " + ", ".join(f"{run[1]:.1f}" for run in kill_runs) + " s",
+        ),
     ]

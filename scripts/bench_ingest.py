@@ -68,8 +68,14 @@ def bare_csv_read(path: Path) -> float:
 
 def reader_run(path: Path) -> tuple[float, int, int]:
     """(seconds, rows, peak RSS in KiB) of the reconciliation reader in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", READ_SNIPPET, str(path)], cwd=ROOT, capture_output=True, text=True,
-                         check=True, env=dict(os.environ, SECRET_KEY="bench"))
+    out = subprocess.run(
+        [sys.executable, "-c", READ_SNIPPET, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, SECRET_KEY="bench"),
+    )
     seconds, rows, peak = out.stdout.split()
     return float(seconds), int(rows), int(peak)
 
@@ -120,8 +126,7 @@ def end_to_end(path: Path) -> EndToEnd:
                 if response.status_code != 302:
                     raise RuntimeError(f"the upload answered {response.status_code}: {response.text[:300]}")
                 job_id = int(response.headers["Location"].rsplit("/", 1)[-1])
-                wait_for(lambda: job_status(bench, job_id) == "awaiting_confirmation", timeout=1800, interval=0.2,
-                         message="the preview")
+                wait_for(lambda: job_status(bench, job_id) == "awaiting_confirmation", timeout=1800, interval=0.2, message="the preview")
                 previewed = time.perf_counter() - start
                 confirmed = time.perf_counter()
                 if confirm(session, base, job_id).status_code != 302:
@@ -180,16 +185,32 @@ def ingest(repeat: int) -> list[Row]:
     web_growth = (run.web_peak - run.web_idle) / 1e6
     return [
         (f"bare csv.reader over a {ROWS:,}-row Date Range report, {size_mb:.0f} MB (baseline)", f"{bare:.2f} s", "1.00×", ""),
-        ("reconciliation reader (detect, decode, cents, states, totals)", f"{reader:.2f} s", f"{reader / bare:.2f}×",
-         f"peak {reader_peak:.0f} MB; goal ≤ 3.00× ({verdict(reader / bare <= 3)})"),
+        (
+            "reconciliation reader (detect, decode, cents, states, totals)",
+            f"{reader:.2f} s",
+            f"{reader / bare:.2f}×",
+            f"peak {reader_peak:.0f} MB; goal ≤ 3.00× ({verdict(reader / bare <= 3)})",
+        ),
         ("plain copy of the file (shutil.copyfile to a temp dir)", f"{run.copy:.2f} s", f"{run.copy / bare:.2f}×", ""),
-        ("upload request: POST of the form to gunicorn, file saved, job committed", f"{run.upload:.2f} s",
-         f"{run.upload / bare:.2f}×", f"{run.upload / run.copy:.1f}× the plain copy; web peak {run.web_peak / 1e6:.0f} MB, "
-         f"+{web_growth:.0f} MB over idle; goal +< 100 MB ({verdict(web_growth < 100)})"),
-        ("end to end: POST → worker reads → preview ready", f"{run.previewed:.2f} s", f"{run.previewed / bare:.2f}×",
-         f"worker peak {run.worker_peak / 1e6:.0f} MB; goals ≤ 3.00× ({verdict(run.previewed / bare <= 3)}), "
-         f"< 300 MB ({verdict(run.worker_peak < 300e6)})"),
+        (
+            "upload request: POST of the form to gunicorn, file saved, job committed",
+            f"{run.upload:.2f} s",
+            f"{run.upload / bare:.2f}×",
+            f"{run.upload / run.copy:.1f}× the plain copy; web peak {run.web_peak / 1e6:.0f} MB, "
+            f"+{web_growth:.0f} MB over idle; goal +< 100 MB ({verdict(web_growth < 100)})",
+        ),
+        (
+            "end to end: POST → worker reads → preview ready",
+            f"{run.previewed:.2f} s",
+            f"{run.previewed / bare:.2f}×",
+            f"worker peak {run.worker_peak / 1e6:.0f} MB; goals ≤ 3.00× ({verdict(run.previewed / bare <= 3)}), "
+            f"< 300 MB ({verdict(run.worker_peak < 300e6)})",
+        ),
         (f"POST confirm → {run.orders} sales orders written, job succeeded", f"{run.written:.2f} s", "", ""),
-        ("end to end: upload + preview + confirmed (without the operator's pause)", f"{run.previewed + run.written:.2f} s",
-         f"{(run.previewed + run.written) / bare:.2f}×", f"goal ≤ 3.00× ({verdict((run.previewed + run.written) / bare <= 3)})"),
+        (
+            "end to end: upload + preview + confirmed (without the operator's pause)",
+            f"{run.previewed + run.written:.2f} s",
+            f"{(run.previewed + run.written) / bare:.2f}×",
+            f"goal ≤ 3.00× ({verdict((run.previewed + run.written) / bare <= 3)})",
+        ),
     ]

@@ -43,8 +43,14 @@ def run_io_ceiling(bench: BenchEnv, keys: list[str]) -> float:
     celery = bench.app.extensions["celery"]
     fetch, make = celery.signature("bench.plain_erp_fetch"), celery.signature("bench.plain_make")
     erp = bench.env["ERP_API_URL"]
-    chains = [[fetch.clone(args=(f"{erp}/boms/{key}",)).set(queue="fetch", immutable=True),
-               make.clone().set(queue="db"), make.clone().set(queue="db")] for key in keys]
+    chains = [
+        [
+            fetch.clone(args=(f"{erp}/boms/{key}",)).set(queue="fetch", immutable=True),
+            make.clone().set(queue="db"),
+            make.clone().set(queue="db"),
+        ]
+        for key in keys
+    ]
     return run_plain_chord(bench, chains)
 
 
@@ -81,10 +87,18 @@ def orchestration_overhead(repeat: int) -> list[Row]:
         plain, celeriac = statistics.median(plain_runs), statistics.median(celeriac_runs)
     ratio = plain / celeriac
     return [
-        (f"plain Celery canvas, {OVERHEAD_RECORDS:,} chains of 2 no-op tasks (baseline)",
-         f"{OVERHEAD_RECORDS / plain:,.0f} rec/s", "1.00×", f"{plain:.2f} s"),
-        (f"Celeriac PO job, {OVERHEAD_RECORDS:,} records, no-I/O bodies",
-         f"{OVERHEAD_RECORDS / celeriac:,.0f} rec/s", f"{ratio:.2f}×", f"{celeriac:.2f} s; goal ≥ 0.80× ({verdict(ratio >= 0.8)})"),
+        (
+            f"plain Celery canvas, {OVERHEAD_RECORDS:,} chains of 2 no-op tasks (baseline)",
+            f"{OVERHEAD_RECORDS / plain:,.0f} rec/s",
+            "1.00×",
+            f"{plain:.2f} s",
+        ),
+        (
+            f"Celeriac PO job, {OVERHEAD_RECORDS:,} records, no-I/O bodies",
+            f"{OVERHEAD_RECORDS / celeriac:,.0f} rec/s",
+            f"{ratio:.2f}×",
+            f"{celeriac:.2f} s; goal ≥ 0.80× ({verdict(ratio >= 0.8)})",
+        ),
     ]
 
 
@@ -105,11 +119,22 @@ def io_throughput(repeat: int) -> list[Row]:
         ceiling, celeriac = statistics.median(ceiling_runs), statistics.median(celeriac_runs)
     ratio = prefork / celeriac
     return [
-        (f"BOM job, {IO_PRODUCTS:,} products, {IO_LATENCY_MS} ms per ERP call, prefork pool of 2 (baseline)",
-         f"{IO_PRODUCTS / prefork:,.1f} rec/s", "1.00×", f"{prefork:.2f} s"),
-        ("same job on Celeriac's workers (prefork 2 for SQL, 32 threads for the ERP)",
-         f"{IO_PRODUCTS / celeriac:,.1f} rec/s", f"{ratio:.2f}×", f"{celeriac:.2f} s; goal ≥ 10× ({verdict(ratio >= 10)})"),
-        ("ceiling: plain Celery chains of the same shape on those workers (the GET, then 2 no-op tasks)",
-         f"{IO_PRODUCTS / ceiling:,.1f} rec/s", f"{prefork / ceiling:.2f}×", f"{ceiling:.2f} s; the most this canvas shape reaches here"),
+        (
+            f"BOM job, {IO_PRODUCTS:,} products, {IO_LATENCY_MS} ms per ERP call, prefork pool of 2 (baseline)",
+            f"{IO_PRODUCTS / prefork:,.1f} rec/s",
+            "1.00×",
+            f"{prefork:.2f} s",
+        ),
+        (
+            "same job on Celeriac's workers (prefork 2 for SQL, 32 threads for the ERP)",
+            f"{IO_PRODUCTS / celeriac:,.1f} rec/s",
+            f"{ratio:.2f}×",
+            f"{celeriac:.2f} s; goal ≥ 10× ({verdict(ratio >= 10)})",
+        ),
+        (
+            "ceiling: plain Celery chains of the same shape on those workers (the GET, then 2 no-op tasks)",
+            f"{IO_PRODUCTS / ceiling:,.1f} rec/s",
+            f"{prefork / ceiling:.2f}×",
+            f"{ceiling:.2f} s; the most this canvas shape reaches here",
+        ),
     ]
-

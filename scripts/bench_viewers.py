@@ -73,8 +73,9 @@ class Viewer(threading.Thread):
     def log_in(self) -> None:
         """Log in through the form, CSRF token and all."""
         token = csrf_token(self.session.get(f"{self.base}/login", timeout=10).text)
-        response = self.session.post(f"{self.base}/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token},
-                                     allow_redirects=False, timeout=10)
+        response = self.session.post(
+            f"{self.base}/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token}, allow_redirects=False, timeout=10
+        )
         if response.status_code != 302:
             raise RuntimeError(f"a viewer could not log in ({response.status_code})")
 
@@ -91,8 +92,10 @@ class Viewer(threading.Thread):
         # The same User-Agent as at login, as a browser sends: Flask-Login's session protection
         # would otherwise mark the session not fresh at every poll and re-sign its cookie.
         agent = self.session.headers["User-Agent"]
-        request = (f"GET /jobs/{self.job_id}/live HTTP/1.1\r\nHost: {address.netloc}\r\nUser-Agent: {agent}\r\n"
-                   f"HX-Request: true\r\nCookie: {cookie}\r\n\r\n").encode()
+        request = (
+            f"GET /jobs/{self.job_id}/live HTTP/1.1\r\nHost: {address.netloc}\r\nUser-Agent: {agent}\r\n"
+            f"HX-Request: true\r\nCookie: {cookie}\r\n\r\n"
+        ).encode()
         connection = None
         while not self.stop.is_set():
             started = time.monotonic()
@@ -141,8 +144,9 @@ def read_response(connection: socket.socket) -> int:
     return int(head[9:12])
 
 
-def watch(base: str, jobs: "multiprocessing.Queue[int]", stop: threading.Event,
-          results: "multiprocessing.Queue[tuple[list[float], list[str]]]") -> None:
+def watch(
+    base: str, jobs: "multiprocessing.Queue[int]", stop: threading.Event, results: "multiprocessing.Queue[tuple[list[float], list[str]]]"
+) -> None:
     """In the viewers' process: log VIEWERS viewers in, put 0 on ``results`` once they are, then
     poll the job whose id comes on ``jobs`` until ``stop``; put (times, errors) on ``results``."""
     halt = threading.Event()
@@ -211,9 +215,17 @@ def viewers(repeat: int) -> list[Row]:
     p95 = percentile(times, 0.95)
     return [
         (f"{RECORDS:,}-product BOM job, nobody watching (baseline)", f"{RECORDS / alone_s:,.1f} rec/s", "1.00×", f"{alone_s:.1f} s"),
-        (f"same job, {VIEWERS} viewers polling the page every second", f"{RECORDS / watched_s:,.1f} rec/s",
-         f"{ratio:.2f}×", f"{watched_s:.1f} s; goal ≥ 0.90× ({verdict(ratio >= 0.9)})"),
-        ("fragment requests of the viewers", f"p95 {p95:.0f} ms", "",
-         f"p50 {statistics.median(times):.0f} ms; {len(times):,} requests, {len(errors)} errors; "
-         f"goals p95 ≤ 100 ms ({verdict(p95 <= 100)}), 0 errors ({verdict(not errors)})"),
+        (
+            f"same job, {VIEWERS} viewers polling the page every second",
+            f"{RECORDS / watched_s:,.1f} rec/s",
+            f"{ratio:.2f}×",
+            f"{watched_s:.1f} s; goal ≥ 0.90× ({verdict(ratio >= 0.9)})",
+        ),
+        (
+            "fragment requests of the viewers",
+            f"p95 {p95:.0f} ms",
+            "",
+            f"p50 {statistics.median(times):.0f} ms; {len(times):,} requests, {len(errors)} errors; "
+            f"goals p95 ≤ 100 ms ({verdict(p95 <= 100)}), 0 errors ({verdict(not errors)})",
+        ),
     ]

@@ -22,29 +22,66 @@ PREAMBLE = (
     "Definitions:",
     "Sales tax collected: Includes sales tax collected from buyers for product sales, shipping, and gift wrap.",
     "Selling fees: Includes variable closing fees and referral fees.",
-    "Other transaction fees: Includes shipping chargebacks, shipping holdbacks, per-item fees  and sales tax "
-    "collection fees.",
-    'Other: Includes non-order transaction amounts. For more details, see the "Type" and "Description" columns '
-    "for each order ID.",
+    "Other transaction fees: Includes shipping chargebacks, shipping holdbacks, per-item fees  and sales tax collection fees.",
+    'Other: Includes non-order transaction amounts. For more details, see the "Type" and "Description" columns for each order ID.',
 )
 HEADER = (
-    "date/time", "settlement id", "type", "order id", "sku", "description", "quantity", "marketplace",
-    "account type", "fulfillment", "order city", "order state", "order postal", "tax collection model",
-    "product sales", "product sales tax", "shipping credits", "shipping credits tax", "gift wrap credits",
-    "giftwrap credits tax", "Regulatory Fee", "Tax On Regulatory Fee", "promotional rebates",
-    "promotional rebates tax", "marketplace withheld tax", "selling fees", "fba fees", "other transaction fees",
-    "other", "total", "Transaction Status", "Transaction Release Date",
+    "date/time",
+    "settlement id",
+    "type",
+    "order id",
+    "sku",
+    "description",
+    "quantity",
+    "marketplace",
+    "account type",
+    "fulfillment",
+    "order city",
+    "order state",
+    "order postal",
+    "tax collection model",
+    "product sales",
+    "product sales tax",
+    "shipping credits",
+    "shipping credits tax",
+    "gift wrap credits",
+    "giftwrap credits tax",
+    "Regulatory Fee",
+    "Tax On Regulatory Fee",
+    "promotional rebates",
+    "promotional rebates tax",
+    "marketplace withheld tax",
+    "selling fees",
+    "fba fees",
+    "other transaction fees",
+    "other",
+    "total",
+    "Transaction Status",
+    "Transaction Release Date",
 )
 MONEY_START = HEADER.index("product sales")
 # (state, city, ZIP, weight, tax rate in basis points)
 PLACES = (
-    ("CA", "LOS ANGELES", "90012", 12, 950), ("TX", "AUSTIN", "78701", 9, 825), ("NY", "BROOKLYN", "11201", 7, 888),
-    ("FL", "MIAMI", "33101", 7, 700), ("WA", "BAINBRIDGE ISLAND", "98110-1523", 3, 1010),
-    ("IL", "CHICAGO", "60601", 4, 1025), ("PA", "PITTSBURGH", "15201", 4, 700), ("OH", "COLUMBUS", "43004", 4, 750),
-    ("GA", "ATLANTA", "30301", 3, 890), ("NC", "RALEIGH", "27601", 3, 725), ("MI", "DETROIT", "48201", 3, 600),
-    ("NJ", "NEWARK", "07102", 3, 663), ("VA", "RICHMOND", "23219", 3, 600), ("MA", "BOSTON", "02108", 2, 625),
-    ("AZ", "PHOENIX", "85001", 2, 860), ("CO", "DENVER", "80202", 2, 881), ("OR", "PORTLAND", "97201", 1, 0),
-    ("DC", "WASHINGTON", "20001", 1, 600), ("MT", "BILLINGS", "59101", 1, 0), ("NH", "CONCORD", "03301", 1, 0),
+    ("CA", "LOS ANGELES", "90012", 12, 950),
+    ("TX", "AUSTIN", "78701", 9, 825),
+    ("NY", "BROOKLYN", "11201", 7, 888),
+    ("FL", "MIAMI", "33101", 7, 700),
+    ("WA", "BAINBRIDGE ISLAND", "98110-1523", 3, 1010),
+    ("IL", "CHICAGO", "60601", 4, 1025),
+    ("PA", "PITTSBURGH", "15201", 4, 700),
+    ("OH", "COLUMBUS", "43004", 4, 750),
+    ("GA", "ATLANTA", "30301", 3, 890),
+    ("NC", "RALEIGH", "27601", 3, 725),
+    ("MI", "DETROIT", "48201", 3, 600),
+    ("NJ", "NEWARK", "07102", 3, 663),
+    ("VA", "RICHMOND", "23219", 3, 600),
+    ("MA", "BOSTON", "02108", 2, 625),
+    ("AZ", "PHOENIX", "85001", 2, 860),
+    ("CO", "DENVER", "80202", 2, 881),
+    ("OR", "PORTLAND", "97201", 1, 0),
+    ("DC", "WASHINGTON", "20001", 1, 600),
+    ("MT", "BILLINGS", "59101", 1, 0),
+    ("NH", "CONCORD", "03301", 1, 0),
 )
 ADJECTIVES = ("Paperless", "Heavy-Duty", "Compact", "Deluxe", "Classic", "Ultra", "Eco", "Pro")
 NOUNS = ("Drywall Joint Tape", "Cable Organizer", "Kitchen Scale", "Desk Lamp", "Hose Nozzle", "Tool Bag")
@@ -109,8 +146,7 @@ def order_cells(rng: random.Random, kind: str, item: tuple[str, str, int], place
         values = [-v for v in values]
         values[11] -= min(500, values[11] // 5)  # commission returned, less the refund administration fee
         values[12] = 0
-    texts = [sku, title, str(quantity), "amazon.com", "Standard Orders", "Amazon", city, state, postal,
-             "MarketplaceFacilitator"]
+    texts = [sku, title, str(quantity), "amazon.com", "Standard Orders", "Amazon", city, state, postal, "MarketplaceFacilitator"]
     return values, texts
 
 
@@ -148,8 +184,13 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         time_of_day = clock(second)
         settlement = "24702193891" if day < 14 else "24702193892"
         draw = rng.random()
-        kind = "Order" if items_left or draw < 0.88 else "Refund" if draw < 0.95 else (
-            "Service Fee" if draw < 0.985 else "Adjustment" if draw < 0.995 else "Transfer")
+        kind = (
+            "Order"
+            if items_left or draw < 0.88
+            else "Refund"
+            if draw < 0.95
+            else ("Service Fee" if draw < 0.985 else "Adjustment" if draw < 0.995 else "Transfer")
+        )
         if kind in ("Order", "Refund"):
             if not items_left:
                 order_id = f"{rng.randrange(111, 115)}-{rng.randrange(10**7):07d}-{rng.randrange(10**7):07d}"
@@ -164,8 +205,19 @@ def write_report(out: BinaryIO, rows: int = 1_000_000, seed: int = 1, batch: int
         row_order = order_id if kind in ("Order", "Refund") else ""
         total = sum(values)
         result.total += total
-        writer.writerow([days[day] + time_of_day, settlement, kind, row_order, *texts, *map(money, values),
-                         money(total), "Released", days[day + 7] + time_of_day])
+        writer.writerow(
+            [
+                days[day] + time_of_day,
+                settlement,
+                kind,
+                row_order,
+                *texts,
+                *map(money, values),
+                money(total),
+                "Released",
+                days[day + 7] + time_of_day,
+            ]
+        )
         if number % batch == batch - 1:
             result.bytes_written += flush(buffer, out)
     result.bytes_written += flush(buffer, out)

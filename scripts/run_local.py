@@ -149,11 +149,9 @@ def local_defaults(env: Mapping[str, str], port: int, sandbox_port: int | None, 
     if sandbox_port is not None:
         # The sandbox ERP runs in a process of its own (the Procfile's sandbox line), so its chaos
         # never holds a thread of the dashboard's; the workers are told where it listens.
-        defaults.update({
-            "SANDBOX_ENABLED": "1",
-            "SANDBOX_PORT": str(sandbox_port),
-            "ERP_API_URL": f"http://127.0.0.1:{sandbox_port}/sandbox/api",
-        })
+        defaults.update(
+            {"SANDBOX_ENABLED": "1", "SANDBOX_PORT": str(sandbox_port), "ERP_API_URL": f"http://127.0.0.1:{sandbox_port}/sandbox/api"}
+        )
     return {name: value for name, value in defaults.items() if not env.get(name)}
 
 

@@ -62,10 +62,20 @@ T = TypeVar("T")
 
 # The tests' short timeouts, so Redis' redelivery and the sweeper both act within the run.
 WORKER_SETTINGS = {
-    "ERP_TIMEOUT": "1", "FETCH_BACKOFF_BASE": "0.05", "FETCH_BACKOFF_MAX": "0.5", "FETCH_MAX_RETRIES": "10",
-    "BROKER_VISIBILITY_TIMEOUT": "20", "TASK_TIME_LIMIT": "15", "TASK_SOFT_TIME_LIMIT": "12",
-    "STUCK_AFTER_SECONDS": "30", "DB_BACKOFF_MAX": "2", "DB_RETRY_MAX": "60", "SWEEP_SECONDS": "3",
-    "OUTBOX_RELAY_SECONDS": "1", "HEARTBEAT_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+    "ERP_TIMEOUT": "1",
+    "FETCH_BACKOFF_BASE": "0.05",
+    "FETCH_BACKOFF_MAX": "0.5",
+    "FETCH_MAX_RETRIES": "10",
+    "BROKER_VISIBILITY_TIMEOUT": "20",
+    "TASK_TIME_LIMIT": "15",
+    "TASK_SOFT_TIME_LIMIT": "12",
+    "STUCK_AFTER_SECONDS": "30",
+    "DB_BACKOFF_MAX": "2",
+    "DB_RETRY_MAX": "60",
+    "SWEEP_SECONDS": "3",
+    "OUTBOX_RELAY_SECONDS": "1",
+    "HEARTBEAT_SECONDS": "2",
+    "PYTHONUNBUFFERED": "1",
 }
 STUCK_AFTER = int(WORKER_SETTINGS["STUCK_AFTER_SECONDS"])
 VISIBILITY = int(WORKER_SETTINGS["BROKER_VISIBILITY_TIMEOUT"])
@@ -105,27 +115,37 @@ def say(text: str) -> None:
 
 def worker_env(database_url: str, redis_url: str, erp_port: int, uploads: Path) -> dict[str, str]:
     """Environment of the worker and beat processes: the private servers and the short timeouts."""
-    return dict(os.environ, SECRET_KEY="soak", DATABASE_URL=database_url, REDIS_URL=redis_url,
-                ERP_API_URL=f"http://127.0.0.1:{erp_port}/sandbox/api", UPLOAD_FOLDER=str(uploads), **WORKER_SETTINGS)
+    return dict(
+        os.environ,
+        SECRET_KEY="soak",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        ERP_API_URL=f"http://127.0.0.1:{erp_port}/sandbox/api",
+        UPLOAD_FOLDER=str(uploads),
+        **WORKER_SETTINGS,
+    )
 
 
 def make_app(env: dict[str, str]) -> Flask:
     """The soak's own app: it launches and confirms jobs, sets the sandbox's chaos and reads the ledger."""
     from webapp.app import create_app
 
-    return create_app({
-        "SECRET_KEY": env["SECRET_KEY"], "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],
-        "ERP_API_URL": env["ERP_API_URL"], "UPLOAD_FOLDER": env["UPLOAD_FOLDER"],
-    })
+    return create_app(
+        {
+            "SECRET_KEY": env["SECRET_KEY"],
+            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+            "REDIS_URL": env["REDIS_URL"],
+            "ERP_API_URL": env["ERP_API_URL"],
+            "UPLOAD_FOLDER": env["UPLOAD_FOLDER"],
+        }
+    )
 
 
 def make_sandbox_app(env: dict[str, str]) -> Flask:
     """The sandbox ERP the workers call, as its own process runs it (here served in a thread)."""
     from webapp.sandbox.app import create_sandbox_app
 
-    return create_sandbox_app({
-        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SANDBOX_ENABLED": True, "SANDBOX_TIMEOUT_SLEEP": 2,
-    })
+    return create_sandbox_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SANDBOX_ENABLED": True, "SANDBOX_TIMEOUT_SLEEP": 2})
 
 
 @dataclass
@@ -173,14 +193,18 @@ class Services:
                 process = self.workers.processes[node]
                 if process.poll() is not None:
                     log = self.workers.log_dir / f"{node.split('-')[0]}.log"
-                    reason = next((line.strip() for line in log.read_text(errors="replace").splitlines()
-                                   if "Unrecoverable error" in line), f"exit code {process.returncode}")
+                    reason = next(
+                        (line.strip() for line in log.read_text(errors="replace").splitlines() if "Unrecoverable error" in line),
+                        f"exit code {process.returncode}",
+                    )
                     self.crashes.append(f"{node}: {reason}")
                     del self.nodes[node], self.workers.processes[node]
                     self.start_worker(kind)
                 elif self.stalled(node, kind):
-                    self.stalls.append(f"{node}: took no task for {STALL_SECONDS} s with messages waiting "
-                                       f"(its threads' stacks are at the end of {node.split('-')[0]}.log)")
+                    self.stalls.append(
+                        f"{node}: took no task for {STALL_SECONDS} s with messages waiting "
+                        f"(its threads' stacks are at the end of {node.split('-')[0]}.log)"
+                    )
                     dump_stacks(process.pid, self.workers.log_dir / f"{node.split('-')[0]}.log")
                     del self.nodes[node]
                     self.workers.kill(node)
@@ -453,9 +477,12 @@ class FlowLoad:
 
     def small_slot_free(self) -> bool:
         """True when fewer than SMALL_AT_ONCE small jobs are running (False while PostgreSQL does not answer)."""
-        running = guarded(self.app, lambda: db.session.execute(
-            db.select(db.func.count()).select_from(Job).where(Job.id.in_(self.small), Job.finished_at.is_(None))
-        ).scalar_one())
+        running = guarded(
+            self.app,
+            lambda: db.session.execute(
+                db.select(db.func.count()).select_from(Job).where(Job.id.in_(self.small), Job.finished_at.is_(None))
+            ).scalar_one(),
+        )
         return running is not None and running < SMALL_AT_ONCE
 
     def launch_large(self) -> None:
@@ -499,18 +526,24 @@ class FlowLoad:
     def running_bom_jobs(self) -> list[tuple[int, int]]:
         """(job, records with their product written and their components not) of the launcher's running BOM jobs
         (not the small jobs, whose waits are measured, nor the large one, cancelled at the end of the load)."""
-        partly = db.func.count(JobRecord.id).filter(JobRecord.erp_ref.is_not(None),
-                                                    JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+        partly = db.func.count(JobRecord.id).filter(JobRecord.erp_ref.is_not(None), JobRecord.state.not_in(TERMINAL_RECORD_STATES))
         rows = db.session.execute(
-            db.select(Job.id, partly).join(JobRecord, JobRecord.job_id == Job.id)
-            .where(Job.kind == "bills_of_materials", Job.status == JobStatus.RUNNING, Job.cancel_requested_at.is_(None),
-                   Job.id.not_in(self.small + self.large or [0]))
-            .group_by(Job.id).order_by(Job.id)
+            db.select(Job.id, partly)
+            .join(JobRecord, JobRecord.job_id == Job.id)
+            .where(
+                Job.kind == "bills_of_materials",
+                Job.status == JobStatus.RUNNING,
+                Job.cancel_requested_at.is_(None),
+                Job.id.not_in(self.small + self.large or [0]),
+            )
+            .group_by(Job.id)
+            .order_by(Job.id)
         ).all()
         return [(job_id, written) for job_id, written in rows]
 
     def cancel_large(self) -> None:
         """Cancel the large job still running at the end of the load (retried while PostgreSQL does not answer)."""
+
         def cancelled() -> bool:
             running = guarded(self.app, self.large_running)
             if running is False:
@@ -538,7 +571,8 @@ class FlowLoad:
         parts = []
         if self.large:
             ended = db.session.execute(
-                db.select(db.func.count()).select_from(JobRecord)
+                db.select(db.func.count())
+                .select_from(JobRecord)
                 .where(JobRecord.job_id == self.large[-1], JobRecord.state.in_(TERMINAL_RECORD_STATES))
             ).scalar_one()
             parts.append(f"large #{self.large[-1]} {ended:,}/{LARGE_RECORDS:,} ended")
@@ -573,10 +607,15 @@ def cancel_and_read(job_id: int) -> Cancel | None:
         db.session.rollback()
         return None
     sent_through = db.session.execute(db.select(Job.sent_through).where(Job.id == job_id)).scalar_one()
-    partly = db.session.execute(
-        db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.erp_ref.is_not(None),
-                                      JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-    ).scalars().all()
+    partly = (
+        db.session.execute(
+            db.select(JobRecord.id).where(
+                JobRecord.job_id == job_id, JobRecord.erp_ref.is_not(None), JobRecord.state.not_in(TERMINAL_RECORD_STATES)
+            )
+        )
+        .scalars()
+        .all()
+    )
     db.session.rollback()
     return Cancel(job_id, sent_through, list(partly))
 
@@ -681,7 +720,8 @@ def unfinished_by_job(record_ids: list[int]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         db.select(JobRecord.job_id, db.func.count())
-        .where(JobRecord.id.in_(record_ids), JobRecord.state.not_in(TERMINAL_RECORD_STATES)).group_by(JobRecord.job_id)
+        .where(JobRecord.id.in_(record_ids), JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+        .group_by(JobRecord.job_id)
     ).all()
     db.session.rollback()
     return dict(rows)
@@ -694,8 +734,12 @@ def unfinished_records(large: set[int] | None = None) -> int:
     share of it instead of stopping the launcher (its unsent records) or adding a window on top:
     a queue longer than STUCK_AFTER of work makes the sweeper take every waiting job for stalled.
     """
-    query = (db.select(db.func.count()).select_from(JobRecord).join(Job, Job.id == JobRecord.job_id)
-             .where(JobRecord.state.not_in(TERMINAL_RECORD_STATES)))
+    query = (
+        db.select(db.func.count())
+        .select_from(JobRecord)
+        .join(Job, Job.id == JobRecord.job_id)
+        .where(JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+    )
     if large:
         query = query.where(db.or_(JobRecord.job_id.not_in(large), JobRecord.seq <= Job.sent_through))
     return db.session.execute(query).scalar_one()
@@ -704,8 +748,7 @@ def unfinished_records(large: set[int] | None = None) -> int:
 def active_jobs() -> int:
     """Jobs not ended yet (queued, running, or waiting for their confirmation)."""
     return db.session.execute(
-        db.select(db.func.count()).select_from(Job)
-        .where(Job.status.in_([*ACTIVE_JOB_STATUSES, JobStatus.AWAITING_CONFIRMATION]))
+        db.select(db.func.count()).select_from(Job).where(Job.status.in_([*ACTIVE_JOB_STATUSES, JobStatus.AWAITING_CONFIRMATION]))
     ).scalar_one()
 
 
@@ -714,10 +757,12 @@ def progress_line(app: Flask, started: float, launcher: Launcher, flow: FlowLoad
     records = guarded(app, lambda: db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one())
     unfinished = guarded(app, unfinished_records)
     shown = ["?" if value is None else value for value in (records, unfinished)]
-    return (f"{time.monotonic() - started:5.0f} s  jobs {sum(launcher.launched.values())}  records {shown[0]}"
-            f" ({shown[1]} unfinished)  kills {faults.done['kill']}"
-            f"  redis restarts {faults.done['redis']}  postgres restarts {faults.done['postgres']}"
-            f"\n        {guarded(app, flow.progress) or '?'}  BOM jobs cancelled {len(flow.cancels)}")
+    return (
+        f"{time.monotonic() - started:5.0f} s  jobs {sum(launcher.launched.values())}  records {shown[0]}"
+        f" ({shown[1]} unfinished)  kills {faults.done['kill']}"
+        f"  redis restarts {faults.done['redis']}  postgres restarts {faults.done['postgres']}"
+        f"\n        {guarded(app, flow.progress) or '?'}  BOM jobs cancelled {len(flow.cancels)}"
+    )
 
 
 def run_load(services: Services, minutes: float, seed: int) -> tuple[Launcher, FlowLoad, Faults, datetime]:
@@ -856,16 +901,20 @@ def none_found(name: str, sql: str) -> Check:
 
 def succeeded(kind: str, effect_sql: str) -> list[Any]:
     """(key, erp_ref, payload, effect columns...) of the succeeded records of ``kind``, the effect left-joined."""
-    return sql_rows(f"SELECT r.key, r.erp_ref, r.payload, e.* FROM job_records r JOIN jobs j ON j.id = r.job_id "
-                    f"LEFT JOIN {effect_sql} WHERE j.kind = '{kind}' AND r.state = 'succeeded'")
+    return sql_rows(
+        f"SELECT r.key, r.erp_ref, r.payload, e.* FROM job_records r JOIN jobs j ON j.id = r.job_id "
+        f"LEFT JOIN {effect_sql} WHERE j.kind = '{kind}' AND r.state = 'succeeded'"
+    )
 
 
 def po_effects() -> Check:
     """Every succeeded PO record has the PO its erp_ref names, with the ERP's lines and total."""
     lines: dict[str, list[tuple]] = {}
-    for number, *line in sql_rows("SELECT po.po_number, l.line_no, l.sku, l.quantity, l.unit_price_cents "
-                                  "FROM erp_purchase_order_lines l "
-                                  "JOIN erp_purchase_orders po ON po.id = l.purchase_order_id ORDER BY po.po_number, l.line_no"):
+    for number, *line in sql_rows(
+        "SELECT po.po_number, l.line_no, l.sku, l.quantity, l.unit_price_cents "
+        "FROM erp_purchase_order_lines l "
+        "JOIN erp_purchase_orders po ON po.id = l.purchase_order_id ORDER BY po.po_number, l.line_no"
+    ):
         lines.setdefault(number, []).append(tuple(line))
     problems = []
     for row in succeeded("purchase_orders", "erp_purchase_orders e ON e.po_number = r.key"):
@@ -880,8 +929,9 @@ def po_effects() -> Check:
 def bom_effects() -> Check:
     """Every succeeded BOM record has the product its erp_ref names, with the ERP's components."""
     components: dict[str, set[tuple]] = {}
-    for code, *component in sql_rows("SELECT p.product_code, c.component_code, c.quantity "
-                                     "FROM erp_components c JOIN erp_products p ON p.id = c.product_id"):
+    for code, *component in sql_rows(
+        "SELECT p.product_code, c.component_code, c.quantity FROM erp_components c JOIN erp_products p ON p.id = c.product_id"
+    ):
         components.setdefault(code, set()).add(tuple(component))
     problems = []
     for row in succeeded("bills_of_materials", "erp_products e ON e.product_code = r.key"):
@@ -890,8 +940,7 @@ def bom_effects() -> Check:
         made = row.id is not None and row.erp_ref == str(row.id)
         if not made or row.name != sent["name"] or components.get(row.key) != expected:
             problems.append(f"{row.key}: product {row.id} (record says {row.erp_ref}) is not the ERP's")
-    return Check("every succeeded BOM record has its product and components, as the ERP sent them",
-                 len(problems), problems[:5])
+    return Check("every succeeded BOM record has its product and components, as the ERP sent them", len(problems), problems[:5])
 
 
 def sales_order_effects() -> Check:
@@ -911,7 +960,8 @@ def cancelled_wrote_nothing() -> Check:
         "SELECT r.job_id, j.kind, r.key FROM job_records r JOIN jobs j ON j.id = r.job_id WHERE r.state = 'cancelled' AND ("
         "(j.kind = 'purchase_orders' AND EXISTS (SELECT 1 FROM erp_purchase_orders e "
         "WHERE e.po_number = r.key AND e.job_id = r.job_id)) OR (j.kind = 'bills_of_materials' AND EXISTS "
-        "(SELECT 1 FROM erp_products e WHERE e.product_code = r.key AND e.job_id = r.job_id))) ORDER BY r.id")
+        "(SELECT 1 FROM erp_products e WHERE e.product_code = r.key AND e.job_id = r.job_id))) ORDER BY r.id",
+    )
     if not cancelled:
         check.problems += 1
         check.examples.append("no record was cancelled: the check saw nothing")
@@ -922,8 +972,9 @@ def products_whole() -> Check:
     """Every product in the ERP has exactly the components its bill of materials lists, whichever
     job wrote it and however that job ended (a cancel never leaves half a record)."""
     have: dict[str, set[tuple]] = {}
-    for code, component, quantity in sql_rows("SELECT p.product_code, c.component_code, c.quantity FROM erp_products p "
-                                               "LEFT JOIN erp_components c ON c.product_id = p.id"):
+    for code, component, quantity in sql_rows(
+        "SELECT p.product_code, c.component_code, c.quantity FROM erp_products p LEFT JOIN erp_components c ON c.product_id = p.id"
+    ):
         have.setdefault(code, set())
         if component is not None:
             have[code].add((component, quantity))
@@ -934,15 +985,17 @@ def products_whole() -> Check:
         if components != expected:
             missing = ", ".join(sorted(component for component, _ in expected - components))
             problems.append(f"{code}: {len(components)} components, its BOM lists {len(expected)} (missing: {missing or '-'})")
-    return Check(f"every product in the ERP has the components its BOM lists ({len(have):,} products)",
-                 len(problems), problems[:5])
+    return Check(f"every product in the ERP has the components its BOM lists ({len(have):,} products)", len(problems), problems[:5])
 
 
 def sent_nothing_after_cancel(cancels: dict[int, Cancel]) -> Check:
     """Each job the soak cancelled ended with the sent mark it had just after its cancel."""
     ended = dict(sql_rows(f"SELECT id, sent_through FROM jobs WHERE id IN ({', '.join(map(str, cancels)) or '0'})"))
-    problems = [f"job #{c.job_id}: sent through seq {c.sent_through} at its cancel, {ended.get(c.job_id)} at its end"
-                for c in cancels.values() if ended.get(c.job_id) != c.sent_through]
+    problems = [
+        f"job #{c.job_id}: sent through seq {c.sent_through} at its cancel, {ended.get(c.job_id)} at its end"
+        for c in cancels.values()
+        if ended.get(c.job_id) != c.sent_through
+    ]
     if not cancels:
         problems.append("no job was cancelled: the check saw nothing")
     return Check(f"a cancelled job sends nothing after its cancel ({len(cancels)} cancels)", len(problems), problems[:5])
@@ -950,12 +1003,18 @@ def sent_nothing_after_cancel(cancels: dict[int, Cancel]) -> Check:
 
 def broker_window(peaks: dict[int, Peak], samples: int, window: int, large: list[int]) -> Check:
     """No job ever had more than a window of records still to run in the broker; the large job was seen there."""
-    problems = [f"job #{job_id}: {peak.unfinished} records still to run in the broker at once"
-                for job_id, peak in sorted(peaks.items()) if peak.unfinished > window]
+    problems = [
+        f"job #{job_id}: {peak.unfinished} records still to run in the broker at once"
+        for job_id, peak in sorted(peaks.items())
+        if peak.unfinished > window
+    ]
     if not any(job_id in peaks for job_id in large):
         problems.append(f"no large job was seen in the broker in {samples} samples: the check saw nothing")
-    return Check(f"the broker never held more than a window ({window}) of a job's records still to run "
-                 f"({samples} samples)", len(problems), problems[:5])
+    return Check(
+        f"the broker never held more than a window ({window}) of a job's records still to run ({samples} samples)",
+        len(problems),
+        problems[:5],
+    )
 
 
 @dataclass
@@ -990,8 +1049,10 @@ def job_spans(job_ids: list[int]) -> list[tuple[int, datetime, datetime | None]]
     rows = db.session.execute(
         db.select(Job.id, Job.created_at, Job.finished_at, Job.cancel_requested_at).where(Job.id.in_(job_ids)).order_by(Job.id)
     ).all()
-    return [(job_id, created, min((moment for moment in (finished, cancelled) if moment), default=None))
-            for job_id, created, finished, cancelled in rows]
+    return [
+        (job_id, created, min((moment for moment in (finished, cancelled) if moment), default=None))
+        for job_id, created, finished, cancelled in rows
+    ]
 
 
 def small_beside_large(small: list[int], large: list[int], window: int) -> Beside:
@@ -1017,13 +1078,11 @@ def small_beside_large(small: list[int], large: list[int], window: int) -> Besid
         if big_ended is None or finished <= big_ended:
             beside.ended_during += 1
         if (finished - created).total_seconds() > beside.bound:
-            beside.slow.append(f"small job #{job_id} took {(finished - created).total_seconds():.0f} s "
-                                   f"(large job #{big_id} beside it)")
+            beside.slow.append(f"small job #{job_id} took {(finished - created).total_seconds():.0f} s (large job #{big_id} beside it)")
     if not beside.launched:
         beside.problems.append("no small job was launched while a large job ran: the check saw nothing")
     elif not beside.ended_during:
-        beside.problems.append(f"none of the {beside.launched} small jobs ended before the large job beside it ended "
-                               "or was cancelled")
+        beside.problems.append(f"none of the {beside.launched} small jobs ended before the large job beside it ended or was cancelled")
     return beside
 
 
@@ -1031,8 +1090,11 @@ def flow_checks(flow: FlowLoad, watch: BrokerWatch, window: int) -> tuple[list[C
     """The ledger's checks of flow control and whole records, and the small jobs beside the large ones."""
     beside = small_beside_large(flow.small, flow.large, window)
     checks = [
-        Check(f"small jobs launched beside a large job all ended, some while it still ran "
-              f"({beside.ended_during} of {beside.launched})", len(beside.problems), beside.problems[:5]),
+        Check(
+            f"small jobs launched beside a large job all ended, some while it still ran ({beside.ended_during} of {beside.launched})",
+            len(beside.problems),
+            beside.problems[:5],
+        ),
         cancelled_wrote_nothing(),
         products_whole(),
         sent_nothing_after_cancel(flow.cancels),
@@ -1047,30 +1109,44 @@ def flow_figures(flow: FlowLoad, watch: BrokerWatch, window: int, beside: Beside
     for job_id in flow.large:
         job = db.session.get(Job, job_id)
         seconds = (job.finished_at - job.created_at).total_seconds() if job.finished_at else 0.0
-        states = ", ".join(f"{state} {count:,}" for state, count in sql_rows(
-            f"SELECT state, count(*) FROM job_records WHERE job_id = {int(job_id)} GROUP BY state ORDER BY state"))
+        states = ", ".join(
+            f"{state} {count:,}"
+            for state, count in sql_rows(
+                f"SELECT state, count(*) FROM job_records WHERE job_id = {int(job_id)} GROUP BY state ORDER BY state"
+            )
+        )
         peak = watch.peaks.get(job_id, Peak())
-        lines.append(f"Large job #{job_id} ({job.kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {job.status} in "
-                     f"{seconds:.0f} s, sent {job.sent_through:,} ({states}); broker peak {peak.unfinished} records "
-                     f"still to run, {peak.records} records and {peak.messages} messages in all (window {window})")
+        lines.append(
+            f"Large job #{job_id} ({job.kind}, {LARGE_RECORDS:,} keys, half unknown to the ERP): {job.status} in "
+            f"{seconds:.0f} s, sent {job.sent_through:,} ({states}); broker peak {peak.unfinished} records "
+            f"still to run, {peak.records} records and {peak.messages} messages in all (window {window})"
+        )
     queues = ", ".join(f"{queue} {length:,}" for queue, length in sorted(watch.queues.items()))
     lines.append(f"Broker, the most messages seen at once: {queues or 'none'}")
-    lines.append(f"Small jobs ({SMALL_RECORDS[0]}-{SMALL_RECORDS[1]} records, launch to end): {len(flow.small)} launched, "
-                 f"{wait_summary(flow.small_waits())}; {beside.launched} launched beside a large job, "
-                 f"{beside.ended_during} of them ended before it ended or was cancelled; bound {beside.bound:.0f} s"
-                 + (f", over it: {'; '.join(beside.slow)}" if beside.slow else ""))
+    lines.append(
+        f"Small jobs ({SMALL_RECORDS[0]}-{SMALL_RECORDS[1]} records, launch to end): {len(flow.small)} launched, "
+        f"{wait_summary(flow.small_waits())}; {beside.launched} launched beside a large job, "
+        f"{beside.ended_during} of them ended before it ended or was cancelled; bound {beside.bound:.0f} s"
+        + (f", over it: {'; '.join(beside.slow)}" if beside.slow else "")
+    )
     mid_run = [cancel for cancel in flow.cancels.values() if cancel.job_id not in flow.large_ids]
     at_end = [cancel for cancel in flow.cancels.values() if cancel.job_id in flow.large_ids]
-    lines.append(f"Cancels: {len(mid_run)} BOM jobs mid-run, {sum(bool(c.partly_written) for c in mid_run)} of them "
-                 f"with {caught_records(mid_run)}; {len(at_end)} large job at the end of the load, with {caught_records(at_end)}")
+    lines.append(
+        f"Cancels: {len(mid_run)} BOM jobs mid-run, {sum(bool(c.partly_written) for c in mid_run)} of them "
+        f"with {caught_records(mid_run)}; {len(at_end)} large job at the end of the load, with {caught_records(at_end)}"
+    )
     return lines
 
 
 def caught_records(cancels: list[Cancel]) -> str:
     """How many records these cancels found with their product written, and how those records ended."""
     caught = [record_id for cancel in cancels for record_id in cancel.partly_written]
-    fates = ", ".join(f"{state} {count}" for state, count in sql_rows(
-        f"SELECT state, count(*) FROM job_records WHERE id IN ({', '.join(map(str, caught)) or '0'}) GROUP BY state ORDER BY state"))
+    fates = ", ".join(
+        f"{state} {count}"
+        for state, count in sql_rows(
+            f"SELECT state, count(*) FROM job_records WHERE id IN ({', '.join(map(str, caught)) or '0'}) GROUP BY state ORDER BY state"
+        )
+    )
     return f"{len(caught)} records whose product was written (they ended: {fates or '-'})"
 
 
@@ -1081,29 +1157,45 @@ def ledger_checks() -> list[Check]:
     jobs_ended, records_ended = sql_list(TERMINAL_JOB_STATUSES), sql_list(TERMINAL_RECORD_STATES)
     checks = [
         none_found("every job terminal", f"SELECT id, kind, status FROM jobs WHERE status NOT IN ({jobs_ended}) ORDER BY id"),
-        none_found("every record terminal", "SELECT r.id, j.kind, r.key, r.state FROM job_records r "
-                   f"JOIN jobs j ON j.id = r.job_id WHERE r.state NOT IN ({records_ended}) ORDER BY r.id"),
-        none_found("every reconciliation file read and confirmed (or with nothing new)", "SELECT j.id, j.status, j.error "
-                   "FROM jobs j LEFT JOIN recon_imports u ON u.job_id = j.id WHERE j.kind = 'reconciliation' "
-                   "AND u.confirmed_at IS NULL AND j.status <> 'succeeded' ORDER BY j.id"),
+        none_found(
+            "every record terminal",
+            "SELECT r.id, j.kind, r.key, r.state FROM job_records r "
+            f"JOIN jobs j ON j.id = r.job_id WHERE r.state NOT IN ({records_ended}) ORDER BY r.id",
+        ),
+        none_found(
+            "every reconciliation file read and confirmed (or with nothing new)",
+            "SELECT j.id, j.status, j.error "
+            "FROM jobs j LEFT JOIN recon_imports u ON u.job_id = j.id WHERE j.kind = 'reconciliation' "
+            "AND u.confirmed_at IS NULL AND j.status <> 'succeeded' ORDER BY j.id",
+        ),
     ]
-    checks += [none_found(f"no duplicate {what}", f"SELECT {key}, count(*) FROM {table} GROUP BY {key} HAVING count(*) > 1")
-               for what, table, key in NATURAL_KEYS]
+    checks += [
+        none_found(f"no duplicate {what}", f"SELECT {key}, count(*) FROM {table} GROUP BY {key} HAVING count(*) > 1")
+        for what, table, key in NATURAL_KEYS
+    ]
     checks += [po_effects(), bom_effects(), sales_order_effects()]
-    checks.append(none_found("no task run left started", "SELECT id, task_name, task_id, job_id, record_id, worker, "
-                             "started_at FROM task_runs WHERE state = 'STARTED' ORDER BY id"))
-    checks.append(none_found("no outbox message left pending",
-                             "SELECT id, task_name, job_id, last_error FROM outbox WHERE status = 'pending'"))
+    checks.append(
+        none_found(
+            "no task run left started",
+            "SELECT id, task_name, task_id, job_id, record_id, worker, started_at FROM task_runs WHERE state = 'STARTED' ORDER BY id",
+        )
+    )
+    checks.append(
+        none_found("no outbox message left pending", "SELECT id, task_name, job_id, last_error FROM outbox WHERE status = 'pending'")
+    )
     return checks
 
 
 def failure(record_id: int, key: str, error: str | None) -> list[str]:
     """A failed record in words: its error, then each of its task runs, then the last traceback."""
-    runs = sql_rows(f"SELECT task_name, state, attempt, worker, error, traceback FROM task_runs "
-                    f"WHERE record_id = {int(record_id)} ORDER BY id")
+    runs = sql_rows(
+        f"SELECT task_name, state, attempt, worker, error, traceback FROM task_runs WHERE record_id = {int(record_id)} ORDER BY id"
+    )
     lines = [f"Failed record {key}: {error}"]
-    lines += [f"    {name.rsplit('.', 1)[-1]} {state} (attempt {attempt} on {worker}){': ' + why if why else ''}"
-              for name, state, attempt, worker, why, _ in runs]
+    lines += [
+        f"    {name.rsplit('.', 1)[-1]} {state} (attempt {attempt} on {worker}){': ' + why if why else ''}"
+        for name, state, attempt, worker, why, _ in runs
+    ]
     trace = next((run[5] for run in reversed(runs) if run[5]), "")
     return lines + [f"      {line}" for line in trace.strip().splitlines()[-4:]]
 
@@ -1112,19 +1204,33 @@ def figures(large: list[int]) -> dict[str, Any]:
     """What the run did, from the SQL log (failed records listed but the large jobs' POs the ERP does not know)."""
     return {
         "jobs": sql_rows("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status ORDER BY kind, status"),
-        "records": sql_rows("SELECT j.kind, r.state, count(*) FROM job_records r JOIN jobs j ON j.id = r.job_id "
-                            "GROUP BY j.kind, r.state ORDER BY j.kind, r.state"),
-        "effects": {what: sql_value(f"SELECT count(*) FROM {table}") for what, table in (
-            ("POs", "erp_purchase_orders"), ("products", "erp_products"), ("components", "erp_components"),
-            ("sales orders", "erp_sales_orders"))},
+        "records": sql_rows(
+            "SELECT j.kind, r.state, count(*) FROM job_records r JOIN jobs j ON j.id = r.job_id "
+            "GROUP BY j.kind, r.state ORDER BY j.kind, r.state"
+        ),
+        "effects": {
+            what: sql_value(f"SELECT count(*) FROM {table}")
+            for what, table in (
+                ("POs", "erp_purchase_orders"),
+                ("products", "erp_products"),
+                ("components", "erp_components"),
+                ("sales orders", "erp_sales_orders"),
+            )
+        },
         "resent": sql_value("SELECT coalesce(sum(resent_records), 0) FROM jobs"),
         # Executions of a record's step beyond one (retries excluded): redeliveries after kills, sweeper resends.
-        "duplicates": sql_value("SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM task_runs "
-                                "WHERE record_id IS NOT NULL AND state <> 'RETRY' GROUP BY record_id, task_name) runs"),
+        "duplicates": sql_value(
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM task_runs "
+            "WHERE record_id IS NOT NULL AND state <> 'RETRY' GROUP BY record_id, task_name) runs"
+        ),
         "lost_runs": sql_value("SELECT count(*) FROM task_runs WHERE state = 'LOST'"),
-        "failures": [failure(*row) for row in sql_rows(
-            f"SELECT id, key, error FROM job_records WHERE state = 'failed' AND job_id NOT IN ({', '.join(map(str, large)) or '0'}) "
-            "ORDER BY id LIMIT 5")],
+        "failures": [
+            failure(*row)
+            for row in sql_rows(
+                f"SELECT id, key, error FROM job_records WHERE state = 'failed' AND job_id NOT IN ({', '.join(map(str, large)) or '0'}) "
+                "ORDER BY id LIMIT 5"
+            )
+        ],
         "runs": sql_value("SELECT count(*) FROM task_runs"),
     }
 
@@ -1159,14 +1265,16 @@ class Report:
     def text(self) -> str:
         """The figures and the ledger, as printed."""
         f = self.figures
-        lines = [f"Soak: {self.minutes:g} min of load (seed {self.seed}), drained in {self.drained:.0f} s; "
-                 f"{self.elapsed:.0f} s in all; {os.cpu_count()} cores",
-                 f"Faults: {self.faults['kill']} worker SIGKILLs, Redis restarted empty {self.faults['redis']}×, "
-                 f"PostgreSQL restarted {self.faults['postgres']}× ({OUTAGE_SECONDS:g} s down); "
-                 f"{len(self.crashes)} workers exited on their own and {len(self.stalls)} stopped taking work while alive; "
-                 "each was replaced, as a supervisor with a liveness probe would",
-                 *[f"  {event}" for event in self.crashes + self.stalls],
-                 f"Jobs launched: {sum(self.launched.values()):,} ({self.repeats} uploads of a file already uploaded)"]
+        lines = [
+            f"Soak: {self.minutes:g} min of load (seed {self.seed}), drained in {self.drained:.0f} s; "
+            f"{self.elapsed:.0f} s in all; {os.cpu_count()} cores",
+            f"Faults: {self.faults['kill']} worker SIGKILLs, Redis restarted empty {self.faults['redis']}×, "
+            f"PostgreSQL restarted {self.faults['postgres']}× ({OUTAGE_SECONDS:g} s down); "
+            f"{len(self.crashes)} workers exited on their own and {len(self.stalls)} stopped taking work while alive; "
+            "each was replaced, as a supervisor with a liveness probe would",
+            *[f"  {event}" for event in self.crashes + self.stalls],
+            f"Jobs launched: {sum(self.launched.values()):,} ({self.repeats} uploads of a file already uploaded)",
+        ]
         for title, table in (("Jobs", f["jobs"]), ("Records", f["records"])):
             for kind in sorted({row[0] for row in table}):
                 parts = [f"{status} {count:,}" for k, status, count in table if k == kind]
@@ -1174,8 +1282,10 @@ class Report:
                 lines.append(f"  {title.lower():7} {kind:19} {total:6,}: {', '.join(parts)}")
         lines += self.flow
         lines.append("ERP rows: " + ", ".join(f"{what} {count:,}" for what, count in f["effects"].items()))
-        lines.append(f"Records re-sent by the sweeper: {f['resent']:,}; duplicate executions (a record's step run again, "
-                     f"retries aside): {f['duplicates']:,}; runs marked LOST: {f['lost_runs']:,}; task runs: {f['runs']:,}")
+        lines.append(
+            f"Records re-sent by the sweeper: {f['resent']:,}; duplicate executions (a record's step run again, "
+            f"retries aside): {f['duplicates']:,}; runs marked LOST: {f['lost_runs']:,}; task runs: {f['runs']:,}"
+        )
         for failed in f["failures"]:
             lines += failed
         lines.append("Ledger:")
@@ -1207,15 +1317,38 @@ def soak(minutes: float, seed: int = 1, work: Path | None = None, min_records: i
             more_checks, beside = flow_checks(flow, watch, window)
             checks += more_checks
             flow_lines = flow_figures(flow, watch, window, beside)
-    checks.append(Check("the broker's unacked set empty (HLEN unacked, ZCARD unacked_index)", sum(broker),
-                        [] if broker == (0, 0) else [f"unacked {broker[0]}, unacked_index {broker[1]}", *leftover[:8]]))
+    checks.append(
+        Check(
+            "the broker's unacked set empty (HLEN unacked, ZCARD unacked_index)",
+            sum(broker),
+            [] if broker == (0, 0) else [f"unacked {broker[0]}, unacked_index {broker[1]}", *leftover[:8]],
+        )
+    )
     missed = (faults.done["kill"] == 0) + (faults.done["redis"] != 1) + (faults.done["postgres"] != 1)
-    checks.append(Check("every fault struck: SIGKILLs, Redis restarted once, PostgreSQL once",
-                        missed + len(faults.errors), faults.errors[:5]))
-    report = Report(minutes, seed, time.monotonic() - started, drained, faults.done, launcher.launched,
-                    launcher.repeats, services.crashes, services.stalls, found, checks, flow_lines)
-    report.checks.append(Check(f"at least {min_records:,} records", int(report.records < min_records),
-                               [] if report.records >= min_records else [f"{report.records:,} records"]))
+    checks.append(
+        Check("every fault struck: SIGKILLs, Redis restarted once, PostgreSQL once", missed + len(faults.errors), faults.errors[:5])
+    )
+    report = Report(
+        minutes,
+        seed,
+        time.monotonic() - started,
+        drained,
+        faults.done,
+        launcher.launched,
+        launcher.repeats,
+        services.crashes,
+        services.stalls,
+        found,
+        checks,
+        flow_lines,
+    )
+    report.checks.append(
+        Check(
+            f"at least {min_records:,} records",
+            int(report.records < min_records),
+            [] if report.records >= min_records else [f"{report.records:,} records"],
+        )
+    )
     return report
 
 

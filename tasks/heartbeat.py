@@ -64,11 +64,18 @@ class Heartbeat(threading.Thread):
         """What this worker is and does, now."""
         controller = self.consumer.controller
         return {
-            "hostname": self.hostname, "pid": os.getpid(), "pool": pool_name(controller),
-            "concurrency": controller.concurrency, "queues": consumed_queues(self.consumer),
-            "active": len(state.active_requests), "reserved": len(state.reserved_requests),
-            "scheduled": len(state.scheduled_requests), "processed": state.all_total_count[0],
-            "started_at": self.started_at, "sent_at": time.time(), "interval": self.interval,
+            "hostname": self.hostname,
+            "pid": os.getpid(),
+            "pool": pool_name(controller),
+            "concurrency": controller.concurrency,
+            "queues": consumed_queues(self.consumer),
+            "active": len(state.active_requests),
+            "reserved": len(state.reserved_requests),
+            "scheduled": len(state.scheduled_requests),
+            "processed": state.all_total_count[0],
+            "started_at": self.started_at,
+            "sent_at": time.time(),
+            "interval": self.interval,
         }
 
     def beat(self) -> None:

@@ -12,9 +12,7 @@ from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobR
 
 def counts_by_state(job_id: int) -> dict[str, int]:
     """Number of records of the job in each state (one GROUP BY on an index)."""
-    rows = db.session.execute(
-        db.select(JobRecord.state, db.func.count()).where(JobRecord.job_id == job_id).group_by(JobRecord.state)
-    ).all()
+    rows = db.session.execute(db.select(JobRecord.state, db.func.count()).where(JobRecord.job_id == job_id).group_by(JobRecord.state)).all()
     return {state: count for state, count in rows}
 
 
@@ -36,8 +34,11 @@ def fail_listed(job_id: int, problems: dict[str, str]) -> None:
     records_table = JobRecord.__table__
     db.session.execute(
         records_table.update()
-        .where(records_table.c.job_id == job_id, records_table.c.key == db.bindparam("listed_key"),
-               records_table.c.state == RecordState.PENDING)
+        .where(
+            records_table.c.job_id == job_id,
+            records_table.c.key == db.bindparam("listed_key"),
+            records_table.c.state == RecordState.PENDING,
+        )
         .values(state=RecordState.FAILED, error=db.bindparam("reason"), finished_at=utcnow()),
         [{"listed_key": key, "reason": reason} for key, reason in problems.items()],
     )
@@ -45,9 +46,12 @@ def fail_listed(job_id: int, problems: dict[str, str]) -> None:
 
 def has_unfinished(job_id: int) -> bool:
     """True while some record of the job needs work."""
-    return db.session.execute(
-        db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES)).limit(1)
-    ).first() is not None
+    return (
+        db.session.execute(
+            db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES)).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def final_status(counts: dict[str, int]) -> str | None:
@@ -85,7 +89,8 @@ def finalize(job_id: int) -> dict[str, Any]:
         db.session.rollback()
         return {"job": job_id, "status": job.status}
     closed = db.session.execute(
-        db.update(Job).where(Job.id == job_id, Job.status.in_(ACTIVE_JOB_STATUSES))
+        db.update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB_STATUSES))
         .values(status=status, finished_at=utcnow(), finalized_count=Job.finalized_count + 1),
         execution_options={"synchronize_session": False},
     ).rowcount
@@ -103,15 +108,9 @@ def finalize_stalled() -> list[int]:
     because finalize() is idempotent. A running job without records is a reconciliation file
     still being read (its records come with the confirmation): it is not finished.
     """
-    unfinished = (
-        db.select(JobRecord.id)
-        .where(JobRecord.job_id == Job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-        .exists()
-    )
+    unfinished = db.select(JobRecord.id).where(JobRecord.job_id == Job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES)).exists()
     has_records = db.select(JobRecord.id).where(JobRecord.job_id == Job.id).exists()
-    ids = db.session.execute(
-        db.select(Job.id).where(Job.status == JobStatus.RUNNING, has_records, ~unfinished).limit(500)
-    ).scalars().all()
+    ids = db.session.execute(db.select(Job.id).where(Job.status == JobStatus.RUNNING, has_records, ~unfinished).limit(500)).scalars().all()
     db.session.rollback()
     return [job_id for job_id in ids if finalize(job_id)["status"] != JobStatus.RUNNING]
 
@@ -144,8 +143,11 @@ def cancelled_by(job_id: int, lock: bool = False) -> str | None:
 # Built once: every step runs it, and building the statement costs more than running it.
 # Plain tables, not mapped classes: a statement naming a mapped class takes the ORM's slower path.
 _JOBS = Job.__table__
-_RECORD_AND_CANCEL = (records.row_query().add_columns(_JOBS.c.cancel_requested_at, _JOBS.c.cancelled_by)
-                      .join(_JOBS, _JOBS.c.id == JobRecord.__table__.c.job_id))
+_RECORD_AND_CANCEL = (
+    records.row_query()
+    .add_columns(_JOBS.c.cancel_requested_at, _JOBS.c.cancelled_by)
+    .join(_JOBS, _JOBS.c.id == JobRecord.__table__.c.job_id)
+)
 _RECORD_AND_CANCEL_LOCKED = _RECORD_AND_CANCEL.with_for_update(read=True, of=_JOBS)
 
 
@@ -192,12 +194,14 @@ def start_running(job_id: int, **canvas: str) -> bool:
     records, asking the ERP), and a plain write of the status would overwrite a cancel committed
     in between, bringing a cancelled job back to running.
     """
-    return bool(db.session.execute(
-        db.update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested_at.is_(None))
-        .values(status=JobStatus.RUNNING, started_at=db.func.coalesce(Job.started_at, utcnow()), **canvas),
-        execution_options={"synchronize_session": False},
-    ).rowcount)
+    return bool(
+        db.session.execute(
+            db.update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested_at.is_(None))
+            .values(status=JobStatus.RUNNING, started_at=db.func.coalesce(Job.started_at, utcnow()), **canvas),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    )
 
 
 def fail_job(job: Job, error: str) -> None:

@@ -40,16 +40,21 @@ def orphaned_runs(limit: int = 500) -> dict[int, list[Orphan]]:
         db.select(TaskRun.id, TaskRun.task_id, TaskRun.task_name, TaskRun.job_id, TaskRun.record_id, TaskRun.worker)
         .join(Job, Job.id == TaskRun.job_id)
         .join(JobRecord, JobRecord.id == TaskRun.record_id)
-        .where(TaskRun.finished_at.is_(None), TaskRun.state == "STARTED", TaskRun.worker.is_not(None),
-               Job.status == JobStatus.RUNNING, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
-        .order_by(TaskRun.id).limit(limit)
+        .where(
+            TaskRun.finished_at.is_(None),
+            TaskRun.state == "STARTED",
+            TaskRun.worker.is_not(None),
+            Job.status == JobStatus.RUNNING,
+            JobRecord.state.not_in(TERMINAL_RECORD_STATES),
+        )
+        .order_by(TaskRun.id)
+        .limit(limit)
     ).all()
     db.session.rollback()
     if not rows:
         return {}
     try:
-        dead = dead_workers(shared_redis(timeout=2.0), {row.worker for row in rows},
-                                      current_app.config["WORKER_DEAD_AFTER_BEATS"])
+        dead = dead_workers(shared_redis(timeout=2.0), {row.worker for row in rows}, current_app.config["WORKER_DEAD_AFTER_BEATS"])
     except redis.RedisError:
         return {}
     orphans: dict[int, list[Orphan]] = defaultdict(list)
@@ -57,7 +62,6 @@ def orphaned_runs(limit: int = 500) -> dict[int, list[Orphan]]:
         if row.worker in dead:
             orphans[row.job_id].append(Orphan(row.id, row.task_id, row.task_name.rsplit(".", 1)[-1], row.record_id))
     return dict(orphans)
-
 
 
 def orphaned_messages(channel: Any, dead_task_ids: set[str], older_than: float) -> dict[str, bytes]:
@@ -84,8 +88,9 @@ def orphaned_messages(channel: Any, dead_task_ids: set[str], older_than: float) 
     if waiting:
         runs = db.session.execute(db.select(TaskRun.task_id, TaskRun.worker).where(TaskRun.task_id.in_(list(waiting)))).all()
         db.session.rollback()
-        dead = dead_workers(shared_redis(timeout=2.0), {run.worker for run in runs if run.worker},
-                                      current_app.config["WORKER_DEAD_AFTER_BEATS"])
+        dead = dead_workers(
+            shared_redis(timeout=2.0), {run.worker for run in runs if run.worker}, current_app.config["WORKER_DEAD_AFTER_BEATS"]
+        )
         held_alive = {run.task_id for run in runs if run.worker not in dead}
         tags.update({task_id: tag for task_id, tag in waiting.items() if task_id not in held_alive})
     return tags

@@ -133,8 +133,7 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
 @task_failure.connect
 def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_: Any) -> None:
     """Keep the exception and traceback for the run's row."""
-    note(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}",
-         traceback=getattr(einfo, "traceback", None))
+    note(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}", traceback=getattr(einfo, "traceback", None))
 
 
 def close_in_transaction(**fields: Any) -> None:

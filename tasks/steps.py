@@ -20,8 +20,9 @@ from webapp.extensions import db
 ErpWrite = Callable[[Row, int], Written]
 
 
-def fetch_document(task: Task, path: str, validate: Callable[[str, Any], dict[str, Any]],
-                   job_id: int, record_id: int, record: Row | None) -> dict[str, Any]:
+def fetch_document(
+    task: Task, path: str, validate: Callable[[str, Any], dict[str, Any]], job_id: int, record_id: int, record: Row | None
+) -> dict[str, Any]:
     """Fetch a record's ERP document; retry transient failures with backoff, fail permanent ones at once."""
     if record is None or records.is_done(record):
         return fail_unless_done(record_id, "the record is gone")

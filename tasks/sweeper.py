@@ -44,27 +44,29 @@ def last_activity(job: Job) -> object:
 
 def retry_pending(job: Job, since: object) -> bool:
     """True while a retry of one of the job's records is due later than ``since``."""
-    return db.session.execute(
-        db.select(JobRecord.id).where(JobRecord.job_id == job.id, JobRecord.retry_at > since).limit(1)
-    ).first() is not None
+    return (
+        db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job.id, JobRecord.retry_at > since).limit(1)).first()
+        is not None
+    )
 
 
 def stalled_records(limit_jobs: int = 50) -> dict[int, list[int]]:
     """Unfinished record ids of running jobs that made no progress for STUCK_AFTER_SECONDS."""
     cutoff = utcnow() - stuck_after()
     stalled: dict[int, list[int]] = {}
-    jobs = db.session.execute(
-        db.select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit_jobs)
-    ).scalars().all()
+    jobs = db.session.execute(db.select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit_jobs)).scalars().all()
     for job in jobs:
         if last_activity(job) > cutoff or retry_pending(job, cutoff):
             continue
-        ids = db.session.execute(  # only what was sent: flow control sends the rest (tasks.window)
-            db.select(JobRecord.id)
-            .where(JobRecord.job_id == job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES),
-                   JobRecord.seq <= job.sent_through)
-            .order_by(JobRecord.seq)
-        ).scalars().all()
+        ids = (
+            db.session.execute(  # only what was sent: flow control sends the rest (tasks.window)
+                db.select(JobRecord.id)
+                .where(JobRecord.job_id == job.id, JobRecord.state.not_in(TERMINAL_RECORD_STATES), JobRecord.seq <= job.sent_through)
+                .order_by(JobRecord.seq)
+            )
+            .scalars()
+            .all()
+        )
         if ids:
             stalled[job.id] = list(ids)
     return stalled
@@ -73,11 +75,15 @@ def stalled_records(limit_jobs: int = 50) -> dict[int, list[int]]:
 def resend_lost_dispatches() -> list[int]:
     """Queued jobs whose dispatch message went out long ago but never ran: mark it to be sent again."""
     cutoff = utcnow() - stuck_after()
-    messages = db.session.execute(
-        db.select(OutboxMessage)
-        .join(Job, Job.id == OutboxMessage.job_id)
-        .where(Job.status == JobStatus.QUEUED, OutboxMessage.status == "dispatched", OutboxMessage.dispatched_at < cutoff)
-    ).scalars().all()
+    messages = (
+        db.session.execute(
+            db.select(OutboxMessage)
+            .join(Job, Job.id == OutboxMessage.job_id)
+            .where(Job.status == JobStatus.QUEUED, OutboxMessage.status == "dispatched", OutboxMessage.dispatched_at < cutoff)
+        )
+        .scalars()
+        .all()
+    )
     for message in messages:
         message.status = "pending"
         message.last_error = "sent again: the job did not start"

@@ -55,29 +55,34 @@ def batch_size() -> int:
 
 def next_unsent(job_id: int, sent_through: int, limit: int) -> list[tuple[int, int]]:
     """(id, seq) of the next unfinished records not sent yet, in input order."""
-    return [tuple(row) for row in db.session.execute(
-        db.select(JobRecord.id, JobRecord.seq)
-        .where(JobRecord.job_id == job_id, JobRecord.seq > sent_through, JobRecord.state.in_(UNFINISHED))
-        .order_by(JobRecord.seq).limit(limit)
-    ).all()]
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            db.select(JobRecord.id, JobRecord.seq)
+            .where(JobRecord.job_id == job_id, JobRecord.seq > sent_through, JobRecord.state.in_(UNFINISHED))
+            .order_by(JobRecord.seq)
+            .limit(limit)
+        ).all()
+    ]
 
 
 def claim(job_id: int, sent_through: int, new_sent_through: int, last: Batch) -> bool:
     """Move the job's sent mark if nobody moved it since it was read and the job still runs
     uncancelled; remember the last batch's canvas ids. The UPDATE holds the job row until commit,
     so a cancel waits for the batch to be published, then cancels what was not started."""
-    return bool(db.session.execute(
-        db.update(Job)
-        .where(Job.id == job_id, Job.sent_through == sent_through, Job.status == JobStatus.RUNNING,
-               Job.cancel_requested_at.is_(None))
-        .values(sent_through=new_sent_through, group_id=last.group_id, chord_id=last.chord_id),
-        execution_options={"synchronize_session": False},
-    ).rowcount)
+    return bool(
+        db.session.execute(
+            db.update(Job)
+            .where(Job.id == job_id, Job.sent_through == sent_through, Job.status == JobStatus.RUNNING, Job.cancel_requested_at.is_(None))
+            .values(sent_through=new_sent_through, group_id=last.group_id, chord_id=last.chord_id),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    )
 
 
 def batches(rows: list[tuple[int, int]], size: int) -> list[Batch]:
     """Split (id, seq) rows into batches of ``size`` records."""
-    return [Batch([record_id for record_id, _ in rows[start:start + size]]) for start in range(0, len(rows), size)]
+    return [Batch([record_id for record_id, _ in rows[start : start + size]]) for start in range(0, len(rows), size)]
 
 
 def close_if_done(job_id: int, sent_through: int, flying: int) -> str | None:
@@ -99,9 +104,7 @@ def top_up(job_id: int, send: Sender, attempts: int = 3) -> TopUp:
     anywhere (chord bodies, the dispatch, the sweep): it reads everything it decides on.
     """
     for _ in range(attempts):
-        job = db.session.execute(
-            db.select(Job.kind, Job.status, Job.cancel_requested_at, Job.sent_through).where(Job.id == job_id)
-        ).first()
+        job = db.session.execute(db.select(Job.kind, Job.status, Job.cancel_requested_at, Job.sent_through).where(Job.id == job_id)).first()
         if job is None or job.status != JobStatus.RUNNING:
             db.session.rollback()
             return TopUp()
@@ -134,8 +137,6 @@ def top_up(job_id: int, send: Sender, attempts: int = 3) -> TopUp:
 
 def running_job_ids(limit: int = 500) -> list[int]:
     """Running jobs, oldest first: the sweep tops each up in case its chord body was lost."""
-    ids = db.session.execute(
-        db.select(Job.id).where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit)
-    ).scalars().all()
+    ids = db.session.execute(db.select(Job.id).where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit)).scalars().all()
     db.session.rollback()
     return list(ids)

@@ -60,8 +60,9 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     except Exception as exc:  # publish failed: try the whole dispatch again
         db.session.execute(db.update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED))
         db.session.commit()
-        raise retry_dispatch(self, f"could not send its records to the workers ({type(exc).__name__})",
-                             backoff_seconds(self.request.retries), exc) from None
+        raise retry_dispatch(
+            self, f"could not send its records to the workers ({type(exc).__name__})", backoff_seconds(self.request.retries), exc
+        ) from None
     return {"job": job_id, "dispatched": True, "records": sent.sent}
 
 
@@ -69,8 +70,7 @@ def add_erp_listed_records(task: Task, job: Job, listing: Listing) -> bool:
     """Make the records of the keys the ERP lists for the job; False when that failed the job instead
     (an answer unusable, or listing nothing). A transient failure retries the dispatch."""
     try:
-        listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
-                              current_app.config["MAX_JOB_RECORDS"])
+        listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind], current_app.config["MAX_JOB_RECORDS"])
     except TransientError as exc:
         raise retry_dispatch(task, exc.reason, backoff_seconds(task.request.retries, exc.retry_after)) from None
     except (PermanentError, ListingUnusable) as exc:
@@ -207,9 +207,14 @@ def sweep() -> dict[str, Any]:
             apply_canvas(kind, job_id, record_ids)
         restored = orphans.restore_orphaned_messages()
         topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
-        return {"dispatch_resent": resent, "records_resent": lost, "messages_restored": restored, "topped_up": topped,
-                "finalized": jobs.finalize_stalled(),
-                "runs_closed": runlog.close_stale_runs(sweeper.stuck_after())}
+        return {
+            "dispatch_resent": resent,
+            "records_resent": lost,
+            "messages_restored": restored,
+            "topped_up": topped,
+            "finalized": jobs.finalize_stalled(),
+            "runs_closed": runlog.close_stale_runs(sweeper.stuck_after()),
+        }
 
 
 @shared_task(**DB_OUTAGE)

@@ -32,11 +32,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's acc
 
 # A test gets a marker when it uses one of these fixtures (directly or through another fixture).
 # Every test that starts worker, web or sandbox processes takes their environment, worker_env.
-MARKERS_BY_FIXTURE = {
-    "workers": {"worker_env"},
-    "faults": {"own_workers", "fault_workers", "postgres"},
-    "browser": {"chromium"},
-}
+MARKERS_BY_FIXTURE = {"workers": {"worker_env"}, "faults": {"own_workers", "fault_workers", "postgres"}, "browser": {"chromium"}}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -119,17 +115,19 @@ def app(database_uri: str, redis_url: str, erp_url: str) -> Iterator[Flask]:
     """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
     from webapp.app import create_app
 
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": database_uri,
-        "REDIS_URL": redis_url,
-        "ERP_API_URL": erp_url,
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
-        "SANDBOX_ENABLED": True,
-        "SANDBOX_TIMEOUT_SLEEP": 2,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "REDIS_URL": redis_url,
+            "ERP_API_URL": erp_url,
+            "SESSION_COOKIE_SECURE": False,
+            "REMEMBER_COOKIE_SECURE": False,
+            "SANDBOX_ENABLED": True,
+            "SANDBOX_TIMEOUT_SLEEP": 2,
+        }
+    )
     migrate_fresh(app)
     yield app
 
@@ -144,12 +142,9 @@ def sandbox_app(app: Flask, database_uri: str) -> Flask:
     from webapp.sandbox.app import create_sandbox_app
     from webapp.sandbox.chaos import SettingsCache
 
-    sandbox = create_sandbox_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_uri,
-        "SANDBOX_ENABLED": True,
-        "SANDBOX_TIMEOUT_SLEEP": 2,
-    })
+    sandbox = create_sandbox_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_uri, "SANDBOX_ENABLED": True, "SANDBOX_TIMEOUT_SLEEP": 2}
+    )
     sandbox.extensions["sandbox_settings_cache"] = app.extensions.setdefault("sandbox_settings_cache", SettingsCache())
     return sandbox
 
@@ -295,4 +290,3 @@ def api_token(app: Flask, operator: tuple[str, str]) -> str:
         db.session.add(row)
         db.session.commit()
     return token
-

@@ -29,7 +29,9 @@ def make_job(app: Flask, status: str, records: int = 3) -> int:
         db.session.add(job)
         db.session.flush()
         for seq in range(1, records + 1):
-            db.session.add(JobRecord(job_id=job.id, seq=seq, key=f"PO-{100000 + seq}", state="pending" if status == "running" else "succeeded"))
+            db.session.add(
+                JobRecord(job_id=job.id, seq=seq, key=f"PO-{100000 + seq}", state="pending" if status == "running" else "succeeded")
+            )
         db.session.commit()
         return job.id
 
@@ -60,12 +62,18 @@ def finished_job(app: Flask, job_id: int, timeout: float = 120) -> Job:
 def unfinished_report(app: Flask, job_id: int) -> str:
     """The records of a job that are not final, with their task runs, to explain a timeout."""
     with app.app_context():
-        stuck = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state.not_in(["succeeded", "failed", "cancelled"]))
-        ).scalars().all()
+        stuck = (
+            db.session.execute(
+                db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state.not_in(["succeeded", "failed", "cancelled"]))
+            )
+            .scalars()
+            .all()
+        )
         lines = [f"job {job_id}: {len(stuck)} records not final"]
         for record in stuck[:10]:
             runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
-            lines.append(f"  {record.key} {record.state} {record.error!r}: " + ", ".join(
-                f"{run.task_name.rsplit('.', 1)[-1]}#{run.attempt} {run.state} {run.worker}" for run in runs))
+            lines.append(
+                f"  {record.key} {record.state} {record.error!r}: "
+                + ", ".join(f"{run.task_name.rsplit('.', 1)[-1]}#{run.attempt} {run.state} {run.worker}" for run in runs)
+            )
         return "\n".join(lines)

@@ -29,8 +29,7 @@ def procfile_process(name: str, env: dict[str, str], log: Path, ready: Callable[
     ``ready()`` is true. Its output goes to ``log``, quoted in the failure if it exits early."""
     env = dict(env, PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""))
     with open(log, "wb") as out:
-        process = subprocess.Popen(["/bin/sh", "-c", procfile_command(name)], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(["/bin/sh", "-c", procfile_command(name)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def started() -> bool:
         if process.poll() is not None:

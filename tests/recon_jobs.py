@@ -14,12 +14,15 @@ from webapp.models import Job
 
 SETTLEMENT = "24702193891"
 
-DATE_RANGE = dr_file([
-    dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
-    dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
-    dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
-           selling_fees="-1.50"),
-]).encode()
+DATE_RANGE = dr_file(
+    [
+        dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
+        dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
+        dr_row(
+            order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75", selling_fees="-1.50"
+        ),
+    ]
+).encode()
 
 
 def upload(client: FlaskClient, content: bytes, name: str = "report.csv", orders: bytes | None = None) -> tuple[int, str]:
@@ -52,9 +55,15 @@ def job_id_of(location: str) -> int:
 
 def row(n: int, state: str = "CA", copy: int = 0) -> list[str]:
     """Transaction ``n`` of the settlement: its own order, second and amounts (``copy`` changes nothing)."""
-    return dr_row(order_id=f"113-{n:07d}-{n:07d}", when=f"Jun {1 + n % 28}, 2026 1:{n % 60:02d}:07 AM PDT",
-                  sku=f"SKU-{n % 3}", state=state, settlement=SETTLEMENT, product_sales=f"{10 + n}.25",
-                  product_sales_tax=f"{n % 5}.10")
+    return dr_row(
+        order_id=f"113-{n:07d}-{n:07d}",
+        when=f"Jun {1 + n % 28}, 2026 1:{n % 60:02d}:07 AM PDT",
+        sku=f"SKU-{n % 3}",
+        state=state,
+        settlement=SETTLEMENT,
+        product_sales=f"{10 + n}.25",
+        product_sales_tax=f"{n % 5}.10",
+    )
 
 
 def report(*numbers: int, newline: str = "\n", states: dict[int, str] | None = None) -> bytes:

@@ -16,7 +16,7 @@ class Trickle(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         """At most ``step`` bytes."""
         size = self.step if size < 0 else min(size, self.step)
-        block = self.data[self.pos:self.pos + size]
+        block = self.data[self.pos : self.pos + size]
         self.pos += len(block)
         return block
 

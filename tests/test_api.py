@@ -14,8 +14,14 @@ from webapp.models import Job
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/api/jobs"), ("post", "/api/jobs"), ("get", "/api/jobs/1"), ("get", "/api/jobs/1/records"),
-     ("get", "/api/sandbox/settings"), ("put", "/api/sandbox/settings")],
+    [
+        ("get", "/api/jobs"),
+        ("post", "/api/jobs"),
+        ("get", "/api/jobs/1"),
+        ("get", "/api/jobs/1/records"),
+        ("get", "/api/sandbox/settings"),
+        ("put", "/api/sandbox/settings"),
+    ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer not-a-real-token", "Basic b2xnYTp4"])
 def test_api_refuses_without_a_valid_token(app: Flask, method: str, path: str, header: str | None) -> None:

@@ -46,11 +46,15 @@ def test_flaky_erp_every_product_and_component_once(app: Flask, workers: WorkerS
     assert components == pairs == expected_components(CODES)
     with app.app_context():
         steps = db.session.execute(
-            db.select(TaskRun.task_name, db.func.count()).where(TaskRun.job_id == job.id, TaskRun.state == "SUCCESS").group_by(TaskRun.task_name)
+            db.select(TaskRun.task_name, db.func.count())
+            .where(TaskRun.job_id == job.id, TaskRun.state == "SUCCESS")
+            .group_by(TaskRun.task_name)
         ).all()
     assert dict(steps) == {
-        "tasks.workflows.fetch_bom": 40, "tasks.workflows.make_product": 40,
-        "tasks.workflows.make_component": 40, "tasks.workflows.dispatch_job": 1,
+        "tasks.workflows.fetch_bom": 40,
+        "tasks.workflows.make_product": 40,
+        "tasks.workflows.make_component": 40,
+        "tasks.workflows.dispatch_job": 1,
         # one chord body per batch of the job's window (tasks.window)
         "tasks.workflows.next_window": math.ceil(40 / app.config["JOB_WINDOW_BATCH"]),
     }
@@ -64,14 +68,16 @@ def test_missing_boms_fail_with_reasons(app: Flask, workers: WorkerSet) -> None:
     set_chaos(app)
     assert job.status == "completed_with_failures"
     with app.app_context():
-        failed = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")
-        ).scalars().all()
+        failed = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")).scalars().all()
         assert sorted(r.key for r in failed) == missing
         assert all("not found" in (r.error or "") for r in failed)
-        later = db.session.execute(
-            db.select(TaskRun.state).where(TaskRun.record_id == failed[0].id, TaskRun.task_name != "tasks.workflows.fetch_bom")
-        ).scalars().all()
+        later = (
+            db.session.execute(
+                db.select(TaskRun.state).where(TaskRun.record_id == failed[0].id, TaskRun.task_name != "tasks.workflows.fetch_bom")
+            )
+            .scalars()
+            .all()
+        )
     assert later == ["SKIPPED", "SKIPPED"]
     assert ledger(app)[0] == sorted(CODES[2:10])
 

@@ -19,9 +19,7 @@ NOT_SUCCEEDED_YET = """() => {
 POLLING_STOPPED = "() => !document.querySelector('.job-summary[hx-trigger], .job-rows[hx-trigger]')"
 
 
-def test_upload_then_watch_the_job_live(
-    app: Flask, workers: WorkerSet, operator: tuple[str, str], page: Page, tmp_path: Path
-) -> None:
+def test_upload_then_watch_the_job_live(app: Flask, workers: WorkerSet, operator: tuple[str, str], page: Page, tmp_path: Path) -> None:
     """Upload a CSV in the browser; rows and summary update in place until the job ends, then polling stops."""
     log_in(page, *operator)
     expect(page.locator(".who")).to_have_text(operator[0])

@@ -22,7 +22,11 @@ def upload_report(page: Page, path: Path) -> None:
 
 
 def test_confirm_then_nothing_to_write_for_the_same_transactions(
-    app: Flask, workers: WorkerSet, operator: tuple[str, str], page: Page, tmp_path: Path  # noqa: F811
+    app: Flask,
+    workers: WorkerSet,
+    operator: tuple[str, str],
+    page: Page,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     """The preview offers Confirm; once written, the same rows saved with other line endings offer nothing."""
     log_in(page, *operator)

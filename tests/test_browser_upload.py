@@ -39,8 +39,9 @@ def throttle_uploads(page: Page, bytes_per_second: int) -> None:
     """Limit the tab's upload speed (Chromium's network emulation), so progress can be watched."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second})
+    cdp.send(
+        "Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second}
+    )
 
 
 def choose(page: Page, path: Path) -> None:
@@ -49,8 +50,13 @@ def choose(page: Page, path: Path) -> None:
     page.locator(f'{FORM} input[name="file"]').set_input_files(str(path))
 
 
-def test_progress_then_the_job_page(app: Flask, operator: tuple[str, str], page: Page, report: Path,  # noqa: F811
-                                    tmp_path: Path) -> None:
+def test_progress_then_the_job_page(
+    app: Flask,
+    operator: tuple[str, str],
+    page: Page,
+    report: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     """The bar advances with bytes sent in words, then the job page opens with its flash."""
     log_in(page, *operator)
     throttle_uploads(page, 4_000_000)  # ~5 s for 20.9 MB
@@ -61,8 +67,11 @@ def test_progress_then_the_job_page(app: Flask, operator: tuple[str, str], page:
     text = page.locator(f"{FORM} .upload-progress-text").text_content() or ""
     assert PROGRESS_TEXT.match(text), text
     page.locator(FORM).screenshot(path=tmp_path / "upload-progress.png")
-    page.wait_for_function(f"() => document.querySelector('{FORM} .upload-progress progress')?.value > {first} "
-                           "|| !location.pathname.endsWith('/')", timeout=TIMEOUT_MS, polling=50)
+    page.wait_for_function(
+        f"() => document.querySelector('{FORM} .upload-progress progress')?.value > {first} || !location.pathname.endsWith('/')",
+        timeout=TIMEOUT_MS,
+        polling=50,
+    )
     expect(page).to_have_url(re.compile(r"/jobs/\d+$"), timeout=TIMEOUT_MS)
     expect(page.locator(".flash-success")).to_contain_text(f"reading {report.name}")
     assert job_count(app) == 1

@@ -101,9 +101,9 @@ def test_state_counts_follow_every_change_of_records(app: Flask) -> None:
         job = Job(kind="purchase_orders", source="upload", total=40)
         db.session.add(job)
         db.session.flush()
-        db.session.execute(db.insert(JobRecord), [
-            {"job_id": job.id, "seq": i, "key": f"PO-{100000 + i}", "state": "pending"} for i in range(1, 41)
-        ])
+        db.session.execute(
+            db.insert(JobRecord), [{"job_id": job.id, "seq": i, "key": f"PO-{100000 + i}", "state": "pending"} for i in range(1, 41)]
+        )
         db.session.commit()
         first = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.seq == 1)).scalar_one()
         first.state = "running"

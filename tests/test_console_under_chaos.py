@@ -55,8 +55,14 @@ def sandbox_process(worker_env: dict[str, str], tmp_path: Path) -> Iterator[str]
 def web_process(worker_env: dict[str, str], sandbox_process: str, tmp_path: Path) -> Iterator[str]:
     """The Procfile's web process (gunicorn, 8 threads) on a free port; yields its base URL."""
     port = free_port()
-    env = dict(worker_env, ERP_API_URL=sandbox_process, SANDBOX_ENABLED="1", COOKIE_SECURE="0", PORT=str(port),
-               GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}")
+    env = dict(
+        worker_env,
+        ERP_API_URL=sandbox_process,
+        SANDBOX_ENABLED="1",
+        COOKIE_SECURE="0",
+        PORT=str(port),
+        GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}",
+    )
     base = f"http://127.0.0.1:{port}"
     with procfile_process("web", env, tmp_path / "web.log", lambda: answers(f"{base}/login")):
         yield base
@@ -108,8 +114,7 @@ def test_console_answers_within_a_second_while_the_sandbox_is_slow_and_flaky(
         time.sleep(0.5)  # an operator's pace (the job page itself polls once a second)
 
     job = finished_job(app, job_id, timeout=60)
-    report = ", ".join(f"{name} max {max(t) * 1000:.0f} ms (median {statistics.median(t) * 1000:.0f} ms)"
-                       for name, t in times.items())
+    report = ", ".join(f"{name} max {max(t) * 1000:.0f} ms (median {statistics.median(t) * 1000:.0f} ms)" for name, t in times.items())
     print(f"\n{rounds} rounds while the job ran: {report}")
     assert rounds >= MIN_ROUNDS, f"the job ended after {rounds} rounds: the measure did not cover it"
     assert all(max(t) < ANSWER_WITHIN_S for t in times.values()), report

@@ -76,8 +76,9 @@ def retrying(html: str) -> tuple[str, int, str] | None:
     return line if line and line[0] == "RETRY" and line[1] >= 2 else None
 
 
-def test_listing_retries_show_then_the_job_runs(app: Flask, workers: WorkerSet, tap: SandboxTap, client: FlaskClient,
-                                                api_token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listing_retries_show_then_the_job_runs(
+    app: Flask, workers: WorkerSet, tap: SandboxTap, client: FlaskClient, api_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While the pending list answers 502, the page, the list and the API show the dispatch's retry; then it runs."""
     set_chaos(app)
     monkeypatch.setattr(data, "pending_po_numbers", lambda limit=None: list(LISTED))
@@ -85,13 +86,20 @@ def test_listing_retries_show_then_the_job_runs(app: Flask, workers: WorkerSet, 
     job_id = pending_job(app)
     wait_for(lambda: tap.failed >= 3, timeout=30, message="three failed listings")
 
-    state, attempt, words = wait_for(lambda: retrying(client.get(f"/jobs/{job_id}").get_data(as_text=True)),
-                                     timeout=20, message="the job page to show the dispatch's retry")
-    assert re.fullmatch(rf"listing pending purchase orders from the ERP: retry {attempt} at \d\d:\d\d:\d\d "
-                        r"\(the ERP failed with HTTP 502\)", words), words
+    state, attempt, words = wait_for(
+        lambda: retrying(client.get(f"/jobs/{job_id}").get_data(as_text=True)),
+        timeout=20,
+        message="the job page to show the dispatch's retry",
+    )
+    assert re.fullmatch(
+        rf"listing pending purchase orders from the ERP: retry {attempt} at \d\d:\d\d:\d\d "
+        r"\(the ERP failed with HTTP 502\)",
+        words,
+    ), words
     assert "<strong>0</strong> of 0 records done" in client.get(f"/jobs/{job_id}/summary").get_data(as_text=True)
-    listed = wait_for(lambda: retrying(client.get("/jobs-table").get_data(as_text=True)),
-                      timeout=20, message="the jobs list to show the dispatch's retry")
+    listed = wait_for(
+        lambda: retrying(client.get("/jobs-table").get_data(as_text=True)), timeout=20, message="the jobs list to show the dispatch's retry"
+    )
     assert "HTTP 502" in listed[2]
 
     def api_retry() -> dict[str, Any] | None:
@@ -111,8 +119,9 @@ def test_listing_retries_show_then_the_job_runs(app: Flask, workers: WorkerSet, 
     assert final["state"] == "SUCCESS" and final["attempt"] > attempt
 
 
-def test_a_listed_key_that_is_not_a_key_fails_its_record(app: Flask, workers: WorkerSet, tap: SandboxTap,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_listed_key_that_is_not_a_key_fails_its_record(
+    app: Flask, workers: WorkerSet, tap: SandboxTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`../../metrics?x=` in the pending list fails its record with the reason; no other URL is requested."""
     set_chaos(app)
     monkeypatch.setattr(data, "pending_po_numbers", lambda limit=None: [LISTED[0], BAD_KEY, LISTED[1]])
@@ -126,9 +135,13 @@ def test_a_listed_key_that_is_not_a_key_fails_its_record(app: Flask, workers: Wo
     assert {key: r.state for key, r in records.items()} == {LISTED[0]: "succeeded", BAD_KEY: "failed", LISTED[1]: "succeeded"}
     assert records[BAD_KEY].error == "not fetched: the ERP listed '../../metrics?x=' is not a PO number (expected e.g. PO-100042)"
     assert bad_runs == 0, "no step ran for the bad key"
-    assert sorted(tap.requested) == sorted(["/sandbox/api/purchase-orders?status=pending",
-                                            f"/sandbox/api/purchase-orders/{LISTED[0]}",
-                                            f"/sandbox/api/purchase-orders/{LISTED[1]}"])
+    assert sorted(tap.requested) == sorted(
+        [
+            "/sandbox/api/purchase-orders?status=pending",
+            f"/sandbox/api/purchase-orders/{LISTED[0]}",
+            f"/sandbox/api/purchase-orders/{LISTED[1]}",
+        ]
+    )
 
 
 def test_latest_dispatch_run_of_each_job_in_words(app: Flask, client: FlaskClient) -> None:
@@ -141,23 +154,35 @@ def test_latest_dispatch_run_of_each_job_in_words(app: Flask, client: FlaskClien
 
     due = datetime(2026, 12, 7, 9, 2, 34)
     with app.app_context():
-        listing, lost, fresh = (Job(kind="purchase_orders", source=source, total=total)
-                                for source, total in (("pending", 0), ("upload", 2), ("upload", 1)))
+        listing, lost, fresh = (
+            Job(kind="purchase_orders", source=source, total=total) for source, total in (("pending", 0), ("upload", 2), ("upload", 1))
+        )
         db.session.add_all([listing, lost, fresh])
         db.session.flush()
-        db.session.add_all([
-            TaskRun(task_id="d1", task_name=DISPATCH_TASK, job_id=listing.id, state="RETRY", attempt=4, retry_at=due, error="old"),
-            TaskRun(task_id="d1", task_name=DISPATCH_TASK, job_id=listing.id, state="RETRY", attempt=5, retry_at=due,
-                    error="the ERP failed with HTTP 502"),
-            TaskRun(task_id="d2", task_name=DISPATCH_TASK, job_id=lost.id, state="LOST", attempt=1),
-            TaskRun(task_id="f1", task_name="tasks.workflows.fetch_po", job_id=lost.id, state="RETRY", attempt=3),
-        ])
+        db.session.add_all(
+            [
+                TaskRun(task_id="d1", task_name=DISPATCH_TASK, job_id=listing.id, state="RETRY", attempt=4, retry_at=due, error="old"),
+                TaskRun(
+                    task_id="d1",
+                    task_name=DISPATCH_TASK,
+                    job_id=listing.id,
+                    state="RETRY",
+                    attempt=5,
+                    retry_at=due,
+                    error="the ERP failed with HTTP 502",
+                ),
+                TaskRun(task_id="d2", task_name=DISPATCH_TASK, job_id=lost.id, state="LOST", attempt=1),
+                TaskRun(task_id="f1", task_name="tasks.workflows.fetch_po", job_id=lost.id, state="RETRY", attempt=3),
+            ]
+        )
         db.session.commit()
         views = dispatch_views([listing, lost, fresh])
         ids = listing.id, lost.id, fresh.id
     assert views[ids[0]].text == "listing pending purchase orders from the ERP: retry 5 at 09:02:34 (the ERP failed with HTTP 502)"
     assert (views[ids[1]].state, views[ids[1]].text) == (
-        "LOST", "making its records and sending them to the workers: its worker died during attempt 1; it will be sent again")
+        "LOST",
+        "making its records and sending them to the workers: its worker died during attempt 1; it will be sent again",
+    )
     assert ids[2] not in views
     table = client.get("/jobs-table").get_data(as_text=True)
     assert "retry 5 at 09:02:34 (the ERP failed with HTTP 502)" in table and "its worker died during attempt 1" in table

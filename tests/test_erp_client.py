@@ -10,13 +10,16 @@ from webapp import erp_client
 from webapp.erp_client import erp_path
 
 
-@pytest.mark.parametrize(("key", "path"), [
-    ("PO-100042", "/purchase-orders/PO-100042"),
-    ("../../metrics?x=", "/purchase-orders/..%2F..%2Fmetrics%3Fx%3D"),
-    ("a/b#c d%", "/purchase-orders/a%2Fb%23c%20d%25"),
-    ("..", "/purchase-orders/%2E%2E"),
-    ("PO-1\n", "/purchase-orders/PO-1%0A"),
-])
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [
+        ("PO-100042", "/purchase-orders/PO-100042"),
+        ("../../metrics?x=", "/purchase-orders/..%2F..%2Fmetrics%3Fx%3D"),
+        ("a/b#c d%", "/purchase-orders/a%2Fb%23c%20d%25"),
+        ("..", "/purchase-orders/%2E%2E"),
+        ("PO-1\n", "/purchase-orders/PO-1%0A"),
+    ],
+)
 def test_keys_are_one_encoded_segment(key: str, path: str) -> None:
     """Slashes, query and fragment marks, spaces, percent signs and dot segments are encoded."""
     assert erp_path("/purchase-orders/{}", key) == path

@@ -81,10 +81,15 @@ def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
     """An app on another database or Redis than the session's (the sandbox ERP stays the session's)."""
     from webapp.app import create_app
 
-    return create_app({
-        "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": redis_url,
-        "ERP_API_URL": erp_url,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "REDIS_URL": redis_url,
+            "ERP_API_URL": erp_url,
+        }
+    )
 
 
 def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
@@ -136,8 +141,9 @@ def test_redis_restarted_without_persistence_mid_job(
             instance.stop()
 
 
-def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str,
-                                    live_server: str, tmp_path: Path) -> None:
+def test_postgres_restarted_mid_job(
+    app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str, live_server: str, tmp_path: Path
+) -> None:
     """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
     import time
 

@@ -181,8 +181,9 @@ def test_retry_failed_sends_the_retried_records_again_from_the_start(app: Flask,
         assert sent.record_ids == ids[25:]
 
 
-def test_the_job_page_the_api_and_the_workers_page_show_the_window(app: Flask, client: FlaskClient, api_token: str,
-                                                                   small_window: None) -> None:
+def test_the_job_page_the_api_and_the_workers_page_show_the_window(
+    app: Flask, client: FlaskClient, api_token: str, small_window: None
+) -> None:
     """A running job's page says how much it sent and has in flight; the API gives the same; the
     workers page lists each running job with its records in flight and its share of the last minute."""
     from webapp.models import TaskRun
@@ -193,10 +194,31 @@ def test_the_job_page_the_api_and_the_workers_page_show_the_window(app: Flask, c
         window.top_up(idle, Sent())
         finish(record_ids(busy)[:4])
         now = utcnow()
-        db.session.add_all([TaskRun(task_id=f"t{n}", task_name="tasks.workflows.fetch_po", job_id=busy, record_id=record_ids(busy)[n],
-                                    state="SUCCESS", started_at=now, finished_at=now) for n in range(3)]
-                           + [TaskRun(task_id="u", task_name="tasks.workflows.fetch_po", job_id=idle, record_id=record_ids(idle)[0],
-                                      state="SUCCESS", started_at=now, finished_at=now)])
+        db.session.add_all(
+            [
+                TaskRun(
+                    task_id=f"t{n}",
+                    task_name="tasks.workflows.fetch_po",
+                    job_id=busy,
+                    record_id=record_ids(busy)[n],
+                    state="SUCCESS",
+                    started_at=now,
+                    finished_at=now,
+                )
+                for n in range(3)
+            ]
+            + [
+                TaskRun(
+                    task_id="u",
+                    task_name="tasks.workflows.fetch_po",
+                    job_id=idle,
+                    record_id=record_ids(idle)[0],
+                    state="SUCCESS",
+                    started_at=now,
+                    finished_at=now,
+                )
+            ]
+        )
         db.session.commit()
     page = client.get(f"/jobs/{busy}").get_data(as_text=True)
     assert 'data-in-flight="16" data-sent="20"' in page
@@ -237,9 +259,12 @@ def test_a_small_job_finishes_beside_a_large_one_and_a_cancel_drains(app: Flask,
 
     def progress() -> int | None:
         with app.app_context():
-            return db.session.execute(
-                db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == big, JobRecord.state == "succeeded")
-            ).scalar_one() or None
+            return (
+                db.session.execute(
+                    db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == big, JobRecord.state == "succeeded")
+                ).scalar_one()
+                or None
+            )
 
     wait_for(progress, timeout=120, message="the large job writing")
     assert broker_records_of(broker, big) <= window_records
@@ -260,9 +285,9 @@ def test_a_small_job_finishes_beside_a_large_one_and_a_cancel_drains(app: Flask,
     assert job.status == "cancelled"
     assert job.sent_through == sent_at_cancel, "nothing was sent after the cancel"
     with app.app_context():
-        cancelled = db.session.execute(
-            db.select(JobRecord.key).where(JobRecord.job_id == big, JobRecord.state == "cancelled")
-        ).scalars().all()
+        cancelled = (
+            db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == big, JobRecord.state == "cancelled")).scalars().all()
+        )
         written = set(db.session.execute(db.select(PurchaseOrder.po_number).where(PurchaseOrder.po_number.in_(cancelled))).scalars())
         succeeded = db.session.execute(
             db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == big, JobRecord.state == "succeeded")

@@ -53,21 +53,23 @@ def test_retry_failed_reruns_only_the_failed_records(app: Flask, client: FlaskCl
     assert finished_job(app, job_id).status == "completed_with_failures"
     set_chaos(app)
     with app.app_context():
-        runs_before = dict(db.session.execute(
-            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
-        ).all())
+        runs_before = dict(
+            db.session.execute(
+                db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
+            ).all()
+        )
     assert post(client, f"/jobs/{job_id}/retry-failed") == 302
     job = finished_job(app, job_id)
     assert job.status == "succeeded"
     assert job.finalized_count == 2
     assert count(app, PurchaseOrder) == 12
     with app.app_context():
-        runs_after = dict(db.session.execute(
-            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
-        ).all())
-        retried = db.session.execute(
-            db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.key.in_(keys[:3]))
-        ).scalars().all()
+        runs_after = dict(
+            db.session.execute(
+                db.select(TaskRun.record_id, db.func.count()).where(TaskRun.job_id == job_id).group_by(TaskRun.record_id)
+            ).all()
+        )
+        retried = db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.key.in_(keys[:3]))).scalars().all()
     changed = {record for record, runs in runs_after.items() if record is not None and runs != runs_before.get(record)}
     assert changed == set(retried), "only the failed records ran again"
     page = client.get(f"/jobs/{job_id}/records/{retried[0]}").get_data(as_text=True)
@@ -128,8 +130,18 @@ def test_schedule_and_sandbox_changes_are_audited(app: Flask, client: FlaskClien
 
         schedule_id = db.session.execute(db.select(Schedule.id)).scalar_one()
     assert client.post(f"/schedules/{schedule_id}/pause", data={"csrf_token": token}).status_code == 302
-    saved = client.post("/sandbox/settings", data={"csrf_token": token, "latency_ms": "5", "error_rate": "0",
-                                                   "timeout_rate": "0", "throttle_rate": "0", "retry_after_s": "1", "missing_keys": ""})
+    saved = client.post(
+        "/sandbox/settings",
+        data={
+            "csrf_token": token,
+            "latency_ms": "5",
+            "error_rate": "0",
+            "timeout_rate": "0",
+            "throttle_rate": "0",
+            "retry_after_s": "1",
+            "missing_keys": "",
+        },
+    )
     assert saved.status_code == 302
     with app.app_context():
         events = db.session.execute(db.select(AuditEvent.actor, AuditEvent.action, AuditEvent.detail).order_by(AuditEvent.id)).all()

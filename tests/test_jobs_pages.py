@@ -16,9 +16,7 @@ def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tu
     """POST a file to the upload form with a valid CSRF token; return (status, body)."""
     token = csrf_token(client.get("/").data)
     response = client.post(
-        "/jobs/purchase-orders",
-        data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-        content_type="multipart/form-data",
+        "/jobs/purchase-orders", data={"csrf_token": token, "file": (io.BytesIO(content), filename)}, content_type="multipart/form-data"
     )
     return response.status_code, response.get_data(as_text=True)
 
@@ -34,8 +32,8 @@ def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tu
         (b"po_number\nPO-100001\n\nPO-100001\n", "line 4: PO-100001 is repeated (first on line 2)"),
         (b"po_number\nPO-100001\n\x00\x01\x02binary", "line 3: the file contains NUL bytes"),
         (b"po_number\nPO-100001\nPO-10\xff002\n", "line 3: byte 0xff is not valid UTF-8"),
-        (b"po_number,note\nPO-100001,\"unterminated\n", "a quoted field is not closed"),
-        (b"po_number,note\nPO-100001,\"a\"b\"\n", "line 2: the CSV is malformed"),
+        (b'po_number,note\nPO-100001,"unterminated\n', "a quoted field is not closed"),
+        (b'po_number,note\nPO-100001,"a"b"\n', "line 2: the CSV is malformed"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "NUL bytes"),
     ],
 )
@@ -161,7 +159,9 @@ def test_htmx_post_with_header_token_is_accepted(app: Flask, client: FlaskClient
     assert job_count(app) == 1
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs/1", "/jobs/1/rows", "/jobs/1/summary", "/jobs/1/live", "/jobs/1/records/1", "/sandbox/settings", "/jobs-table"])
+@pytest.mark.parametrize(
+    "path", ["/", "/jobs/1", "/jobs/1/rows", "/jobs/1/summary", "/jobs/1/live", "/jobs/1/records/1", "/sandbox/settings", "/jobs-table"]
+)
 def test_pages_refuse_anonymous(app: Flask, path: str) -> None:
     """Every page and fragment redirects an anonymous visitor to the login page."""
     response = app.test_client().get(path)
@@ -240,7 +240,11 @@ def test_rows_show_steps_attempts_and_retry_time(app: Flask, client: FlaskClient
 
         record.retry_at = datetime(2026, 1, 1, 12, 34, 56)
         for attempt, state in ((1, "RETRY"), (2, "RETRY"), (3, "STARTED")):
-            db.session.add(TaskRun(task_id="t1", task_name="tasks.workflows.fetch_po", job_id=job_id, record_id=record.id, state=state, attempt=attempt))
+            db.session.add(
+                TaskRun(
+                    task_id="t1", task_name="tasks.workflows.fetch_po", job_id=job_id, record_id=record.id, state=state, attempt=attempt
+                )
+            )
         db.session.commit()
     body = client.get(f"/jobs/{job_id}/rows", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "retry 2 of 8 at 12:34:56" in body
@@ -254,8 +258,18 @@ def test_record_page_shows_runs_and_traceback(app: Flask, client: FlaskClient) -
     job_id = make_job(app, "running", records=1)
     with app.app_context():
         record = db.session.execute(db.select(JobRecord)).scalar_one()
-        db.session.add(TaskRun(task_id="t9", task_name="tasks.workflows.make_po", job_id=job_id, record_id=record.id,
-                               state="FAILURE", attempt=1, error="boom", traceback="Traceback <script>x</script>"))
+        db.session.add(
+            TaskRun(
+                task_id="t9",
+                task_name="tasks.workflows.make_po",
+                job_id=job_id,
+                record_id=record.id,
+                state="FAILURE",
+                attempt=1,
+                error="boom",
+                traceback="Traceback <script>x</script>",
+            )
+        )
         db.session.commit()
         record_id = record.id
     body = client.get(f"/jobs/{job_id}/records/{record_id}").get_data(as_text=True)

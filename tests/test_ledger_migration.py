@@ -16,8 +16,20 @@ from webapp.extensions import db
 
 BEFORE, PACKED = "e2f3a4b5c601", "f3a4b5c6d701"
 SCHEMA = "ledger_migration"
-AMOUNTS = ("product_sales", "shipping", "gift_wrap", "promotions", "sales_tax", "product_tax", "shipping_tax",
-           "gift_wrap_tax", "promotion_tax", "regulatory_fee_tax", "withheld_tax", "total")
+AMOUNTS = (
+    "product_sales",
+    "shipping",
+    "gift_wrap",
+    "promotions",
+    "sales_tax",
+    "product_tax",
+    "shipping_tax",
+    "gift_wrap_tax",
+    "promotion_tax",
+    "regulatory_fee_tax",
+    "withheld_tax",
+    "total",
+)
 COLUMNS = ("import_id", "settlement_id", "state", "line", "txn_hash", "sku", "order_key", "refund", "units", *AMOUNTS)
 H1, H2, H3 = -8_000_000_000_000_000_001, 42, 7_000_000_000_000_000_007  # signed BIGINTs, as the old ledger kept them
 
@@ -57,18 +69,36 @@ def migrating_app(tmp_path: Path) -> Iterator[Flask]:
 def fill_old_ledger() -> None:
     """An upload whose CA rows (one transaction twice) were written into sales order 1, at the old schema."""
     run = db.session.execute
-    run(sa.text("INSERT INTO jobs (id, kind, source, status, total, created_at, finalized_count, resent_records) "
-                "VALUES (1, 'reconciliation', 'upload', 'succeeded', 1, CURRENT_TIMESTAMP, 0, 0)"))
-    run(sa.text("INSERT INTO recon_imports (id, job_id, filename, size_bytes, rows_read, bytes_read, ok, error_count, "
-                "created_at) VALUES (1, 1, 'june.csv', 100, 4, 100, true, 0, CURRENT_TIMESTAMP)"))
+    run(
+        sa.text(
+            "INSERT INTO jobs (id, kind, source, status, total, created_at, finalized_count, resent_records) "
+            "VALUES (1, 'reconciliation', 'upload', 'succeeded', 1, CURRENT_TIMESTAMP, 0, 0)"
+        )
+    )
+    run(
+        sa.text(
+            "INSERT INTO recon_imports (id, job_id, filename, size_bytes, rows_read, bytes_read, ok, error_count, "
+            "created_at) VALUES (1, 1, 'june.csv', 100, 4, 100, true, 0, CURRENT_TIMESTAMP)"
+        )
+    )
     marks = ", ".join(f":{name}" for name in COLUMNS)
-    run(sa.text(f"INSERT INTO recon_transactions ({', '.join(COLUMNS)}) VALUES ({marks})"),
-        [dict(zip(COLUMNS, row, strict=True)) for row in OLD_STAGED])
+    run(
+        sa.text(f"INSERT INTO recon_transactions ({', '.join(COLUMNS)}) VALUES ({marks})"),
+        [dict(zip(COLUMNS, row, strict=True)) for row in OLD_STAGED],
+    )
     run(sa.text("INSERT INTO erp_settlement_states (id, settlement_id, state) VALUES (1, '2470', 'CA')"))
-    run(sa.text("INSERT INTO erp_sales_orders (id, settlement_id, state, currency, orders, total_cents, job_id, "
-                "created_at) VALUES (1, '2470', 'CA', 'USD', 2, 3405, 1, CURRENT_TIMESTAMP)"))
-    run(sa.text("INSERT INTO erp_sales_order_transactions (settlement_state_id, txn_hash, occurrence, sales_order_id) "
-                "VALUES (:s, :h, :o, :so)"), [dict(zip(("s", "h", "o", "so"), row, strict=True)) for row in OLD_LEDGER])
+    run(
+        sa.text(
+            "INSERT INTO erp_sales_orders (id, settlement_id, state, currency, orders, total_cents, job_id, "
+            "created_at) VALUES (1, '2470', 'CA', 'USD', 2, 3405, 1, CURRENT_TIMESTAMP)"
+        )
+    )
+    run(
+        sa.text(
+            "INSERT INTO erp_sales_order_transactions (settlement_state_id, txn_hash, occurrence, sales_order_id) VALUES (:s, :h, :o, :so)"
+        ),
+        [dict(zip(("s", "h", "o", "so"), row, strict=True)) for row in OLD_LEDGER],
+    )
     db.session.commit()
 
 
@@ -100,11 +130,11 @@ def test_the_old_ledger_is_packed_on_upgrade_and_unpacked_on_downgrade(migrating
         db.session.commit()
 
         downgrade(directory=folder, revision=BEFORE)
-        rows = db.session.execute(sa.text(f"SELECT {', '.join(COLUMNS)} FROM recon_transactions "
-                                          "ORDER BY settlement_id, state, line")).all()
+        rows = db.session.execute(sa.text(f"SELECT {', '.join(COLUMNS)} FROM recon_transactions ORDER BY settlement_id, state, line")).all()
         renumbered = [(*row[:3], line, *row[4:]) for line, row in zip((1, 2, 3, 1), OLD_STAGED, strict=True)]
         assert [tuple(row) for row in rows] == renumbered
-        ledger_rows = db.session.execute(sa.text(
-            "SELECT settlement_state_id, txn_hash, occurrence, sales_order_id FROM erp_sales_order_transactions")).all()
+        ledger_rows = db.session.execute(
+            sa.text("SELECT settlement_state_id, txn_hash, occurrence, sales_order_id FROM erp_sales_order_transactions")
+        ).all()
         assert {tuple(row) for row in ledger_rows} == OLD_LEDGER
         db.session.commit()

@@ -25,17 +25,20 @@ def fresh_counts(app: Flask) -> Iterator[None]:
 def attempt(client: FlaskClient, username: str, password: str, address: str = "192.0.2.10") -> int:
     """Post the login form once from ``address``; return the status."""
     token = csrf_token(client.get("/login", environ_base={"REMOTE_ADDR": address}).data)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                           environ_base={"REMOTE_ADDR": address})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}, environ_base={"REMOTE_ADDR": address}
+    )
     return response.status_code
 
 
 def test_an_account_waits_after_ten_failures_even_with_the_right_password(app: Flask, operator: tuple[str, str]) -> None:
     client = app.test_client()
     assert [attempt(client, operator[0], "wrong guess") for _ in range(10)] == [200] * 10
-    refused = client.post("/login", data={"username": operator[0], "password": operator[1],
-                                          "csrf_token": csrf_token(client.get("/login").data)},
-                          environ_base={"REMOTE_ADDR": "198.51.100.7"})  # from another address too
+    refused = client.post(
+        "/login",
+        data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(client.get("/login").data)},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )  # from another address too
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
     assert b"Traceback" not in refused.data
@@ -46,8 +49,7 @@ def test_right_passwords_are_never_counted(app: Flask, operator: tuple[str, str]
     assert [attempt(client, operator[0], operator[1]) for _ in range(15)] == [302] * 15
 
 
-def test_an_address_waits_after_failures_over_many_accounts(app: Flask, operator: tuple[str, str],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_address_waits_after_failures_over_many_accounts(app: Flask, operator: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ADDRESS", "5 per 15 minutes")
     client = app.test_client()
     assert [attempt(client, f"user{n}", "guess", address="203.0.113.9") for n in range(5)] == [200] * 5
@@ -55,8 +57,7 @@ def test_an_address_waits_after_failures_over_many_accounts(app: Flask, operator
     assert attempt(client, operator[0], operator[1], address="203.0.113.10") == 302
 
 
-def test_an_unknown_username_costs_a_password_check(app: Flask, operator: tuple[str, str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_username_costs_a_password_check(app: Flask, operator: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The same slow hash check for a username that does not exist as for a wrong password: the
     answer's time does not tell which usernames exist."""
     checks: list[str] = []
@@ -67,6 +68,7 @@ def test_an_unknown_username_costs_a_password_check(app: Flask, operator: tuple[
         def check(hashed: str, password: str) -> bool:
             checks.append(hashed.split(":")[0])
             return real(hashed, password)
+
         return check
 
     from webapp.models import operators as operator_model

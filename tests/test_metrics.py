@@ -50,14 +50,28 @@ def seed_log(app: Flask) -> None:
         db.session.add_all([running, done])
         db.session.flush()
         states = [(running, "succeeded"), (running, "failed"), (running, "retrying"), (done, "succeeded")]
-        db.session.add_all(JobRecord(job_id=job.id, seq=i, key=f"PO-10000{i}", state=state)
-                           for i, (job, state) in enumerate(states, start=1))
-        runs = [("fetch_po", "SUCCESS", 0.2, 1), ("fetch_po", "SUCCESS", 0.3, 1), ("fetch_po", "RETRY", 4.0, 1),
-                ("make_po", "SUCCESS", 0.07, 1), ("make_po", "LOST", 600.0, 2), ("make_po", "SUCCESS", 0.07, 30)]
+        db.session.add_all(
+            JobRecord(job_id=job.id, seq=i, key=f"PO-10000{i}", state=state) for i, (job, state) in enumerate(states, start=1)
+        )
+        runs = [
+            ("fetch_po", "SUCCESS", 0.2, 1),
+            ("fetch_po", "SUCCESS", 0.3, 1),
+            ("fetch_po", "RETRY", 4.0, 1),
+            ("make_po", "SUCCESS", 0.07, 1),
+            ("make_po", "LOST", 600.0, 2),
+            ("make_po", "SUCCESS", 0.07, 30),
+        ]
         for name, state, seconds, minutes_ago in runs:
             finished = now - timedelta(minutes=minutes_ago)
-            db.session.add(TaskRun(task_id=str(uuid.uuid4()), task_name=f"tasks.workflows.{name}", state=state,
-                                   started_at=finished - timedelta(seconds=seconds), finished_at=finished))
+            db.session.add(
+                TaskRun(
+                    task_id=str(uuid.uuid4()),
+                    task_name=f"tasks.workflows.{name}",
+                    state=state,
+                    started_at=finished - timedelta(seconds=seconds),
+                    finished_at=finished,
+                )
+            )
         db.session.commit()
 
 
@@ -77,9 +91,20 @@ def fake_heartbeat(redis_url: str) -> Iterator[str]:
     """A worker's heartbeat written as a worker would, fresh; removed afterwards."""
     client = redis.Redis.from_url(redis_url)
     host = f"metrics-probe-{uuid.uuid4().hex[:6]}@localhost"
-    beat = {"hostname": host, "pid": 4242, "pool": "threads", "concurrency": 8, "queues": ["fetch"], "active": 3,
-            "reserved": 3, "scheduled": 0, "processed": 17, "started_at": time.time() - 60, "sent_at": time.time(),
-            "interval": 10}
+    beat = {
+        "hostname": host,
+        "pid": 4242,
+        "pool": "threads",
+        "concurrency": 8,
+        "queues": ["fetch"],
+        "active": 3,
+        "reserved": 3,
+        "scheduled": 0,
+        "processed": 17,
+        "started_at": time.time() - 60,
+        "sent_at": time.time(),
+        "interval": 10,
+    }
     client.set(KEY_PREFIX + host, json.dumps(beat), ex=50)
     client.hset(SEEN_KEY, host, json.dumps(beat))
     yield host
@@ -153,12 +178,12 @@ def test_without_redis_sql_metrics_still_answer(app: Flask, monkeypatch: pytest.
         ("s3cret-token", "10.1.2.3", "Bearer s3cret-token", 200),
     ],
 )
-def test_who_may_scrape(app: Flask, monkeypatch: pytest.MonkeyPatch, token: str | None, remote: str,
-                        header: str | None, status: int) -> None:
+def test_who_may_scrape(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, token: str | None, remote: str, header: str | None, status: int
+) -> None:
     """No METRICS_TOKEN: local scrapers only. With one: its bearer token, from anywhere."""
     monkeypatch.setitem(app.config, "METRICS_TOKEN", token or "")
-    response = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": remote},
-                                     headers={"Authorization": header} if header else {})
+    response = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": remote}, headers={"Authorization": header} if header else {})
     assert response.status_code == status
     if status != 200:
         assert b"celeriac_" not in response.data and b"METRICS_TOKEN" in response.data

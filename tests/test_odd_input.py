@@ -34,13 +34,24 @@ def row_counts(app: Flask) -> tuple[int, int, int]:
         return tuple(db.session.scalar(db.select(db.func.count()).select_from(model)) for model in (Job, JobRecord, StoredFile))
 
 
-@pytest.mark.parametrize("target", ["/%09/evil.com", "//evil.com", "https://evil.com/", "/\\evil.com",
-                                    "/%0d%0aSet-Cookie:%20stolen=1", "javascript:alert(1)", "%2F%2Fevil.com"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.com",
+        "//evil.com",
+        "https://evil.com/",
+        "/\\evil.com",
+        "/%0d%0aSet-Cookie:%20stolen=1",
+        "javascript:alert(1)",
+        "%2F%2Fevil.com",
+    ],
+)
 def test_login_never_sends_the_operator_off_site(app: Flask, operator: tuple[str, str], target: str) -> None:
     client = app.test_client()
     page = client.get("/login")
-    response = client.post(f"/login?next={target}", data={"username": operator[0], "password": operator[1],
-                                                         "csrf_token": csrf_token(page.data)})
+    response = client.post(
+        f"/login?next={target}", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -48,15 +59,26 @@ def test_login_never_sends_the_operator_off_site(app: Flask, operator: tuple[str
 def test_login_follows_a_path_on_this_site(app: Flask, operator: tuple[str, str]) -> None:
     client = app.test_client()
     page = client.get("/login")
-    response = client.post("/login?next=/jobs/7%3Fstate%3Dfailed", data={"username": operator[0], "password": operator[1],
-                                                                        "csrf_token": csrf_token(page.data)})
+    response = client.post(
+        "/login?next=/jobs/7%3Fstate%3Dfailed", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)}
+    )
     assert response.headers["Location"] == "/jobs/7?state=failed"
 
 
-@pytest.mark.parametrize(("cell", "shown"), [
-    ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1+1", "'+1+1"), ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("PO-100001", "PO-100001"), (7, 7), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("PO-100001", "PO-100001"),
+        (7, 7),
+        ("", ""),
+    ],
+)
 def test_a_download_cell_never_starts_a_formula(cell: object, shown: object) -> None:
     assert spreadsheet_safe(cell) == shown
 
@@ -95,8 +117,9 @@ def test_a_large_page_number_within_bounds_is_an_empty_page(app: Flask, client: 
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("url", [f"/jobs/{HUGE}", f"/jobs/{HUGE}/live", f"/jobs/1/records/{HUGE}", f"/api/jobs/{HUGE}",
-                                 f"/erp/purchase-orders/{HUGE}"])
+@pytest.mark.parametrize(
+    "url", [f"/jobs/{HUGE}", f"/jobs/{HUGE}/live", f"/jobs/1/records/{HUGE}", f"/api/jobs/{HUGE}", f"/erp/purchase-orders/{HUGE}"]
+)
 def test_an_id_past_any_table_is_not_found(client: FlaskClient, api_token: str, url: str) -> None:
     response = client.get(url, headers={"Authorization": f"Bearer {api_token}"})
     assert response.status_code == 404
@@ -105,8 +128,9 @@ def test_an_id_past_any_table_is_not_found(client: FlaskClient, api_token: str, 
 def test_json_nested_too_deeply_is_a_400_and_writes_nothing(app: Flask, api_token: str) -> None:
     before = row_counts(app)
     body = '{"kind": "purchase_orders", "keys": ' + "[" * 50_000 + "]" * 50_000 + "}"
-    response = app.test_client().post("/api/jobs", data=body, content_type="application/json",
-                                      headers={"Authorization": f"Bearer {api_token}"})
+    response = app.test_client().post(
+        "/api/jobs", data=body, content_type="application/json", headers={"Authorization": f"Bearer {api_token}"}
+    )
     assert response.status_code == 400
     assert "nested too deeply" in response.get_json()["message"]
     assert row_counts(app) == before
@@ -115,9 +139,11 @@ def test_json_nested_too_deeply_is_a_400_and_writes_nothing(app: Flask, api_toke
 def test_an_overlong_file_name_is_refused_by_the_api_before_anything_is_stored(app: Flask, api_token: str) -> None:
     before = row_counts(app)
     for kind in ("purchase_orders", "reconciliation"):
-        response = app.test_client().post("/api/jobs", data={"kind": kind, "file": (io.BytesIO(b"po_number\nPO-100001\n"),
-                                                                                     "a" * 1000 + ".csv")},
-                                          headers={"Authorization": f"Bearer {api_token}"})
+        response = app.test_client().post(
+            "/api/jobs",
+            data={"kind": kind, "file": (io.BytesIO(b"po_number\nPO-100001\n"), "a" * 1000 + ".csv")},
+            headers={"Authorization": f"Bearer {api_token}"},
+        )
         assert response.status_code == 400, kind
         assert "1,004 characters" in response.get_data(as_text=True)
     assert row_counts(app) == before
@@ -163,5 +189,6 @@ def test_the_audit_trail_keeps_only_known_sandbox_fields_bounded(app: Flask, api
     assert "latency_ms=5" in detail and "missing_keys=40 (PO-100000, " in detail and "and 35 more" in detail
     assert "script" not in detail and "xxx" not in detail
     assert len(detail) < 400
-    app.test_client().put("/api/sandbox/settings", json={"latency_ms": 0, "missing_keys": []},
-                          headers={"Authorization": f"Bearer {api_token}"})
+    app.test_client().put(
+        "/api/sandbox/settings", json={"latency_ms": 0, "missing_keys": []}, headers={"Authorization": f"Bearer {api_token}"}
+    )

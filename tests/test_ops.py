@@ -7,7 +7,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,7 @@ def add_runs(app: Flask, *runs: dict[str, Any]) -> None:
 
 def run(task: str, state: str, finished_at: datetime, seconds: float = 0.1, **fields: Any) -> dict[str, Any]:
     """Fields of a finished task run that took ``seconds``."""
-    return {"task_name": task, "state": state, "started_at": finished_at - timedelta(seconds=seconds),
-            "finished_at": finished_at, **fields}
+    return {"task_name": task, "state": state, "started_at": finished_at - timedelta(seconds=seconds), "finished_at": finished_at, **fields}
 
 
 def add_job(app: Flask, kind: str, records: list[tuple[str, str]], status: str = "running") -> tuple[int, list[int]]:
@@ -65,8 +64,10 @@ def add_job(app: Flask, kind: str, records: list[tuple[str, str]], status: str =
         job = Job(kind=kind, source="upload", status=status, total=len(records))
         db.session.add(job)
         db.session.flush()
-        rows = [JobRecord(job_id=job.id, seq=i, key=key, state=state, error="ERP said 404" if state == "failed" else None)
-                for i, (key, state) in enumerate(records, start=1)]
+        rows = [
+            JobRecord(job_id=job.id, seq=i, key=key, state=state, error="ERP said 404" if state == "failed" else None)
+            for i, (key, state) in enumerate(records, start=1)
+        ]
         db.session.add_all(rows)
         db.session.commit()
         return job.id, [row.id for row in rows]
@@ -98,7 +99,7 @@ def test_page_includes_the_panel_which_reloads_itself(client: FlaskClient) -> No
     fragment = client.get("/ops/workers/panel", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert b"<html" not in fragment.data
-    assert fragment.data.lstrip().startswith(b"<section id=\"ops-panel\"")
+    assert fragment.data.lstrip().startswith(b'<section id="ops-panel"')
     assert b'hx-get="/ops/workers/panel"' in fragment.data and b'hx-trigger="load delay:5s"' in fragment.data
     assert b'hx-swap="outerHTML"' in fragment.data and b"<svg" in fragment.data
     assert b"style=" not in fragment.data and b"<style" not in fragment.data
@@ -107,8 +108,7 @@ def test_page_includes_the_panel_which_reloads_itself(client: FlaskClient) -> No
 def test_heartbeats_of_running_workers(app: Flask, client: FlaskClient, api_token: str, workers: WorkerSet) -> None:
     """Both workers of the Procfile's shape show as online with their pool, concurrency and queues."""
     nodes = {node: node.split("-", 1)[0].rstrip("0123456789") for node in workers.processes}
-    wait_for(lambda: all(status_of(app, api_token, node) == "online" for node in nodes), timeout=30,
-             message="both workers online")
+    wait_for(lambda: all(status_of(app, api_token, node) == "online" for node in nodes), timeout=30, message="both workers online")
     expected = {"db": ("prefork", 2, ["db", "default"]), "io": ("threads", 16, ["fetch"])}
     for node, name in nodes.items():
         worker = worker_json(app, api_token, node)
@@ -116,7 +116,7 @@ def test_heartbeats_of_running_workers(app: Flask, client: FlaskClient, api_toke
         assert (worker["pool"], worker["concurrency"], worker["queues"]) == expected[name]
         assert worker["pid"] > 0 and worker["age_seconds"] < 30 and worker["last_seen"].endswith("Z")
     html = client.get("/ops/workers/panel").get_data(as_text=True)
-    for node, name in nodes.items():
+    for node in nodes:
         assert f'data-worker="{node}" data-status="online"' in html
     assert 'data-pool="prefork" data-concurrency="2"' in html and 'data-pool="threads" data-concurrency="16"' in html
     queues = {q["name"]: q for q in workers_json(app, api_token)["queues"]}
@@ -145,8 +145,11 @@ def test_killed_worker_goes_missing_then_gone_and_its_queue_backs_up(
     killed = probe_workers.start("probe", queues="ops-probe", pool="threads", concurrency=2)
     stopped = probe_workers.start("calm", queues="ops-calm", pool="solo", concurrency=1)
     probe_workers.wait_ready()
-    wait_for(lambda: status_of(app, api_token, killed) == status_of(app, api_token, stopped) == "online",
-             timeout=30, message="the probe workers online")
+    wait_for(
+        lambda: status_of(app, api_token, killed) == status_of(app, api_token, stopped) == "online",
+        timeout=30,
+        message="the probe workers online",
+    )
 
     probe_workers.kill(killed)
     killed_at = time.monotonic()
@@ -191,7 +194,7 @@ def test_queue_depth_and_oldest_message_age(app: Flask, redis_url: str) -> None:
     assert idle.oldest_task == "tasks.workflows.relay_outbox", "the oldest waits in the priority list"
     sent = between + 60 - idle.oldest_age_seconds
     assert before - 0.001 <= sent <= between + 0.001
-    assert idle.oldest_sent_at == datetime.fromtimestamp(sent, timezone.utc).replace(tzinfo=None)
+    assert idle.oldest_sent_at == datetime.fromtimestamp(sent, UTC).replace(tzinfo=None)
 
 
 def test_throughput_chart_and_erp_health_from_the_task_log(app: Flask, client: FlaskClient, api_token: str) -> None:

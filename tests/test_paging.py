@@ -13,8 +13,9 @@ def test_page_number(app: Flask, query: str, page: int) -> None:
         assert page_number() == page
 
 
-@pytest.mark.parametrize(("query", "size"), [("", 25), ("per_page=10", 10), ("per_page=0", 25), ("per_page=-5", 1),
-                                             ("per_page=1000", 100), ("per_page=x", 25)])
+@pytest.mark.parametrize(
+    ("query", "size"), [("", 25), ("per_page=10", 10), ("per_page=0", 25), ("per_page=-5", 1), ("per_page=1000", 100), ("per_page=x", 25)]
+)
 def test_page_size(app: Flask, query: str, size: int) -> None:
     """?per_page= is between 1 and the most a list allows; missing, zero or not a number reads as the default."""
     with app.test_request_context(f"/?{query}"):

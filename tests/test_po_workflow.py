@@ -67,9 +67,7 @@ def test_missing_pos_fail_without_retries(app: Flask, workers: WorkerSet) -> Non
     assert job.status == "completed_with_failures"
     assert job.finalized_count == 1
     with app.app_context():
-        failed = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")
-        ).scalars().all()
+        failed = db.session.execute(db.select(JobRecord).where(JobRecord.job_id == job.id, JobRecord.state == "failed")).scalars().all()
         assert sorted(r.key for r in failed) == sorted(missing)
         assert all("not found" in (r.error or "") for r in failed)
         for record in failed:
@@ -99,7 +97,9 @@ def test_record_steps_store_no_result_in_redis(app: Flask, workers: WorkerSet) -
     job = finished_job(app, start(app, ["PO-100778", "PO-100779"]))
     assert job.status == "succeeded"
     with app.app_context():
-        steps = db.session.execute(db.select(TaskRun.task_id).where(TaskRun.job_id == job.id, TaskRun.record_id.is_not(None))).scalars().all()
+        steps = (
+            db.session.execute(db.select(TaskRun.task_id).where(TaskRun.job_id == job.id, TaskRun.record_id.is_not(None))).scalars().all()
+        )
     assert len(steps) == 4  # fetch_po and make_po for each record
     backend = redis.Redis.from_url(app.config["REDIS_URL"])
     assert [task_id for task_id in steps if backend.exists(f"celery-task-meta-{task_id}")] == []
@@ -152,12 +152,14 @@ def test_stalled_job_is_finalized_by_the_watchdog(app: Flask) -> None:
         busy = Job(kind="purchase_orders", source="upload", status="running", total=2)
         db.session.add_all([stalled, busy])
         db.session.flush()
-        db.session.add_all([
-            JobRecord(job_id=stalled.id, seq=1, key="PO-100001", state="succeeded"),
-            JobRecord(job_id=stalled.id, seq=2, key="PO-100002", state="failed"),
-            JobRecord(job_id=busy.id, seq=1, key="PO-100001", state="succeeded"),
-            JobRecord(job_id=busy.id, seq=2, key="PO-100002", state="retrying"),
-        ])
+        db.session.add_all(
+            [
+                JobRecord(job_id=stalled.id, seq=1, key="PO-100001", state="succeeded"),
+                JobRecord(job_id=stalled.id, seq=2, key="PO-100002", state="failed"),
+                JobRecord(job_id=busy.id, seq=1, key="PO-100001", state="succeeded"),
+                JobRecord(job_id=busy.id, seq=2, key="PO-100002", state="retrying"),
+            ]
+        )
         db.session.commit()
         stalled_id, busy_id = stalled.id, busy.id
         assert finalize_stalled() == [stalled_id]

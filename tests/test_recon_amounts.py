@@ -72,8 +72,7 @@ def test_formatted_amounts_that_show_their_cents_are_exact(text: str) -> None:
 def test_formatted_amounts_without_their_cents_may_be_rounded(text: str) -> None:
     with pytest.raises(AmountError) as caught:
         check_cents_shown(text)
-    assert f"{text.strip()!r} is formatted as a spreadsheet displays it, without exactly two decimals" in str(
-        caught.value)
+    assert f"{text.strip()!r} is formatted as a spreadsheet displays it, without exactly two decimals" in str(caught.value)
 
 
 @pytest.mark.parametrize(("text", "units"), [("1", 1), ("", 0), (" 3 ", 3), ("-1", 1), ("+2", 2)])

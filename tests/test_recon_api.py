@@ -26,17 +26,21 @@ CORPUS = Path(__file__).resolve().parent / "recon_corpus"
 MiB = 1024 * 1024
 
 # Settlement 6503097031: WA has two orders and a refund, CA one order with a selling fee.
-DATE_RANGE = dr_file([
-    dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
-    dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
-    dr_row("Refund", order_id="113-0000002-0000002", state="WA", sku="SKU-B", product_sales="-5.50", product_sales_tax="-0.55"),
-    dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
-           selling_fees="-1.50"),
-]).encode()
+DATE_RANGE = dr_file(
+    [
+        dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
+        dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
+        dr_row("Refund", order_id="113-0000002-0000002", state="WA", sku="SKU-B", product_sales="-5.50", product_sales_tax="-0.55"),
+        dr_row(
+            order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75", selling_fees="-1.50"
+        ),
+    ]
+).encode()
 
 
-def post_report(app: Flask, token: str, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None = None,
-                kind: str = "reconciliation") -> Any:
+def post_report(
+    app: Flask, token: str, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None = None, kind: str = "reconciliation"
+) -> Any:
     """POST /api/jobs as multipart with ``kind``, the report as ``file`` and the orders report as ``orders``."""
     data: dict[str, Any] = {"kind": kind}
     if report is not None:
@@ -49,8 +53,10 @@ def post_report(app: Flask, token: str, report: tuple[bytes, str] | None, orders
 def row_counts(app: Flask) -> dict[str, int]:
     """The number of rows in every table, to prove a refused request wrote nothing."""
     with app.app_context():
-        return {table.name: db.session.execute(db.select(db.func.count()).select_from(table)).scalar_one()
-                for table in db.metadata.sorted_tables}
+        return {
+            table.name: db.session.execute(db.select(db.func.count()).select_from(table)).scalar_one()
+            for table in db.metadata.sorted_tables
+        }
 
 
 def api_job(client: FlaskClient, token: str, job_id: int) -> dict[str, Any]:
@@ -72,8 +78,9 @@ def api_job_in(client: FlaskClient, token: str, job_id: int, *statuses: str, tim
 
 def by_state(orders: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, ...]]:
     """(settlement, state) → (rows, orders, refunds, product_sales, tax, total) from the API's orders."""
-    return {(o["settlement_id"], o["state"]): (o["rows"], o["orders"], o["refunds"], o["product_sales"], o["tax"], o["total"])
-            for o in orders}
+    return {
+        (o["settlement_id"], o["state"]): (o["rows"], o["orders"], o["refunds"], o["product_sales"], o["tax"], o["total"]) for o in orders
+    }
 
 
 @pytest.fixture
@@ -86,8 +93,7 @@ def unread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app: Flask) -> None:
 def test_keys_for_a_reconciliation_are_refused(app: Flask, api_token: str) -> None:
     """JSON keys cannot start a reconciliation (it reads a file): 400 saying to upload one, nothing written."""
     before = row_counts(app)
-    response = app.test_client().post("/api/jobs", json={"kind": "reconciliation", "keys": ["6503097031/WA"]},
-                                      headers=auth(api_token))
+    response = app.test_client().post("/api/jobs", json={"kind": "reconciliation", "keys": ["6503097031/WA"]}, headers=auth(api_token))
     assert response.status_code == 400
     assert "upload it as multipart 'file'" in response.get_json()["error"]
     assert row_counts(app) == before
@@ -98,14 +104,18 @@ def test_keys_for_a_reconciliation_are_refused(app: Flask, api_token: str) -> No
     [
         (None, None, "choose the settlement or Date Range report to upload"),
         ((b"", ""), None, "choose the settlement or Date Range report to upload"),
-        ((b"PK\x03\x04", "report.xlsx"), None, "'report.xlsx' is not a report file: upload the settlement or Date Range report as .csv, .txt or .tsv"),
+        (
+            (b"PK\x03\x04", "report.xlsx"),
+            None,
+            "'report.xlsx' is not a report file: upload the settlement or Date Range report as .csv, .txt or .tsv",
+        ),
         ((DATE_RANGE, "report.csv"), (b"PK\x03\x04", "orders.xlsx"), "'orders.xlsx' is not a report file"),
         ((b"", "report.csv"), None, "the report file is empty"),
     ],
     ids=["no-file", "no-filename", "spreadsheet", "orders-spreadsheet", "empty"],
 )
 def test_bad_uploads_are_refused_in_words_and_write_nothing(
-    app: Flask, api_token: str, unread: None, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None, message: str,
+    app: Flask, api_token: str, unread: None, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None, message: str
 ) -> None:
     """No file, a wrong type or an empty file: 400 with the problem in words; the database is as it was."""
     before = row_counts(app)
@@ -127,8 +137,9 @@ def test_other_uploads_keep_the_small_limit(app: Flask, api_token: str) -> None:
     assert row_counts(app) == before
 
 
-def test_a_report_may_exceed_the_small_limit_up_to_its_own(app: Flask, api_token: str, unread: None,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_report_may_exceed_the_small_limit_up_to_its_own(
+    app: Flask, api_token: str, unread: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reconciliation report is allowed RECON_MAX_UPLOAD_BYTES: 11 MiB starts a job, over its limit is 413."""
     monkeypatch.setitem(app.config, "RECON_MAX_UPLOAD_BYTES", 12 * MiB)
     report = DATE_RANGE + b"\n" * (11 * MiB)
@@ -153,8 +164,11 @@ def test_a_report_being_read_shows_its_progress_and_cannot_be_confirmed(app: Fla
     job_id = started["id"]
     with app.app_context():  # what read_upload() saves part-way through the file
         db.session.execute(db.update(Job).where(Job.id == job_id).values(status="running"))
-        db.session.execute(db.update(ReconImport).where(ReconImport.job_id == job_id).values(
-            read_started_at=utcnow() - timedelta(seconds=2), rows_read=2, bytes_read=len(DATE_RANGE) // 4))
+        db.session.execute(
+            db.update(ReconImport)
+            .where(ReconImport.job_id == job_id)
+            .values(read_started_at=utcnow() - timedelta(seconds=2), rows_read=2, bytes_read=len(DATE_RANGE) // 4)
+        )
         db.session.commit()
     client = app.test_client()
     reading = api_job(client, api_token, job_id)["reconciliation"]
@@ -183,12 +197,24 @@ def test_confirm_refuses_other_jobs_and_unknown_ones(app: Flask, api_token: str)
 def test_a_stored_preview_is_shown_as_data(app: Flask, api_token: str, unread: None) -> None:
     """An older preview (problems only as text) gives {line, source, message}; new/imported are passed on when present."""
     job_id = post_report(app, api_token, (DATE_RANGE, "older.csv")).get_json()["id"]
-    order = {"settlement_id": "6503097031", "state": "WA", "orders": 2, "refunds": 0,
-             "amounts": {"product_sales": 2550, "product_tax": 255, "selling_fees": -150},
-             "new": {"rows": 1, "orders": 1, "refunds": 0, "product_sales": 550, "tax": 55, "total": 605},
-             "imported": {"rows": 1, "total": 2200, "jobs": [7]}}
-    preview = {"kind": "date_range", "rows": 2, "settlements": [], "orders": [order], "nothing_new": False,
-               "errors": ["line 9: '12.345' is not an amount"], "warnings": ["orders report line 3: no ship-state"]}
+    order = {
+        "settlement_id": "6503097031",
+        "state": "WA",
+        "orders": 2,
+        "refunds": 0,
+        "amounts": {"product_sales": 2550, "product_tax": 255, "selling_fees": -150},
+        "new": {"rows": 1, "orders": 1, "refunds": 0, "product_sales": 550, "tax": 55, "total": 605},
+        "imported": {"rows": 1, "total": 2200, "jobs": [7]},
+    }
+    preview = {
+        "kind": "date_range",
+        "rows": 2,
+        "settlements": [],
+        "orders": [order],
+        "nothing_new": False,
+        "errors": ["line 9: '12.345' is not an amount"],
+        "warnings": ["orders report line 3: no ship-state"],
+    }
     with app.app_context():
         db.session.execute(db.update(ReconImport).where(ReconImport.job_id == job_id).values(preview=preview))
         db.session.commit()
@@ -196,11 +222,22 @@ def test_a_stored_preview_is_shown_as_data(app: Flask, api_token: str, unread: N
     assert shown["errors"] == [{"line": 9, "source": "", "message": "'12.345' is not an amount"}]
     assert shown["warnings"] == [{"line": 3, "source": "orders report", "message": "no ship-state"}]
     assert shown["nothing_new"] is False
-    assert shown["orders"] == [{
-        "settlement_id": "6503097031", "state": "WA", "rows": None, "orders": 2, "refunds": 0,
-        "product_sales": 2550, "tax": 255, "total": 2655, "amounts": order["amounts"],
-        "new": order["new"], "imported": order["imported"], "blocked": None,
-    }]
+    assert shown["orders"] == [
+        {
+            "settlement_id": "6503097031",
+            "state": "WA",
+            "rows": None,
+            "orders": 2,
+            "refunds": 0,
+            "product_sales": 2550,
+            "tax": 255,
+            "total": 2655,
+            "amounts": order["amounts"],
+            "new": order["new"],
+            "imported": order["imported"],
+            "blocked": None,
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -253,8 +290,12 @@ def test_date_range_upload_preview_confirm_through_the_api(app: Flask, api_token
 def test_settlement_v2_with_its_orders_report_through_the_api(app: Flask, api_token: str, workers: WorkerSet) -> None:
     """The V2 sample + its orders report: per-state figures as the sample's lines add up, a warning with its line, confirm."""
     client = app.test_client()
-    response = post_report(app, api_token, ((CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt"),
-                           ((CORPUS / "settlement-sample-orders.txt").read_bytes(), "orders.txt"))
+    response = post_report(
+        app,
+        api_token,
+        ((CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt"),
+        ((CORPUS / "settlement-sample-orders.txt").read_bytes(), "orders.txt"),
+    )
     assert response.status_code == 202
     job_id = response.get_json()["id"]
     preview = api_job_in(client, api_token, job_id, "awaiting_confirmation", "failed")["reconciliation"]
@@ -298,11 +339,14 @@ def test_a_file_with_errors_lists_them_by_line_and_cannot_be_confirmed(app: Flas
 def chunked_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[Iterator[bytes], str]:
     """A multipart body sent in chunks, without Content-Length (as a streaming client sends it); with its content type."""
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
     for name, (filename, content) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: text/csv\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return (body[i : i + MiB] for i in range(0, len(body), MiB)), f"multipart/form-data; boundary={boundary}"
 
@@ -311,8 +355,9 @@ def test_upload_preview_confirm_over_http(app: Flask, api_token: str, workers: W
     """Under gunicorn with a token: curl's upload, polling and confirm work; a chunked PO upload over 10 MiB is 413."""
     session = requests.Session()
     session.headers.update(auth(api_token))
-    response = session.post(f"{gunicorn}/api/jobs", data={"kind": "reconciliation"},
-                            files={"file": ("report.csv", DATE_RANGE, "text/csv")}, timeout=30)
+    response = session.post(
+        f"{gunicorn}/api/jobs", data={"kind": "reconciliation"}, files={"file": ("report.csv", DATE_RANGE, "text/csv")}, timeout=30
+    )
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
 

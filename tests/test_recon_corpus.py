@@ -36,35 +36,47 @@ def test_errors_stop_being_listed_after_a_hundred_but_are_counted() -> None:
 
 
 def test_every_warning_says_the_totals_are_unaffected() -> None:
-    date_range = dr(GOOD, dr_row(state="PR"), dr_row(state="Ontario"), dr_row(marketplace="amazon.ca"),
-                    dr_row("Order", ""), dr_row("FBA Inventory Fee", "FBA19CD9HGQ8", sku="", quantity="", state=""),
-                    dr_row("Transfer", "", sku="", quantity="", state="", other="-5.00"),
-                    dr_row("Brand New Fee", "", sku="", quantity="", state="", other="-1.00"),
-                    dr_row(product_sales="(5.00)", total="-5.00"), replace_cell(GOOD, "description", "café"),
-                    header=DR_HEADER[:-1] + ("Brand New Column",)).replace(b"caf\xc3\xa9", b"caf\xe9")
+    date_range = dr(
+        GOOD,
+        dr_row(state="PR"),
+        dr_row(state="Ontario"),
+        dr_row(marketplace="amazon.ca"),
+        dr_row("Order", ""),
+        dr_row("FBA Inventory Fee", "FBA19CD9HGQ8", sku="", quantity="", state=""),
+        dr_row("Transfer", "", sku="", quantity="", state="", other="-5.00"),
+        dr_row("Brand New Fee", "", sku="", quantity="", state="", other="-1.00"),
+        dr_row(product_sales="(5.00)", total="-5.00"),
+        replace_cell(GOOD, "description", "café"),
+        header=DR_HEADER[:-1] + ("Brand New Column",),
+    ).replace(b"caf\xc3\xa9", b"caf\xe9")
     summary = summarize_report(io.BytesIO(date_range), orders=io.BytesIO(ORDERS))
-    settlement, orders = v2(v2_summary(total="38.00"), v2_row(amount="10.00"),
-                            v2_row(amount="2.00", amount_type="ItemFees", description="Brand New Fee"),
-                            v2_row(order_id="113-2047718-9930613", amount="20.00"),
-                            v2_row(order_id="", amount="1.00"), v2_row(marketplace="Amazon.ca", amount="5.00"),
-                            orders=ORDERS + b"S01-1234567-1234567\t\t\t1\t\tWA\t\tUS\n")
+    settlement, orders = v2(
+        v2_summary(total="38.00"),
+        v2_row(amount="10.00"),
+        v2_row(amount="2.00", amount_type="ItemFees", description="Brand New Fee"),
+        v2_row(order_id="113-2047718-9930613", amount="20.00"),
+        v2_row(order_id="", amount="1.00"),
+        v2_row(marketplace="Amazon.ca", amount="5.00"),
+        orders=ORDERS + b"S01-1234567-1234567\t\t\t1\t\tWA\t\tUS\n",
+    )
     other = summarize_report(io.BytesIO(settlement), orders=io.BytesIO(orders))
     assert summary.ok and other.ok, (summary.errors, other.errors)
     warnings = summary.warnings + other.warnings
     assert len(warnings) == 15
     assert [str(w) for w in warnings if "unaffected" not in w.message] == []
     assert [w.message for w in warnings if w.line is None] == [
-        "the Date Range report has order states itself; the orders report was not needed and not read (totals "
-        "unaffected)", "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be ASCII, "
-        "which reads the same in both, so totals are unaffected"]
-    assert "orders report line 4: rows whose amazon-order-id is not an Amazon order id" in [
-        str(w) for w in other.warnings][0]
+        "the Date Range report has order states itself; the orders report was not needed and not read (totals unaffected)",
+        "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be ASCII, "
+        "which reads the same in both, so totals are unaffected",
+    ]
+    assert "orders report line 4: rows whose amazon-order-id is not an Amazon order id" in [str(w) for w in other.warnings][0]
 
 
-@pytest.mark.parametrize(("data", "kind"), [(XLSX, "excel_workbook"), (RANDOM, "binary_file"),
-                                            (b"%PDF-1.7\n", "pdf_document"), (b"PK\x03\x04zip", "zip_archive")])
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [(XLSX, "excel_workbook"), (RANDOM, "binary_file"), (b"%PDF-1.7\n", "pdf_document"), (b"PK\x03\x04zip", "zip_archive")],
+)
 def test_a_binary_upload_gets_one_error_and_a_kind_and_encoding_to_show(data: bytes, kind: str) -> None:
     summary = summarize_report(io.BytesIO(data))
-    assert [(problem.line, problem.message.split(":")[0]) for problem in summary.errors] == [
-        (1, "this is not a text report")]
+    assert [(problem.line, problem.message.split(":")[0]) for problem in summary.errors] == [(1, "this is not a text report")]
     assert (summary.kind, summary.encoding, summary.rows) == (kind, "binary", 0)

@@ -12,23 +12,57 @@ from webapp.reconciliation.reader.read import summarize_report
 
 S1, S2 = "6503097031", "6503097032"
 ROWS = [
-    dr_row("Order", "113-0013318-7697855", state="WA", product_sales="57.96", selling_fees="-8.69",
-           fba_fees="-10.19", total="39.08"),
-    dr_row("Order", "112-1111111-2222222", sku="SKU-B", quantity="2", state="California",
-           product_sales="1,024.50", product_sales_tax="92.21", marketplace_withheld_tax="-92.21",
-           shipping_credits="4.99", promotional_rebates="-4.99", selling_fees="-153.68", fba_fees="-12.40"),
-    dr_row("Order", "112-1111111-2222222", sku="SKU-C", state="CA",
-           description='Tool Bag, 12" wide,\nPack of 2 — café edition', product_sales="19.99",
-           product_sales_tax="1.80", marketplace_withheld_tax="-1.80", selling_fees="-3.00", fba_fees="-3.22"),
-    dr_row("Refund", "114-3333333-4444444", state="ny", when="Jun 3, 2026 4:05:06 PM PDT",
-           product_sales="-57.96", product_sales_tax="-5.14", marketplace_withheld_tax="5.14", selling_fees="6.95"),
+    dr_row("Order", "113-0013318-7697855", state="WA", product_sales="57.96", selling_fees="-8.69", fba_fees="-10.19", total="39.08"),
+    dr_row(
+        "Order",
+        "112-1111111-2222222",
+        sku="SKU-B",
+        quantity="2",
+        state="California",
+        product_sales="1,024.50",
+        product_sales_tax="92.21",
+        marketplace_withheld_tax="-92.21",
+        shipping_credits="4.99",
+        promotional_rebates="-4.99",
+        selling_fees="-153.68",
+        fba_fees="-12.40",
+    ),
+    dr_row(
+        "Order",
+        "112-1111111-2222222",
+        sku="SKU-C",
+        state="CA",
+        description='Tool Bag, 12" wide,\nPack of 2 — café edition',
+        product_sales="19.99",
+        product_sales_tax="1.80",
+        marketplace_withheld_tax="-1.80",
+        selling_fees="-3.00",
+        fba_fees="-3.22",
+    ),
+    dr_row(
+        "Refund",
+        "114-3333333-4444444",
+        state="ny",
+        when="Jun 3, 2026 4:05:06 PM PDT",
+        product_sales="-57.96",
+        product_sales_tax="-5.14",
+        marketplace_withheld_tax="5.14",
+        selling_fees="6.95",
+    ),
     dr_row("Transfer", "", sku="", quantity="", state="", description="To account ending in: 042", other="-500.00"),
-    dr_row("Service Fee", "", sku="", quantity="", state="", description="Cost of Advertising",
-           other_transaction_fees="-39.99"),
+    dr_row("Service Fee", "", sku="", quantity="", state="", description="Cost of Advertising", other_transaction_fees="-39.99"),
     dr_row("FBA Inventory Fee", "FBA19CD9HGQ8", sku="", quantity="", state="", fba_fees="-128.00"),
     dr_row("Order", "113-5555555-6666666", sku="SKU-B", state="PR", product_sales="100.00", selling_fees="-15.00"),
-    dr_row("Order", "111-7777777-8888888", quantity="3", state="wa", settlement=S2,
-           when="Jun 15, 2026 9:10:11 AM PDT", product_sales="173.88", selling_fees="-26.08"),
+    dr_row(
+        "Order",
+        "111-7777777-8888888",
+        quantity="3",
+        state="wa",
+        settlement=S2,
+        when="Jun 15, 2026 9:10:11 AM PDT",
+        product_sales="173.88",
+        selling_fees="-26.08",
+    ),
 ]
 TEXT = dr_file(ROWS) + "\n"
 
@@ -43,11 +77,13 @@ def test_totals_per_state_are_exact_in_cents() -> None:
     assert summary.ok, summary.errors
     assert summary.kind == DATE_RANGE and summary.rows == 9
     per_state = {state: (t.orders, t.refunds, t.total) for state, t in summary.per_state().items()}
-    assert per_state == {
-        "WA": (2, 0, 3908 + 14780), "CA": (1, 0, 85842 + 1377), "NY": (0, 1, -5101), "PR": (1, 0, 8500)}
+    assert per_state == {"WA": (2, 0, 3908 + 14780), "CA": (1, 0, 85842 + 1377), "NY": (0, 1, -5101), "PR": (1, 0, 8500)}
     assert summary.total == 42507
     assert {label: (o.rows, o.total) for label, o in summary.other.items()} == {
-        "Transfer": (1, -50000), "Service Fee": (1, -3999), "FBA Inventory Fee": (1, -12800)}
+        "Transfer": (1, -50000),
+        "Service Fee": (1, -3999),
+        "FBA Inventory Fee": (1, -12800),
+    }
 
 
 def test_state_orders_carry_sku_lines_and_tax_for_the_erp() -> None:
@@ -77,8 +113,16 @@ def test_warnings_list_non_order_rows_and_territories() -> None:
 def fingerprint(summary: ReportSummary) -> tuple:
     """Everything that must not depend on encoding, line endings or chunking."""
     warnings = [str(w) for w in summary.warnings if "Windows-1252" not in w.message]
-    return (summary.rows, summary.total, summary.per_state(), summary.state_orders, summary.other,
-            summary.settlements, summary.errors, warnings)
+    return (
+        summary.rows,
+        summary.total,
+        summary.per_state(),
+        summary.state_orders,
+        summary.other,
+        summary.settlements,
+        summary.errors,
+        warnings,
+    )
 
 
 ENCODINGS = {
@@ -93,8 +137,7 @@ ENCODINGS = {
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("chunk_size", [7, 1 << 16])
-def test_encodings_line_endings_and_chunking_give_identical_results(encoding: str, newline: str,
-                                                                    chunk_size: int) -> None:
+def test_encodings_line_endings_and_chunking_give_identical_results(encoding: str, newline: str, chunk_size: int) -> None:
     reference = fingerprint(read(TEXT.encode()))
     text = dr_file(ROWS, newline=newline) + newline
     summary = read(ENCODINGS[encoding](text), chunk_size=chunk_size)
@@ -115,20 +158,66 @@ def test_lenient_mode_counts_unknown_states_under_unknown() -> None:
     assert [(e.line, "'XX' is not a US state" in e.message) for e in strict.errors] == [(19, True)]
     assert lenient.ok and lenient.per_state()["UNKNOWN"].total == 1000
     assert [(w.line, w.message) for w in lenient.warnings if "'XX'" in w.message] == [
-        (19, "order state 'XX' is not a US state: counted in an UNKNOWN order (lenient states); the file total is "
-             "unaffected, but no state's total includes it (1 row)")]
+        (
+            19,
+            "order state 'XX' is not a US state: counted in an UNKNOWN order (lenient states); the file total is "
+            "unaffected, but no state's total includes it (1 row)",
+        )
+    ]
     assert strict.unknown_states == lenient.unknown_states == {"XX": 1}
 
 
 def test_the_2017_layout_without_newer_columns_is_read_by_name() -> None:
-    header = ("date/time", "settlement id", "type", "order id", "sku", "description", "quantity", "marketplace",
-              "fulfillment", "order city", "order state", "order postal", "product sales", "shipping credits",
-              "gift wrap credits", "promotional rebates", "sales tax collected", "Marketplace Facilitator Tax",
-              "selling fees", "fba fees", "other transaction fees", "other", "total")
-    row = ["Dec 1, 2017 12:38:23 AM PST", "6503097031", "Order", "113-0013318-7697855", "MKP-FDW8652-U",
-           "Adfors FibaFuse FDW8652 Paperless Drywall Joint Tape 2 in. x 250 ft. White, Pack of 10", "1",
-           "amazon.com", "Amazon", "BAINBRIDGE ISLAND", "WA", "98110-1523", "57.96", "0", "0", "0", "0", "0",
-           "-8.69", "-10.19", "0", "0", "39.08"]
+    header = (
+        "date/time",
+        "settlement id",
+        "type",
+        "order id",
+        "sku",
+        "description",
+        "quantity",
+        "marketplace",
+        "fulfillment",
+        "order city",
+        "order state",
+        "order postal",
+        "product sales",
+        "shipping credits",
+        "gift wrap credits",
+        "promotional rebates",
+        "sales tax collected",
+        "Marketplace Facilitator Tax",
+        "selling fees",
+        "fba fees",
+        "other transaction fees",
+        "other",
+        "total",
+    )
+    row = [
+        "Dec 1, 2017 12:38:23 AM PST",
+        "6503097031",
+        "Order",
+        "113-0013318-7697855",
+        "MKP-FDW8652-U",
+        "Adfors FibaFuse FDW8652 Paperless Drywall Joint Tape 2 in. x 250 ft. White, Pack of 10",
+        "1",
+        "amazon.com",
+        "Amazon",
+        "BAINBRIDGE ISLAND",
+        "WA",
+        "98110-1523",
+        "57.96",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "-8.69",
+        "-10.19",
+        "0",
+        "0",
+        "39.08",
+    ]
     summary = read(dr_file([row], header=header).encode())
     assert summary.ok, summary.errors
     assert summary.per_state()["WA"].total == 3908
@@ -136,8 +225,11 @@ def test_the_2017_layout_without_newer_columns_is_read_by_name() -> None:
 
 
 def test_order_rows_with_a_blank_order_id_are_not_orders() -> None:
-    rows = [dr_row("Order", "", product_sales="5.00"), dr_row("Order", "113-0013318-7697855", product_sales="7.00"),
-            dr_row("Order", "", product_sales="3.00")]
+    rows = [
+        dr_row("Order", "", product_sales="5.00"),
+        dr_row("Order", "113-0013318-7697855", product_sales="7.00"),
+        dr_row("Order", "", product_sales="3.00"),
+    ]
     summary = read(dr_file(rows).encode())
     assert summary.ok and summary.per_state()["WA"].total == 700
     assert summary.other["Order"].total == 800 and summary.other["Order"].rows == 2
@@ -161,9 +253,12 @@ def test_rows_like_an_earlier_plain_row_are_checked_alike() -> None:
     assert (puerto_rico.orders, puerto_rico.rows) == (2, 2)
     assert summary.other == {}
     assert [(p.line, p.message) for p in summary.errors] == [
-        (DR_HEADER_LINE + 2, "order id 'not an order id' is not an Amazon order id (###-#######-#######), yet the "
-                             "row is an order or refund"),
-        (DR_HEADER_LINE + 8, "the amounts add up to 1.00 but total says 9.00")]
+        (
+            DR_HEADER_LINE + 2,
+            "order id 'not an order id' is not an Amazon order id (###-#######-#######), yet the row is an order or refund",
+        ),
+        (DR_HEADER_LINE + 8, "the amounts add up to 1.00 but total says 9.00"),
+    ]
     assert any("territory PR" in p.message and "(2 rows)" in p.message for p in summary.warnings)
 
 
@@ -172,24 +267,34 @@ def test_an_order_whose_id_a_spreadsheet_damaged_is_an_error_not_a_dropped_sale(
     summary = read(dr_file(rows).encode())
     assert not summary.ok
     assert [(p.line, p.message.split(":")[0]) for p in summary.errors] == [
-        (DR_HEADER_LINE + 11, "order id '1.13001E+18' was damaged by a spreadsheet (scientific notation)")]
+        (DR_HEADER_LINE + 11, "order id '1.13001E+18' was damaged by a spreadsheet (scientific notation)")
+    ]
     assert "Order" not in summary.other
 
 
 def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaffected() -> None:
     rows = [dr_row("Order", "113-0013318-7697855", product_sales="7.00"), dr_row("Order", "", product_sales="5.00")]
     warnings = [(p.line, p.message) for p in read(dr_file(rows).encode()).warnings]
-    assert (DR_HEADER_LINE + 2, "Order rows without an order id are not sales order lines: counted in the non-order "
-            "totals; the state totals hold the rows with one, so they are unaffected (1 row, 5.00)") in warnings
+    assert (
+        DR_HEADER_LINE + 2,
+        "Order rows without an order id are not sales order lines: counted in the non-order "
+        "totals; the state totals hold the rows with one, so they are unaffected (1 row, 5.00)",
+    ) in warnings
 
 
 def test_formatted_amounts_that_show_their_cents_are_a_warning_that_says_totals_are_unaffected() -> None:
-    rows = [dr_row(product_sales="$57.96", selling_fees="(8.69)", total="49.27"),
-            dr_row(product_sales="1,024.50", selling_fees="(153.68)", total="870.82")]
+    rows = [
+        dr_row(product_sales="$57.96", selling_fees="(8.69)", total="49.27"),
+        dr_row(product_sales="1,024.50", selling_fees="(153.68)", total="870.82"),
+    ]
     summary = read(dr_file(rows).encode())
     assert summary.ok, summary.errors
     assert summary.per_state()["WA"].total == 4927 + 87082
     assert [(p.line, p.message) for p in summary.warnings] == [
-        (DR_HEADER_LINE + 1, "amounts such as '$57.96' (product sales) were formatted by a spreadsheet, not written "
-                             "by Amazon; each shows its cents, so it is read exactly and totals are unaffected "
-                             "(2 rows)")]
+        (
+            DR_HEADER_LINE + 1,
+            "amounts such as '$57.96' (product sales) were formatted by a spreadsheet, not written "
+            "by Amazon; each shows its cents, so it is read exactly and totals are unaffected "
+            "(2 rows)",
+        )
+    ]

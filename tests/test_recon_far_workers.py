@@ -53,8 +53,10 @@ def web_elsewhere(app: Flask, far_dirs: dict[str, Path], monkeypatch: pytest.Mon
 
 def large_report() -> bytes:
     """A Date Range report of LARGE_ROWS orders in two states."""
-    rows = [dr_row(order_id=f"113-{n:07d}-0000001", state="WA" if n % 3 else "CA", sku=f"SKU-{n % 50}", product_sales="10.00")
-            for n in range(LARGE_ROWS)]
+    rows = [
+        dr_row(order_id=f"113-{n:07d}-0000001", state="WA" if n % 3 else "CA", sku=f"SKU-{n % 50}", product_sales="10.00")
+        for n in range(LARGE_ROWS)
+    ]
     return dr_file(rows).encode()
 
 
@@ -91,8 +93,12 @@ def test_a_settlement_with_its_orders_report_reads_and_is_discarded(
     app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
 ) -> None:
     """Both files of a V2 settlement reach the worker; discarding the preview deletes both."""
-    status, location = upload(client, (CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt",
-                              orders=(CORPUS / "settlement-sample-orders.txt").read_bytes())
+    status, location = upload(
+        client,
+        (CORPUS / "settlement-sample.txt").read_bytes(),
+        "settlement-sample.txt",
+        orders=(CORPUS / "settlement-sample-orders.txt").read_bytes(),
+    )
     job_id = job_id_of(location)
     job_in(app, job_id, "awaiting_confirmation")
     with app.app_context():
@@ -112,8 +118,9 @@ def test_a_large_report_through_gunicorn_in_its_own_directory_is_read_on_two_cor
     10 MiB, with its CSRF token); the worker reads it on two cores from its temporary copy; Confirm writes it."""
     path = far_dirs["web"] / "large.csv"
     path.write_bytes(large_report())
-    env = dict(worker_env, PYTHONPATH=str(ROOT), COOKIE_SECURE="0", UPLOAD_FOLDER=str(far_dirs["web-uploads"]),
-               TMPDIR=str(far_dirs["web-tmp"]))
+    env = dict(
+        worker_env, PYTHONPATH=str(ROOT), COOKIE_SECURE="0", UPLOAD_FOLDER=str(far_dirs["web-uploads"]), TMPDIR=str(far_dirs["web-tmp"])
+    )
     with gunicorn(env, far_dirs["logs"] / "gunicorn.log", cwd=far_dirs["web"]) as (base, _):
         session = logged_in(base, *operator)
         response = post_upload(session, base, path)

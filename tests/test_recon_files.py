@@ -44,8 +44,11 @@ def upload_of(job_id: int) -> ReconImport:
 
 def test_an_empty_report_is_refused_and_stores_nothing(app: Flask, client: FlaskClient) -> None:
     """The empty file was streamed into storage before its size was known: the refusal rolls it back."""
-    data = {"csrf_token": csrf_token(client.get("/").data), "file": (io.BytesIO(b""), "empty.csv"),
-            "orders": (io.BytesIO(b"x" * 3_000_000), "orders.txt")}
+    data = {
+        "csrf_token": csrf_token(client.get("/").data),
+        "file": (io.BytesIO(b""), "empty.csv"),
+        "orders": (io.BytesIO(b"x" * 3_000_000), "orders.txt"),
+    }
     response = client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
     assert response.status_code == 400 and "the report file is empty" in response.get_data(as_text=True)
     with app.app_context():
@@ -57,8 +60,9 @@ def test_an_upload_cut_off_mid_way_stores_nothing(app: Flask) -> None:
     """The orders report fails after 3 MiB, the report stored already: both go with the rollback."""
     with app.test_request_context():
         with pytest.raises(OSError, match="connection reset"):
-            reconcile.launch_reconciliation(FileStorage(io.BytesIO(GOOD), filename="report.csv"),
-                                            FileStorage(Broken(3 << 20), filename="orders.txt"), None)
+            reconcile.launch_reconciliation(
+                FileStorage(io.BytesIO(GOOD), filename="report.csv"), FileStorage(Broken(3 << 20), filename="orders.txt"), None
+            )
         assert stored_counts() == (0, 0)
         assert db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one() == 0
 
@@ -69,8 +73,9 @@ def test_a_refused_upload_leaves_no_object_in_s3(app: Flask, s3_bucket: object, 
     report, orders = (b"", None) if case == "empty report" else (GOOD, Broken(9 << 20))
     with app.test_request_context():
         with pytest.raises((reconcile.ReconError, OSError)):
-            reconcile.launch_reconciliation(FileStorage(io.BytesIO(report), filename="report.csv"),
-                                            FileStorage(orders, filename="orders.txt") if orders else None, None)
+            reconcile.launch_reconciliation(
+                FileStorage(io.BytesIO(report), filename="report.csv"), FileStorage(orders, filename="orders.txt") if orders else None, None
+            )
         assert objects(s3_bucket) == [] and stored_counts() == (0, 0)
 
 
@@ -159,8 +164,11 @@ def test_retention_deletes_only_the_files_of_jobs_finished_long_ago(app: Flask, 
         ids = {}
         for name, (status, finished_at) in cases.items():
             ids[name] = launch(GOOD, name=f"{name}.csv")
-            db.session.execute(db.update(Job).where(Job.id == ids[name])
-                               .values(status=status, finished_at=finished_at, created_at=now - timedelta(days=60)))
+            db.session.execute(
+                db.update(Job)
+                .where(Job.id == ids[name])
+                .values(status=status, finished_at=finished_at, created_at=now - timedelta(days=60))
+            )
         db.session.commit()
         assert sorted(purge_uploads.run()) == sorted([ids["succeeded 31 days ago"], ids["completed with failures 45 days ago"]])
         kept = {name for name, job_id in ids.items() if upload_of(job_id).files_deleted_at is None}
@@ -185,7 +193,9 @@ def test_an_upload_saved_on_disk_before_stored_files_still_reads_and_expires(app
         read_report.run(job_id=job.id)
         assert db.session.get(Job, job.id, populate_existing=True).status == JobStatus.AWAITING_CONFIRMATION
         assert upload_of(job.id).rows_read == 1 and saved.exists()
-        db.session.execute(db.update(Job).where(Job.id == job.id).values(status=JobStatus.SUCCEEDED, finished_at=utcnow() - timedelta(days=40)))
+        db.session.execute(
+            db.update(Job).where(Job.id == job.id).values(status=JobStatus.SUCCEEDED, finished_at=utcnow() - timedelta(days=40))
+        )
         db.session.commit()
         assert purge_uploads.run() == [job.id]
         assert not saved.exists() and upload_of(job.id).files_deleted_at is not None

@@ -69,7 +69,8 @@ def staged_rows(chunks: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
     for settlement_id, state, _, data in chunks:
         for block in unpack(data):
             rows.setdefault((settlement_id, state), []).extend(
-                zip(block.identities(), (block.skus[at] for at in block.sku_column), *block.columns, strict=True))
+                zip(block.identities(), (block.skus[at] for at in block.sku_column), *block.columns, strict=True)
+            )
     return rows
 
 
@@ -102,8 +103,9 @@ def test_boundary_inside_a_quoted_multiline_field_is_read_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], line: int, used: bool, chunk_size: int
 ) -> None:
     rows = list(ROWS)
-    rows[19] = dr_row(order_id="113-0013318-0000020", description="Tool Bag,\n12\" wide,\nPack of 2",
-                      product_sales="20.99", selling_fees="-1.50")  # row 20: lines H + 20 to H + 22
+    rows[19] = dr_row(
+        order_id="113-0013318-0000020", description='Tool Bag,\n12" wide,\nPack of 2', product_sales="20.99", selling_fees="-1.50"
+    )  # row 20: lines H + 20 to H + 22
     data = dr_file(rows).encode()
     split_at(monkeypatch, data, line)
     split, _ = both(tmp_path, data, chunk_size=chunk_size)
@@ -131,16 +133,18 @@ def test_errors_after_the_boundary_keep_their_lines(
 CAFE_1252, CAFE_UTF8 = "café".encode("cp1252"), "café".encode()
 
 
-@pytest.mark.parametrize(("first", "second", "used", "encoding"), [
-    (CAFE_1252, b"cafe", True, "windows-1252"),  # the later part is ASCII: the same in both encodings
-    (CAFE_1252, CAFE_UTF8, False, "windows-1252"),
-    (CAFE_UTF8, CAFE_1252, False, "utf-8"),  # one pass finds the mix of encodings
-    (b"cafe", CAFE_1252, False, "windows-1252"),  # one pass switches to Windows-1252 there
-    (CAFE_UTF8, b"\x00", False, "utf-8"),
-])
+@pytest.mark.parametrize(
+    ("first", "second", "used", "encoding"),
+    [
+        (CAFE_1252, b"cafe", True, "windows-1252"),  # the later part is ASCII: the same in both encodings
+        (CAFE_1252, CAFE_UTF8, False, "windows-1252"),
+        (CAFE_UTF8, CAFE_1252, False, "utf-8"),  # one pass finds the mix of encodings
+        (b"cafe", CAFE_1252, False, "windows-1252"),  # one pass switches to Windows-1252 there
+        (CAFE_UTF8, b"\x00", False, "utf-8"),
+    ],
+)
 def test_encodings_of_the_two_parts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], first: bytes, second: bytes, used: bool,
-    encoding: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool], first: bytes, second: bytes, used: bool, encoding: str
 ) -> None:
     rows = list(ROWS)
     rows[2] = dr_row(description="first part @1@", product_sales="1.00")  # row 3
@@ -152,26 +156,26 @@ def test_encodings_of_the_two_parts(
     assert split.encoding == encoding
 
 
-@pytest.mark.parametrize(("encode", "used"), [
-    (lambda text: b"\xef\xbb\xbf" + text.encode(), True),
-    (lambda text: text.encode("utf-16"), None),  # not split at all
-    (lambda text: text.replace("\n", "\r\n").encode(), True),
-    (lambda text: text.replace("\n", "\r").encode(), None),
-])
-def test_byte_order_marks_and_line_endings(
-    tmp_path: Path, taken: list[bool], encode: Callable[[str], bytes], used: bool | None
-) -> None:
+@pytest.mark.parametrize(
+    ("encode", "used"),
+    [
+        (lambda text: b"\xef\xbb\xbf" + text.encode(), True),
+        (lambda text: text.encode("utf-16"), None),  # not split at all
+        (lambda text: text.replace("\n", "\r\n").encode(), True),
+        (lambda text: text.replace("\n", "\r").encode(), None),
+    ],
+)
+def test_byte_order_marks_and_line_endings(tmp_path: Path, taken: list[bool], encode: Callable[[str], bytes], used: bool | None) -> None:
     split, _ = both(tmp_path, encode(dr_file(ROWS)))
     assert taken == ([] if used is None else [used])
     assert split.ok and split.rows == 40
 
 
-def test_a_first_row_that_one_pass_takes_unchecked_is_read_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
-) -> None:
+def test_a_first_row_that_one_pass_takes_unchecked_is_read_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]) -> None:
     rows = list(ROWS)
-    rows[24] = dr_row(order_id="113-0013318-0000025", when="Jun 1, 2026 12:38 AM: PDT",
-                      product_sales="25.99", selling_fees="-1.50")  # same settlement and day as the row before
+    rows[24] = dr_row(
+        order_id="113-0013318-0000025", when="Jun 1, 2026 12:38 AM: PDT", product_sales="25.99", selling_fees="-1.50"
+    )  # same settlement and day as the row before
     data = dr_file(rows).encode()
     split_at(monkeypatch, data, H + 25)
     split, _ = both(tmp_path, data)
@@ -179,9 +183,7 @@ def test_a_first_row_that_one_pass_takes_unchecked_is_read_on(
     assert split.ok
 
 
-def test_without_a_helper_process_the_file_is_read_in_one_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
-) -> None:
+def test_without_a_helper_process_the_file_is_read_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]) -> None:
     def no_process(*args: object, **kwargs: object) -> None:
         raise OSError("no more processes")
 
@@ -205,6 +207,9 @@ def test_damaged_cells_after_the_boundary_give_the_errors_and_warnings_of_one_pa
     split, _ = both(tmp_path, data)
     assert taken == [True]
     assert [(problem.line, problem.message.split(" ")[0:2]) for problem in split.errors] == [
-        (H + 28, ["order", "id"]), (H + 30, ["sku", "'1.23E+05'"]), (H + 32, ["date/time", "'6/1/2026"]),
-        (H + 34, ["product", "sales:"])]
+        (H + 28, ["order", "id"]),
+        (H + 30, ["sku", "'1.23E+05'"]),
+        (H + 32, ["date/time", "'6/1/2026"]),
+        (H + 34, ["product", "sales:"]),
+    ]
     assert [(problem.line, problem.message[-8:]) for problem in split.warnings] == [(H + 6, "(2 rows)")]

@@ -26,7 +26,7 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == 0, "nothing before confirm"
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "Confirm: write 2 sales orders" in page
-    assert "<td>WA</td><td class=\"num\">2</td>" in page
+    assert '<td>WA</td><td class="num">2</td>' in page
     assert "25.50" in page and "10.00" in page
     assert client.post(f"/jobs/{job_id}/confirm", data={"csrf_token": csrf_token(page)}).status_code == 302
     assert job_in(app, job_id, "succeeded", "completed_with_failures", "failed").status == "succeeded"
@@ -35,7 +35,8 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
         assert sorted(orders) == ["CA", "WA"]
         wa_lines = db.session.execute(
             db.select(SalesOrderLine.line_type, SalesOrderLine.code, SalesOrderLine.quantity, SalesOrderLine.amount_cents)
-            .where(SalesOrderLine.sales_order_id == orders["WA"].id).order_by(SalesOrderLine.line_no)
+            .where(SalesOrderLine.sales_order_id == orders["WA"].id)
+            .order_by(SalesOrderLine.line_no)
         ).all()
     assert [tuple(line) for line in wa_lines] == [("sku", "SKU-A", 2, 2000), ("sku", "SKU-B", 1, 550), ("tax", "product_tax", 0, 255)]
 
@@ -47,7 +48,7 @@ def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: 
     assert hashes == [hashlib.sha256(DATE_RANGE).hexdigest()] * 2
     page = client.get(f"/jobs/{again}").get_data(as_text=True)
     assert "Already imported on" in page and "by olga" in page
-    assert f"Nothing to write: every transaction is already in the ERP (job <a href=\"/jobs/{job_id}\">#{job_id}</a>)" in page
+    assert f'Nothing to write: every transaction is already in the ERP (job <a href="/jobs/{job_id}">#{job_id}</a>)' in page
     assert "Confirm: write" not in page
     assert client.post(f"/jobs/{again}/confirm", data={"csrf_token": csrf_token(page)}).status_code == 302
     with app.app_context():
@@ -74,8 +75,12 @@ def test_a_read_message_sent_again_after_confirm_reads_nothing(app: Flask, clien
 
 def test_settlement_v2_with_orders_report(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
     """The shared V2 sample with its orders report reads without errors and can be confirmed."""
-    status, location = upload(client, (CORPUS / "settlement-sample.txt").read_bytes(), "settlement-sample.txt",
-                              orders=(CORPUS / "settlement-sample-orders.txt").read_bytes())
+    status, location = upload(
+        client,
+        (CORPUS / "settlement-sample.txt").read_bytes(),
+        "settlement-sample.txt",
+        orders=(CORPUS / "settlement-sample-orders.txt").read_bytes(),
+    )
     assert status == 302
     job_id = job_id_of(location)
     job_in(app, job_id, "awaiting_confirmation")

@@ -80,8 +80,7 @@ def preview_of(app: Flask, job_id: int) -> dict:
 
 
 @pytest.mark.parametrize("first_is_a", [True, False], ids=["a-then-b", "b-then-a"])
-def test_overlapping_reports_write_each_transaction_once(app: Flask, browser: Browser, workers: WorkerSet,
-                                                         first_is_a: bool) -> None:
+def test_overlapping_reports_write_each_transaction_once(app: Flask, browser: Browser, workers: WorkerSet, first_is_a: bool) -> None:
     """Two ranges sharing a settlement: the second writes only its new transactions, in its own sales order."""
     a, b = report(1, 2, 3, 4, 5, states={5: "TX"}), report(3, 4, 7, 8, 9, states={9: "TX"})
     first, second = (a, b) if first_is_a else (b, a)
@@ -110,8 +109,7 @@ def test_disjoint_reports_of_one_settlement_add_up(app: Flask, browser: Browser,
     assert ledger_holds(app) == []
 
 
-def test_report_saved_again_with_other_line_endings_writes_nothing(app: Flask, browser: Browser,
-                                                                   workers: WorkerSet) -> None:
+def test_report_saved_again_with_other_line_endings_writes_nothing(app: Flask, browser: Browser, workers: WorkerSet) -> None:
     """A new file hash, the same transactions: nothing to write, no Confirm button, the earlier job named."""
     job_id, _ = browser.read(report(1, 2, 3), "report.csv")
     assert browser.confirm(job_id) == "succeeded"
@@ -144,7 +142,8 @@ def test_identical_rows_count_by_occurrence(app: Flask, browser: Browser, worker
 
 
 def test_overlapping_confirms_at_the_same_moment_write_each_transaction_once(
-        app: Flask, browser: Browser, workers: WorkerSet, operator: tuple[str, str]) -> None:
+    app: Flask, browser: Browser, workers: WorkerSet, operator: tuple[str, str]
+) -> None:
     """Both previews say their rows are new; confirmed together, the database's key gives each transaction to one."""
     a, b = report(*range(1, 40)), report(*range(20, 60))
     jobs = [browser.read(content, name)[0] for content, name in ((a, "a.csv"), (b, "b.csv"))]
@@ -169,15 +168,21 @@ def test_overlapping_confirms_at_the_same_moment_write_each_transaction_once(
 
 
 def test_a_settlement_written_from_one_report_format_is_not_written_from_the_other(
-        app: Flask, browser: Browser, client: FlaskClient, workers: WorkerSet) -> None:
+    app: Flask, browser: Browser, client: FlaskClient, workers: WorkerSet
+) -> None:
     """A Date Range row is a whole transaction, a V2 row one of its amounts: they cannot be matched, so the
     V2 file's (settlement, state) already written from a Date Range report is shown blocked, and nothing is written."""
     job_id, _ = browser.read(report(1, 2, 3), "june.csv")
     assert browser.confirm(job_id) == "succeeded"
     order = "114-8829371-4410258"
-    v2 = tsv(V2_HEADER, [v2_summary(SETTLEMENT, total="10.80"), v2_row(order_id=order, settlement=SETTLEMENT),
-                         v2_row(order_id=order, amount_type="ItemPrice", description="Tax", amount="0.80",
-                                settlement=SETTLEMENT)]).encode()
+    v2 = tsv(
+        V2_HEADER,
+        [
+            v2_summary(SETTLEMENT, total="10.80"),
+            v2_row(order_id=order, settlement=SETTLEMENT),
+            v2_row(order_id=order, amount_type="ItemPrice", description="Tax", amount="0.80", settlement=SETTLEMENT),
+        ],
+    ).encode()
     status, location = upload(client, v2, "settlement.txt", orders=orders_file({order: "CA"}))
     assert status == 302, location
     v2_job = job_id_of(location)
@@ -197,10 +202,22 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     from webapp.reconciliation.previews import reader_figures
     from webapp.reconciliation.reader.read import summarize_report
 
-    content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
-                      + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",
-                                state="CA", settlement=SETTLEMENT, product_sales="-12.25", product_sales_tax="-2.10")]
-                      + [row(5), row(5)]).encode()
+    content = dr_file(
+        [row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
+        + [
+            dr_row(
+                kind="Refund",
+                order_id="113-0000002-0000002",
+                sku="SKU-2",
+                quantity="1",
+                state="CA",
+                settlement=SETTLEMENT,
+                product_sales="-12.25",
+                product_sales_tax="-2.10",
+            )
+        ]
+        + [row(5), row(5)]
+    ).encode()
     with app.app_context():
         job = Job(kind="reconciliation", source="upload", total=0)
         db.session.add(job)

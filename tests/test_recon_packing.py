@@ -9,8 +9,7 @@ from webapp.reconciliation.reader.transactions import Sink, file_sink, identity,
 def staged_row(n: int) -> tuple:
     """Row ``n``: its identity, one of three SKUs, an order, a refund every seventh row, and amounts."""
     amounts = (n * 100, 0, 0, -n, 0, n % 9, 0, 0, 0, 0, 0)
-    return (identity(str(n)), f"SKU-{n % 3}", 11300000000000000 + n // 2, n % 7 == 0, 1 if n % 7 else -1, *amounts,
-            n * 99)
+    return (identity(str(n)), f"SKU-{n % 3}", 11300000000000000 + n // 2, n % 7 == 0, 1 if n % 7 else -1, *amounts, n * 99)
 
 
 def read_back(chunks: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
@@ -22,7 +21,8 @@ def read_back(chunks: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
         for block in blocks:
             found.setdefault((settlement_id, state), []).extend(
                 (digest, block.skus[sku], *values)
-                for digest, sku, *values in zip(block.identities(), block.sku_column, *block.columns, strict=True))
+                for digest, sku, *values in zip(block.identities(), block.sku_column, *block.columns, strict=True)
+            )
     return found
 
 
@@ -70,6 +70,5 @@ def test_keys_are_stored_sorted_and_read_back_as_a_set() -> None:
 
 def test_identities_are_those_the_ledger_stored_as_bigints() -> None:
     """A transaction imported when identities were BIGINTs (this value, from that code) is the same transaction now."""
-    digest = identity("24702193891", "Jun 1, 2026 1:01:07 AM PDT", "order", "113-0000001-0000001", "SKU-1",
-                      "A widget", "1", "1135")
+    digest = identity("24702193891", "Jun 1, 2026 1:01:07 AM PDT", "order", "113-0000001-0000001", "SKU-1", "A widget", "1", "1135")
     assert int.from_bytes(digest, "big", signed=True) == 2043165550788156707

@@ -19,12 +19,15 @@ def test_v2_sample_with_its_orders_report_reconciles_per_state() -> None:
     assert (summary.kind, summary.rows, summary.bytes_read) == (SETTLEMENT_V2, 24, 4364)
     settlement = summary.settlements[SETTLEMENT]
     assert settlement.total_amount == settlement.detail_sum == summary.total == 58289
-    assert (settlement.start, settlement.end, settlement.deposit_date) == (
-        date(2026, 6, 16), date(2026, 6, 30), date(2026, 7, 2))
+    assert (settlement.start, settlement.end, settlement.deposit_date) == (date(2026, 6, 16), date(2026, 6, 30), date(2026, 7, 2))
     per_state = {state: (t.orders, t.refunds, t.total) for state, t in summary.per_state().items()}
     assert per_state == {"WA": (1, 0, 10574), "CA": (1, 0, 11432), "NY": (0, 1, -11549), "TX": (1, 0, 17850)}
     assert {label: other.total for label, other in summary.other.items()} == {
-        "ServiceFee": -11687, "Shipment": -250, "Adjustment": 1875, "Transfer": 40044}
+        "ServiceFee": -11687,
+        "Shipment": -250,
+        "Adjustment": 1875,
+        "Transfer": 40044,
+    }
 
 
 def test_v2_sample_lines_and_units_come_from_principal_rows() -> None:
@@ -38,8 +41,7 @@ def test_v2_sample_lines_and_units_come_from_principal_rows() -> None:
 
 def test_v2_sample_warns_about_its_two_unknown_amount_types() -> None:
     warnings = [str(problem) for problem in preview(SAMPLE, SAMPLE_ORDERS).warnings]
-    assert any("line 7" in w and "ItemFees / MarketplaceFacilitatorVAT-Principal" in w and "-10.40" in w
-               for w in warnings)
+    assert any("line 7" in w and "ItemFees / MarketplaceFacilitatorVAT-Principal" in w and "-10.40" in w for w in warnings)
     assert any("line 21" in w and "other-transaction / LowInventoryLevelFee" in w for w in warnings)
 
 
@@ -60,10 +62,13 @@ def test_legacy_v1_sample_is_refused_naming_what_to_upload() -> None:
 
 
 def test_orders_report_territory_by_country_and_foreign_exclusion() -> None:
-    rows = [v2_summary(total="35.00"), v2_row(amount="10.00"), v2_row(order_id="113-2047718-9930613", amount="20.00"),
-            v2_row(order_id="112-5561209-7742044", amount="5.00")]
-    orders = orders_file({"114-8829371-4410258": ("", "PR"), "113-2047718-9930613": ("ON", "CA"),
-                          "112-5561209-7742044": "Texas"})
+    rows = [
+        v2_summary(total="35.00"),
+        v2_row(amount="10.00"),
+        v2_row(order_id="113-2047718-9930613", amount="20.00"),
+        v2_row(order_id="112-5561209-7742044", amount="5.00"),
+    ]
+    orders = orders_file({"114-8829371-4410258": ("", "PR"), "113-2047718-9930613": ("ON", "CA"), "112-5561209-7742044": "Texas"})
     summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert {state: t.total for state, t in summary.per_state().items()} == {"PR": 1000, "TX": 500}
@@ -72,14 +77,19 @@ def test_orders_report_territory_by_country_and_foreign_exclusion() -> None:
 
 
 def test_concatenated_settlements_each_reconcile() -> None:
-    rows = [v2_summary(total="10.00"), v2_row(amount="10.00"),
-            v2_summary("28471003922", total="-5.00"),
-            v2_row(amount="-5.00", settlement="28471003922", amount_type="ItemFees", description="Commission")]
+    rows = [
+        v2_summary(total="10.00"),
+        v2_row(amount="10.00"),
+        v2_summary("28471003922", total="-5.00"),
+        v2_row(amount="-5.00", settlement="28471003922", amount_type="ItemFees", description="Commission"),
+    ]
     orders = orders_file({"114-8829371-4410258": "WA"})
     summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert [(key, order.total) for key, order in summary.state_orders.items()] == [
-        ((SETTLEMENT, "WA"), 1000), (("28471003922", "WA"), -500)]
+        ((SETTLEMENT, "WA"), 1000),
+        (("28471003922", "WA"), -500),
+    ]
 
 
 def test_content_hash_is_the_sha256_of_the_bytes_and_matches_the_summary() -> None:
@@ -95,8 +105,12 @@ def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaff
     summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert [(p.line, p.message) for p in summary.warnings] == [
-        (4, "Order rows without an order-id are not sales order lines: counted in the non-order totals; the state "
-            "totals hold the rows with one, so they are unaffected (1 row, 5.00)")]
+        (
+            4,
+            "Order rows without an order-id are not sales order lines: counted in the non-order totals; the state "
+            "totals hold the rows with one, so they are unaffected (1 row, 5.00)",
+        )
+    ]
 
 
 def test_without_orders_report_the_files_own_problems_come_first() -> None:
@@ -105,7 +119,8 @@ def test_without_orders_report_the_files_own_problems_come_first() -> None:
     assert [(p.line, p.message[:60]) for p in summary.errors] == [
         (4, "amount: '$20' is formatted as a spreadsheet displays it, wit"),
         (2, "settlement 28471003921: the detail rows add up to 10.00 but "),
-        (None, "a settlement flat file V2 carries no ship-to state: upload t")]
+        (None, "a settlement flat file V2 carries no ship-to state: upload t"),
+    ]
 
 
 def test_a_v2_file_that_cannot_be_read_does_not_ask_for_the_orders_report() -> None:

@@ -37,8 +37,7 @@ def test_rows_tell_queued_then_retrying(app: Flask, client: FlaskClient, own_wor
     set_chaos(app, error_rate=1.0)
     try:
         job_id = start(app, ["PO-101500", "PO-101501"])
-        wait_for(lambda: rows(client, job_id).count("queued (waiting for a worker)") == 2, timeout=60,
-                 message="both records queued")
+        wait_for(lambda: rows(client, job_id).count("queued (waiting for a worker)") == 2, timeout=60, message="both records queued")
         own_workers.start("io", queues="fetch", pool="threads", concurrency=2)
         own_workers.wait_ready()
         wait_for(lambda: "retry 1 of 8 at" in rows(client, job_id), timeout=60, message="a retry due")
@@ -56,7 +55,10 @@ def test_row_says_lost_when_its_worker_dies(app: Flask, client: FlaskClient, own
         job_id = start(app, ["PO-101510"])
         wait_for(lambda: f"running fetch on {io}" in rows(client, job_id), timeout=60, message="the fetch running")
         own_workers.kill(io)
-        wait_for(lambda: f"lost: {io} stopped sending heartbeats while running fetch" in rows(client, job_id),
-                 timeout=30, message="the record shown as lost")
+        wait_for(
+            lambda: f"lost: {io} stopped sending heartbeats while running fetch" in rows(client, job_id),
+            timeout=30,
+            message="the record shown as lost",
+        )
     finally:
         set_chaos(app)

@@ -22,7 +22,12 @@ def record(state: str, error: str | None = None, retry_at: datetime | None = Non
         (record("running"), LatestRun("fetch", "SUCCESS", "w1", None), set(), ("queued", "queued for its next step")),
         (record("running"), LatestRun("make PO", "LOST", "w1", None), set(), ("queued", "queued again after its worker died (make PO)")),
         (record("running"), LatestRun("fetch", "STARTED", "w1", None), None, ("running", "running fetch on w1 for 0 s")),
-        (record("running"), LatestRun("fetch", "STARTED", "w1", None), set(), ("lost", "lost: w1 stopped sending heartbeats while running fetch")),
+        (
+            record("running"),
+            LatestRun("fetch", "STARTED", "w1", None),
+            set(),
+            ("lost", "lost: w1 stopped sending heartbeats while running fetch"),
+        ),
         (record("retrying", retry_at=datetime(2026, 1, 1, 8, 9, 10)), None, set(), ("retrying", "retry 3 of 8 at 08:09:10")),
         (record("failed", error="PO-100001 was not found"), None, set(), ("failed", "failed: PO-100001 was not found")),
         (record("succeeded"), None, set(), ("succeeded", "succeeded")),
@@ -39,14 +44,19 @@ def test_describe(rec: JobRecord, latest: LatestRun | None, live: set[str] | Non
     [
         (record("running"), LatestRun("make product", "SUCCESS", "w1", None), set(), ("running", "finishing: cancel requested")),
         (record("running"), LatestRun("make components", "STARTED", "w1", None), {"w1"}, ("running", "finishing: cancel requested")),
-        (record("running"), LatestRun("make components", "STARTED", "w1", None), set(),
-         ("lost", "lost: w1 stopped sending heartbeats while running make components")),
+        (
+            record("running"),
+            LatestRun("make components", "STARTED", "w1", None),
+            set(),
+            ("lost", "lost: w1 stopped sending heartbeats while running make components"),
+        ),
         (record("succeeded"), None, set(), ("succeeded", "succeeded")),
         (record("cancelled"), None, set(), ("cancelled", "cancelled")),
     ],
 )
-def test_describe_after_a_cancel_request(rec: JobRecord, latest: LatestRun | None, live: set[str] | None,
-                                         expected: tuple[str, str]) -> None:
+def test_describe_after_a_cancel_request(
+    rec: JobRecord, latest: LatestRun | None, live: set[str] | None, expected: tuple[str, str]
+) -> None:
     """A record of a cancelled job that is not final says it is finishing; final and lost rows say what they are."""
     assert describe(rec, latest, live, retries=0, max_retries=8, cancel_requested=True) == expected
 

@@ -42,10 +42,13 @@ def test_notes_made_before_closing_are_part_of_it() -> None:
     assert already_closed(entry({"state": SKIPPED, "error": "already fetched"}, closed), SUCCESS)
 
 
-@pytest.mark.parametrize(("mark", "state"), [
-    (lambda record: records.mark_failed(record, "the ERP said no"), FAILURE),
-    (lambda record: records.mark_cancelled(record, "ops"), SKIPPED),
-])
+@pytest.mark.parametrize(
+    ("mark", "state"),
+    [
+        (lambda record: records.mark_failed(record, "the ERP said no"), FAILURE),
+        (lambda record: records.mark_cancelled(record, "ops"), SKIPPED),
+    ],
+)
 def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.MonkeyPatch, mark, state: str) -> None:
     """Whoever reads a record's final outcome reads its run closed too: one commit holds both,
     and the task's end writes nothing more."""
@@ -80,8 +83,9 @@ def autocommits() -> bool:
 
 def delivery(app: Flask, task_id: str, redelivered: bool) -> SimpleNamespace:
     """What open_run() reads of a task at its start: the app, its name and its request."""
-    request = SimpleNamespace(id=task_id, retries=0, hostname="worker@test",
-                              delivery_info={"routing_key": "db", "redelivered": redelivered})
+    request = SimpleNamespace(
+        id=task_id, retries=0, hostname="worker@test", delivery_info={"routing_key": "db", "redelivered": redelivered}
+    )
     return SimpleNamespace(name="tasks.workflows.make_po", request=request, app=SimpleNamespace(flask_app=app))
 
 
@@ -126,8 +130,7 @@ def test_a_redelivery_marks_the_open_earlier_run_lost(app: Flask) -> None:
         runlog.open_run("again-1", delivery(app, "again-1", redelivered=True), (), {})
         assert runlog.lost_count("again-1") == 1
         with app.app_context():
-            states = db.session.execute(
-                db.select(TaskRun.state).filter_by(task_id="again-1").order_by(TaskRun.id)).scalars().all()
+            states = db.session.execute(db.select(TaskRun.state).filter_by(task_id="again-1").order_by(TaskRun.id)).scalars().all()
         assert states == [runlog.LOST, runlog.STARTED]
     finally:
         runlog._open_runs.pop("again-1", None)

@@ -23,12 +23,7 @@ from webapp.sandbox import chaos, data
 from webapp.sandbox.app import create_sandbox_app
 
 API = "/sandbox/api"
-ENDPOINTS = [
-    f"{API}/purchase-orders?status=pending",
-    f"{API}/purchase-orders/PO-100003",
-    f"{API}/products?limit=5",
-    f"{API}/boms/P-10003",
-]
+ENDPOINTS = [f"{API}/purchase-orders?status=pending", f"{API}/purchase-orders/PO-100003", f"{API}/products?limit=5", f"{API}/boms/P-10003"]
 
 
 @pytest.fixture
@@ -125,8 +120,7 @@ def test_every_purchase_order_is_well_formed_and_they_differ() -> None:
 
 
 @pytest.mark.parametrize(
-    "po_number",
-    ["PO-099999", "PO-102000", "PO-10000", "PO-1000000", "po-100000", "XX-100000", "PO-100000\n", "PO-١٠٠٠٠٠"],
+    "po_number", ["PO-099999", "PO-102000", "PO-10000", "PO-1000000", "po-100000", "XX-100000", "PO-100000\n", "PO-١٠٠٠٠٠"]
 )
 def test_unknown_or_malformed_po_is_404(api_client: FlaskClient, po_number: str) -> None:
     response = api_client.get(f"{API}/purchase-orders/{quote(po_number)}")
@@ -264,9 +258,7 @@ def test_missing_keys_are_normalised(sandbox_app: Flask) -> None:
         ({"missing_keys": 42}, "missing_keys"),
     ],
 )
-def test_invalid_settings_are_rejected_and_nothing_saved(
-    sandbox_app: Flask, values: dict[str, Any], field: str
-) -> None:
+def test_invalid_settings_are_rejected_and_nothing_saved(sandbox_app: Flask, values: dict[str, Any], field: str) -> None:
     set_chaos(sandbox_app, latency_ms=10, error_rate=0.1)
     before = stored_settings(sandbox_app)
     with sandbox_app.app_context():
@@ -297,8 +289,14 @@ def test_settings_page_shows_current_values(console_app: Flask, operator_client:
 
 
 def test_settings_post_saves_and_shows(console_app: Flask, operator_client: FlaskClient) -> None:
-    form = {"latency_ms": "250", "error_rate": "0.1", "timeout_rate": "0", "throttle_rate": "0.2",
-            "retry_after_s": "9", "missing_keys": "PO-100005\nP-10001"}
+    form = {
+        "latency_ms": "250",
+        "error_rate": "0.1",
+        "timeout_rate": "0",
+        "throttle_rate": "0.2",
+        "retry_after_s": "9",
+        "missing_keys": "PO-100005\nP-10001",
+    }
     response = operator_client.post("/sandbox/settings", data=form)
     assert response.status_code == 302 and response.headers["Location"].endswith("/sandbox/settings")
     stored = stored_settings(console_app)
@@ -319,9 +317,7 @@ def test_settings_post_with_errors_rerenders_400(console_app: Flask, operator_cl
 
 
 def test_reset_to_calm(console_app: Flask, operator_client: FlaskClient) -> None:
-    set_chaos(
-        console_app, latency_ms=500, error_rate=0.5, throttle_rate=0.5, retry_after_s=30, missing_keys="PO-100001"
-    )
+    set_chaos(console_app, latency_ms=500, error_rate=0.5, throttle_rate=0.5, retry_after_s=30, missing_keys="PO-100001")
     response = operator_client.post("/sandbox/settings/reset")
     assert response.status_code == 302
     stored = stored_settings(console_app)
@@ -352,8 +348,15 @@ def test_console_never_serves_the_erp_api(console_app: Flask, operator_client: F
 
 def test_console_without_the_sandbox_has_no_chaos_settings(tmp_path: Path) -> None:
     """With SANDBOX_ENABLED off, the settings page, its API and its link are absent."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'off.db'}",
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False, "SANDBOX_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'off.db'}",
+            "SECRET_KEY": "test",
+            "WTF_CSRF_ENABLED": False,
+            "SANDBOX_ENABLED": False,
+        }
+    )
     with app.app_context():
         db.create_all()
         operator = Operator(username="ada")

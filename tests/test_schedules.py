@@ -1,7 +1,7 @@
 """Scheduled jobs: cron checks, next fire times, claiming, overlap, pause/resume, run now, pages, beat task."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery.schedules import crontab
@@ -66,13 +66,17 @@ def test_next_fire(cron: str, after: datetime, expected: datetime) -> None:
 
 @pytest.mark.parametrize(
     ("cron", "after"),
-    [("*/5 * * * *", datetime(2026, 3, 6, 6, 32, 10)), ("30 6 * * 1-5", datetime(2026, 3, 6, 6, 30)),
-     ("0 0 1 * *", datetime(2026, 3, 6, 6, 30)), ("0 9 1-7 * mon", datetime(2026, 3, 6)),
-     ("45 */6 * * *", datetime(2026, 3, 6, 23, 50))],
+    [
+        ("*/5 * * * *", datetime(2026, 3, 6, 6, 32, 10)),
+        ("30 6 * * 1-5", datetime(2026, 3, 6, 6, 30)),
+        ("0 0 1 * *", datetime(2026, 3, 6, 6, 30)),
+        ("0 9 1-7 * mon", datetime(2026, 3, 6)),
+        ("45 */6 * * *", datetime(2026, 3, 6, 23, 50)),
+    ],
 )
 def test_next_fire_agrees_with_celery(cron: str, after: datetime) -> None:
     """Celery's own crontab arithmetic gives the same next fire time."""
-    moment = after.replace(tzinfo=timezone.utc)
+    moment = after.replace(tzinfo=UTC)
     celery_view = crontab.from_string(cron)
     celery_view.nowfun = lambda: moment
     expected = (moment + celery_view.remaining_estimate(moment)).replace(tzinfo=None)
@@ -81,10 +85,14 @@ def test_next_fire_agrees_with_celery(cron: str, after: datetime) -> None:
 
 @pytest.mark.parametrize(
     ("cron", "hint"),
-    [("*/5 * * * *", "every 5 minutes (UTC)"), ("30 6 * * 1-5", "at 06:30 on Mon–Fri (UTC)"),
-     ("0 0 1 * *", "at 00:00 on day 1 of the month (UTC)"), ("0 3 * * *", "at 03:00 every day (UTC)"),
-     ("0 9 1-7 * mon", "at 09:00 on day 1–7 of the month if it is a Mon (UTC)"),
-     ("0 25 * * *", "")],
+    [
+        ("*/5 * * * *", "every 5 minutes (UTC)"),
+        ("30 6 * * 1-5", "at 06:30 on Mon–Fri (UTC)"),
+        ("0 0 1 * *", "at 00:00 on day 1 of the month (UTC)"),
+        ("0 3 * * *", "at 03:00 every day (UTC)"),
+        ("0 9 1-7 * mon", "at 09:00 on day 1–7 of the month if it is a Mon (UTC)"),
+        ("0 25 * * *", ""),
+    ],
 )
 def test_cron_hint(cron: str, hint: str) -> None:
     """The table explains each cron expression in words."""

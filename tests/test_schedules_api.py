@@ -16,16 +16,22 @@ from webapp.models.schedules import next_fire, parse_cron
 def audit_trail(app: Flask) -> list[tuple[str, str, str]]:
     """(actor, action, detail) of every audit event about schedules, oldest first."""
     with app.app_context():
-        events = db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "schedule_change")
-                                    .order_by(AuditEvent.id)).scalars()
+        events = db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "schedule_change").order_by(AuditEvent.id)).scalars()
         return [(event.actor, event.action, event.detail) for event in events]
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/api/schedules"), ("post", "/api/schedules"), ("get", "/api/schedules/1"), ("put", "/api/schedules/1"),
-     ("delete", "/api/schedules/1"), ("post", "/api/schedules/1/pause"), ("post", "/api/schedules/1/resume"),
-     ("post", "/api/schedules/1/run")],
+    [
+        ("get", "/api/schedules"),
+        ("post", "/api/schedules"),
+        ("get", "/api/schedules/1"),
+        ("put", "/api/schedules/1"),
+        ("delete", "/api/schedules/1"),
+        ("post", "/api/schedules/1/pause"),
+        ("post", "/api/schedules/1/resume"),
+        ("post", "/api/schedules/1/run"),
+    ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer not-a-real-token"])
 def test_refused_without_a_valid_token(app: Flask, method: str, path: str, header: str | None) -> None:
@@ -43,8 +49,9 @@ def test_refused_without_a_valid_token(app: Flask, method: str, path: str, heade
 def test_create_list_get_update_pause_resume_delete(app: Flask, api_token: str) -> None:
     """The whole life of a schedule through the API, each change recording the token's operator."""
     client = app.test_client()
-    created = client.post("/api/schedules", headers=auth(api_token),
-                          json={"name": " Weekday POs ", "job_kind": "pull_pending_pos", "cron": "30  6 * * 1-5"})
+    created = client.post(
+        "/api/schedules", headers=auth(api_token), json={"name": " Weekday POs ", "job_kind": "pull_pending_pos", "cron": "30  6 * * 1-5"}
+    )
     assert created.status_code == 201
     schedule = created.get_json()
     assert (schedule["name"], schedule["cron"], schedule["enabled"]) == ("Weekday POs", "30 6 * * 1-5", True)
@@ -63,9 +70,17 @@ def test_create_list_get_update_pause_resume_delete(app: Flask, api_token: str) 
     with app.app_context():
         row = db.session.get(Schedule, schedule_id)
         assert row.cron == "0 2 1 * *" and row.next_run_at == next_fire(parse_cron("0 2 1 * *"), utcnow())
-    renamed = client.put(f"/api/schedules/{schedule_id}", headers=auth(api_token),
-                         json={"name": "Monthly BOMs", "job_kind": "refresh_boms", "enabled": False}).get_json()
-    assert (renamed["name"], renamed["job_kind"], renamed["enabled"], renamed["next_run_at"]) == ("Monthly BOMs", "refresh_boms", False, None)
+    renamed = client.put(
+        f"/api/schedules/{schedule_id}",
+        headers=auth(api_token),
+        json={"name": "Monthly BOMs", "job_kind": "refresh_boms", "enabled": False},
+    ).get_json()
+    assert (renamed["name"], renamed["job_kind"], renamed["enabled"], renamed["next_run_at"]) == (
+        "Monthly BOMs",
+        "refresh_boms",
+        False,
+        None,
+    )
 
     resumed = client.post(f"/api/schedules/{schedule_id}/resume", headers=auth(api_token))
     assert resumed.status_code == 200 and resumed.get_json()["enabled"] is True
@@ -88,8 +103,9 @@ def test_create_list_get_update_pause_resume_delete(app: Flask, api_token: str) 
 
 def test_created_disabled_has_no_next_run(app: Flask, api_token: str) -> None:
     """enabled: false creates the schedule paused."""
-    response = app.test_client().post("/api/schedules", headers=auth(api_token),
-                                      json={"name": "later", "job_kind": "refresh_boms", "cron": "0 2 * * *", "enabled": False})
+    response = app.test_client().post(
+        "/api/schedules", headers=auth(api_token), json={"name": "later", "job_kind": "refresh_boms", "cron": "0 2 * * *", "enabled": False}
+    )
     assert response.status_code == 201
     assert (response.get_json()["enabled"], response.get_json()["next_run_at"]) == (False, None)
 
@@ -98,12 +114,19 @@ def test_created_disabled_has_no_next_run(app: Flask, api_token: str) -> None:
     ("body", "details"),
     [
         ({"name": "x", "job_kind": "pull_pending_pos", "cron": "0 25 * * *"}, {"cron": "hour: 25 is out of range 0–23"}),
-        ({"name": "", "job_kind": "make_coffee", "cron": "0 0 * *"},
-         {"name": "name: give the schedule a name", "job_kind": "job: choose Pull pending POs or Refresh BOMs",
-          "cron": "cron: expected 5 fields"}),
+        (
+            {"name": "", "job_kind": "make_coffee", "cron": "0 0 * *"},
+            {
+                "name": "name: give the schedule a name",
+                "job_kind": "job: choose Pull pending POs or Refresh BOMs",
+                "cron": "cron: expected 5 fields",
+            },
+        ),
         ({"job_kind": "refresh_boms", "cron": "* * * * *"}, {"name": "name: give the schedule a name"}),
-        ({"name": 7, "job_kind": ["refresh_boms"], "cron": "* * * * *"},
-         {"name": "name: give the schedule a name", "job_kind": "job: choose"}),
+        (
+            {"name": 7, "job_kind": ["refresh_boms"], "cron": "* * * * *"},
+            {"name": "name: give the schedule a name", "job_kind": "job: choose"},
+        ),
         ({"name": "x", "job_kind": "refresh_boms", "cron": "* * * * *", "enabled": "yes"}, {"enabled": "enabled: send true or false"}),
         ({"name": "x", "job_kind": "refresh_boms", "cron": "* * * * *", "paused": True}, {"paused": "paused: not a field"}),
         ([], {"body": "send a JSON object"}),
@@ -142,8 +165,7 @@ def test_bad_update_and_taken_name_change_nothing(app: Flask, api_token: str) ->
 
 
 @pytest.mark.parametrize(
-    ("method", "suffix"),
-    [("get", ""), ("put", ""), ("delete", ""), ("post", "/pause"), ("post", "/resume"), ("post", "/run")],
+    ("method", "suffix"), [("get", ""), ("put", ""), ("delete", ""), ("post", "/pause"), ("post", "/resume"), ("post", "/run")]
 )
 def test_unknown_schedule_is_json_404(app: Flask, api_token: str, method: str, suffix: str) -> None:
     """A missing schedule is a JSON 404 naming it, whatever the call."""
@@ -177,8 +199,11 @@ def test_run_now_starts_a_job_then_skips_while_it_is_queued(app: Flask, api_toke
     with app.app_context():
         assert count(Job) == 1
         assert [run.outcome for run in runs_of(schedule_id)] == [f"started job #{job.id}", f"skipped: job #{job.id} still running"]
-        event = db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "schedule_change")
-                                   .order_by(AuditEvent.id)).scalars().first()
+        event = (
+            db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "schedule_change").order_by(AuditEvent.id))
+            .scalars()
+            .first()
+        )
         assert event.job_id == job.id
     history = client.get(f"/api/schedules/{schedule_id}", headers=auth(api_token)).get_json()["runs"]
     assert [run["job_id"] for run in history] == [None, job.id]  # newest first

@@ -37,9 +37,10 @@ def product(code: str, job_id: int, missing: int = 0) -> None:
     row = Product(product_code=code, name=bom["name"], unit="ea", job_id=job_id)
     db.session.add(row)
     db.session.flush()
-    components = bom["components"][:len(bom["components"]) - missing]
-    db.session.add_all([Component(product_id=row.id, component_code=c["component_code"], name=c["name"],
-                                  quantity=c["quantity"]) for c in components])
+    components = bom["components"][: len(bom["components"]) - missing]
+    db.session.add_all(
+        [Component(product_id=row.id, component_code=c["component_code"], name=c["name"], quantity=c["quantity"]) for c in components]
+    )
     db.session.commit()
 
 
@@ -62,8 +63,17 @@ def test_a_cancelled_record_whose_own_job_wrote_its_key_fails(app: Flask) -> Non
         assert soak.cancelled_wrote_nothing().ok
         po_job = job("purchase_orders")
         record(po_job, "PO-100000", "cancelled")
-        db.session.add(PurchaseOrder(po_number="PO-100000", supplier_code="S", supplier_name="S", currency="USD",
-                                     order_date=date(2026, 1, 1), total_cents=1, job_id=po_job))
+        db.session.add(
+            PurchaseOrder(
+                po_number="PO-100000",
+                supplier_code="S",
+                supplier_name="S",
+                currency="USD",
+                order_date=date(2026, 1, 1),
+                total_cents=1,
+                job_id=po_job,
+            )
+        )
         db.session.commit()
         check = soak.cancelled_wrote_nothing()
         assert (check.ok, check.problems) == (False, 1)

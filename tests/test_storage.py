@@ -44,9 +44,13 @@ def test_database_round_trip_of_a_multi_chunk_file(app: Flask) -> None:
         file = storage.store(Trickle(data, 100_000), "report.csv")
         db.session.commit()
         assert (file.backend, file.size_bytes, file.name) == ("database", len(data), "report.csv")
-        sizes = db.session.execute(
-            db.select(db.func.length(StoredFileChunk.data)).where(StoredFileChunk.file_id == file.id).order_by(StoredFileChunk.seq)
-        ).scalars().all()
+        sizes = (
+            db.session.execute(
+                db.select(db.func.length(StoredFileChunk.data)).where(StoredFileChunk.file_id == file.id).order_by(StoredFileChunk.seq)
+            )
+            .scalars()
+            .all()
+        )
         assert sizes == [MiB, MiB, MiB, MiB // 2]
         assert read_back(db.session.get(StoredFile, file.id)) == data
 

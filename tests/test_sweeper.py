@@ -13,8 +13,7 @@ from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
 def make_running_job(minutes_idle: float, retry_in: float | None = None, final: bool = False) -> int:
     """A running job with two records, both sent, last active ``minutes_idle`` ago."""
     now = utcnow()
-    job = Job(kind="purchase_orders", source="upload", status="running", total=2, started_at=now - timedelta(hours=1),
-              sent_through=2)
+    job = Job(kind="purchase_orders", source="upload", status="running", total=2, started_at=now - timedelta(hours=1), sent_through=2)
     db.session.add(job)
     db.session.flush()
     state = "succeeded" if final else "running"
@@ -25,8 +24,17 @@ def make_running_job(minutes_idle: float, retry_in: float | None = None, final: 
     db.session.add_all([first, second])
     db.session.flush()
     moment = now - timedelta(minutes=minutes_idle)
-    db.session.add(TaskRun(task_id="x", task_name="tasks.workflows.fetch_po", job_id=job.id, record_id=second.id,
-                           state="SUCCESS", started_at=moment, finished_at=moment))
+    db.session.add(
+        TaskRun(
+            task_id="x",
+            task_name="tasks.workflows.fetch_po",
+            job_id=job.id,
+            record_id=second.id,
+            state="SUCCESS",
+            started_at=moment,
+            finished_at=moment,
+        )
+    )
     db.session.commit()
     return job.id
 
@@ -63,10 +71,19 @@ def test_lost_dispatch_is_sent_again(app: Flask) -> None:
         old, fresh = Job(kind="purchase_orders", source="upload", total=1), Job(kind="purchase_orders", source="upload", total=1)
         db.session.add_all([old, fresh])
         db.session.flush()
-        db.session.add_all([
-            OutboxMessage(job_id=old.id, task_name="t", kwargs={}, task_id="a", status="dispatched", dispatched_at=utcnow() - timedelta(minutes=30)),
-            OutboxMessage(job_id=fresh.id, task_name="t", kwargs={}, task_id="b", status="dispatched", dispatched_at=utcnow()),
-        ])
+        db.session.add_all(
+            [
+                OutboxMessage(
+                    job_id=old.id,
+                    task_name="t",
+                    kwargs={},
+                    task_id="a",
+                    status="dispatched",
+                    dispatched_at=utcnow() - timedelta(minutes=30),
+                ),
+                OutboxMessage(job_id=fresh.id, task_name="t", kwargs={}, task_id="b", status="dispatched", dispatched_at=utcnow()),
+            ]
+        )
         db.session.commit()
         assert sweeper.resend_lost_dispatches() == [old.id]
         statuses = dict(db.session.execute(db.select(OutboxMessage.task_id, OutboxMessage.status)).all())
@@ -80,9 +97,15 @@ def test_runs_nothing_closed_are_marked_lost_after_the_threshold(app: Flask) -> 
     with app.app_context():
         now = utcnow()
         for task_id, minutes_ago, state in (("old", 10, "STARTED"), ("recent", 1, "STARTED"), ("done", 10, "SUCCESS")):
-            db.session.add(TaskRun(task_id=task_id, task_name="tasks.workflows.sweep", state=state,
-                                   started_at=now - timedelta(minutes=minutes_ago),
-                                   finished_at=now if state == "SUCCESS" else None))
+            db.session.add(
+                TaskRun(
+                    task_id=task_id,
+                    task_name="tasks.workflows.sweep",
+                    state=state,
+                    started_at=now - timedelta(minutes=minutes_ago),
+                    finished_at=now if state == "SUCCESS" else None,
+                )
+            )
         db.session.commit()
         assert runlog.close_stale_runs(timedelta(minutes=5)) == 1
         states = dict(db.session.execute(db.select(TaskRun.task_id, TaskRun.state)).all())
@@ -125,8 +148,17 @@ def test_a_step_is_orphaned_only_once_its_worker_missed_its_beats(app: Flask, se
     with app.app_context():
         job_id = make_running_job(0.5)
         record_id = db.session.execute(db.select(JobRecord.id).where(JobRecord.job_id == job_id, JobRecord.seq == 2)).scalar_one()
-        db.session.add(TaskRun(task_id="t-make", task_name="tasks.workflows.make_po", job_id=job_id, record_id=record_id,
-                               state="STARTED", worker=worker, started_at=utcnow()))
+        db.session.add(
+            TaskRun(
+                task_id="t-make",
+                task_name="tasks.workflows.make_po",
+                job_id=job_id,
+                record_id=record_id,
+                state="STARTED",
+                worker=worker,
+                started_at=utcnow(),
+            )
+        )
         db.session.commit()
         found = orphans.orphaned_runs()
         if not orphaned:

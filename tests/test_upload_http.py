@@ -49,8 +49,9 @@ def job_status(app: Flask, job_id: int) -> str:
         return db.session.get(Job, job_id).status
 
 
-def test_a_200_mb_report_through_gunicorn(app: Flask, worker_env: dict[str, str], workers: WorkerSet,
-                                          operator: tuple[str, str], report: Path, tmp_path: Path) -> None:
+def test_a_200_mb_report_through_gunicorn(
+    app: Flask, worker_env: dict[str, str], workers: WorkerSet, operator: tuple[str, str], report: Path, tmp_path: Path
+) -> None:
     """Upload → preview → confirm → sales orders, over HTTP; gunicorn grows by less than 100 MB meanwhile."""
     env = dict(worker_env, COOKIE_SECURE="0", UPLOAD_FOLDER=str(tmp_path / "uploads"), WEB_CONCURRENCY="1")
     with gunicorn(env, tmp_path / "gunicorn.log") as (base, process):
@@ -69,24 +70,28 @@ def test_a_200_mb_report_through_gunicorn(app: Flask, worker_env: dict[str, str]
         print(f"gunicorn: idle {idle / 1e6:.0f} MB, peak {peak / 1e6:.0f} MB during the upload")
         assert growth < WEB_GROWTH_LIMIT, f"gunicorn grew by {growth / 1e6:.0f} MB (idle {idle / 1e6:.0f} MB)"
 
-        wait_for(lambda: job_status(app, job_id) in ("awaiting_confirmation", "failed"), timeout=600, interval=0.5,
-                 message="the preview")
+        wait_for(lambda: job_status(app, job_id) in ("awaiting_confirmation", "failed"), timeout=600, interval=0.5, message="the preview")
         with app.app_context():
             upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job_id)).scalar_one()
             assert (job_status(app, job_id), upload.size_bytes, upload.ok) == ("awaiting_confirmation", report.stat().st_size, True)
             orders = len(upload.preview["orders"])
 
         assert confirm(session, base, job_id).status_code == 302
-        wait_for(lambda: job_status(app, job_id) in ("succeeded", "failed", "completed_with_failures"), timeout=600,
-                 interval=0.5, message="the sales orders")
+        wait_for(
+            lambda: job_status(app, job_id) in ("succeeded", "failed", "completed_with_failures"),
+            timeout=600,
+            interval=0.5,
+            message="the sales orders",
+        )
     assert job_status(app, job_id) == "succeeded"
     with app.app_context():
         assert orders > 0
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == orders
 
 
-def test_a_200_mb_report_through_the_api(app: Flask, worker_env: dict[str, str], workers: WorkerSet,
-                                         api_token: str, report: Path, tmp_path: Path) -> None:
+def test_a_200_mb_report_through_the_api(
+    app: Flask, worker_env: dict[str, str], workers: WorkerSet, api_token: str, report: Path, tmp_path: Path
+) -> None:
     """The same report as a script sends it: POST /api/jobs with a bearer token, poll the preview, confirm."""
     with gunicorn(dict(worker_env, WEB_CONCURRENCY="1"), tmp_path / "gunicorn.log") as (base, _):
         api = requests.Session()
@@ -106,8 +111,12 @@ def test_a_200_mb_report_through_the_api(app: Flask, worker_env: dict[str, str],
         assert orders and all(order["new"]["rows"] == order["rows"] for order in orders), "a new settlement: all new"
         assert job["reconciliation"]["bytes_read"] == report.stat().st_size
         assert api.post(f"{base}/api/jobs/{job_id}/confirm", timeout=60).status_code == 202
-        wait_for(lambda: job_status(app, job_id) in ("succeeded", "failed", "completed_with_failures"), timeout=600,
-                 interval=0.5, message="the sales orders")
+        wait_for(
+            lambda: job_status(app, job_id) in ("succeeded", "failed", "completed_with_failures"),
+            timeout=600,
+            interval=0.5,
+            message="the sales orders",
+        )
     assert job_status(app, job_id) == "succeeded"
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(SalesOrder)).scalar_one() == len(orders)

@@ -38,8 +38,9 @@ def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:
         return client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
 
 
-def test_a_report_over_ten_mib_is_accepted_through_the_form(app: Flask, client: FlaskClient, big_report: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_report_over_ten_mib_is_accepted_through_the_form(
+    app: Flask, client: FlaskClient, big_report: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The 20.9 MB report gets its job (not 413), its file part was spooled to disk by the parser."""
     from webapp.reconciliation import imports as reconcile
 
@@ -124,16 +125,20 @@ def bare_app() -> Flask:
     return app
 
 
-@pytest.mark.parametrize(("path", "allowed", "size", "status"), [
-    ("/big", "yes", 3000, 200),
-    ("/big", "yes", 5000, 413),
-    ("/big", "no", 3000, 413),
-    ("/small", "yes", 3000, 413),
-    ("/small", "yes", 500, 200),
-])
+@pytest.mark.parametrize(
+    ("path", "allowed", "size", "status"),
+    [
+        ("/big", "yes", 3000, 200),
+        ("/big", "yes", 5000, 413),
+        ("/big", "no", 3000, 413),
+        ("/small", "yes", 3000, 413),
+        ("/small", "yes", 500, 200),
+    ],
+)
 def test_the_marker_sets_the_limit_before_any_hook(path: str, allowed: str, size: int, status: int) -> None:
     """@large_upload raises the limit for its view alone, for callers its check allows, before hooks parse the form."""
     client = bare_app().test_client()
-    response = client.post(path, data={"file": (io.BytesIO(b"x" * size), "f.csv")}, headers={"X-Allowed": allowed},
-                           content_type="multipart/form-data")
+    response = client.post(
+        path, data={"file": (io.BytesIO(b"x" * size), "f.csv")}, headers={"X-Allowed": allowed}, content_type="multipart/form-data"
+    )
     assert response.status_code == status

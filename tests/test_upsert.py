@@ -25,7 +25,7 @@ def test_a_new_row_costs_one_statement_and_an_existing_key_is_found(app: Flask) 
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         assert inserting == ["INSERT"]  # the id came back with the insert
-        assert sent[len(inserting):] == ["INSERT", "SELECT"]  # the key existed: nothing inserted, the id looked up
+        assert sent[len(inserting) :] == ["INSERT", "SELECT"]  # the key existed: nothing inserted, the id looked up
         assert again == first
         rows = db.session.execute(db.select(Product.id, Product.name).where(Product.product_code == "P-UPSERT-1")).all()
         assert [tuple(row) for row in rows] == [(first, "Bracket")]

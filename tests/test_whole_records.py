@@ -76,7 +76,8 @@ def components_of(app: Flask) -> dict[str, int]:
     with app.app_context():
         rows = db.session.execute(
             db.select(Product.product_code, db.func.count(Component.id))
-            .outerjoin(Component, Component.product_id == Product.id).group_by(Product.product_code)
+            .outerjoin(Component, Component.product_id == Product.id)
+            .group_by(Product.product_code)
         ).all()
     return dict(rows)
 
@@ -94,8 +95,7 @@ def assert_whole(app: Flask, job_id: int) -> dict[str, str]:
     return states
 
 
-def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, fault_workers: WorkerSet,
-                                               hooks: redis.Redis) -> None:
+def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, fault_workers: WorkerSet, hooks: redis.Redis) -> None:
     """A cancel after make_product committed: the record finishes with every component; one that wrote nothing is cancelled."""
     job_id, ids = launch_with_records(app, ["P-10500", "P-10501"])
     written, blank = ids["P-10500"], ids["P-10501"]
@@ -105,8 +105,11 @@ def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, 
     wait_held(hooks, f"make_component:{written}", f"make_product:{blank}")
     assert erp_ref(app, written) is not None, "the product was written before the cancel"
     assert post(client, f"/jobs/{job_id}/cancel") == 302
-    wait_for(lambda: "finishing: cancel requested" in client.get(f"/jobs/{job_id}/rows").get_data(as_text=True),
-             timeout=10, message="the row to say it is finishing")
+    wait_for(
+        lambda: "finishing: cancel requested" in client.get(f"/jobs/{job_id}/rows").get_data(as_text=True),
+        timeout=10,
+        message="the row to say it is finishing",
+    )
     hooks.delete(HOLD_KEY.format("make_component", written), HOLD_KEY.format("make_product", blank))
     job = finished_job(app, job_id)
     assert job.status == "cancelled"
@@ -114,8 +117,7 @@ def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, 
     assert "P-10501" not in components_of(app), "the record that wrote nothing has no ERP rows"
 
 
-def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, fault_workers: WorkerSet,
-                                           hooks: redis.Redis) -> None:
+def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, fault_workers: WorkerSet, hooks: redis.Redis) -> None:
     """The worker killed right after make_product committed, then a cancel: the redelivery finishes the record."""
     job_id, ids = launch_with_records(app, ["P-10510", "P-10511"])
     written, blank = ids["P-10510"], ids["P-10511"]
@@ -132,16 +134,23 @@ def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, faul
     assert job.status == "cancelled"
     assert assert_whole(app, job_id) == {"P-10510": "succeeded", "P-10511": "cancelled"}
     with app.app_context():
-        runs = db.session.execute(
-            db.select(TaskRun.state).where(TaskRun.record_id == written, TaskRun.task_name == "tasks.workflows.make_product")
-        ).scalars().all()
+        runs = (
+            db.session.execute(
+                db.select(TaskRun.state).where(TaskRun.record_id == written, TaskRun.task_name == "tasks.workflows.make_product")
+            )
+            .scalars()
+            .all()
+        )
     assert len(runs) >= 2, "make_product was delivered again after the kill"
 
 
-@pytest.mark.parametrize(("job_status", "sent_through", "left_as", "job_after"),
-                         [("running", 2, "pending", "running"), ("running", 0, "failed", "cancelled"), ("queued", 0, "failed", "cancelled")])
-def test_cancel_never_marks_a_partly_written_record_cancelled(app: Flask, job_status: str, sent_through: int, left_as: str,
-                                                              job_after: str) -> None:
+@pytest.mark.parametrize(
+    ("job_status", "sent_through", "left_as", "job_after"),
+    [("running", 2, "pending", "running"), ("running", 0, "failed", "cancelled"), ("queued", 0, "failed", "cancelled")],
+)
+def test_cancel_never_marks_a_partly_written_record_cancelled(
+    app: Flask, job_status: str, sent_through: int, left_as: str, job_after: str
+) -> None:
     """A record retried after its product was written (erp_ref set) is not cancelled: it finishes when
     it was sent to the workers, or, when its job will never send it (queued, or beyond the window), fails again."""
     from webapp.jobs.control import cancel_job
@@ -150,8 +159,12 @@ def test_cancel_never_marks_a_partly_written_record_cancelled(app: Flask, job_st
         job = Job(kind="bills_of_materials", source="upload", status=job_status, total=2, sent_through=sent_through)
         db.session.add(job)
         db.session.flush()
-        db.session.add_all([JobRecord(job_id=job.id, seq=1, key="P-10520", state="pending", erp_ref="7"),
-                            JobRecord(job_id=job.id, seq=2, key="P-10521", state="pending")])
+        db.session.add_all(
+            [
+                JobRecord(job_id=job.id, seq=1, key="P-10520", state="pending", erp_ref="7"),
+                JobRecord(job_id=job.id, seq=2, key="P-10521", state="pending"),
+            ]
+        )
         db.session.commit()
         job_id = job.id
         cancel_job(job_id, None)

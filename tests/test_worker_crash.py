@@ -21,7 +21,8 @@ def finished_records(app: Flask, job_id: int) -> int:
     """Records of the job with a final outcome."""
     with app.app_context():
         return db.session.execute(
-            db.select(db.func.count()).select_from(JobRecord)
+            db.select(db.func.count())
+            .select_from(JobRecord)
             .where(JobRecord.job_id == job_id, JobRecord.state.in_(["succeeded", "failed"]))
         ).scalar_one()
 
@@ -98,8 +99,12 @@ def test_the_sweep_tops_up_a_job_whose_chord_body_was_lost(app: Flask, own_worke
         job = Job(kind="purchase_orders", source="upload", status="running", total=len(keys), started_at=utcnow(), sent_through=16)
         db.session.add(job)
         db.session.flush()
-        db.session.add_all([JobRecord(job_id=job.id, seq=seq, key=key, state="succeeded" if seq <= 16 else "pending")
-                            for seq, key in enumerate(keys, start=1)])
+        db.session.add_all(
+            [
+                JobRecord(job_id=job.id, seq=seq, key=key, state="succeeded" if seq <= 16 else "pending")
+                for seq, key in enumerate(keys, start=1)
+            ]
+        )
         db.session.commit()
         job_id = job.id
     finished = finished_job(app, job_id, timeout=60)
@@ -109,8 +114,9 @@ def test_the_sweep_tops_up_a_job_whose_chord_body_was_lost(app: Flask, own_worke
     assert sorted(numbers) == sorted(keys[16:]), "the records sent by the sweep's top-up, each once"
 
 
-def test_a_dead_workers_steps_are_sent_again_within_a_minute(app: Flask, worker_env: dict[str, str], live_server: str,
-                                                           tmp_path: Path) -> None:
+def test_a_dead_workers_steps_are_sent_again_within_a_minute(
+    app: Flask, worker_env: dict[str, str], live_server: str, tmp_path: Path
+) -> None:
     """SIGKILL the fetch worker mid-job with the default heartbeat and sweep: its started steps are sent again
     once its heartbeat is gone, and the job ends within 60 s, long before Redis' visibility timeout (600 s here)
     or the stuck-job threshold could bring anything back."""
@@ -128,8 +134,11 @@ def test_a_dead_workers_steps_are_sent_again_within_a_minute(app: Flask, worker_
         set_chaos(app, latency_ms=600)
         keys = PO_NUMBERS[:40]
         job_id = start(app, keys)
-        wait_for(lambda: finished_records(app, job_id) >= 5 and started_on(app, job_id, io_node) >= 2,
-                 timeout=60, message="a few records done, fetches running on the io worker")
+        wait_for(
+            lambda: finished_records(app, job_id) >= 5 and started_on(app, job_id, io_node) >= 2,
+            timeout=60,
+            message="a few records done, fetches running on the io worker",
+        )
         workers.kill(io_node)
         killed_at = time.monotonic()
         workers.start("io", queues="fetch", pool="threads", concurrency=4)
@@ -153,6 +162,7 @@ def started_on(app: Flask, job_id: int, worker: str) -> int:
     """Runs of the job still STARTED on this worker."""
     with app.app_context():
         return db.session.execute(
-            db.select(db.func.count()).select_from(TaskRun)
+            db.select(db.func.count())
+            .select_from(TaskRun)
             .where(TaskRun.job_id == job_id, TaskRun.worker == worker, TaskRun.state == "STARTED")
         ).scalar_one()

@@ -16,10 +16,10 @@ def database_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> str
     if not url:
         return "sqlite:///celeriac.db"
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         # psycopg 3 is the driver we install; name it so SQLAlchemy does not look for psycopg2.
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -48,11 +48,7 @@ def engine_options(url: str) -> dict[str, Any]:
     connections are pinged before use (webapp.db_ping, installed by create_app)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {
-        "pool_size": env_int("DB_POOL_SIZE", 10),
-        "max_overflow": env_int("DB_MAX_OVERFLOW", 30),
-        "pool_recycle": 1800,
-    }
+    return {"pool_size": env_int("DB_POOL_SIZE", 10), "max_overflow": env_int("DB_MAX_OVERFLOW", 30), "pool_recycle": 1800}
 
 
 def settings_from_env() -> dict[str, Any]:

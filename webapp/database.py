@@ -15,7 +15,7 @@ def make_sqlite_path_absolute(app: Flask) -> None:
     uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
         os.makedirs(app.instance_path, exist_ok=True)
-        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, uri[len("sqlite:///"):])
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, uri[len("sqlite:///") :])
     keep_sqlite_file_private(app)
 
 
@@ -27,7 +27,7 @@ def keep_sqlite_file_private(app: Flask) -> None:
     uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
     if not uri.startswith("sqlite:///") or ":memory:" in uri:
         return
-    path = uri[len("sqlite:///"):].split("?")[0]
+    path = uri[len("sqlite:///") :].split("?")[0]
     if os.path.exists(path):
         os.chmod(path, 0o600)  # never opened here: closing a descriptor drops this process's SQLite locks
     else:
@@ -38,6 +38,7 @@ def tune_sqlite(app: Flask) -> None:
     """On SQLite, let readers and one writer work at once (WAL) and wait for locks instead of failing."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
+
     def set_pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -37,7 +37,8 @@ def on_postgresql() -> bool:
 
 
 def execute_core(statement: Any, parameters: Any = None) -> Any:
-    """Run a Core statement on the session's connection (in its transaction, or on its own where
-    the step asked for autocommit, tasks.base.commit_each_statement), past the ORM's execute path: the record steps' statements are built once on tables, not mapped classes,
-    and the ORM's bookkeeping would cost a step more CPU than running them."""
+    """Run a Core statement on the session's connection (in its transaction, or on its own where the
+    step asked for autocommit, tasks.base.commit_each_statement), past the ORM's execute path: the record
+    steps' statements are built once on tables, not mapped classes, and the ORM's bookkeeping would cost
+    a step more CPU than running them."""
     return db.session.connection().execute(statement, parameters)

@@ -1,6 +1,5 @@
 """The audit trail over the API, newest first."""
 
-
 from flask import Blueprint, Response, jsonify, request
 
 from webapp.api.responses import iso
@@ -19,6 +18,6 @@ def audit_events() -> Response:
     if request.args.get("job", type=int):
         query = query.where(AuditEvent.job_id == request.args.get("job", type=int))
     events = db.session.execute(query.offset((page - 1) * 100).limit(100)).scalars().all()
-    return jsonify(page=page, events=[
-        {"at": iso(e.at), "actor": e.actor, "action": e.action, "job": e.job_id, "detail": e.detail} for e in events
-    ])
+    return jsonify(
+        page=page, events=[{"at": iso(e.at), "actor": e.actor, "action": e.action, "job": e.job_id, "detail": e.detail} for e in events]
+    )

@@ -85,9 +85,7 @@ def list_jobs() -> Response:
     status = request.args.get("status")
     if status in JOB_STATUSES:
         query = query.where(Job.status == status)
-    jobs = db.session.execute(
-        query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)
-    ).scalars().all()
+    jobs = db.session.execute(query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     counts, dispatches = state_counts([job.id for job in jobs]), dispatch_views(list(jobs))
     return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches) for job in jobs])
 
@@ -109,9 +107,15 @@ def get_records(job_id: int) -> Response:
     rows, matching = record_rows(job, page, per_page, state)
     records = [
         {
-            "id": row.record.id, "seq": row.record.seq, "key": row.record.key, "state": row.record.state,
-            "status": row.state_class, "status_text": row.status,
-            "attempts": row.attempts, "error": row.record.error, "erp_ref": row.record.erp_ref,
+            "id": row.record.id,
+            "seq": row.record.seq,
+            "key": row.record.key,
+            "state": row.record.state,
+            "status": row.state_class,
+            "status_text": row.status,
+            "attempts": row.attempts,
+            "error": row.record.error,
+            "erp_ref": row.record.erp_ref,
             "retry_at": iso(row.record.retry_at),
             "steps": [{"step": s.label, "state": s.state, "runs": s.runs} for s in row.steps],
         }

@@ -24,8 +24,12 @@ def workers() -> Response:
         queues=[plain(queue) for queue in snap.live.queues],
         unacked=snap.live.unacked,
         scheduled=snap.live.scheduled,
-        throughput={"finished": snap.finished, "failed": snap.failed, "failure_rate": snap.failure_rate,
-                    "minutes": [plain(minute) for minute in snap.minutes]},
+        throughput={
+            "finished": snap.finished,
+            "failed": snap.failed,
+            "failure_rate": snap.failure_rate,
+            "minutes": [plain(minute) for minute in snap.minutes],
+        },
         erp=plain(snap.erp) | {"error_rate": snap.erp.error_rate, "status": snap.erp.status},
     )
 
@@ -40,16 +44,28 @@ def search() -> Response | tuple[Response, int]:
     results = search_all(request.args.get("q", ""), state, page)
     if not results.searched:
         return refuse(400, "send ?q= (a PO number, product code, order id, job id or task id) and/or ?state=")
-    return jsonify(q=results.query, state=state, page=page, per_page=PER_PAGE, has_more=results.has_more,
-                   jobs=[job_json(job) for job in results.jobs], task_runs=[run_json(run) for run in results.runs],
-                   records=[record_json(record) for record in results.records])
+    return jsonify(
+        q=results.query,
+        state=state,
+        page=page,
+        per_page=PER_PAGE,
+        has_more=results.has_more,
+        jobs=[job_json(job) for job in results.jobs],
+        task_runs=[run_json(run) for run in results.runs],
+        records=[record_json(record) for record in results.records],
+    )
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
     """A matching record with links to its page and its job."""
     return {
-        "id": record.id, "job_id": record.job_id, "job_kind": record.job.kind, "key": record.key,
-        "state": record.state, "error": record.error, "erp_ref": record.erp_ref,
+        "id": record.id,
+        "job_id": record.job_id,
+        "job_kind": record.job.kind,
+        "key": record.key,
+        "state": record.state,
+        "error": record.error,
+        "erp_ref": record.erp_ref,
         "url": url_for("jobs.record", job_id=record.job_id, record_id=record.id, _external=True),
         "job_url": url_for("jobs.detail", job_id=record.job_id, _external=True),
     }
@@ -63,7 +79,16 @@ def run_json(run: TaskRun) -> dict[str, Any]:
     elif run.job_id is not None:
         url = url_for("jobs.detail", job_id=run.job_id, _external=True)
     return {
-        "task_id": run.task_id, "task_name": run.task_name, "state": run.state, "attempt": run.attempt,
-        "job_id": run.job_id, "record_id": run.record_id, "queue": run.queue, "worker": run.worker,
-        "started_at": iso(run.started_at), "finished_at": iso(run.finished_at), "error": run.error, "url": url,
+        "task_id": run.task_id,
+        "task_name": run.task_name,
+        "state": run.state,
+        "attempt": run.attempt,
+        "job_id": run.job_id,
+        "record_id": run.record_id,
+        "queue": run.queue,
+        "worker": run.worker,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "error": run.error,
+        "url": url,
     }

@@ -56,8 +56,10 @@ def file_size(upload: FileStorage) -> int:
 def launch(operator: Operator) -> Job:
     """Save the multipart ``file`` (and ``orders``) and start reading them; ReconError in words if it cannot."""
     if request.mimetype != MULTIPART:
-        raise reconcile.ReconError("a reconciliation reads a report: upload it as multipart 'file' (and 'orders' "
-                                   "for a settlement V2 file) instead of sending 'keys'")
+        raise reconcile.ReconError(
+            "a reconciliation reads a report: upload it as multipart 'file' (and 'orders' "
+            "for a settlement V2 file) instead of sending 'keys'"
+        )
     return reconcile.launch_reconciliation(request.files.get("file"), request.files.get("orders"), operator)
 
 
@@ -74,17 +76,27 @@ def upload_json(upload: ReconImport) -> dict[str, Any]:
     preview = upload.preview or {}
     earlier = reconcile.earlier_import(upload)
     return {
-        "filename": upload.filename, "orders_filename": upload.orders_filename, "report_kind": upload.report_kind,
-        "encoding": upload.encoding, "sha256": upload.sha256, **reading_json(upload),
-        "confirmed_at": iso(upload.confirmed_at), "confirmed_by": upload.confirmed_by,
-        "already_imported": {"job_id": earlier.job_id, "confirmed_at": iso(earlier.confirmed_at),
-                             "confirmed_by": earlier.confirmed_by} if earlier else None,
-        "nothing_new": preview.get("nothing_new"), "imported_jobs": preview.get("imported_jobs"),
+        "filename": upload.filename,
+        "orders_filename": upload.orders_filename,
+        "report_kind": upload.report_kind,
+        "encoding": upload.encoding,
+        "sha256": upload.sha256,
+        **reading_json(upload),
+        "confirmed_at": iso(upload.confirmed_at),
+        "confirmed_by": upload.confirmed_by,
+        "already_imported": {"job_id": earlier.job_id, "confirmed_at": iso(earlier.confirmed_at), "confirmed_by": earlier.confirmed_by}
+        if earlier
+        else None,
+        "nothing_new": preview.get("nothing_new"),
+        "imported_jobs": preview.get("imported_jobs"),
         "total": preview.get("total"),
-        "settlements": preview.get("settlements", []), "states": preview.get("states", []),
+        "settlements": preview.get("settlements", []),
+        "states": preview.get("states", []),
         "orders": [order_json(order) for order in preview.get("orders", [])],
-        "other": preview.get("other", []), "excluded": preview.get("excluded"),
-        "errors": problems(preview, "errors"), "warnings": problems(preview, "warnings"),
+        "other": preview.get("other", []),
+        "excluded": preview.get("excluded"),
+        "errors": problems(preview, "errors"),
+        "warnings": problems(preview, "warnings"),
         "error_count": upload.error_count,
     }
 
@@ -95,10 +107,15 @@ def reading_json(upload: ReconImport) -> dict[str, Any]:
     speed = reading_speed(upload)
     percent = min(100, upload.bytes_read * 100 // upload.size_bytes) if upload.size_bytes else 100
     return {
-        "rows_read": upload.rows_read, "bytes_read": upload.bytes_read, "size_bytes": upload.size_bytes,
-        "reading": reading, "read_percent": percent if upload.read_started_at else 0,
-        "rows_per_second": round(speed.rate, 1) if speed.rate is not None else None, "eta_seconds": speed.eta,
-        "read_started_at": iso(upload.read_started_at), "read_finished_at": iso(upload.read_finished_at),
+        "rows_read": upload.rows_read,
+        "bytes_read": upload.bytes_read,
+        "size_bytes": upload.size_bytes,
+        "reading": reading,
+        "read_percent": percent if upload.read_started_at else 0,
+        "rows_per_second": round(speed.rate, 1) if speed.rate is not None else None,
+        "eta_seconds": speed.eta,
+        "read_started_at": iso(upload.read_started_at),
+        "read_finished_at": iso(upload.read_finished_at),
     }
 
 
@@ -106,10 +123,18 @@ def order_json(order: dict[str, Any]) -> dict[str, Any]:
     """One (settlement, state) sales order of the preview: counts and cents, and new vs imported when known."""
     amounts = order.get("amounts", {})
     return {
-        "settlement_id": order["settlement_id"], "state": order["state"], "rows": order.get("rows"),
-        "orders": order["orders"], "refunds": order["refunds"], "product_sales": amounts.get(PRODUCT_SALES, 0),
-        "tax": sum(amounts.get(bucket, 0) for bucket in TAX_BUCKETS), "total": sum(amounts.values()),
-        "amounts": amounts, "new": order.get("new"), "imported": order.get("imported"), "blocked": order.get("blocked"),
+        "settlement_id": order["settlement_id"],
+        "state": order["state"],
+        "rows": order.get("rows"),
+        "orders": order["orders"],
+        "refunds": order["refunds"],
+        "product_sales": amounts.get(PRODUCT_SALES, 0),
+        "tax": sum(amounts.get(bucket, 0) for bucket in TAX_BUCKETS),
+        "total": sum(amounts.values()),
+        "amounts": amounts,
+        "new": order.get("new"),
+        "imported": order.get("imported"),
+        "blocked": order.get("blocked"),
     }
 
 

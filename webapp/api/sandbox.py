@@ -1,6 +1,5 @@
 """The sandbox ERP's chaos settings over the API (404 where the sandbox is not enabled)."""
 
-
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from webapp import audit

@@ -21,11 +21,18 @@ REFUSED = "the schedule was not accepted"
 def schedule_json(schedule: Schedule) -> dict[str, Any]:
     """A schedule as the API shows it: what it starts, when, and how its last fire went."""
     return {
-        "id": schedule.id, "name": schedule.name, "job_kind": schedule.job_kind, "cron": schedule.cron,
-        "cron_hint": describe_cron(schedule.cron), "enabled": schedule.enabled,
-        "next_run_at": iso(schedule.next_run_at), "last_run_at": iso(schedule.last_run_at),
-        "last_job_id": schedule.last_job_id, "last_outcome": schedule.last_outcome,
-        "updated_by": schedule.updated_by, "updated_at": iso(schedule.updated_at),
+        "id": schedule.id,
+        "name": schedule.name,
+        "job_kind": schedule.job_kind,
+        "cron": schedule.cron,
+        "cron_hint": describe_cron(schedule.cron),
+        "enabled": schedule.enabled,
+        "next_run_at": iso(schedule.next_run_at),
+        "last_run_at": iso(schedule.last_run_at),
+        "last_job_id": schedule.last_job_id,
+        "last_outcome": schedule.last_outcome,
+        "updated_by": schedule.updated_by,
+        "updated_at": iso(schedule.updated_at),
     }
 
 
@@ -66,8 +73,9 @@ def store(schedule: Schedule, values: dict[str, Any], verb: str) -> tuple[Respon
     schedule.next_run_at = schedule.next_after(utcnow()) if schedule.enabled else None
     db.session.add(schedule)
     paused = "" if schedule.enabled else " (paused)"
-    audit.record("schedule_change", f"{verb} schedule {schedule.name!r}: {schedule.job_kind} at {schedule.cron!r}{paused}",
-                 actor=g.api_operator)
+    audit.record(
+        "schedule_change", f"{verb} schedule {schedule.name!r}: {schedule.job_kind} at {schedule.cron!r}{paused}", actor=g.api_operator
+    )
     errors: dict[str, str] = {}
     if not saved(values, errors):
         return refuse(400, REFUSED, details=errors)
@@ -84,8 +92,9 @@ def list_schedules() -> Response:
 def get_schedule(schedule_id: int) -> Response:
     """One schedule and its last fires, newest first."""
     schedule = find(schedule_id)
-    runs = db.session.execute(db.select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id)
-                              .order_by(ScheduleRun.id.desc()).limit(HISTORY_ROWS)).scalars()
+    runs = db.session.execute(
+        db.select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id).order_by(ScheduleRun.id.desc()).limit(HISTORY_ROWS)
+    ).scalars()
     return jsonify(schedule_json(schedule) | {"runs": [run_json(run) for run in runs]})
 
 

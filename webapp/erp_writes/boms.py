@@ -37,16 +37,24 @@ def validate_bom(product_code: str, data: Any) -> dict[str, Any]:
 
 def write_product(data: dict[str, Any], job_id: int) -> int:
     """Insert the product unless its code exists; return its id. Caller commits."""
-    values = {"product_code": data["product_code"], "name": str(data["name"])[:200], "unit": str(data.get("unit") or "ea")[:16],
-              "job_id": job_id}
+    values = {
+        "product_code": data["product_code"],
+        "name": str(data["name"])[:200],
+        "unit": str(data.get("unit") or "ea")[:16],
+        "job_id": job_id,
+    }
     return insert_or_find_id(Product, values, "product_code")
 
 
 def write_components(product_id: int, data: dict[str, Any]) -> None:
     """Insert the product's components unless present. Caller commits."""
     rows = [
-        {"product_id": product_id, "component_code": str(c["component_code"])[:64], "name": str(c.get("name", ""))[:200],
-         "quantity": c["quantity"]}
+        {
+            "product_id": product_id,
+            "component_code": str(c["component_code"])[:64],
+            "name": str(c.get("name", ""))[:200],
+            "quantity": c["quantity"],
+        }
         for c in data["components"]
     ]
     execute_core(insert_ignoring_duplicates(Component, index_elements=["product_id", "component_code"]), rows)

@@ -69,18 +69,22 @@ def fail_stranded(job: Job, now: datetime) -> None:
     step will run them, and cancelled would claim nothing of them is in the ERP."""
     db.session.execute(
         db.update(JobRecord)
-        .where(JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED), JobRecord.erp_ref.is_not(None),
-               JobRecord.seq > job.sent_through)
-        .values(state=RecordState.FAILED, error=f"cancelled by {job.cancelled_by} before its remaining steps ran",
-                retry_at=None, finished_at=now)
+        .where(
+            JobRecord.job_id == job.id, JobRecord.state.in_(NOT_STARTED), JobRecord.erp_ref.is_not(None), JobRecord.seq > job.sent_through
+        )
+        .values(
+            state=RecordState.FAILED,
+            error=f"cancelled by {job.cancelled_by} before its remaining steps ran",
+            retry_at=None,
+            finished_at=now,
+        )
     )
 
 
 def unfinished_count(job_id: int) -> int:
     """Records of the job without a final outcome: running steps, and partly written records that finish."""
     return db.session.execute(
-        db.select(db.func.count()).select_from(JobRecord)
-        .where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
+        db.select(db.func.count()).select_from(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state.not_in(TERMINAL_RECORD_STATES))
     ).scalar_one()
 
 

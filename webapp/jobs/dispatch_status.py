@@ -31,8 +31,14 @@ class DispatchView:
 
     def as_json(self, iso: Any) -> dict[str, Any]:
         """The view as the API shows it (``iso`` formats the timestamps)."""
-        return {"state": self.state, "attempt": self.attempt, "error": self.error,
-                "retry_at": iso(self.retry_at), "started_at": iso(self.started_at), "text": self.text}
+        return {
+            "state": self.state,
+            "attempt": self.attempt,
+            "error": self.error,
+            "retry_at": iso(self.retry_at),
+            "started_at": iso(self.started_at),
+            "text": self.text,
+        }
 
 
 def doing(job: Job) -> str:
@@ -63,16 +69,16 @@ def dispatch_views(jobs: list[Job]) -> dict[int, DispatchView]:
     by_id = {job.id: job for job in jobs}
     if not by_id:
         return {}
-    latest = (db.select(db.func.max(TaskRun.id))
-              .where(TaskRun.job_id.in_(list(by_id)), TaskRun.task_name == DISPATCHES)
-              .group_by(TaskRun.job_id))
+    latest = (
+        db.select(db.func.max(TaskRun.id)).where(TaskRun.job_id.in_(list(by_id)), TaskRun.task_name == DISPATCHES).group_by(TaskRun.job_id)
+    )
     rows = db.session.execute(
-        db.select(TaskRun.job_id, TaskRun.state, TaskRun.attempt, TaskRun.error, TaskRun.retry_at, TaskRun.started_at)
-        .where(TaskRun.id.in_(latest))
+        db.select(TaskRun.job_id, TaskRun.state, TaskRun.attempt, TaskRun.error, TaskRun.retry_at, TaskRun.started_at).where(
+            TaskRun.id.in_(latest)
+        )
     ).all()
     return {
-        job_id: DispatchView(state, attempt, error, retry_at, started_at,
-                             sentence(by_id[job_id], state, attempt, error, retry_at))
+        job_id: DispatchView(state, attempt, error, retry_at, started_at, sentence(by_id[job_id], state, attempt, error, retry_at))
         for job_id, state, attempt, error, retry_at, started_at in rows
     }
 

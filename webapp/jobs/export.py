@@ -32,19 +32,33 @@ def export_rows(job_id: int) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     last_seq = 0
     while True:
-        chunk = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.seq > last_seq)
-            .order_by(JobRecord.seq).limit(EXPORT_CHUNK)
-        ).scalars().all()
+        chunk = (
+            db.session.execute(
+                db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.seq > last_seq).order_by(JobRecord.seq).limit(EXPORT_CHUNK)
+            )
+            .scalars()
+            .all()
+        )
         if not chunk:
             break
-        attempts = dict(db.session.execute(
-            db.select(TaskRun.record_id, db.func.count()).where(TaskRun.record_id.in_([r.id for r in chunk]))
-            .group_by(TaskRun.record_id)
-        ).all())
+        attempts = dict(
+            db.session.execute(
+                db.select(TaskRun.record_id, db.func.count())
+                .where(TaskRun.record_id.in_([r.id for r in chunk]))
+                .group_by(TaskRun.record_id)
+            ).all()
+        )
         for r in chunk:
-            row = [r.seq, r.key, r.state, attempts.get(r.id, 0), r.error or "", r.erp_ref or "",
-                   r.started_at.isoformat() if r.started_at else "", r.finished_at.isoformat() if r.finished_at else ""]
+            row = [
+                r.seq,
+                r.key,
+                r.state,
+                attempts.get(r.id, 0),
+                r.error or "",
+                r.erp_ref or "",
+                r.started_at.isoformat() if r.started_at else "",
+                r.finished_at.isoformat() if r.finished_at else "",
+            ]
             writer.writerow([spreadsheet_safe(cell) for cell in row])
         last_seq = chunk[-1].seq
         yield buffer.getvalue()

@@ -29,7 +29,8 @@ def in_flight(job_id: int, sent_through: int) -> int:
     The index on (job, state, seq) reads only these, however many records the job finished.
     """
     return db.session.execute(
-        db.select(db.func.count()).select_from(JobRecord)
+        db.select(db.func.count())
+        .select_from(JobRecord)
         .where(JobRecord.job_id == job_id, JobRecord.state.in_(UNFINISHED), JobRecord.seq <= sent_through)
     ).scalar_one()
 
@@ -50,26 +51,36 @@ class Share:
 def running_shares(limit: int = 50) -> list[Share]:
     """Every running job's records in flight and share of the last minute's record steps, oldest job first."""
     jobs = db.session.execute(
-        db.select(Job.id, Job.kind, Job.total, Job.sent_through)
-        .where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit)
+        db.select(Job.id, Job.kind, Job.total, Job.sent_through).where(Job.status == JobStatus.RUNNING).order_by(Job.id).limit(limit)
     ).all()
     if not jobs:
         return []
-    steps = dict(db.session.execute(
-        db.select(TaskRun.job_id, db.func.count())
-        .where(TaskRun.finished_at >= utcnow() - SHARE_WINDOW, TaskRun.record_id.is_not(None))
-        .group_by(TaskRun.job_id)
-    ).all())
-    flying = dict(db.session.execute(  # one query for every running job (an index range per job)
-        db.select(JobRecord.job_id, db.func.count())
-        .join(Job, Job.id == JobRecord.job_id)
-        .where(Job.id.in_([job.id for job in jobs]), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
-        .group_by(JobRecord.job_id)
-    ).all())
+    steps = dict(
+        db.session.execute(
+            db.select(TaskRun.job_id, db.func.count())
+            .where(TaskRun.finished_at >= utcnow() - SHARE_WINDOW, TaskRun.record_id.is_not(None))
+            .group_by(TaskRun.job_id)
+        ).all()
+    )
+    flying = dict(
+        db.session.execute(  # one query for every running job (an index range per job)
+            db.select(JobRecord.job_id, db.func.count())
+            .join(Job, Job.id == JobRecord.job_id)
+            .where(Job.id.in_([job.id for job in jobs]), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
+            .group_by(JobRecord.job_id)
+        ).all()
+    )
     all_steps = sum(steps.values())
     return [
-        Share(job.id, job.kind, job.total, job.sent_through, flying.get(job.id, 0), steps.get(job.id, 0),
-              steps.get(job.id, 0) / all_steps if all_steps else None)
+        Share(
+            job.id,
+            job.kind,
+            job.total,
+            job.sent_through,
+            flying.get(job.id, 0),
+            steps.get(job.id, 0),
+            steps.get(job.id, 0) / all_steps if all_steps else None,
+        )
         for job in jobs
     ]
 

@@ -22,8 +22,15 @@ def launch_job(
     so the request does not wait for thousands of rows. With ``source="pending"`` the key list
     is empty: the dispatch task asks the ERP for it, so the request never waits on the ERP.
     """
-    job = Job(kind=kind, source=source, total=len(keys), created_by=operator,
-              input_name=input_name, input_text=input_text, rerun_of_id=rerun_of.id if rerun_of else None)
+    job = Job(
+        kind=kind,
+        source=source,
+        total=len(keys),
+        created_by=operator,
+        input_name=input_name,
+        input_text=input_text,
+        rerun_of_id=rerun_of.id if rerun_of else None,
+    )
     db.session.add(job)
     db.session.flush()
     if keys:
@@ -67,13 +74,18 @@ def insert_pending_records(job_id: int, numbered_keys: list[tuple[int, str]]) ->
         return
     if on_postgresql():
         db.session.execute(
-            db.text("INSERT INTO job_records (job_id, seq, key, state) "
-                    "SELECT :job_id, seq, key, :state FROM unnest(CAST(:seqs AS integer[]), CAST(:keys AS text[])) AS t(seq, key)"),
-            {"job_id": job_id, "state": RecordState.PENDING.value,
-             "seqs": [seq for seq, _ in numbered_keys], "keys": [key for _, key in numbered_keys]},
+            db.text(
+                "INSERT INTO job_records (job_id, seq, key, state) "
+                "SELECT :job_id, seq, key, :state FROM unnest(CAST(:seqs AS integer[]), CAST(:keys AS text[])) AS t(seq, key)"
+            ),
+            {
+                "job_id": job_id,
+                "state": RecordState.PENDING.value,
+                "seqs": [seq for seq, _ in numbered_keys],
+                "keys": [key for _, key in numbered_keys],
+            },
         )
         return
     db.session.execute(
-        db.insert(JobRecord),
-        [{"job_id": job_id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in numbered_keys],
+        db.insert(JobRecord), [{"job_id": job_id, "seq": seq, "key": key, "state": RecordState.PENDING} for seq, key in numbered_keys]
     )

@@ -67,8 +67,8 @@ def relay_quietly(message_ids: list[int]) -> None:
 
 def relay_quietly_pending(job_id: int) -> None:
     """Fast path for a job's messages staged by an action: publish them now if Redis answers."""
-    ids = list(db.session.execute(
-        db.select(OutboxMessage.id).where(OutboxMessage.job_id == job_id, OutboxMessage.status == "pending")
-    ).scalars())
+    ids = list(
+        db.session.execute(db.select(OutboxMessage.id).where(OutboxMessage.job_id == job_id, OutboxMessage.status == "pending")).scalars()
+    )
     if ids:
         relay_quietly(ids)

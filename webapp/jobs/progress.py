@@ -31,7 +31,8 @@ def state_counts(job_ids: list[int]) -> dict[int, dict[str, int]]:
     if job_ids:
         rows = db.session.execute(
             db.select(JobStateCount.job_id, JobStateCount.state, db.func.sum(JobStateCount.n))
-            .where(JobStateCount.job_id.in_(job_ids)).group_by(JobStateCount.job_id, JobStateCount.state)
+            .where(JobStateCount.job_id.in_(job_ids))
+            .group_by(JobStateCount.job_id, JobStateCount.state)
         ).all()
         for job_id, state, number in rows:
             counts[job_id][state] = number
@@ -88,9 +89,7 @@ def record_rows(job: Job, page: int, per_page: int, state: str | None = None) ->
         query = query.where(JobRecord.state == state)
         count_query = count_query.where(JobRecord.state == state)
     matching = job.total if not state else db.session.execute(count_query).scalar_one()
-    page_records = db.session.execute(
-        query.order_by(JobRecord.seq).offset((page - 1) * per_page).limit(per_page)
-    ).scalars().all()
+    page_records = db.session.execute(query.order_by(JobRecord.seq).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     steps = KINDS[job.kind].steps
     rows = {r.id: RowView(r, [StepView(step.label) for step in steps]) for r in page_records}
     attach_runs(rows, steps)

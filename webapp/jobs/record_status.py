@@ -20,7 +20,6 @@ from webapp.redis_clients import shared_redis
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class LatestRun:
     """The most recent task run of a record."""
@@ -51,8 +50,9 @@ def is_lost(latest: LatestRun | None, live: set[str] | None) -> bool:
     return bool(latest and latest.state == "STARTED" and latest.worker and live is not None and latest.worker not in live)
 
 
-def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int,
-             cancel_requested: bool = False) -> tuple[str, str]:
+def describe(
+    record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int, cancel_requested: bool = False
+) -> tuple[str, str]:
     """(state class, words) for one record row; ``retries`` is how many retries its steps took so far.
 
     A record of a job with a cancel request that is not final yet will finish (a running step, or
@@ -79,4 +79,3 @@ def describe(record: JobRecord, latest: LatestRun | None, live: set[str] | None,
     if latest.state == "LOST":
         return "queued", f"queued again after its worker died ({latest.step})"
     return "queued", "queued for its next step"
-

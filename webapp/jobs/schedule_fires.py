@@ -80,8 +80,7 @@ def run_now(schedule_id: int, operator: Operator) -> ScheduleRun | None:
     # Writing the row first takes its lock (a row lock on PostgreSQL, the write lock on SQLite),
     # so a tick firing the same schedule at this moment waits, then sees this job as running.
     result = db.session.execute(
-        db.update(Schedule).where(Schedule.id == schedule_id).values(last_run_at=now)
-        .execution_options(synchronize_session=False)
+        db.update(Schedule).where(Schedule.id == schedule_id).values(last_run_at=now).execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         db.session.rollback()
@@ -97,9 +96,9 @@ def running_job_id(schedule: Schedule) -> int | None:
     """
     return db.session.execute(
         db.select(Job.id)
-        .where(Job.status.in_(ACTIVE_JOB_STATUSES),
-               db.or_(Job.id == schedule.last_job_id, Job.input_name == schedule.job_input_name))
-        .order_by(Job.id.desc()).limit(1)
+        .where(Job.status.in_(ACTIVE_JOB_STATUSES), db.or_(Job.id == schedule.last_job_id, Job.input_name == schedule.job_input_name))
+        .order_by(Job.id.desc())
+        .limit(1)
     ).scalar()
 
 

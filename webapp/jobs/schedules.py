@@ -36,12 +36,16 @@ def describe_cron(text: str) -> str:
     minute, hour, day, month, weekday = text.split()
     if hour == "*":
         step = re.fullmatch(r"\*/(\d+)", minute)
-        when = ("every minute" if minute == "*" else f"every {step[1]} minutes" if step
-                else f"every hour at minute{'s' if len(schedule.minute) > 1 else ''} {spans(schedule.minute)}")
+        when = (
+            "every minute"
+            if minute == "*"
+            else f"every {step[1]} minutes"
+            if step
+            else f"every hour at minute{'s' if len(schedule.minute) > 1 else ''} {spans(schedule.minute)}"
+        )
     else:
         times = [f"{h:02d}:{m:02d}" for h in sorted(schedule.hour) for m in sorted(schedule.minute)]
-        when = ("at " + ", ".join(times) if len(times) <= 4
-                else f"at minutes {spans(schedule.minute)} past hours {spans(schedule.hour)}")
+        when = "at " + ", ".join(times) if len(times) <= 4 else f"at minutes {spans(schedule.minute)} past hours {spans(schedule.hour)}"
     words = [when]
     if day != "*":
         words.append(f"on day {spans(schedule.day_of_month)} of the month")
@@ -66,14 +70,16 @@ def validate(data: Mapping[str, Any], schedule: Schedule | None) -> tuple[dict[s
     :param data: the submitted fields (a form or a JSON object).
     :param schedule: the schedule being edited (its own name is no clash), or None for a new one.
     """
-    values = {"name": field_text(data, "name").strip(), "job_kind": field_text(data, "job_kind"),
-              "cron": " ".join(field_text(data, "cron").split())}
+    values = {
+        "name": field_text(data, "name").strip(),
+        "job_kind": field_text(data, "job_kind"),
+        "cron": " ".join(field_text(data, "cron").split()),
+    }
     errors: dict[str, str] = {}
     name, cron = values["name"], values["cron"]
     if not name or len(name) > 80:
         errors["name"] = "name: give the schedule a name of 1 to 80 characters"
-    elif db.session.execute(db.select(Schedule.id).where(Schedule.name == name,
-                                                         Schedule.id != (schedule.id if schedule else -1))).first():
+    elif db.session.execute(db.select(Schedule.id).where(Schedule.name == name, Schedule.id != (schedule.id if schedule else -1))).first():
         errors["name"] = f"name: a schedule named {name!r} already exists"
     if values["job_kind"] not in SCHEDULED_JOBS:
         errors["job_kind"] = "job: choose " + " or ".join(job.label for job in SCHEDULED_JOBS.values())

@@ -61,9 +61,7 @@ def jobs_by_id(query: str) -> list[Job]:
 
 def runs_by_task_id(query: str) -> list[TaskRun]:
     """Every run of the Celery task with this exact id (the task_id index)."""
-    return list(db.session.execute(
-        db.select(TaskRun).where(TaskRun.task_id == query).order_by(TaskRun.id).limit(PER_PAGE)
-    ).scalars())
+    return list(db.session.execute(db.select(TaskRun).where(TaskRun.task_id == query).order_by(TaskRun.id).limit(PER_PAGE)).scalars())
 
 
 def records_page(query: str, state: str | None, page: int) -> tuple[list[JobRecord], bool]:
@@ -73,7 +71,5 @@ def records_page(query: str, state: str | None, page: int) -> tuple[list[JobReco
         select = select.where(db.func.lower(JobRecord.key) == query.lower())
     if state:
         select = select.where(JobRecord.state == state)
-    rows = db.session.execute(
-        select.order_by(JobRecord.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    ).scalars().all()
+    rows = db.session.execute(select.order_by(JobRecord.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).scalars().all()
     return list(rows[:PER_PAGE]), len(rows) > PER_PAGE

@@ -24,9 +24,7 @@ class PurchaseOrder(db.Model):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    lines: Mapped[list["PurchaseOrderLine"]] = relationship(
-        back_populates="purchase_order", order_by="PurchaseOrderLine.line_no"
-    )
+    lines: Mapped[list["PurchaseOrderLine"]] = relationship(back_populates="purchase_order", order_by="PurchaseOrderLine.line_no")
 
 
 class PurchaseOrderLine(db.Model):

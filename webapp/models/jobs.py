@@ -1,6 +1,6 @@
 """The SQL log: jobs, their records, every task execution, and the dispatch outbox."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +15,7 @@ DISPATCH_WHERE = f"task_name = '{DISPATCH_TASK}'"
 
 def utcnow() -> datetime:
     """Current time in UTC, naive (every timestamp in the database is UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def locked_job(job_id: int, refresh: bool = False) -> "Job | None":
@@ -55,12 +55,7 @@ class RecordState(StrEnum):
 
 JOB_STATUSES = tuple(JobStatus)
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
-TERMINAL_JOB_STATUSES = (
-    JobStatus.SUCCEEDED,
-    JobStatus.COMPLETED_WITH_FAILURES,
-    JobStatus.FAILED,
-    JobStatus.CANCELLED,
-)
+TERMINAL_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_FAILURES, JobStatus.FAILED, JobStatus.CANCELLED)
 RECORD_STATES = tuple(RecordState)
 TERMINAL_RECORD_STATES = (RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED)
 

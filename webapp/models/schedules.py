@@ -46,8 +46,7 @@ CRON_FIELDS = (
     CronField("minute", "minute", 0, 59),
     CronField("hour", "hour", 0, 23),
     CronField("day of month", "day_of_month", 1, 31),
-    CronField("month", "month_of_year", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun",
-                                                "jul", "aug", "sep", "oct", "nov", "dec")),
+    CronField("month", "month_of_year", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
     CronField("day of week", "day_of_week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
 )
 CRON_ITEM = re.compile(r"^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\w*))?$")
@@ -100,8 +99,7 @@ def parse_cron(text: str) -> crontab:
     parts = text.lower().split()
     if len(parts) != len(CRON_FIELDS):
         raise CronError(f"cron: expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
-    arguments = {field.argument: ",".join(cron_item(field, item) for item in part.split(","))
-                 for field, part in zip(CRON_FIELDS, parts)}
+    arguments = {field.argument: ",".join(cron_item(field, item) for item in part.split(",")) for field, part in zip(CRON_FIELDS, parts)}
     try:
         schedule = crontab(**arguments)
     except ValueError:  # crontab() refuses a day of month that none of the months has
@@ -113,8 +111,7 @@ def parse_cron(text: str) -> crontab:
 
 def day_matches(schedule: crontab, day: date) -> bool:
     """True when ``day`` is a day on which ``schedule`` fires (isoweekday 7 is cron's 0, Sunday)."""
-    return (day.month in schedule.month_of_year and day.day in schedule.day_of_month
-            and day.isoweekday() % 7 in schedule.day_of_week)
+    return day.month in schedule.month_of_year and day.day in schedule.day_of_month and day.isoweekday() % 7 in schedule.day_of_week
 
 
 def next_fire(schedule: crontab, after: datetime) -> datetime | None:

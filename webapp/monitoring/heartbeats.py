@@ -10,7 +10,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -80,11 +80,21 @@ def worker_status(hostname: str, current: bytes | None, seen: bytes, now: float)
     else:
         status = "stopped" if data.get("stopped_at") else "gone"
     return WorkerStatus(
-        hostname=hostname, status=status, last_seen=from_epoch(sent_at), age_seconds=max(0.0, now - sent_at),
-        interval=interval, pool=data.get("pool"), concurrency=data.get("concurrency"), queues=data.get("queues") or [],
-        pid=data.get("pid"), active=data.get("active", 0), reserved=data.get("reserved", 0),
-        scheduled=data.get("scheduled", 0), processed=data.get("processed", 0),
-        started_at=as_datetime(data.get("started_at")), stopped_at=as_datetime(data.get("stopped_at")),
+        hostname=hostname,
+        status=status,
+        last_seen=from_epoch(sent_at),
+        age_seconds=max(0.0, now - sent_at),
+        interval=interval,
+        pool=data.get("pool"),
+        concurrency=data.get("concurrency"),
+        queues=data.get("queues") or [],
+        pid=data.get("pid"),
+        active=data.get("active", 0),
+        reserved=data.get("reserved", 0),
+        scheduled=data.get("scheduled", 0),
+        processed=data.get("processed", 0),
+        started_at=as_datetime(data.get("started_at")),
+        stopped_at=as_datetime(data.get("stopped_at")),
     )
 
 
@@ -117,7 +127,7 @@ def dead_workers(client: redis.Redis, names: set[str], beats: float, now: float 
 
 def from_epoch(epoch: float) -> datetime:
     """Unix seconds as a naive UTC datetime (as every timestamp in the app)."""
-    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
 
 
 def as_datetime(epoch: Any) -> datetime | None:

@@ -42,8 +42,9 @@ def list_keys(queue: str, options: Mapping[str, Any]) -> list[str]:
     return [prefix + queue] + [f"{prefix}{queue}{sep}{step}" for step in steps if step]
 
 
-def read_queues(client: redis.Redis, queues: Sequence[str], options: Mapping[str, Any],
-                now: float | None = None) -> tuple[list[QueueStat], int]:
+def read_queues(
+    client: redis.Redis, queues: Sequence[str], options: Mapping[str, Any], now: float | None = None
+) -> tuple[list[QueueStat], int]:
     """Each queue's depth and oldest message, and the broker's unacknowledged count, in one round trip.
 
     :param options: the broker transport options (key prefix, priority steps, unacked key).
@@ -98,4 +99,3 @@ def task_ids(message: bytes | str | Mapping[str, Any]) -> tuple[int | None, int 
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, None
     return (job_id if isinstance(job_id, int) else None), (record_id if isinstance(record_id, int) else None)
-

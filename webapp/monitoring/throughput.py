@@ -87,7 +87,8 @@ def erp_health(now: datetime) -> ErpHealth:
     return ErpHealth(
         runs=sum(stats.count for stats in rows),
         errors=sum(stats.count for stats in rows if stats.state in ERP_ERROR_STATES),
-        p50=histogram.quantile(0.5), p95=histogram.quantile(0.95),
+        p50=histogram.quantile(0.5),
+        p95=histogram.quantile(0.95),
         max_seconds=histogram.max_seconds if histogram.count else None,
         window_minutes=int(ERP_WINDOW.total_seconds() // 60),
     )

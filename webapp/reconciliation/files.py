@@ -64,13 +64,17 @@ def delete_job_files(job_id: int) -> bool:
 def purge_expired(days: float, limit: int = 100) -> list[int]:
     """Delete the files of jobs that finished more than ``days`` ago, one commit per job; return their ids."""
     cutoff = utcnow() - timedelta(days=days)
-    uploads = db.session.execute(
-        db.select(ReconImport)
-        .join(Job, Job.id == ReconImport.job_id)
-        .where(ReconImport.files_deleted_at.is_(None), Job.status.in_(TERMINAL_JOB_STATUSES), Job.finished_at < cutoff)
-        .order_by(Job.finished_at)
-        .limit(limit)
-    ).scalars().all()
+    uploads = (
+        db.session.execute(
+            db.select(ReconImport)
+            .join(Job, Job.id == ReconImport.job_id)
+            .where(ReconImport.files_deleted_at.is_(None), Job.status.in_(TERMINAL_JOB_STATUSES), Job.finished_at < cutoff)
+            .order_by(Job.finished_at)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     purged = []
     for upload in uploads:
         delete_files(upload)

@@ -54,7 +54,9 @@ def launch_reconciliation(report: FileStorage | None, orders: FileStorage | None
     return job
 
 
-def add_job(report: FileStorage, orders: FileStorage | None, operator: Operator | None, stored: list[StoredFile]) -> tuple[Job, OutboxMessage]:
+def add_job(
+    report: FileStorage, orders: FileStorage | None, operator: Operator | None, stored: list[StoredFile]
+) -> tuple[Job, OutboxMessage]:
     """Store the files (appended to ``stored`` as they are) and add the job, its upload row and its read message."""
     report_file = storage.store(report.stream, report.filename or "report")
     stored.append(report_file)
@@ -66,9 +68,16 @@ def add_job(report: FileStorage, orders: FileStorage | None, operator: Operator 
     job = Job(kind="reconciliation", source="upload", total=0, created_by=operator, input_name=report.filename)
     db.session.add(job)
     db.session.flush()
-    db.session.add(ReconImport(job_id=job.id, filename=report.filename, size_bytes=report_file.size_bytes,
-                               report_file_id=report_file.id, orders_filename=orders.filename if orders else None,
-                               orders_file_id=orders_file.id if orders_file else None))
+    db.session.add(
+        ReconImport(
+            job_id=job.id,
+            filename=report.filename,
+            size_bytes=report_file.size_bytes,
+            report_file_id=report_file.id,
+            orders_filename=orders.filename if orders else None,
+            orders_file_id=orders_file.id if orders_file else None,
+        )
+    )
     message = outbox.add(READ_TASK, job_id=job.id)
     audit.record("launch", f"Reconciliation: read {report.filename} ({report_file.size_bytes:,} bytes)", job, operator)
     return job, message
@@ -103,8 +112,11 @@ def not_confirmable(job: Job, upload: ReconImport) -> str:
 def nothing_to_write(preview: dict) -> str:
     """The words shown when every transaction of a file is in the ERP already."""
     jobs = ", ".join(f"#{job}" for job in preview.get("imported_jobs", []))
-    what = ("the ERP holds these settlements and states from imports this report cannot be matched against"
-            if preview.get("blocked") else "every transaction is already in the ERP")
+    what = (
+        "the ERP holds these settlements and states from imports this report cannot be matched against"
+        if preview.get("blocked")
+        else "every transaction is already in the ERP"
+    )
     return f"Nothing to write: {what}" + (f" (jobs {jobs})" if jobs else "")
 
 
@@ -122,13 +134,26 @@ def confirm(job_id: int, operator: Operator | None) -> Job:
     orders = [o for o in upload.preview["orders"] if o.get("new", {}).get("rows")]
     if not orders:
         raise ReconError(nothing_to_write(upload.preview))
-    db.session.execute(db.insert(JobRecord), [
-        {"job_id": job.id, "seq": seq, "key": f"{o['settlement_id']}/{o['state']}", "state": RecordState.PENDING,
-         "payload": {"import_id": upload.id, "settlement_id": o["settlement_id"], "state": o["state"],
-                     "rows": o["rows"], "kind": upload.report_kind,
-                     "currency": currencies.get(o["settlement_id"], "USD")}}
-        for seq, o in enumerate(orders, start=1)
-    ])
+    db.session.execute(
+        db.insert(JobRecord),
+        [
+            {
+                "job_id": job.id,
+                "seq": seq,
+                "key": f"{o['settlement_id']}/{o['state']}",
+                "state": RecordState.PENDING,
+                "payload": {
+                    "import_id": upload.id,
+                    "settlement_id": o["settlement_id"],
+                    "state": o["state"],
+                    "rows": o["rows"],
+                    "kind": upload.report_kind,
+                    "currency": currencies.get(o["settlement_id"], "USD"),
+                },
+            }
+            for seq, o in enumerate(orders, start=1)
+        ],
+    )
     job.total = len(orders)
     job.status = JobStatus.QUEUED
     upload.confirmed_at, upload.confirmed_by = utcnow(), audit.actor_name(operator)

@@ -74,9 +74,15 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
 def reader_figures(order: StateOrder) -> Figures:
     """What the reader summed of one (settlement, state): the figures of its transactions when all are new."""
     tax = sum(order.amounts[bucket] for bucket in TAX_BUCKETS)
-    return Figures(rows=order.rows, orders=order.orders, refunds=order.refunds,
-                          product_sales=order.amounts[PRODUCT_SALES], tax=tax, total=order.total,
-                          order_total=sum(order.amounts[bucket] for bucket in LINE_BUCKETS) + tax)
+    return Figures(
+        rows=order.rows,
+        orders=order.orders,
+        refunds=order.refunds,
+        product_sales=order.amounts[PRODUCT_SALES],
+        tax=tax,
+        total=order.total,
+        order_total=sum(order.amounts[bucket] for bucket in LINE_BUCKETS) + tax,
+    )
 
 
 def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], Comparison]) -> dict[str, Any]:
@@ -86,10 +92,13 @@ def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], Co
     for order in orders:
         found = compared.get((order["settlement_id"], order["state"]), Comparison())
         jobs.update(found.jobs)
-        marked.append(dict(order, new=found.new.as_json(), imported=dict(found.imported.as_json(), jobs=found.jobs),
-                           blocked=found.blocked))
-    return {"orders": marked, "nothing_new": not any(o["new"]["rows"] for o in marked), "imported_jobs": sorted(jobs),
-            "blocked": [f"{o['settlement_id']}/{o['state']}: {o['blocked']}" for o in marked if o["blocked"]]}
+        marked.append(dict(order, new=found.new.as_json(), imported=dict(found.imported.as_json(), jobs=found.jobs), blocked=found.blocked))
+    return {
+        "orders": marked,
+        "nothing_new": not any(o["new"]["rows"] for o in marked),
+        "imported_jobs": sorted(jobs),
+        "blocked": [f"{o['settlement_id']}/{o['state']}: {o['blocked']}" for o in marked if o["blocked"]],
+    }
 
 
 def failure_words(summary: ReportSummary) -> str:
@@ -109,13 +118,27 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
         "bytes": summary.bytes_read,
         "total": summary.total,
         "settlements": [
-            {"id": s.settlement_id, "start": str(s.start or ""), "end": str(s.end or ""), "currency": s.currency,
-             "total_amount": s.total_amount, "detail_sum": s.detail_sum, "rows": s.rows}
+            {
+                "id": s.settlement_id,
+                "start": str(s.start or ""),
+                "end": str(s.end or ""),
+                "currency": s.currency,
+                "total_amount": s.total_amount,
+                "detail_sum": s.detail_sum,
+                "rows": s.rows,
+            }
             for s in summary.settlements.values()
         ],
         "states": [
-            {"state": state, "orders": t.orders, "refunds": t.refunds, "rows": t.rows, "total": t.total,
-             "sales": sum(t.amounts[b] for b in LINE_BUCKETS), "tax": sum(t.amounts[b] for b in TAX_BUCKETS)}
+            {
+                "state": state,
+                "orders": t.orders,
+                "refunds": t.refunds,
+                "rows": t.rows,
+                "total": t.total,
+                "sales": sum(t.amounts[b] for b in LINE_BUCKETS),
+                "tax": sum(t.amounts[b] for b in TAX_BUCKETS),
+            }
             for state, t in summary.per_state().items()
         ],
         "other": [{"label": label, "rows": o.rows, "total": o.total} for label, o in sorted(summary.other.items())],
@@ -129,9 +152,16 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
             "warnings": [problem_json(p) for p in summary.warnings[:MAX_PROBLEMS_SHOWN]],
         },
         "orders": [
-            {"settlement_id": o.settlement_id, "state": o.state, "rows": o.rows, "orders": o.orders, "refunds": o.refunds,
-             "total": o.total,
-             "amounts": o.amounts, "lines": {sku: asdict(line) for sku, line in sorted(o.lines.items())}}
+            {
+                "settlement_id": o.settlement_id,
+                "state": o.state,
+                "rows": o.rows,
+                "orders": o.orders,
+                "refunds": o.refunds,
+                "total": o.total,
+                "amounts": o.amounts,
+                "lines": {sku: asdict(line) for sku, line in sorted(o.lines.items())},
+            }
             for o in summary.state_orders.values()
         ],
     }

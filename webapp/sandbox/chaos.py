@@ -146,18 +146,9 @@ def normalise_keys(value: object) -> str | None:
 
 # Each field: its parser (None means invalid) and what a valid value looks like, in words.
 CHECKS: dict[str, tuple[Callable[[object], Any], str]] = {
-    "latency_ms": (
-        lambda v: parse_int(v, 0, MAX_LATENCY_MS),
-        f"must be a whole number of milliseconds from 0 to {MAX_LATENCY_MS}",
-    ),
-    "retry_after_s": (
-        lambda v: parse_int(v, 0, MAX_RETRY_AFTER_S),
-        f"must be a whole number of seconds from 0 to {MAX_RETRY_AFTER_S}",
-    ),
-    "missing_keys": (
-        normalise_keys,
-        f"must be keys separated by commas or new lines, at most {MAX_MISSING_KEYS_CHARS:,} characters",
-    ),
+    "latency_ms": (lambda v: parse_int(v, 0, MAX_LATENCY_MS), f"must be a whole number of milliseconds from 0 to {MAX_LATENCY_MS}"),
+    "retry_after_s": (lambda v: parse_int(v, 0, MAX_RETRY_AFTER_S), f"must be a whole number of seconds from 0 to {MAX_RETRY_AFTER_S}"),
+    "missing_keys": (normalise_keys, f"must be keys separated by commas or new lines, at most {MAX_MISSING_KEYS_CHARS:,} characters"),
     **{field: (parse_rate, "must be a number from 0 to 1, e.g. 0.25 for one call in four") for field in RATE_FIELDS},
 }
 
@@ -195,9 +186,7 @@ def audit_text(settings: SandboxSettings) -> str:
     return ", ".join(parts)
 
 
-def update_settings(
-    data: Mapping[str, Any], operator_name: str | None
-) -> tuple[SandboxSettings | None, dict[str, str]]:
+def update_settings(data: Mapping[str, Any], operator_name: str | None) -> tuple[SandboxSettings | None, dict[str, str]]:
     """Validate and save the submitted settings; on any error save nothing and return the errors per field."""
     row = settings_row()
     values, errors = validate(data, row)

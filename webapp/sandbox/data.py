@@ -56,8 +56,16 @@ CATALOGUE: tuple[tuple[str, str, int, int], ...] = (
 )
 
 PRODUCT_KINDS = (
-    "Pump Assembly", "Conveyor Module", "Control Cabinet", "Gearbox", "Valve Block",
-    "Sensor Kit", "Workbench", "Filter Unit", "Drive Unit", "Cooling Fan",
+    "Pump Assembly",
+    "Conveyor Module",
+    "Control Cabinet",
+    "Gearbox",
+    "Valve Block",
+    "Sensor Kit",
+    "Workbench",
+    "Filter Unit",
+    "Drive Unit",
+    "Cooling Fan",
 )
 PRODUCT_SERIES = ("Compact", "Heavy-Duty", "Standard", "Marine", "Food-Grade", "Low-Noise")
 

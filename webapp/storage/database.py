@@ -100,11 +100,14 @@ def get_parallel(file_id: int, out: BinaryIO, size: int) -> None:
 
 def fetch_rows(file_id: int, first: int, count: int) -> list[tuple[int, bytes]]:
     """Chunks ``first`` to ``first + count - 1`` of the file, as (seq, data)."""
-    return [(seq, data) for seq, data in db.session.execute(
-        db.select(chunks.c.seq, chunks.c.data)
-        .where(chunks.c.file_id == file_id, chunks.c.seq >= first, chunks.c.seq < first + count)
-        .order_by(chunks.c.seq)
-    )]
+    return [
+        (seq, data)
+        for seq, data in db.session.execute(
+            db.select(chunks.c.seq, chunks.c.data)
+            .where(chunks.c.file_id == file_id, chunks.c.seq >= first, chunks.c.seq < first + count)
+            .order_by(chunks.c.seq)
+        )
+    ]
 
 
 def fetch_binary(file_id: int, first: int, count: int) -> list[tuple[int, bytes]]:

@@ -7,6 +7,7 @@ from webapp.views.index_page import render_index, table_context
 
 bp = Blueprint("dashboard", __name__)
 
+
 @bp.get("/")
 @login_required
 def index() -> str:

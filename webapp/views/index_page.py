@@ -14,10 +14,17 @@ JOBS_PER_PAGE = 25
 
 def jobs_page(page: int) -> tuple[list[Job], dict[int, int], bool]:
     """A page of jobs, newest first, with finished-record counts (one aggregate query)."""
-    jobs = db.session.execute(
-        db.select(Job).options(selectinload(Job.created_by))
-        .order_by(Job.id.desc()).offset((page - 1) * JOBS_PER_PAGE).limit(JOBS_PER_PAGE + 1)
-    ).scalars().all()
+    jobs = (
+        db.session.execute(
+            db.select(Job)
+            .options(selectinload(Job.created_by))
+            .order_by(Job.id.desc())
+            .offset((page - 1) * JOBS_PER_PAGE)
+            .limit(JOBS_PER_PAGE + 1)
+        )
+        .scalars()
+        .all()
+    )
     has_more = len(jobs) > JOBS_PER_PAGE
     jobs = list(jobs[:JOBS_PER_PAGE])
     done: dict[int, int] = {}
@@ -37,11 +44,17 @@ def table_context() -> dict[str, object]:
     page = page_number()
     jobs, done, has_more = jobs_page(page)
     dispatches = dispatch_views([job for job in jobs if job.status == JobStatus.QUEUED])
-    return {"jobs": jobs, "done": done, "page": page, "has_more": has_more, "kinds": KINDS,
-            "dispatches": dispatches, "any_active": any(job.is_active for job in jobs)}
+    return {
+        "jobs": jobs,
+        "done": done,
+        "page": page,
+        "has_more": has_more,
+        "kinds": KINDS,
+        "dispatches": dispatches,
+        "any_active": any(job.is_active for job in jobs),
+    }
 
 
 def render_index(upload_errors: list[str] | None = None, failed_kind: str | None = None) -> str:
     """The home page, with the errors of a refused launch shown beside its form."""
-    return render_template("dashboard/index.html", upload_errors=upload_errors or [], failed_kind=failed_kind,
-                           **table_context())
+    return render_template("dashboard/index.html", upload_errors=upload_errors or [], failed_kind=failed_kind, **table_context())

@@ -1,6 +1,5 @@
 """Operator actions on a job from its page: cancel, retry failed, re-run, download the results."""
 
-
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -11,6 +10,7 @@ from webapp.models import AuditEvent, Job
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
+
 
 def back_to_job(job_id: int) -> Response:
     """Redirect to the job page (Post/Redirect/Get)."""
@@ -66,7 +66,5 @@ def download(job_id: int) -> Response:
 def audit_log() -> str:
     """Render the audit trail: who did what, when (newest first, paginated)."""
     page = page_number()
-    events = db.session.execute(
-        db.select(AuditEvent).order_by(AuditEvent.id.desc()).offset((page - 1) * 100).limit(101)
-    ).scalars().all()
+    events = db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id.desc()).offset((page - 1) * 100).limit(101)).scalars().all()
     return render_template("jobs/audit.html", events=events[:100], page=page, has_more=len(events) > 100)

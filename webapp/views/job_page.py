@@ -1,60 +1,29 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.jobs.flow import job_window
-from webapp.jobs.keyfile import ParsedKeys, parse_key_csv, parse_key_text
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
-from webapp.storage.names import name_problem
 from webapp.views.index_page import render_index
+from webapp.views.key_forms import read_keys
 from webapp.web.paging import page_number
 from webapp.web.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-
-ALLOWED_UPLOADS = (".csv", ".txt")
 
 
 def state_arg() -> str | None:
     """The ?state= filter if it names a record state."""
     state = request.args.get("state") or None
     return state if state in RECORD_STATES else None
-
-
-def upload_errors(upload: object) -> list[str]:
-    """Errors about the upload itself (wrong type), before reading it."""
-    filename = getattr(upload, "filename", "") or ""
-    if problem := name_problem(filename):
-        return [problem]
-    if not filename.lower().endswith(ALLOWED_UPLOADS):
-        return [f"{filename!r} is not a .csv file"]
-    return []
-
-
-def read_keys(kind: JobKind) -> tuple[ParsedKeys, str | None, str | None]:
-    """The keys of a launch form: an uploaded CSV, else the text box; with the input's name and text."""
-    upload = request.files.get("file")
-    limit = current_app.config["MAX_JOB_RECORDS"]
-    if upload is not None and upload.filename:
-        errors = upload_errors(upload)
-        if errors:
-            return ParsedKeys(errors=errors), None, None
-        raw = upload.read()
-        parsed = parse_key_csv(raw, kind, limit)
-        return parsed, upload.filename, raw.decode("utf-8-sig") if parsed.ok else None
-    text = request.form.get("keys", "")
-    if text.strip():
-        return parse_key_text(text, kind, limit), "typed in the form", text
-    return ParsedKeys(errors=[f"choose a CSV file of {kind.key_label}s to upload, or type them"]), None, None
 
 
 def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
@@ -141,11 +110,22 @@ def recon_context(job: Job) -> dict[str, object]:
 def detail(job_id: int) -> str:
     """Render the job page: summary and the first page of record rows."""
     job = db.get_or_404(Job, job_id)
-    events = db.session.execute(
-        db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50)
-    ).scalars().all()
-    return render_template("jobs/detail.html", job=job, kind=KINDS[job.kind], summary=summarize(job), events=events,
-                           dispatch=queued_dispatch(job), window=job_window(job), **rows_context(job), **recon_context(job))
+    events = (
+        db.session.execute(db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "jobs/detail.html",
+        job=job,
+        kind=KINDS[job.kind],
+        summary=summarize(job),
+        events=events,
+        dispatch=queued_dispatch(job),
+        window=job_window(job),
+        **rows_context(job),
+        **recon_context(job),
+    )
 
 
 @bp.get("/<int:job_id>/summary")
@@ -183,7 +163,8 @@ def live(job_id: int) -> str:
         actions = render_template("jobs/_actions.html", job=job, out_of_band=True)
         return rows_html + render_summary(job, out_of_band=True) + actions
     return rows_html + current_app.extensions["fragment_cache"].get_or_render(
-        ("summary", job_id), lambda: render_summary(job_or_404(job_id), out_of_band=True))
+        ("summary", job_id), lambda: render_summary(job_or_404(job_id), out_of_band=True)
+    )
 
 
 def job_or_404(job_id: int) -> Job:
@@ -197,8 +178,15 @@ def job_or_404(job_id: int) -> Job:
 
 def render_summary(job: Job, out_of_band: bool = False) -> str:
     """The summary fragment, read fresh."""
-    return render_template("jobs/_summary.html", job=job, summary=summarize(job), out_of_band=out_of_band,
-                           dispatch=queued_dispatch(job), window=job_window(job), **recon_context(job))
+    return render_template(
+        "jobs/_summary.html",
+        job=job,
+        summary=summarize(job),
+        out_of_band=out_of_band,
+        dispatch=queued_dispatch(job),
+        window=job_window(job),
+        **recon_context(job),
+    )
 
 
 def shared_rows(job_id: int) -> tuple[bool, str]:
@@ -232,5 +220,4 @@ def record(job_id: int, record_id: int) -> str:
     product = None
     if record.job.kind == BILLS_OF_MATERIALS.name and record.erp_ref:
         product = db.session.get(Product, int(record.erp_ref))
-    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs),
-                           kind=KINDS[record.job.kind], product=product)
+    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs), kind=KINDS[record.job.kind], product=product)

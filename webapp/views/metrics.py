@@ -44,16 +44,16 @@ def counts_family(name: str, doc: str, label: str, values: Sequence[str], column
 def task_families(rows: list[RunStats]) -> Iterator[Any]:
     """Runs by task and state, and duration histograms by task, over the last RECENT."""
     window = f"the last {int(RECENT.total_seconds() // 60)} minutes"
-    runs = GaugeMetricFamily("celeriac_task_runs_recent", f"Task runs finished in {window}, by task and state.",
-                             labels=["task", "state"])
+    runs = GaugeMetricFamily("celeriac_task_runs_recent", f"Task runs finished in {window}, by task and state.", labels=["task", "state"])
     histograms: dict[str, Histogram] = {}
     for stats in rows:
         runs.add_metric([stats.task, stats.state], stats.count)
         if stats.state != "LOST":  # a lost run's "duration" is only how long until it was noticed
             histograms.setdefault(stats.task, Histogram()).add(stats)
     yield runs
-    durations = GaugeHistogramMetricFamily("celeriac_task_duration_seconds",
-                                           f"Durations of task runs finished in {window}, by task.", labels=["task"])
+    durations = GaugeHistogramMetricFamily(
+        "celeriac_task_duration_seconds", f"Durations of task runs finished in {window}, by task.", labels=["task"]
+    )
     for task, histogram in sorted(histograms.items()):
         buckets = [(f"{bound:g}", count) for bound, count in zip(DURATION_BUCKETS, histogram.buckets)]
         durations.add_metric([task], buckets + [("+Inf", histogram.count)], gsum_value=histogram.seconds)
@@ -66,16 +66,16 @@ def live_families(live: LiveState) -> Iterator[GaugeMetricFamily]:
     if live.error:
         return
     depth = GaugeMetricFamily("celeriac_queue_messages", "Messages waiting in each queue.", labels=["queue"])
-    age = GaugeMetricFamily("celeriac_queue_oldest_message_age_seconds",
-                            "Age of the oldest waiting message of each queue (0 when empty).", labels=["queue"])
+    age = GaugeMetricFamily(
+        "celeriac_queue_oldest_message_age_seconds", "Age of the oldest waiting message of each queue (0 when empty).", labels=["queue"]
+    )
     for queue in live.queues:
         depth.add_metric([queue.name], queue.depth)
         if queue.depth == 0 or queue.oldest_age_seconds is not None:
             age.add_metric([queue.name], queue.oldest_age_seconds or 0.0)
     yield depth
     yield age
-    yield GaugeMetricFamily("celeriac_unacked_messages", "Messages delivered to workers and not acknowledged yet.",
-                            value=live.unacked)
+    yield GaugeMetricFamily("celeriac_unacked_messages", "Messages delivered to workers and not acknowledged yet.", value=live.unacked)
     workers = GaugeMetricFamily("celeriac_workers", "Workers by heartbeat status.", labels=["status"])
     for status in ("online", "missing", "gone", "stopped"):
         workers.add_metric([status], sum(1 for worker in live.workers if worker.status == status))
@@ -98,12 +98,15 @@ def refusal() -> Response | None:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), str(token).encode()):
             return None
-        return Response("Send 'Authorization: Bearer <METRICS_TOKEN>'.\n", 401,
-                        {"WWW-Authenticate": "Bearer"}, content_type="text/plain")
+        return Response("Send 'Authorization: Bearer <METRICS_TOKEN>'.\n", 401, {"WWW-Authenticate": "Bearer"}, content_type="text/plain")
     if current_app.config.get("METRICS_LOCAL_SCRAPE") and request.remote_addr in LOCAL_ADDRESSES:
         return None
-    return Response("Set METRICS_TOKEN and scrape with 'Authorization: Bearer <METRICS_TOKEN>' "
-                    "(or METRICS_LOCAL_SCRAPE=1 to let 127.0.0.1 scrape without it).\n", 403, content_type="text/plain")
+    return Response(
+        "Set METRICS_TOKEN and scrape with 'Authorization: Bearer <METRICS_TOKEN>' "
+        "(or METRICS_LOCAL_SCRAPE=1 to let 127.0.0.1 scrape without it).\n",
+        403,
+        content_type="text/plain",
+    )
 
 
 @bp.get("/metrics")

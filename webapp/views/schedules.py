@@ -28,17 +28,24 @@ def read_form(schedule: Schedule | None) -> tuple[dict[str, str], dict[str, str]
 
 def render_index(values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> str:
     """The schedules page, with the create form's values and errors."""
-    return render_template("schedules/index.html", schedules=all_schedules(), jobs=SCHEDULED_JOBS,
-                           values=values or {"cron": "*/15 * * * *"}, errors=errors or {})
+    return render_template(
+        "schedules/index.html",
+        schedules=all_schedules(),
+        jobs=SCHEDULED_JOBS,
+        values=values or {"cron": "*/15 * * * *"},
+        errors=errors or {},
+    )
 
 
 def render_edit(schedule: Schedule, values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> str:
     """The edit page of one schedule, with its history of fires."""
-    runs = db.session.execute(db.select(ScheduleRun).where(ScheduleRun.schedule_id == schedule.id)
-                              .order_by(ScheduleRun.id.desc()).limit(HISTORY_ROWS)).scalars()
+    runs = db.session.execute(
+        db.select(ScheduleRun).where(ScheduleRun.schedule_id == schedule.id).order_by(ScheduleRun.id.desc()).limit(HISTORY_ROWS)
+    ).scalars()
     values = values or {"name": schedule.name, "job_kind": schedule.job_kind, "cron": schedule.cron}
-    return render_template("schedules/edit.html", schedule=schedule, runs=list(runs), jobs=SCHEDULED_JOBS,
-                           values=values, errors=errors or {})
+    return render_template(
+        "schedules/edit.html", schedule=schedule, runs=list(runs), jobs=SCHEDULED_JOBS, values=values, errors=errors or {}
+    )
 
 
 @bp.get("/")
@@ -61,8 +68,13 @@ def create() -> Response | tuple[str, int]:
     """Create a schedule, or re-render the page with what was wrong (400, nothing written)."""
     values, errors = read_form(None)
     if not errors:
-        schedule = Schedule(name=values["name"], job_kind=values["job_kind"], cron=values["cron"],
-                            created_by=current_user.username, enabled="paused" not in request.form)
+        schedule = Schedule(
+            name=values["name"],
+            job_kind=values["job_kind"],
+            cron=values["cron"],
+            created_by=current_user.username,
+            enabled="paused" not in request.form,
+        )
         schedule.changed_by(current_user.username)
         schedule.next_run_at = schedule.next_after(utcnow()) if schedule.enabled else None
         db.session.add(schedule)

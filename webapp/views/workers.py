@@ -38,16 +38,32 @@ def chart_bars(minutes: list[Minute]) -> list[Bar]:
     for i, minute in enumerate(minutes):
         total = round(CHART_HEIGHT * minute.finished / peak, 1)
         failed = round(CHART_HEIGHT * minute.failed / peak, 1)
-        bars.append(Bar(minute, x=round(i * slot + 1, 1), width=round(slot - 2, 1), ok_y=round(CHART_HEIGHT - total, 1),
-                        ok_height=round(total - failed, 1), failed_y=round(CHART_HEIGHT - failed, 1), failed_height=failed))
+        bars.append(
+            Bar(
+                minute,
+                x=round(i * slot + 1, 1),
+                width=round(slot - 2, 1),
+                ok_y=round(CHART_HEIGHT - total, 1),
+                ok_height=round(total - failed, 1),
+                failed_y=round(CHART_HEIGHT - failed, 1),
+                failed_height=failed,
+            )
+        )
     return bars
 
 
 def panel_context() -> dict[str, object]:
     """Template variables of the panel fragment and of the page that includes it."""
     snap = snapshot()
-    return {"snap": snap, "bars": chart_bars(snap.minutes), "chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT,
-            "shares": running_shares(), "window_size": window_size(), "kinds": KINDS}
+    return {
+        "snap": snap,
+        "bars": chart_bars(snap.minutes),
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
+        "shares": running_shares(),
+        "window_size": window_size(),
+        "kinds": KINDS,
+    }
 
 
 @bp.get("/workers")

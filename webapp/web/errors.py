@@ -22,7 +22,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
-        return render_error(400, "Form expired or forged", "The security token of this form is missing or invalid: reload the page and try again.")
+        return render_error(
+            400, "Form expired or forged", "The security token of this form is missing or invalid: reload the page and try again."
+        )
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:

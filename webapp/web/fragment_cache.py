@@ -21,8 +21,7 @@ MAX_ENTRIES = 512
 class FragmentCache:
     """Rendered HTML (or computed values) by key, each kept ``ttl`` seconds; one render per key at a time."""
 
-    def __init__(self, ttl: float = FRAGMENT_TTL, max_entries: int = MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float = FRAGMENT_TTL, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         self.entries: dict[tuple, tuple[float, Any]] = {}
         self.rendering: dict[tuple, threading.Lock] = {}

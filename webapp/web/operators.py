@@ -22,8 +22,9 @@ def load_operator(operator_id: str) -> Operator | None:
     """
     if not operator_id.isdigit():
         return None
-    shared = current_app.extensions["fragment_cache"].get_or_render(("operator", int(operator_id)),
-                                                                     lambda: detached_operator(int(operator_id)))
+    shared = current_app.extensions["fragment_cache"].get_or_render(
+        ("operator", int(operator_id)), lambda: detached_operator(int(operator_id))
+    )
     if shared is None or session.get(SESSION_VERSION) != shared.session_version:
         return None
     return db.session.merge(shared, load=False)
@@ -38,8 +39,7 @@ def start_session(operator: Operator) -> None:
 
 def end_session(operator: Operator) -> None:
     """Log out, and end every copy of this operator's session cookie, not only this browser's."""
-    db.session.execute(db.update(Operator).where(Operator.id == operator.id)
-                       .values(session_version=Operator.session_version + 1))
+    db.session.execute(db.update(Operator).where(Operator.id == operator.id).values(session_version=Operator.session_version + 1))
     db.session.commit()
     current_app.extensions["fragment_cache"].forget(("operator", operator.id))
     logout_user()

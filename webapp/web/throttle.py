@@ -9,8 +9,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 # With Redis unreachable, logins are counted in this process instead of failing with it.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window",
-                  swallow_errors=True, in_memory_fallback_enabled=True)
+limiter = Limiter(
+    key_func=get_remote_address, headers_enabled=True, strategy="moving-window", swallow_errors=True, in_memory_fallback_enabled=True
+)
 
 
 def account_key() -> str:

@@ -21,15 +21,26 @@ def invariant_problems() -> list[str]:
         HAVING so.total_cents <> coalesce(sum(l.amount_cents), 0)
     """
     problems = [f"sales order {order}: header {total} but lines {lines}" for order, total, lines in db.session.execute(text(headers))]
-    written = dict(((s, st), int(total)) for s, st, total in db.session.execute(text(
-        "SELECT settlement_id, state, sum(total_cents) FROM erp_sales_orders GROUP BY settlement_id, state")))
-    unfinished = {tuple(key.split("/", 1)) for (key,) in db.session.execute(text(
-        "SELECT r.key FROM job_records r JOIN jobs j ON j.id = r.job_id "
-        "WHERE j.kind = 'reconciliation' AND r.state <> 'succeeded'"))}
+    written = dict(
+        ((s, st), int(total))
+        for s, st, total in db.session.execute(
+            text("SELECT settlement_id, state, sum(total_cents) FROM erp_sales_orders GROUP BY settlement_id, state")
+        )
+    )
+    unfinished = {
+        tuple(key.split("/", 1))
+        for (key,) in db.session.execute(
+            text(
+                "SELECT r.key FROM job_records r JOIN jobs j ON j.id = r.job_id WHERE j.kind = 'reconciliation' AND r.state <> 'succeeded'"
+            )
+        )
+    }
     for (settlement_id, state), cents in sorted(distinct_sums().items()):
         if (settlement_id, state) not in unfinished and written.get((settlement_id, state), 0) != cents:
-            problems.append(f"{settlement_id}/{state}: the ERP's sales orders total {written.get((settlement_id, state), 0)} "
-                            f"but the confirmed files' distinct transactions {cents}")
+            problems.append(
+                f"{settlement_id}/{state}: the ERP's sales orders total {written.get((settlement_id, state), 0)} "
+                f"but the confirmed files' distinct transactions {cents}"
+            )
     return problems
 
 

@@ -60,8 +60,7 @@ def blocking_words(order_id: int, job_id: int | None, why: str | None) -> str:
     if why == "before" or why is None:
         return f"sales order #{order_id} was written{by} before transactions were tracked"
     label = {"date_range": "Date Range report", "settlement_v2": "settlement V2 file"}.get(why, why)
-    return (f"sales order #{order_id} was imported{by} from a {label}, whose transactions this report "
-            "cannot be matched against")
+    return f"sales order #{order_id} was imported{by} from a {label}, whose transactions this report cannot be matched against"
 
 
 def settlement_state_id(settlement_id: str, state: str) -> int:
@@ -95,10 +94,18 @@ def write(import_id: int, kind: str, settlement_id: str, state: str, currency: s
     if not keys:
         return None, "nothing new: every transaction is already in the ERP"
     lines = order_lines(claimed)
-    order_id = execute_core(SalesOrder.__table__.insert().values(
-        settlement_id=settlement_id, state=state, currency=currency, orders=len(claimed.orders),
-        total_cents=sum(line["amount_cents"] for line in lines), job_id=job_id,
-    ).returning(SalesOrder.__table__.c.id)).scalar_one()
+    order_id = execute_core(
+        SalesOrder.__table__.insert()
+        .values(
+            settlement_id=settlement_id,
+            state=state,
+            currency=currency,
+            orders=len(claimed.orders),
+            total_cents=sum(line["amount_cents"] for line in lines),
+            job_id=job_id,
+        )
+        .returning(SalesOrder.__table__.c.id)
+    ).scalar_one()
     for number, line in enumerate(lines, start=1):
         line.update(line_no=number, sales_order_id=order_id)
     execute_core(SalesOrderLine.__table__.insert(), lines)
@@ -108,7 +115,12 @@ def write(import_id: int, kind: str, settlement_id: str, state: str, currency: s
 
 def order_lines(claimed: Tally) -> list[dict[str, Any]]:
     """A sales order's lines: one per SKU (in SKU order), then one per kind of tax that is not zero."""
-    lines = [{"line_type": "sku", "code": sku[:64], "quantity": units, "amount_cents": cents}
-             for sku, (units, cents) in sorted(claimed.skus.items())]
-    return lines + [{"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": cents}
-                    for bucket, cents in zip(TAX_BUCKETS, claimed.tax, strict=True) if cents]
+    lines = [
+        {"line_type": "sku", "code": sku[:64], "quantity": units, "amount_cents": cents}
+        for sku, (units, cents) in sorted(claimed.skus.items())
+    ]
+    return lines + [
+        {"line_type": "tax", "code": bucket, "quantity": 0, "amount_cents": cents}
+        for bucket, cents in zip(TAX_BUCKETS, claimed.tax, strict=True)
+        if cents
+    ]

@@ -19,15 +19,17 @@ ledger_table = LedgerChunk.__table__
 
 @contextmanager
 def staging(import_id: int) -> Iterator[Store]:
-    """A function that stores the reader's packed chunks (webapp.reconciliation.reader.transactions) for an upload, numbered in file order."""
+    """A function that stores the reader's packed chunks (webapp.reconciliation.reader.transactions) for an
+    upload, numbered in file order."""
     seqs: dict[tuple[str, str], int] = {}
     insert = staged_table.insert()
 
     def store(settlement_id: str, state: str, rows: int, data: bytes) -> None:
         seq = seqs.get((settlement_id, state), 0)
         seqs[settlement_id, state] = seq + 1
-        execute_core(insert, {"import_id": import_id, "settlement_id": settlement_id, "state": state, "seq": seq,
-                              "rows": rows, "data": data})
+        execute_core(
+            insert, {"import_id": import_id, "settlement_id": settlement_id, "state": state, "seq": seq, "rows": rows, "data": data}
+        )
 
     yield store
 
@@ -45,8 +47,7 @@ def staged_rows(import_id: int) -> int:
 
 def staged_blocks(import_id: int, settlement_id: str, state: str) -> Iterator[Block]:
     """The upload's staged transactions of one (settlement, state), unpacked a block at a time in file order."""
-    where = (staged_table.c.import_id == import_id, staged_table.c.settlement_id == settlement_id,
-             staged_table.c.state == state)
+    where = (staged_table.c.import_id == import_id, staged_table.c.settlement_id == settlement_id, staged_table.c.state == state)
     seqs = execute_core(db.select(staged_table.c.seq).where(*where).order_by(staged_table.c.seq)).scalars().all()
     for seq in seqs:
         yield from unpack(execute_core(db.select(staged_table.c.data).where(*where, staged_table.c.seq == seq)).scalar_one())
@@ -57,9 +58,11 @@ def held_keys(settlement_state_id: int | None) -> dict[int, set[bytes]]:
     held: dict[int, set[bytes]] = {}
     if settlement_state_id is None:
         return held
-    query = (db.select(ledger_table.c.sales_order_id, ledger_table.c.data)
-             .where(ledger_table.c.settlement_state_id == settlement_state_id)
-             .order_by(ledger_table.c.sales_order_id, ledger_table.c.seq))
+    query = (
+        db.select(ledger_table.c.sales_order_id, ledger_table.c.data)
+        .where(ledger_table.c.settlement_state_id == settlement_state_id)
+        .order_by(ledger_table.c.sales_order_id, ledger_table.c.seq)
+    )
     for order_id, data in execute_core(query):
         held.setdefault(order_id, set()).update(unpack_keys(data))
     return held
@@ -69,9 +72,16 @@ def save_keys(settlement_state_id: int, order_id: int, keys: list[bytes]) -> Non
     """Record that sales order ``order_id`` holds the transactions of ``keys``, sorted, KEYS_PER_ROW a row."""
     packed = pack_keys(keys)
     step = KEYS_PER_ROW * KEY
-    execute_core(ledger_table.insert(), [
-        {"sales_order_id": order_id, "seq": seq, "settlement_state_id": settlement_state_id,
-         "rows": len(packed[at : at + step]) // KEY, "data": packed[at : at + step]}
-        for seq, at in enumerate(range(0, len(packed), step))
-    ])
-
+    execute_core(
+        ledger_table.insert(),
+        [
+            {
+                "sales_order_id": order_id,
+                "seq": seq,
+                "settlement_state_id": settlement_state_id,
+                "rows": len(packed[at : at + step]) // KEY,
+                "data": packed[at : at + step],
+            }
+            for seq, at in enumerate(range(0, len(packed), step))
+        ],
+    )

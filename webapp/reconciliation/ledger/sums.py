@@ -49,7 +49,8 @@ class Tally:
             self.amounts[slot] += sum(column)
         per_sku = [[0, 0] for _ in block.skus]
         for sku, count, sales, shipping, gift_wrap, promotions in zip(
-                select(block.sku_column), units, *(amounts[slot] for slot in LINE_SLOTS), strict=True):
+            select(block.sku_column), units, *(amounts[slot] for slot in LINE_SLOTS), strict=True
+        ):
             sums = per_sku[sku]
             sums[0] += count
             sums[1] += sales + shipping + gift_wrap + promotions
@@ -66,13 +67,20 @@ class Tally:
     def figures(self) -> dict[str, int]:
         """The preview's figures of these transactions (comparison.Figures' fields)."""
         tax = sum(self.tax)
-        return {"rows": self.rows, "orders": len(self.orders), "refunds": len(self.refunds),
-                "product_sales": self.amounts[0], "tax": tax, "total": self.amounts[TOTAL_SLOT],
-                "order_total": sum(self.amounts[slot] for slot in LINE_SLOTS) + tax}
+        return {
+            "rows": self.rows,
+            "orders": len(self.orders),
+            "refunds": len(self.refunds),
+            "product_sales": self.amounts[0],
+            "tax": tax,
+            "total": self.amounts[TOTAL_SLOT],
+            "order_total": sum(self.amounts[slot] for slot in LINE_SLOTS) + tax,
+        }
 
 
-def sort_out(import_id: int, settlement_id: str, state: str, held: Collection[bytes], new: Tally,
-             old: Tally | None = None) -> tuple[list[bytes], list[bytes]]:
+def sort_out(
+    import_id: int, settlement_id: str, state: str, held: Collection[bytes], new: Tally, old: Tally | None = None
+) -> tuple[list[bytes], list[bytes]]:
     """Tally the upload's transactions of a (settlement, state): those not ``held`` in ``new``, the others in ``old``.
 
     Returns the keys of both, (new, old). With nothing held (the common case) every transaction

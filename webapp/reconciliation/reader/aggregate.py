@@ -84,18 +84,28 @@ class Aggregator:
         """The state bucket for a row, or None when the row stays out of the state aggregation."""
         if value.code:
             if value.kind in (TERRITORY, MILITARY):
-                message = (f"{value.kind} {value.code}: its rows make their own {value.code} order, as the file gives "
-                           "them (totals unaffected); flagged for review")
+                message = (
+                    f"{value.kind} {value.code}: its rows make their own {value.code} order, as the file gives "
+                    "them (totals unaffected); flagged for review"
+                )
                 self.note(f"{value.kind}:{value.code}", line, message)
             return value.code
         if value.kind == FOREIGN:
-            self.note(f"foreign:{value.raw}", line, f"{what} {value.raw!r} is outside the US: left out of the state "
-                      "orders and counted in the excluded total, so the US state totals are unaffected")
+            self.note(
+                f"foreign:{value.raw}",
+                line,
+                f"{what} {value.raw!r} is outside the US: left out of the state "
+                "orders and counted in the excluded total, so the US state totals are unaffected",
+            )
             return None
         self.summary.unknown_states[value.raw] = self.summary.unknown_states.get(value.raw, 0) + 1
         if self.lenient_states:
-            self.note(f"unknown:{value.raw}", line, f"{what} {value.raw!r} is not a US state: counted in an UNKNOWN "
-                      "order (lenient states); the file total is unaffected, but no state's total includes it")
+            self.note(
+                f"unknown:{value.raw}",
+                line,
+                f"{what} {value.raw!r} is not a US state: counted in an UNKNOWN "
+                "order (lenient states); the file total is unaffected, but no state's total includes it",
+            )
             return UNKNOWN_STATE
         shown = "blank" if not value.raw.strip() else f"{value.raw!r} is not a US state"
         self.error(line, f"{what} {shown} (order rows need a US ship-to state)")
@@ -106,8 +116,7 @@ class Aggregator:
         self.layout = layout
         self.slots = range(len(layout))
 
-    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
-                  values: Sequence[int]) -> Acc:
+    def order_row(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int, values: Sequence[int]) -> Acc:
         """Add one order row: signed units, and ``values``, its amounts in layout order; returns its Acc."""
         acc = self.accs.get(key)
         if acc is None:
@@ -127,8 +136,7 @@ class Aggregator:
             line[slot] += values[slot]
         line[-1] += units
 
-    def order_amount(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int,
-                     slot: int, cents: int) -> None:
+    def order_amount(self, key: tuple[str, str], order: int, refund: bool, sku: str, units: int, slot: int, cents: int) -> None:
         """Add one order row that carries a single amount, in layout slot ``slot``."""
         values = [0] * len(self.layout)
         values[slot] = cents

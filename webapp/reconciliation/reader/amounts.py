@@ -90,8 +90,10 @@ def check_cents_shown(text: str) -> None:
     """
     value = text.strip()
     if (is_spreadsheet_style(value) or "," in value) and not CENTS_SHOWN.search(value):
-        raise AmountError(f"{value!r} is formatted as a spreadsheet displays it, without exactly two decimals: "
-                          "it may have been rounded; download the original report again")
+        raise AmountError(
+            f"{value!r} is formatted as a spreadsheet displays it, without exactly two decimals: "
+            "it may have been rounded; download the original report again"
+        )
 
 
 def to_quantity(text: str) -> int:

@@ -23,24 +23,51 @@ from webapp.reconciliation.reader.two_cores.helper import SecondHalf
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
 END = sys.maxsize  # a line number no record reaches
 MONEY = {
-    "productsales": m.PRODUCT_SALES, "productsalestax": m.PRODUCT_TAX, "shippingcredits": m.SHIPPING,
-    "shippingcreditstax": m.SHIPPING_TAX, "giftwrapcredits": m.GIFT_WRAP, "giftwrapcreditstax": m.GIFT_WRAP_TAX,
-    "regulatoryfee": m.REGULATORY_FEE, "taxonregulatoryfee": m.REGULATORY_FEE_TAX,
-    "promotionalrebates": m.PROMOTIONS, "promotionalrebatestax": m.PROMOTION_TAX,
-    "marketplacewithheldtax": m.WITHHELD_TAX, "salestaxcollected": m.SALES_TAX,
-    "marketplacefacilitatortax": m.WITHHELD_TAX, "sellingfees": m.SELLING_FEES, "fbafees": m.FBA_FEES,
-    "othertransactionfees": m.OTHER_FEES, "other": m.OTHER,
+    "productsales": m.PRODUCT_SALES,
+    "productsalestax": m.PRODUCT_TAX,
+    "shippingcredits": m.SHIPPING,
+    "shippingcreditstax": m.SHIPPING_TAX,
+    "giftwrapcredits": m.GIFT_WRAP,
+    "giftwrapcreditstax": m.GIFT_WRAP_TAX,
+    "regulatoryfee": m.REGULATORY_FEE,
+    "taxonregulatoryfee": m.REGULATORY_FEE_TAX,
+    "promotionalrebates": m.PROMOTIONS,
+    "promotionalrebatestax": m.PROMOTION_TAX,
+    "marketplacewithheldtax": m.WITHHELD_TAX,
+    "salestaxcollected": m.SALES_TAX,
+    "marketplacefacilitatortax": m.WITHHELD_TAX,
+    "sellingfees": m.SELLING_FEES,
+    "fbafees": m.FBA_FEES,
+    "othertransactionfees": m.OTHER_FEES,
+    "other": m.OTHER,
 }
-REQUIRED_NAMES = ("date/time", "settlement id", "type", "order id", "sku", "quantity", "marketplace", "order state",
-                  "product sales", "total")  # as the report spells them, for messages
+REQUIRED_NAMES = (
+    "date/time",
+    "settlement id",
+    "type",
+    "order id",
+    "sku",
+    "quantity",
+    "marketplace",
+    "order state",
+    "product sales",
+    "total",
+)  # as the report spells them, for messages
 REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
-TEXT_COLUMNS = {"description", "accounttype", "fulfillment", "ordercity", "orderpostal", "taxcollectionmodel",
-                "transactionstatus", "transactionreleasedate"}
+TEXT_COLUMNS = {
+    "description",
+    "accounttype",
+    "fulfillment",
+    "ordercity",
+    "orderpostal",
+    "taxcollectionmodel",
+    "transactionstatus",
+    "transactionreleasedate",
+}
 ALIASES = {"amazonorderid": "orderid"}
 
 
-def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context,
-                    path: str | Path | None = None) -> None:
+def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: Context, path: str | Path | None = None) -> None:
     """Read the report whose header ``detect`` found on line ``found.line`` of ``head``.
 
     :param path: the file on disk, when it is one: a large file's later part is then read by a helper process.
@@ -48,8 +75,9 @@ def read_date_range(head: list[str], rest: Iterator[str], found: Detected, ctx: 
     for number, line in enumerate(head[: found.line - 1], 1):
         note = CURRENCY_NOTE.search(line)
         if note and note.group(1).upper() != "USD":
-            ctx.agg.error(number, f"the report says amounts are in {note.group(1).upper()}; "
-                          "only US marketplace reports in USD are accepted")
+            ctx.agg.error(
+                number, f"the report says amounts are in {note.group(1).upper()}; only US marketplace reports in USD are accepted"
+            )
     reader = csv.reader(chain(head[found.line :], rest), strict=True)
     rows = rows_for(found, ctx)
     half = start_second_half(path, found, ctx, rows) if path is not None else None
@@ -131,8 +159,12 @@ def columns(found: Detected, ctx: Context) -> dict[str, int]:
         if key not in col:
             col[key] = index
         if key not in MONEY and key not in TEXT_COLUMNS and key not in REQUIRED:
-            ctx.agg.note(f"column:{key}", found.line, f"column {name.strip()!r} is not known and was ignored: every "
-                         "row's total is checked against the known amount columns, so totals are unaffected")
+            ctx.agg.note(
+                f"column:{key}",
+                found.line,
+                f"column {name.strip()!r} is not known and was ignored: every "
+                "row's total is checked against the known amount columns, so totals are unaffected",
+            )
     missing = [name for key, name in zip(REQUIRED, REQUIRED_NAMES, strict=True) if key not in col]
     if missing:
         raise m.ReportError(found.line, lacking(missing))

@@ -18,12 +18,14 @@ from webapp.reconciliation.reader.transactions import identity, projector
 ORDER, REFUND, OTHER, HEADER = "order", "refund", "other", "header"
 FIELDS = ("datetime", "settlementid", "type", "orderid", "sku", "quantity", "marketplace", "orderstate")
 KNOWN_FIELDS = ("settlementid", "type", "marketplace", "orderstate", "quantity")
+# fmt: off
 KNOWN_TYPES = {
     "transfer", "service fee", "fba inventory fee", "adjustment", "fba customer return fee", "chargeback refund",
     "a-to-z guarantee claim", "liquidations", "liquidations adjustments", "deal fee", "lightning deal fee",
     "amazon fees", "shipping services", "fee adjustment", "debt", "safe-t reimbursement", "order_retrocharge",
     "refund_retrocharge", "coupon redemption fee", "vine enrollment fee", "tax withholding", "others",
 }
+# fmt: on
 KNOWN_LIMIT = 1 << 12
 
 
@@ -131,10 +133,10 @@ class DateRangeRows:
             self.known[self.known_cells(cells)] = (acc, refund, units, key)
 
     def stage(self, key: tuple[str, str], cells: list[str], when: str, order_id: str, sku: str,
-              refund: bool, units: int, values: Sequence[int], total: int) -> None:
+              refund: bool, units: int, values: Sequence[int], total: int) -> None:  # fmt: skip
         """Send the order row's identity and money to the ledger's sink (see ``transactions``)."""
         txn = identity(key[0], when.strip(), self.types_text(cells).strip().lower(), order_id.strip(), sku,
-                       self.description(cells).strip(), str(units), str(total))
+                       self.description(cells).strip(), str(units), str(total))  # fmt: skip
         self.sink.add(key, (txn, sku, self.last_order[1], refund, units, *self.project(values), total))
 
     def count(self, settlement_id: str, when: str, total: int) -> None:
@@ -149,9 +151,13 @@ class DateRangeRows:
     def foreign_marketplace(self, marketplace: str, line: int, total: int) -> None:
         """An order row of another marketplace: noted, totalled, kept out of the state orders."""
         name = marketplace.strip()
-        self.agg.note(f"marketplace:{name}", line, f"order rows of marketplace {name!r} are not US sales: left out "
-                      "of the state orders and counted in the excluded total, so the US state totals are unaffected",
-                      total)
+        self.agg.note(
+            f"marketplace:{name}",
+            line,
+            f"order rows of marketplace {name!r} are not US sales: left out "
+            "of the state orders and counted in the excluded total, so the US state totals are unaffected",
+            total,
+        )
         self.agg.excluded_row(total)
         self.first_excluded = self.first_excluded or line
 
@@ -165,8 +171,7 @@ class DateRangeRows:
             values = [self.cache.get(text) for text in texts]
             for slot, cents in enumerate(values):
                 if cents is None:
-                    values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True,
-                                                  cache=self.cache)
+                    values[slot] = self.ctx.cents(texts[slot], self.names[slot], line, allow_blank=True, cache=self.cache)
         added = sum(values)
         text = cells[self.total_index]
         if PLAIN_AMOUNT.fullmatch(text):
@@ -211,11 +216,16 @@ class DateRangeRows:
         label = type_text.strip() or "(blank type)"
         noted = note_non_order_id(self.agg, label, order_id, kind != OTHER, line, total, "order id")
         if not noted and label.lower() in KNOWN_TYPES:
-            self.agg.note(f"other:{label}", line, f"{label!r} rows are not sales orders: counted in the non-order "
-                          "totals (totals unaffected)")
+            self.agg.note(
+                f"other:{label}", line, f"{label!r} rows are not sales orders: counted in the non-order totals (totals unaffected)"
+            )
         elif not noted:
-            self.agg.note(f"unknown:{label}", line, f"unknown transaction type {label!r}: counted in the non-order "
-                          "totals; the state totals hold only Order and Refund rows, so they are unaffected")
+            self.agg.note(
+                f"unknown:{label}",
+                line,
+                f"unknown transaction type {label!r}: counted in the non-order "
+                "totals; the state totals hold only Order and Refund rows, so they are unaffected",
+            )
         self.agg.other_row(label, total)
 
     def type_of(self, text: str) -> str:
@@ -232,5 +242,8 @@ class DateRangeRows:
         if summary.rows == 0 and summary.error_count == 0:
             self.agg.error(header_line, "the header is not followed by any transaction rows")
         elif not self.saw_us_orders and self.first_excluded:
-            self.agg.error(self.first_excluded, "the file has no US (amazon.com) order rows, only other "
-                           "marketplaces' (as on this line): only US marketplace reports are accepted")
+            self.agg.error(
+                self.first_excluded,
+                "the file has no US (amazon.com) order rows, only other "
+                "marketplaces' (as on this line): only US marketplace reports are accepted",
+            )

@@ -5,8 +5,9 @@ from datetime import date
 
 from webapp.reconciliation.reader.model import RowError
 
-MONTHS = {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+MONTHS = {
+    name: number for number, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
 DATE_EXAMPLE = "'Dec 1, 2017 12:38:23 AM PST'"
 CLOCK = re.compile(r"\d{1,2}:\d\d:\d\d", re.ASCII)  # the 12-hour clock of 'Dec 1, 2017 12:38:23 AM PST'
 MERIDIEM = frozenset({"am", "pm", "a.m.", "p.m."})  # Canadian exports write a.m. / p.m.
@@ -34,8 +35,10 @@ def date_range_day(when: str) -> tuple[str, date]:
     if len(parts) == 4 and CLOCK.fullmatch(parts[1]) and parts[2].lower() in MERIDIEM and ZONE.fullmatch(parts[3]):
         day = parse_day(parts[0])
     if day is None:
-        raise RowError(f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}, as Amazon writes it: a "
-                       "spreadsheet probably reformatted it; download the original report again")
+        raise RowError(
+            f"date/time {when.strip()!r} is not a date like {DATE_EXAMPLE}, as Amazon writes it: a "
+            "spreadsheet probably reformatted it; download the original report again"
+        )
     return parts[0] + " ", day
 
 
@@ -47,5 +50,7 @@ def settlement_day(text: str, column: str) -> date:
             return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         pass
-    raise RowError(f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC', as Amazon writes it: "
-                   "a spreadsheet probably reformatted it; download the original report again")
+    raise RowError(
+        f"{column} {text.strip()!r} is not a date like '2026-06-16 00:00:00 UTC', as Amazon writes it: "
+        "a spreadsheet probably reformatted it; download the original report again"
+    )

@@ -85,22 +85,32 @@ def detect(lines: list[str]) -> Detected:
             if kind is not None:
                 return checked(Detected(kind, number, delimiter, cells))
             if header_key(cells[0]) in LOCALISED_FIRST:
-                raise ReportError(number, f"the header {cells[0].strip()!r} … is not in English; "
-                                  "set Seller Central's language to English and download the report again")
+                raise ReportError(
+                    number,
+                    f"the header {cells[0].strip()!r} … is not in English; "
+                    "set Seller Central's language to English and download the report again",
+                )
     raise ReportError(first, f"no report header found (the file begins {describe(lines[first - 1])}); {EXPECTED}")
 
 
 def checked(found: Detected) -> Detected:
     """Refuse the legacy V1 file and headers separated by the wrong character."""
     if found.kind == SETTLEMENT_V1:
-        raise ReportError(found.line, f"this is the {LABELS[SETTLEMENT_V1]} ({len(found.header)} columns with "
-                          "price-type / item-related-fee-type), which Amazon is retiring; upload the settlement "
-                          "flat file V2 or the Date Range Transaction report instead", SETTLEMENT_V1)
+        raise ReportError(
+            found.line,
+            f"this is the {LABELS[SETTLEMENT_V1]} ({len(found.header)} columns with "
+            "price-type / item-related-fee-type), which Amazon is retiring; upload the settlement "
+            "flat file V2 or the Date Range Transaction report instead",
+            SETTLEMENT_V1,
+        )
     native = NATIVE_DELIMITER[found.kind]
     if found.delimiter != native:
-        raise ReportError(found.line, f"the header of this {LABELS[found.kind]} is separated by "
-                          f"{DELIMITER_NAMES[found.delimiter]}, but the report uses {DELIMITER_NAMES[native]}: "
-                          "it was probably re-saved by a spreadsheet; download the original report again")
+        raise ReportError(
+            found.line,
+            f"the header of this {LABELS[found.kind]} is separated by "
+            f"{DELIMITER_NAMES[found.delimiter]}, but the report uses {DELIMITER_NAMES[native]}: "
+            "it was probably re-saved by a spreadsheet; download the original report again",
+        )
     return found
 
 
@@ -108,11 +118,15 @@ def refuse_markup(line: str, number: int) -> None:
     """XML settlement reports and HTML pages saved in place of a report are named as such."""
     start = line.lstrip("\ufeff \t").lower()
     if start.startswith("<?xml") or start.startswith("<amazonenvelope"):
-        raise ReportError(number, "this is the XML settlement report, which Amazon is retiring; "
-                          "upload the settlement flat file V2 or the Date Range Transaction report instead")
+        raise ReportError(
+            number,
+            "this is the XML settlement report, which Amazon is retiring; "
+            "upload the settlement flat file V2 or the Date Range Transaction report instead",
+        )
     if start.startswith(("<!doctype html", "<html")):
-        raise ReportError(number, "this is a web page (HTML), not a report: the download probably failed or "
-                          "needed a login; download the report again")
+        raise ReportError(
+            number, "this is a web page (HTML), not a report: the download probably failed or needed a login; download the report again"
+        )
 
 
 def describe(line: str) -> str:

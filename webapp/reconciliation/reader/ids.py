@@ -21,24 +21,26 @@ def check_settlement_id(value: str, column: str = "settlement id") -> str:
     if SETTLEMENT_ID.fullmatch(text):
         return text
     if SCIENTIFIC_ID.fullmatch(text):
-        raise RowError(f"{column} {text!r} was damaged by a spreadsheet (scientific notation); "
-                       "download the original report again")
+        raise RowError(f"{column} {text!r} was damaged by a spreadsheet (scientific notation); download the original report again")
     raise RowError(f"{column} {text!r} is not a number" if text else f"{column} is empty")
 
 
 def order_id_problem(order_id: str, column: str) -> str:
     """Why a non-blank ``order_id`` on an Order or Refund row cannot be an Amazon order id, naming ``column``."""
     if SCIENTIFIC_ID.fullmatch(order_id):
-        return (f"{column} {order_id!r} was damaged by a spreadsheet (scientific notation): the sale cannot be "
-                "matched to its order; download the original report again")
+        return (
+            f"{column} {order_id!r} was damaged by a spreadsheet (scientific notation): the sale cannot be "
+            "matched to its order; download the original report again"
+        )
     if NUMBER_LIKE_ID.fullmatch(order_id):
-        return (f"{column} {order_id!r} is not an Amazon order id (###-#######-#######): digits or dashes were "
-                "lost, as when a spreadsheet turns ids into numbers; download the original report again")
+        return (
+            f"{column} {order_id!r} is not an Amazon order id (###-#######-#######): digits or dashes were "
+            "lost, as when a spreadsheet turns ids into numbers; download the original report again"
+        )
     return f"{column} {order_id!r} is not an Amazon order id (###-#######-#######), yet the row is an order or refund"
 
 
-def note_non_order_id(agg: Aggregator, label: str, order_id: str, is_order: bool, line: int, cents: int,
-                      column: str) -> bool:
+def note_non_order_id(agg: Aggregator, label: str, order_id: str, is_order: bool, line: int, cents: int, column: str) -> bool:
     """Check the id of a row kept out of the sales orders; True when a note about it was made.
 
     An Order or Refund row lands there only without an order id: one whose order id a spreadsheet
@@ -48,12 +50,21 @@ def note_non_order_id(agg: Aggregator, label: str, order_id: str, is_order: bool
     if order_id and (is_order or SCIENTIFIC_ID.fullmatch(order_id)):
         raise RowError(order_id_problem(order_id, column))
     if is_order:
-        agg.note(f"nonorder:{label}", line, f"{label} rows without an {column} are not sales order lines: counted in "
-                 "the non-order totals; the state totals hold the rows with one, so they are unaffected", cents)
+        agg.note(
+            f"nonorder:{label}",
+            line,
+            f"{label} rows without an {column} are not sales order lines: counted in "
+            "the non-order totals; the state totals hold the rows with one, so they are unaffected",
+            cents,
+        )
         return True
     if order_id and not ORDER_ID.fullmatch(order_id):
-        agg.note(f"nonorder:{label}", line, f"{label} rows carry ids that are not order ids (e.g. {order_id!r}): "
-                 "they are not sales, counted in the non-order totals (totals unaffected)")
+        agg.note(
+            f"nonorder:{label}",
+            line,
+            f"{label} rows carry ids that are not order ids (e.g. {order_id!r}): "
+            "they are not sales, counted in the non-order totals (totals unaffected)",
+        )
         return True
     return False
 
@@ -61,8 +72,10 @@ def note_non_order_id(agg: Aggregator, label: str, order_id: str, is_order: bool
 def check_sku(sku: str, column: str = "sku") -> str:
     """The SKU, or RowError when a spreadsheet turned it into a number in scientific notation ('1.23E+05')."""
     if SCIENTIFIC_SKU.fullmatch(sku):
-        raise RowError(f"{column} {sku!r} was damaged by a spreadsheet (scientific notation): the SKU it stood "
-                       "for cannot be known; download the original report again")
+        raise RowError(
+            f"{column} {sku!r} was damaged by a spreadsheet (scientific notation): the SKU it stood "
+            "for cannot be known; download the original report again"
+        )
     return sku
 
 

@@ -35,8 +35,11 @@ class ShipStates:
             return self.unresolved[key]
         if key in self.conflicts:
             self.unresolved[key] = None
-            agg.error(number, f"order-id {order_id}: the orders report gives it two ship-states "
-                      f"({self.conflicts[key]}), so its sales cannot be put in one state")
+            agg.error(
+                number,
+                f"order-id {order_id}: the orders report gives it two ship-states "
+                f"({self.conflicts[key]}), so its sales cannot be put in one state",
+            )
             return None
         if value is None:
             value = StateValue("", MISSING, "")
@@ -89,9 +92,14 @@ def add_order(ship: ShipStates, col: dict[str, int], line: str, number: int, agg
         if SCIENTIFIC_ID.fullmatch(order_id):
             agg.error(number, order_id_problem(order_id, id_name), SOURCE)
             return
-        agg.note("orders:nonorder", number, f"rows whose {id_name} is not an Amazon order id (e.g. "
-                 f"{order_id!r}) were skipped: a settlement order left without a ship-state is an error, so "
-                 "totals are unaffected", source=SOURCE)
+        agg.note(
+            "orders:nonorder",
+            number,
+            f"rows whose {id_name} is not an Amazon order id (e.g. "
+            f"{order_id!r}) were skipped: a settlement order left without a ship-state is an error, so "
+            "totals are unaffected",
+            source=SOURCE,
+        )
         return
     value = ship_state(cells[col["shipstate"]], cells[col["shipcountry"]] if "shipcountry" in col else "")
     key = order_key(order_id)

@@ -14,8 +14,10 @@ from webapp.reconciliation.reader.settlement_v2 import read_settlement
 from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
 from webapp.reconciliation.reader.transactions import Sink, Store
 
-NO_SHIP_STATES = (f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} (Amazon "
-                  "Fulfilled Shipments or All Orders) for the same period with it")
+NO_SHIP_STATES = (
+    f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload the {LABELS[ORDERS]} (Amazon "
+    "Fulfilled Shipments or All Orders) for the same period with it"
+)
 
 
 def summarize_report(
@@ -49,8 +51,11 @@ def summarize_report(
         summary.kind = found.kind
         if found.kind == DATE_RANGE:
             if orders is not None:
-                agg.note("orders-unused", None, "the Date Range report has order states itself; the orders report "
-                         "was not needed and not read (totals unaffected)")
+                agg.note(
+                    "orders-unused",
+                    None,
+                    "the Date Range report has order states itself; the orders report was not needed and not read (totals unaffected)",
+                )
             read_date_range(head, rest, found, ctx, path)
         elif found.kind == SETTLEMENT_V2:
             ship = read_orders(orders, agg, chunk_size) if orders is not None else None
@@ -58,8 +63,11 @@ def summarize_report(
             if orders is None:  # after the file's own problems, and only once the file could be read
                 agg.error(None, NO_SHIP_STATES)
         elif found.kind == ORDERS:
-            raise ReportError(found.line, f"this is an {LABELS[ORDERS]}: it only supplies ship-to states; upload it "
-                              f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}")
+            raise ReportError(
+                found.line,
+                f"this is an {LABELS[ORDERS]}: it only supplies ship-to states; upload it "
+                f"together with a {LABELS[SETTLEMENT_V2]}, or upload a {LABELS[DATE_RANGE]}",
+            )
     except ReportError as exc:
         agg.error(exc.line, exc.message)
         summary.kind = summary.kind or exc.kind
@@ -69,8 +77,12 @@ def summarize_report(
     summary.bytes_read = lines.bytes_read
     summary.sha256 = lines.sha256
     if lines.encoding == "windows-1252":
-        agg.note("encoding", None, "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be "
-                 "ASCII, which reads the same in both, so totals are unaffected")
+        agg.note(
+            "encoding",
+            None,
+            "the file is not UTF-8: it was read as Windows-1252; amounts, ids and dates must be "
+            "ASCII, which reads the same in both, so totals are unaffected",
+        )
     agg.finish()
     return summary
 

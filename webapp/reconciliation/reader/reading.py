@@ -47,9 +47,13 @@ class Context:
             if is_spreadsheet_style(text):  # not remembered, so that every such row is counted (once)
                 if line != self.formatted_line:
                     self.formatted_line = line
-                    self.agg.note("spreadsheet", line, f"amounts such as {text.strip()!r} ({column}) were formatted "
-                                  "by a spreadsheet, not written by Amazon; each shows its cents, so it is read "
-                                  "exactly and totals are unaffected")
+                    self.agg.note(
+                        "spreadsheet",
+                        line,
+                        f"amounts such as {text.strip()!r} ({column}) were formatted "
+                        "by a spreadsheet, not written by Amazon; each shows its cents, so it is read "
+                        "exactly and totals are unaffected",
+                    )
                 return cents
         if cache is not None and len(cache) < CACHE_LIMIT:
             cache[text] = cents

@@ -5,6 +5,7 @@ from itertools import chain
 from operator import itemgetter
 
 from webapp.reconciliation.reader import model as m
+from webapp.reconciliation.reader.amount_codes import classify_pair
 from webapp.reconciliation.reader.amounts import AmountError, format_cents, to_quantity
 from webapp.reconciliation.reader.dates import settlement_day
 from webapp.reconciliation.reader.detect import Detected, header_key, lacking
@@ -15,46 +16,19 @@ from webapp.reconciliation.reader.reading import Context
 from webapp.reconciliation.reader.states import FOREIGN
 from webapp.reconciliation.reader.transactions import identity, single
 
+# fmt: off
 REQUIRED_NAMES = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
                   "currency", "transaction-type", "order-id", "marketplace-name", "amount-type", "amount-description",
                   "amount", "sku", "quantity-purchased")  # as the report spells them, for messages
+# fmt: on
 REQUIRED = tuple(header_key(name) for name in REQUIRED_NAMES)
 # What identifies a money component in the report itself (its amount is added as cents, so that
 # "1,000.00" and "1000.00" are one amount); the optional columns only where the file has them.
+# fmt: off
 IDENTITY = ("settlementid", "transactiontype", "orderid", "adjustmentid", "posteddatetime", "posteddate",
             "orderitemcode", "sku", "amounttype", "amountdescription")
+# fmt: on
 # The (amount-type, amount-description) pairs Amazon writes, by the money bucket each goes to.
-PAIRS_BY_BUCKET = {
-    m.PRODUCT_SALES: [("itemprice", "principal")],
-    m.SHIPPING: [("itemprice", "shipping")],
-    m.GIFT_WRAP: [("itemprice", "giftwrap")],
-    m.PRODUCT_TAX: [("itemprice", "tax")],
-    m.SHIPPING_TAX: [("itemprice", "shippingtax")],
-    m.GIFT_WRAP_TAX: [("itemprice", "giftwraptax")],
-    m.PROMOTIONS: [("promotion", "principal"), ("promotion", "shipping")],
-    m.OTHER: [("itemprice", "goodwill"), ("itemprice", "restockingfee")],
-    m.SELLING_FEES: [("itemfees", fee) for fee in (
-        "commission", "variableclosingfee", "fixedclosingfee", "refundcommission", "digitalservicesfee")],
-    m.FBA_FEES: [("itemfees", "fbaperunitfulfillmentfee"), ("itemfees", "fbaperorderfulfillmentfee"),
-                 ("itemfees", "fbaweightbasedfee"), ("shipment-fees", "fbaperorderfulfillmentfee"),
-                 ("shipment-fees", "fbatransportationfee"), ("shipmentfees", "fbaperorderfulfillmentfee"),
-                 ("shipmentfees", "fbatransportationfee")],
-    m.OTHER_FEES: [("itemfees", fee) for fee in (
-        "shippingchargeback", "giftwrapchargeback", "shippinghb", "salestaxcollectionfee")],
-    m.WITHHELD_TAX: [("itemwithheldtax", "marketplacefacilitatortax-" + part) for part in (
-        "principal", "shipping", "giftwrap", "other")],
-}
-# Lower-cased (amount-type, amount-description) → bucket, for the components of order rows.
-ORDER_AMOUNTS = {pair: bucket for bucket, pairs in PAIRS_BY_BUCKET.items() for pair in pairs}
-OTHER_TRANSACTION = {
-    "current reserve amount", "previous reserve amount balance", "subscription fee", "storage fee",
-    "storagerenewalbilling", "disposalcomplete", "removalcomplete", "refund reimbursal", "reversal_reimbursement",
-    "warehouse_damage", "warehouse_lost", "shippingservices", "shipping label purchase", "fbainboundtransportationfee",
-}
-OTHER_AMOUNT_TYPES = {"fba inventory reimbursement", "cost of advertising", "couponredemptionfee", "lightningdealfee",
-                      "vine enrollment fee", "inbound defect fee"}
-
-
 def read_settlement(head: list[str], rest: Iterator[str], found: Detected, ctx: Context, ship: ShipStates | None) -> None:
     """Read a V2 file whose header ``detect`` found; order rows get their state from ``ship``."""
     rows = SettlementRows(found, ctx, ship)
@@ -94,8 +68,7 @@ class SettlementRows:
                 cells.append("")  # a missing trailing empty field is common and harmless
             else:
                 self.ctx.tick()
-                self.agg.error(number, f"expected {self.width} tab-separated fields as in the header, "
-                               f"found {len(cells)}")
+                self.agg.error(number, f"expected {self.width} tab-separated fields as in the header, found {len(cells)}")
                 return
         self.ctx.tick()
         try:
@@ -114,21 +87,18 @@ class SettlementRows:
         settlement_id = check_settlement_id(cells[col["settlementid"]], "settlement-id")
         settlement = self.agg.settlement(settlement_id)
         if settlement.summary_line is not None:
-            raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line "
-                           f"{settlement.summary_line})")
+            raise RowError(f"a second summary row for settlement {settlement_id} (the first is on line {settlement.summary_line})")
         if settlement.rows or settlement_id in self.no_summary:
             raise RowError(f"the summary row of settlement {settlement_id} comes after its detail rows")
         settlement.summary_line = number
         currency = cells[col["currency"]].strip().upper()
         settlement.currency = currency
         if currency != "USD":
-            raise RowError(f"the settlement currency is {currency or 'blank'}; only US marketplace reports in USD "
-                           "are accepted")
+            raise RowError(f"the settlement currency is {currency or 'blank'}; only US marketplace reports in USD are accepted")
         settlement.start = settlement_day(cells[col["settlementstartdate"]], "settlement-start-date")
         settlement.end = settlement_day(cells[col["settlementenddate"]], "settlement-end-date")
         settlement.deposit_date = settlement_day(cells[col["depositdate"]], "deposit-date")
-        settlement.total_amount = self.ctx.cents(cells[col["totalamount"]], "total-amount", number, allow_blank=False,
-                                                 cache=None)
+        settlement.total_amount = self.ctx.cents(cells[col["totalamount"]], "total-amount", number, allow_blank=False, cache=None)
 
     def detail(self, cells: list[str], number: int) -> None:
         """One money component: checked, added to its settlement and to an order or the other totals."""
@@ -156,9 +126,14 @@ class SettlementRows:
             return
         if cells[col["marketplacename"]].strip().lower() not in US_MARKETPLACES:
             name = cells[col["marketplacename"]].strip()
-            self.agg.note(f"marketplace:{name}", number, f"order rows of marketplace {name!r} are not US sales: "
-                          "left out of the state orders and counted in the excluded total, so the US state totals "
-                          "are unaffected", cents)
+            self.agg.note(
+                f"marketplace:{name}",
+                number,
+                f"order rows of marketplace {name!r} are not US sales: "
+                "left out of the state orders and counted in the excluded total, so the US state totals "
+                "are unaffected",
+                cents,
+            )
             self.agg.excluded_row(cents)
             return
         self.order(cells, number, order_id, kind.lower() == "refund", bucket, cents)
@@ -200,8 +175,13 @@ class SettlementRows:
             found = self.pairs[pair] = classify_pair(pair)
         bucket, known = found
         if not known:
-            self.agg.note(f"pair:{pair}", number, f"unknown amount type {pair[0]} / {pair[1]}: counted under "
-                          "other, in no sales or tax line; the totals include it, so they are unaffected", cents)
+            self.agg.note(
+                f"pair:{pair}",
+                number,
+                f"unknown amount type {pair[0]} / {pair[1]}: counted under "
+                "other, in no sales or tax line; the totals include it, so they are unaffected",
+                cents,
+            )
         return bucket
 
     def detail_settlement(self, raw_id: str, currency: str, number: int) -> m.Settlement:
@@ -214,8 +194,7 @@ class SettlementRows:
             self.no_summary.add(settlement.settlement_id)
             raise RowError(f"settlement {settlement.settlement_id} has no summary row before its detail rows")
         if currency.strip() and currency.strip().upper() != settlement.currency:
-            raise RowError(f"currency {currency.strip()} differs from the settlement's {settlement.currency}: "
-                           "mixed currencies")
+            raise RowError(f"currency {currency.strip()} differs from the settlement's {settlement.currency}: mixed currencies")
         return settlement
 
     def finish(self, header_line: int) -> None:
@@ -228,16 +207,9 @@ class SettlementRows:
             if settlement.rows == 0:
                 self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id} has no detail rows")
             elif settlement.detail_sum != settlement.total_amount:
-                self.agg.error(settlement.summary_line, f"settlement {settlement.settlement_id}: the detail rows "
-                               f"add up to {format_cents(settlement.detail_sum)} but the summary row's total-amount "
-                               f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited")
-
-
-def classify_pair(pair: tuple[str, str]) -> tuple[str, bool]:
-    """(bucket used on order rows, whether the pair is a known Amazon value)."""
-    lowered = (pair[0].lower(), pair[1].lower())
-    bucket = ORDER_AMOUNTS.get(lowered)
-    if bucket is not None:
-        return bucket, True
-    known = lowered[0] in OTHER_AMOUNT_TYPES or (lowered[0] == "other-transaction" and lowered[1] in OTHER_TRANSACTION)
-    return m.OTHER, known
+                self.agg.error(
+                    settlement.summary_line,
+                    f"settlement {settlement.settlement_id}: the detail rows "
+                    f"add up to {format_cents(settlement.detail_sum)} but the summary row's total-amount "
+                    f"is {format_cents(settlement.total_amount)}: the file is incomplete or was edited",
+                )

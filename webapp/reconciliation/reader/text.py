@@ -22,10 +22,11 @@ SIGNATURES = (
     (b"\xff\xd8\xff", "image", "a JPEG image"),
 )
 # Names of a ZIP archive's entries, which its first chunk usually holds: Office files are ZIP archives too.
-ZIP_CONTENTS = ((b"xl/", "excel_workbook", "an Excel workbook (XLSX)"),
-                (b"word/", "word_document", "a Word document (DOCX)"))
-DOWNLOAD_AGAIN = ("download the report from Seller Central again as a text file (CSV for the Date Range report, "
-                  "TXT for the settlement flat file V2), and upload it without opening it in a spreadsheet")
+ZIP_CONTENTS = ((b"xl/", "excel_workbook", "an Excel workbook (XLSX)"), (b"word/", "word_document", "a Word document (DOCX)"))
+DOWNLOAD_AGAIN = (
+    "download the report from Seller Central again as a text file (CSV for the Date Range report, "
+    "TXT for the settlement flat file V2), and upload it without opening it in a spreadsheet"
+)
 ADVICE = {
     "zip_archive": "if it is an archive, unpack it and upload the report inside; otherwise " + DOWNLOAD_AGAIN,
     "gzip_file": "unpack it (Amazon's API sends reports compressed) and upload the text inside",
@@ -152,8 +153,7 @@ class LineSource:
     def not_text(self, kind: str, what: str) -> NoReturn:
         """Raise the one error a binary upload gets; its kind and 'binary' encoding show in the preview."""
         self.encoding = "binary"
-        raise ReportError(1, f"this is not a text report: it looks like {what}; {ADVICE.get(kind, DOWNLOAD_AGAIN)}",
-                          kind)
+        raise ReportError(1, f"this is not a text report: it looks like {what}; {ADVICE.get(kind, DOWNLOAD_AGAIN)}", kind)
 
     def _decode_with(self, decoder: codecs.IncrementalDecoder) -> Callable[[bytes, bool], str]:
         """A decode function around an incremental decoder whose errors name the line."""

@@ -126,9 +126,11 @@ class Sink:
 def file_sink(out: BinaryIO) -> Sink:
     """A Sink writing each block, pickled, to ``out`` as soon as it is packed (the helper process's rows,
     replayed by ``replay``): the helper holds no packed rows while it reads."""
-    return Sink(lambda settlement_id, state, rows, data: pickle.dump((settlement_id, state, rows, data), out,
-                                                                    protocol=pickle.HIGHEST_PROTOCOL),
-                chunk_rows=BLOCK_ROWS, max_held=HELPER_HELD)
+    return Sink(
+        lambda settlement_id, state, rows, data: pickle.dump((settlement_id, state, rows, data), out, protocol=pickle.HIGHEST_PROTOCOL),
+        chunk_rows=BLOCK_ROWS,
+        max_held=HELPER_HELD,
+    )
 
 
 def replay(source: BinaryIO, sink: Sink) -> None:

@@ -35,9 +35,16 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: Dat
         half = SecondHalf(ctx, rows, line)
     except OSError:  # no process to be had: one pass it is
         return None
-    half.send(path=str(path), start=start, found=found, lenient=ctx.agg.lenient_states, every=ctx.every,
-              chunk_size=source.chunk_size, field_limit=csv.field_size_limit(),
-              stage_path=staged_file() if ctx.sink is not None else None)
+    half.send(
+        path=str(path),
+        start=start,
+        found=found,
+        lenient=ctx.agg.lenient_states,
+        every=ctx.every,
+        chunk_size=source.chunk_size,
+        field_limit=csv.field_size_limit(),
+        stage_path=staged_file() if ctx.sink is not None else None,
+    )
     return half
 
 

@@ -32,8 +32,9 @@ class SecondHalf:
         self.result: memoryview | None = None
         self.ended = False
         self.stage_path: str | None = None
-        self.process = subprocess.Popen([sys.executable, "-P", "-m", MODULE], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=helper_environment())
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", "-m", MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=helper_environment()
+        )
         assert self.process.stdout is not None
         self.fd = self.process.stdout.fileno()
         os.set_blocking(self.fd, False)

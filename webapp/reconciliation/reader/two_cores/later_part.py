@@ -71,8 +71,17 @@ class LaterRows(DateRangeRows):
             raise
 
 
-def read_later(out: BinaryIO, path: str, start: int, found: Detected, lenient: bool, every: int, chunk_size: int,
-               field_limit: int, stage_path: str | None) -> Later:
+def read_later(
+    out: BinaryIO,
+    path: str,
+    start: int,
+    found: Detected,
+    lenient: bool,
+    every: int,
+    chunk_size: int,
+    field_limit: int,
+    stage_path: str | None,
+) -> Later:
     """Read the rows of ``path`` from byte ``start`` to the end, sending progress counts to ``out``.
 
     The arguments are what ``halves.start_second_half`` knows of the first part's reading: its
@@ -95,8 +104,7 @@ def read_later(out: BinaryIO, path: str, start: int, found: Detected, lenient: b
             read_rows(csv.reader(source, strict=True), rows, 0)  # lines counted from the start
             if sink is not None:
                 sink.flush()
-    return Later(Partial.of(agg), rows.saw_us_orders, rows.first_excluded, source.bytes_read, source.ascii,
-                 rows.unsure)
+    return Later(Partial.of(agg), rows.saw_us_orders, rows.first_excluded, source.bytes_read, source.ascii, rows.unsure)
 
 
 def main() -> int:

@@ -107,4 +107,3 @@ def merge_acc(mine: Acc, other: Acc) -> None:
             mine.lines[sku] = values
         else:
             line[:] = map(sum, zip(line, values, strict=True))
-
