@@ -28,7 +28,14 @@ from webapp.views import (
     schedules,
     workers,
 )
-from webapp.web import errors, operators, security, templating, upload_limits
+from webapp.web import (
+    errors,
+    operators,
+    request_input,
+    security,
+    templating,
+    upload_limits,
+)
 from webapp.web.fragment_cache import FragmentCache
 
 
@@ -48,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     celery_init_app(app)
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
+    request_input.register(app)
     register_blueprints(app)
     for module in (cli, errors, operators, security, templating, upload_limits):
         module.register(app)

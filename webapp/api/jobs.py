@@ -17,6 +17,7 @@ from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, state_counts
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job
 from webapp.reconciliation import imports as reconcile
+from webapp.storage.names import name_problem
 from webapp.web.paging import page_number, page_size
 
 bp = Blueprint("jobs", __name__)
@@ -36,6 +37,8 @@ def create_job() -> tuple[Response, int]:
         return refuse(400, f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     upload = request.files.get("file")
     if upload is not None:
+        if problem := name_problem(upload.filename or ""):
+            return refuse(400, "the file was not accepted", details=[problem])
         raw = upload.read()
         parsed = parse_key_csv(raw, KINDS[kind], current_app.config["MAX_JOB_RECORDS"])
         if not parsed.ok:

@@ -34,6 +34,6 @@ def put_sandbox_settings() -> tuple[Response, int]:
     settings, errors = chaos.update_settings(body, g.api_operator.username)
     if errors or settings is None:
         return refuse(400, "the settings were not accepted", details=errors)
-    audit.record("sandbox_change", "sandbox settings changed: " + ", ".join(f"{k}={body[k]}" for k in sorted(body)), actor=g.api_operator)
+    audit.record("sandbox_change", f"sandbox settings changed: {chaos.audit_text(settings)}", actor=g.api_operator)
     db.session.commit()
     return jsonify(chaos.settings_dict(settings)), 200

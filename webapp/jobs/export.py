@@ -10,9 +10,19 @@ from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun
 
 EXPORT_COLUMNS = ["seq", "key", "state", "attempts", "error", "erp_ref", "started_at", "finished_at"]
-
-
 EXPORT_CHUNK = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A text cell a spreadsheet will show as text, never run as a formula (OWASP's CSV injection advice).
+
+    Keys and ERP errors come from uploads and from the ERP: a cell such as ``=HYPERLINK(...)`` would
+    otherwise run when an operator opens the download in a spreadsheet.
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def export_rows(job_id: int) -> Iterator[str]:
@@ -33,8 +43,9 @@ def export_rows(job_id: int) -> Iterator[str]:
             .group_by(TaskRun.record_id)
         ).all())
         for r in chunk:
-            writer.writerow([r.seq, r.key, r.state, attempts.get(r.id, 0), r.error or "", r.erp_ref or "",
-                             r.started_at.isoformat() if r.started_at else "", r.finished_at.isoformat() if r.finished_at else ""])
+            row = [r.seq, r.key, r.state, attempts.get(r.id, 0), r.error or "", r.erp_ref or "",
+                   r.started_at.isoformat() if r.started_at else "", r.finished_at.isoformat() if r.finished_at else ""]
+            writer.writerow([spreadsheet_safe(cell) for cell in row])
         last_seq = chunk[-1].seq
         yield buffer.getvalue()
         buffer.seek(0)

@@ -24,6 +24,7 @@ from webapp.models import (
     locked_job,
     utcnow,
 )
+from webapp.storage.names import name_problem
 
 READ_TASK = "tasks.workflows.read_report"
 ALLOWED = (".csv", ".txt", ".tsv")
@@ -39,6 +40,8 @@ def check_name(upload: FileStorage | None, what: str, required: bool) -> FileSto
         if required:
             raise ReconError(f"choose the {what} to upload")
         return None
+    if problem := name_problem(upload.filename):
+        raise ReconError(problem)
     if not upload.filename.lower().endswith(ALLOWED):
         raise ReconError(f"{upload.filename!r} is not a report file: upload the {what} as .csv, .txt or .tsv")
     return upload

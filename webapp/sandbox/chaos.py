@@ -22,6 +22,7 @@ MAX_LATENCY_MS = 30_000
 MAX_RETRY_AFTER_S = 600
 MAX_MISSING_KEYS_CHARS = 10_000
 RATE_FIELDS = ("error_rate", "timeout_rate", "throttle_rate")
+AUDIT_KEYS, AUDIT_KEY_CHARS = 5, 40
 CALM: dict[str, Any] = {
     "latency_ms": 0,
     "error_rate": 0.0,
@@ -178,6 +179,20 @@ def validate(data: Mapping[str, Any], current: SandboxSettings) -> tuple[dict[st
             if values[field] > 0:
                 errors[field] = f"Error, timeout and throttle rates add up to {total:g}, more than 1 (every call)."
     return values, errors
+
+
+def audit_text(settings: SandboxSettings) -> str:
+    """The saved settings for the audit trail: the known fields only, missing keys counted and a few shown.
+
+    Never the submitted body: an API caller could otherwise write anything, of any size, into the trail.
+    """
+    values = settings_dict(settings)
+    missing: list[str] = values["missing_keys"]
+    parts = [f"{field}={values[field]}" for field in CALM if field != "missing_keys"]
+    shown = ", ".join(key[:AUDIT_KEY_CHARS] for key in missing[:AUDIT_KEYS])
+    more = f" and {len(missing) - AUDIT_KEYS} more" if len(missing) > AUDIT_KEYS else ""
+    parts.append(f"missing_keys={len(missing)} ({shown}{more})" if missing else "missing_keys=none")
+    return ", ".join(parts)
 
 
 def update_settings(

@@ -53,8 +53,7 @@ def save_settings() -> Response | tuple[str, int]:
     saved, errors = chaos.update_settings(request.form, operator_name())
     if saved is None:
         return render_settings(request.form.to_dict(), errors, 400)
-    changed = ", ".join(f"{key}={value}" for key, value in chaos.settings_dict(saved).items() if key in chaos.CALM)
-    audit.record("sandbox_change", f"sandbox settings saved: {changed}")
+    audit.record("sandbox_change", f"sandbox settings saved: {chaos.audit_text(saved)}")
     db.session.commit()
     flash("Sandbox settings saved", "success")
     return redirect(url_for("sandbox.settings"))

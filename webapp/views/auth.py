@@ -1,4 +1,6 @@
-"""Operator login and logout (session cookie), and the bearer-token check of the API."""
+"""Operator login and logout (session cookie); where a login goes next."""
+
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -51,7 +53,14 @@ def logout() -> Response:
 
 
 def safe_next(target: str | None) -> str:
-    """Follow ``next`` only to a path on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.index")
+    """Follow ``next`` only to a path on this site (no open redirect), else go to the dashboard.
+
+    Browsers and Werkzeug drop tabs and line breaks from a URL, so ``/\t/evil.com`` would leave as
+    ``//evil.com``: a target with any control character is refused, not cleaned.
+    """
+    if not target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target) or "\\" in target:
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboard.index")
+    return target

@@ -39,6 +39,7 @@ from webapp.models import (
 )
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
+from webapp.storage.names import name_problem
 from webapp.views.index_page import render_index
 from webapp.web.paging import page_number
 from webapp.web.upload_limits import large_upload
@@ -57,6 +58,8 @@ def state_arg() -> str | None:
 def upload_errors(upload: object) -> list[str]:
     """Errors about the upload itself (wrong type), before reading it."""
     filename = getattr(upload, "filename", "") or ""
+    if problem := name_problem(filename):
+        return [problem]
     if not filename.lower().endswith(ALLOWED_UPLOADS):
         return [f"{filename!r} is not a .csv file"]
     return []

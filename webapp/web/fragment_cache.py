@@ -46,9 +46,19 @@ class FragmentCache:
         with key_lock:
             html = self.fresh(key)  # another viewer may have rendered it while this one waited
             if html is None:
-                html = render()
+                try:
+                    html = render()
+                except BaseException:
+                    self.forget_lock(key, key_lock)  # a failed render (a missing job's 404) keeps nothing
+                    raise
                 self.store(key, html)
         return html
+
+    def forget_lock(self, key: tuple, key_lock: threading.Lock) -> None:
+        """Drop ``key``'s render lock unless another render has replaced it already."""
+        with self.lock:
+            if self.rendering.get(key) is key_lock:
+                del self.rendering[key]
 
     def clear(self) -> None:
         """Forget every render (the database was emptied)."""
