@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,10 +23,17 @@ class Operator(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Sessions carry the version they were issued under; logout and a new password move it on.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def set_password(self, password: str) -> None:
-        """Store a hash of ``password``."""
+        """Store a hash of ``password``; sessions issued under the old one stop working."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Invalidate every session cookie issued to this operator so far (the next login issues new ones)."""
+        self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
         """True when ``password`` matches the stored hash."""

@@ -11,13 +11,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import db, login_manager
 from webapp.models import Operator
+from webapp.web.operators import end_session, start_session
 
 bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
@@ -38,7 +39,7 @@ def login() -> str | Response:
     if form.validate_on_submit():
         operator = db.session.execute(db.select(Operator).filter_by(username=form.username.data)).scalar_one_or_none()
         if operator is not None and operator.active and operator.check_password(form.password.data or ""):
-            login_user(operator)
+            start_session(operator)
             return redirect(safe_next(request.args.get("next")))
         flash("Wrong username or password.", "error")
     return render_template("auth/login.html", form=form)
@@ -48,7 +49,7 @@ def login() -> str | Response:
 @login_required
 def logout() -> Response:
     """Log out and return to the login page."""
-    logout_user()
+    end_session(current_user)
     return redirect(url_for("auth.login"))
 
 

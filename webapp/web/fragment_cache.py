@@ -60,6 +60,11 @@ class FragmentCache:
             if self.rendering.get(key) is key_lock:
                 del self.rendering[key]
 
+    def forget(self, key: tuple) -> None:
+        """Drop ``key``'s value at once (in this process; others keep theirs at most the TTL)."""
+        with self.lock:
+            self.entries.pop(key, None)
+
     def clear(self) -> None:
         """Forget every render (the database was emptied)."""
         with self.lock:

@@ -1,11 +1,13 @@
 """The operator behind a request: the session cookie's (cached like the live fragments) or the API bearer token's."""
 
-from flask import Flask, abort, current_app, g, request
-from flask_login import current_user
+from flask import Flask, abort, current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
 
 from webapp.extensions import db, login_manager
 from webapp.models import ApiToken, Operator, utcnow
 from webapp.models.operators import hash_token
+
+SESSION_VERSION = "operator_session_version"
 
 
 def load_operator(operator_id: str) -> Operator | None:
@@ -16,12 +18,32 @@ def load_operator(operator_id: str) -> Operator | None:
     otherwise spend a query per poll on it: the row is shared like the live fragments
     (webapp.web.fragment_cache), so deactivating an operator takes effect within that second.
     The shared copy is detached; each request gets its own instance in its session, without a query.
+    A cookie issued under an older session version (before a logout or a new password) finds no one.
     """
     if not operator_id.isdigit():
         return None
     shared = current_app.extensions["fragment_cache"].get_or_render(("operator", int(operator_id)),
                                                                      lambda: detached_operator(int(operator_id)))
-    return None if shared is None else db.session.merge(shared, load=False)
+    if shared is None or session.get(SESSION_VERSION) != shared.session_version:
+        return None
+    return db.session.merge(shared, load=False)
+
+
+def start_session(operator: Operator) -> None:
+    """Log ``operator`` in with a fresh CSRF secret, under their current session version."""
+    session.pop("csrf_token", None)  # Flask-WTF makes a new secret for the logged-in session
+    login_user(operator)
+    session[SESSION_VERSION] = operator.session_version
+
+
+def end_session(operator: Operator) -> None:
+    """Log out, and end every copy of this operator's session cookie, not only this browser's."""
+    db.session.execute(db.update(Operator).where(Operator.id == operator.id)
+                       .values(session_version=Operator.session_version + 1))
+    db.session.commit()
+    current_app.extensions["fragment_cache"].forget(("operator", operator.id))
+    logout_user()
+    session.pop(SESSION_VERSION, None)
 
 
 def detached_operator(operator_id: int) -> Operator | None:
