@@ -136,6 +136,8 @@ def local_defaults(env: Mapping[str, str], port: int, sandbox_port: int | None, 
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         "COOKIE_SECURE": "0",
+        # A local run's /metrics may be scraped from this machine without a token.
+        "METRICS_LOCAL_SCRAPE": "1",
         # Listen on localhost only: this is a development run.
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
         "BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),

@@ -20,6 +20,13 @@ from webapp.monitoring.run_stats import DURATION_BUCKETS, Histogram, RunStats
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 
+@pytest.fixture(autouse=True)
+def local_scrape_opened(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests scrape from 127.0.0.1 as a local run does (METRICS_LOCAL_SCRAPE=1); the closed default is
+    tested in test_production_defaults."""
+    monkeypatch.setitem(app.config, "METRICS_LOCAL_SCRAPE", True)
+
+
 def scrape(app: Flask, **kwargs: object) -> tuple[Samples, dict[str, str]]:
     """GET /metrics, parsed: sample name → labels → value; and family name → type."""
     response = app.test_client().get("/metrics", **kwargs)

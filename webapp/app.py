@@ -1,6 +1,7 @@
 """The Flask app factory: settings, extensions, blueprints and the Celery app, in that order."""
 
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ from webapp.web import (
     request_input,
     security,
     templating,
+    throttle,
     upload_limits,
 )
 from webapp.web.fragment_cache import FragmentCache
@@ -57,7 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     request_input.register(app)
     register_blueprints(app)
-    for module in (cli, errors, operators, security, templating, upload_limits):
+    for module in (cli, errors, operators, security, templating, throttle, upload_limits):
         module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app
@@ -78,6 +80,6 @@ def check_secret_key(app: Flask) -> None:
     """Refuse to start without SECRET_KEY, except in debug or tests."""
     if not app.config.get("SECRET_KEY"):
         if app.debug or app.testing:
-            app.config["SECRET_KEY"] = "dev-only-not-secret"
+            app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process, never a public key
         else:
             raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (any long random string)")

@@ -107,6 +107,13 @@ def settings_from_env() -> dict[str, Any]:
         "RECORDS_PER_PAGE": 50,
         # How long one render of a job's rows serves every operator watching it (0: render each time).
         "FRAGMENT_CACHE_SECONDS": env_float("FRAGMENT_CACHE_SECONDS", 1.0),
+        "METRICS_LOCAL_SCRAPE": env_bool("METRICS_LOCAL_SCRAPE", False),
+        # Failed logins allowed before the account, or the address, waits (Flask-Limiter's notation).
+        "LOGIN_FAILURES_PER_ACCOUNT": os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_FAILURES_PER_ADDRESS": os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "50 per 15 minutes"),
+        # Host names this app answers to (comma-separated); others get a 400 instead of being
+        # written into the API's absolute URLs.
+        "TRUSTED_HOSTS": [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()] or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

@@ -16,6 +16,22 @@ def make_sqlite_path_absolute(app: Flask) -> None:
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, uri[len("sqlite:///"):])
+    keep_sqlite_file_private(app)
+
+
+def keep_sqlite_file_private(app: Flask) -> None:
+    """Make the SQLite file readable by its owner only (0600, like the secret key beside it).
+
+    SQLite gives its -wal and -shm files the database file's permissions, so those follow.
+    """
+    uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return
+    path = uri[len("sqlite:///"):].split("?")[0]
+    if os.path.exists(path):
+        os.chmod(path, 0o600)  # never opened here: closing a descriptor drops this process's SQLite locks
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def tune_sqlite(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Operator login and logout (session cookie); where a login goes next."""
 
+import secrets
 from urllib.parse import urlsplit
 
 from flask import (
@@ -13,14 +14,17 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import db, login_manager
 from webapp.models import Operator
 from webapp.web.operators import end_session, start_session
+from webapp.web.throttle import throttled_login
 
 bp = Blueprint("auth", __name__)
+UNKNOWN_HASH: str | None = None
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to use the console."
 
@@ -33,12 +37,15 @@ class LoginForm(FlaskForm):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttled_login
 def login() -> str | Response:
     """Render the login form; on a valid POST, log in and go where the operator was heading."""
     form = LoginForm()
     if form.validate_on_submit():
         operator = db.session.execute(db.select(Operator).filter_by(username=form.username.data)).scalar_one_or_none()
-        if operator is not None and operator.active and operator.check_password(form.password.data or ""):
+        if operator is None:
+            check_unknown_password(form.password.data or "")  # as slow as a real check: usernames stay secret
+        elif operator.active and operator.check_password(form.password.data or ""):
             start_session(operator)
             return redirect(safe_next(request.args.get("next")))
         flash("Wrong username or password.", "error")
@@ -51,6 +58,15 @@ def logout() -> Response:
     """Log out and return to the login page."""
     end_session(current_user)
     return redirect(url_for("auth.login"))
+
+
+def check_unknown_password(password: str) -> bool:
+    """Hash ``password`` against a made-up operator's hash: the same work as a real check, always False."""
+    global UNKNOWN_HASH
+    if UNKNOWN_HASH is None:
+        UNKNOWN_HASH = generate_password_hash(secrets.token_urlsafe(16))
+    check_password_hash(UNKNOWN_HASH, password)
+    return False
 
 
 def safe_next(target: str | None) -> str:

@@ -94,7 +94,11 @@ def live_families(live: LiveState) -> Iterator[GaugeMetricFamily]:
 
 
 def refusal() -> Response | None:
-    """Why this scrape is refused, or None: a bearer METRICS_TOKEN, or 127.0.0.1 when no token is set."""
+    """Why this scrape is refused, or None: a bearer METRICS_TOKEN, or 127.0.0.1 where METRICS_LOCAL_SCRAPE opens it.
+
+    Behind a proxy on the same host every caller is 127.0.0.1, so local scraping without a token is
+    off unless a deploy opens it on purpose.
+    """
     token = current_app.config.get("METRICS_TOKEN", os.environ.get("METRICS_TOKEN", ""))
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -102,10 +106,10 @@ def refusal() -> Response | None:
             return None
         return Response("Send 'Authorization: Bearer <METRICS_TOKEN>'.\n", 401,
                         {"WWW-Authenticate": "Bearer"}, content_type="text/plain")
-    if request.remote_addr in LOCAL_ADDRESSES:
+    if current_app.config.get("METRICS_LOCAL_SCRAPE") and request.remote_addr in LOCAL_ADDRESSES:
         return None
-    return Response("Metrics are served to 127.0.0.1 only: set METRICS_TOKEN to scrape from elsewhere.\n", 403,
-                    content_type="text/plain")
+    return Response("Set METRICS_TOKEN and scrape with 'Authorization: Bearer <METRICS_TOKEN>' "
+                    "(or METRICS_LOCAL_SCRAPE=1 to let 127.0.0.1 scrape without it).\n", 403, content_type="text/plain")
 
 
 @bp.get("/metrics")

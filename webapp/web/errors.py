@@ -2,7 +2,7 @@
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 
 def wants_json() -> bool:
@@ -23,6 +23,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
         return render_error(400, "Form expired or forged", "The security token of this form is missing or invalid: reload the page and try again.")
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
+        # No page can be built for a host not in TRUSTED_HOSTS (its URLs would name that host).
+        return "This host name is not served here.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(413)
     def too_large(exc: HTTPException) -> tuple[Response | str, int]:
