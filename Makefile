@@ -8,13 +8,15 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
+FAST_TESTS := not (workers or faults or browser or soak)
 
-.PHONY: help venv dev-venv run test chromium migrate bench soak clean
+.PHONY: help venv dev-venv run test test-fast chromium migrate bench soak clean
 
 help:
 	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat+sandbox"
 	@echo "make test     install the test requirements (and Debian chromium if missing) and run pytest"
 	@echo "              (pass options with PYTEST_ARGS='-k name -x')"
+	@echo "make test-fast  run the tests without workers, faults, a browser or the soak (under a minute)"
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
 	@echo "make migrate  apply database migrations (flask db upgrade)"
 	@echo "make bench    print the benchmark table (BENCH_ONLY=overhead,io,ingest,pages,launch,viewers)"
@@ -56,6 +58,10 @@ chromium:
 
 test: dev-venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The markers come from the fixtures a test uses (tests/conftest.py); pytest.ini describes them.
+test-fast: dev-venv
+	$(BIN)/python -m pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 # Migrations sign and fetch nothing: placeholders satisfy the start-up checks of SECRET_KEY and ERP_API_URL.
 migrate: venv

@@ -24,7 +24,10 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from tests.helpers import WorkerSet, free_port, migrate_fresh, wait_for  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
+from devtools.schema import migrate_fresh  # noqa: E402
+from devtools.waiting import wait_for  # noqa: E402
+from devtools.workers import WorkerSet  # noqa: E402
 
 # The same worker layout as the Procfile: a prefork pool for the database steps, a threads pool
 # for the ERP fetches (IO_CONCURRENCY), on two cores.
@@ -127,7 +130,7 @@ def serve(app: Flask, port: int) -> Callable[[], None]:
 @contextmanager
 def bench_env(**settings: str) -> Iterator[BenchEnv]:
     """Start the services (plus any extra environment for app and workers); stop them all after."""
-    from webapp.localredis import start_private_redis
+    from devtools.localredis import start_private_redis
 
     work = Path(tempfile.mkdtemp(prefix="celeriac-bench-"))
     redis_server = None if os.environ.get("BENCH_REDIS_URL") else start_private_redis(workdir=str(work))

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import redis
 
+from devtools.waiting import wait_for
 from scripts.bench_env import CELERIAC_WORKERS, BenchEnv, bench_env
 from scripts.bench_table import Row, verdict
-from tests.helpers import wait_for
 
 BIG_RECORDS = int(os.environ.get("BENCH_BIG_RECORDS", "100000"))
 SMALL_RECORDS = 10

@@ -21,18 +21,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devtools.memory import PeakRss  # noqa: E402
+from devtools.uploads import confirm, post_upload  # noqa: E402
+from devtools.waiting import wait_for  # noqa: E402
+from devtools.web import gunicorn, logged_in  # noqa: E402
 from scripts.bench_env import BenchEnv, bench_env  # noqa: E402
 from scripts.bench_pages import PASSWORD  # noqa: E402
 from scripts.bench_table import Row, verdict  # noqa: E402
-from tests.helpers import wait_for  # noqa: E402
-from tests.http_upload import PeakRss, confirm, gunicorn, logged_in, post_upload  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 DATA = ROOT / "bench-data"
 
 READ_SNIPPET = """
 import resource, sys, time
-from webapp.recon.reader import preview
+from webapp.reconciliation.reader.read import preview
 start = time.perf_counter()
 summary = preview(sys.argv[1])
 elapsed = time.perf_counter() - start

@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from devtools.ports import free_port
+from devtools.waiting import wait_for
 from scripts.bench_env import CELERIAC_WORKERS, ROOT, BenchEnv, bench_env
 from scripts.bench_pages import PASSWORD, csrf_token, logged_in_client, percentile
 from scripts.bench_table import Row, verdict
-from tests.helpers import free_port, wait_for
 
 VIEWERS = 50
 RECORDS = 5_000

@@ -165,9 +165,9 @@ def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
 
 
 def start_redis(instance: Path) -> Any:
-    """Start a private Redis server (see webapp.localredis); the caller must call ``.stop()``."""
+    """Start a private Redis server (see devtools.localredis); the caller must call ``.stop()``."""
     sys.path.insert(0, str(ROOT))
-    from webapp.localredis import start_private_redis
+    from devtools.localredis import start_private_redis
 
     return start_private_redis(workdir=str(instance))
 

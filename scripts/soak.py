@@ -48,13 +48,22 @@ from sqlalchemy.exc import InterfaceError, OperationalError  # noqa: E402
 from werkzeug.datastructures import FileStorage  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from devtools.localpostgres import PrivatePostgres  # noqa: E402
+from devtools.localredis import PrivateRedis, start_private_redis  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
+from devtools.waiting import wait_for  # noqa: E402
+from devtools.workers import WorkerSet  # noqa: E402
 from scripts.make_date_range_report import write_report  # noqa: E402
-from tests.helpers import WorkerSet, free_port, wait_for  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.localpostgres import PrivatePostgres  # noqa: E402
-from webapp.localredis import PrivateRedis, start_private_redis  # noqa: E402
 from webapp.models import (  # noqa: E402
-    ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow,
+    ACTIVE_JOB_STATUSES,
+    TERMINAL_RECORD_STATES,
+    Job,
+    JobRecord,
+    JobStatus,
+    RecordState,
+    TaskRun,
+    utcnow,
 )
 from webapp.sandbox import data as erp_data  # noqa: E402
 

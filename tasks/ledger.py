@@ -23,7 +23,7 @@ from tasks import ledger_store
 from tasks.ledger_sums import Tally, sort_out
 from webapp.extensions import db, execute_core, on_postgresql
 from webapp.models import SalesOrder, SalesOrderLine, SettlementState
-from webapp.recon.model import TAX_BUCKETS
+from webapp.reconciliation.reader.model import TAX_BUCKETS
 
 staging, clear = ledger_store.staging, ledger_store.clear  # the read step's, named where the ledger is
 

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from webapp.extensions import db, execute_core
 from webapp.models import LedgerChunk, ReconTransactionChunk
-from webapp.recon.packing import KEY, Block, pack_keys, unpack, unpack_keys
-from webapp.recon.transactions import Store
+from webapp.reconciliation.reader.packing import KEY, Block, pack_keys, unpack, unpack_keys
+from webapp.reconciliation.reader.transactions import Store
 
 KEYS_PER_ROW = 8192  # 96 KiB of keys a row
 staged_table = ReconTransactionChunk.__table__
@@ -19,7 +19,7 @@ ledger_table = LedgerChunk.__table__
 
 @contextmanager
 def staging(import_id: int) -> Iterator[Store]:
-    """A function that stores the reader's packed chunks (webapp.recon.transactions) for an upload, numbered in file order."""
+    """A function that stores the reader's packed chunks (webapp.reconciliation.reader.transactions) for an upload, numbered in file order."""
     seqs: dict[tuple[str, str], int] = {}
     insert = staged_table.insert()
 

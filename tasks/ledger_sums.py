@@ -11,10 +11,10 @@ from operator import itemgetter, not_
 from typing import Any
 
 from tasks import ledger_store
-from webapp.recon.packing import FIRST, Block, key
-from webapp.recon.transactions import STAGED_BUCKETS
+from webapp.reconciliation.reader.packing import FIRST, Block, key
+from webapp.reconciliation.reader.transactions import STAGED_BUCKETS
 
-REFUND, UNITS, AMOUNTS = 1, 2, 3  # column slots of a block (see webapp.recon.packing.TYPECODES)
+REFUND, UNITS, AMOUNTS = 1, 2, 3  # column slots of a block (see webapp.reconciliation.reader.packing.TYPECODES)
 LINE_SLOTS = range(4)  # product sales, shipping, gift wrap, promotions: a SKU line's amount
 TAX_SLOTS = range(4, len(STAGED_BUCKETS))
 TOTAL_SLOT = len(STAGED_BUCKETS)

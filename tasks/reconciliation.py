@@ -15,8 +15,8 @@ from tasks import ledger
 from webapp.reconciliation import files as recon_files
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
-from webapp.recon.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
-from webapp.recon.reader import preview
+from webapp.reconciliation.reader.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
+from webapp.reconciliation.reader.read import preview
 
 MAX_PROBLEMS_SHOWN = 200
 PROGRESS_SECONDS = 0.5

@@ -1,5 +1,6 @@
 """Fixtures: a migrated database, a real Redis, a live web server, the sandbox ERP on a server of
-its own (as its own process in production), real workers.
+its own (as its own process in production), real workers; and the markers each test gets from
+the fixtures it uses.
 
 With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) the tests use
 them; otherwise a SQLite file and a private redis-server started here.
@@ -7,9 +8,9 @@ them; otherwise a SQLite file and a private redis-server started here.
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -17,11 +18,34 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.helpers import WorkerSet, free_port, migrate_fresh, wait_for
+from devtools.localredis import start_private_redis
+from devtools.ports import free_port
+from devtools.schema import migrate_fresh
+from devtools.web import gunicorn as serve_gunicorn
+from devtools.workers import WorkerSet
+from tests.forms import csrf_token
 from webapp.config import database_url
-from webapp.localredis import start_private_redis
+
+pytest_plugins = ("tests.browser", "tests.private_postgres", "tests.s3_mock")
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's access log drowns failures
+
+# A test gets a marker when it uses one of these fixtures (directly or through another fixture).
+# Every test that starts worker, web or sandbox processes takes their environment, worker_env.
+MARKERS_BY_FIXTURE = {
+    "workers": {"worker_env"},
+    "faults": {"own_workers", "fault_workers", "postgres"},
+    "browser": {"chromium"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses, so `-m "not workers"` needs no hand-marking."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKERS_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -137,11 +161,10 @@ def clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
-    from webapp.extensions import db
-
     from sqlalchemy import inspect
-
     from sqlalchemy.exc import OperationalError
+
+    from webapp.extensions import db
 
     with app.app_context():
         present = set(inspect(db.engine).get_table_names())  # a model without its migration yet is caught elsewhere
@@ -184,6 +207,14 @@ def live_server(app: Flask, web_port: int, sandbox_server: str) -> Iterator[str]
 
 
 @pytest.fixture(scope="module")
+def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site under gunicorn with the Procfile's web settings (cookies over plain HTTP), on the
+    tests' database and Redis; yields its URL."""
+    with serve_gunicorn(dict(worker_env, COOKIE_SECURE="0"), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as (base, _):
+        yield base
+
+
+@pytest.fixture(scope="module")
 def workers(worker_env: dict[str, str], live_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerSet]:
     """A prefork worker (default, db queues) and a threads worker (fetch queue), as in the Procfile."""
     workers = WorkerSet(worker_env, tmp_path_factory.mktemp("workers"))
@@ -195,25 +226,51 @@ def workers(worker_env: dict[str, str], live_server: str, tmp_path_factory: pyte
 
 
 @pytest.fixture
-def operator(app: Flask) -> tuple[str, str]:
+def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone, so it can kill them; not started yet."""
+    workers = WorkerSet(worker_env, tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def fault_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
+    """Workers of this test alone that load tests.fault_tasks (tasks that misbehave, hooks that hold a step); not started yet."""
+    workers = WorkerSet(dict(worker_env, CELERY_EXTRA_IMPORTS="tests.fault_tasks"), tmp_path)
+    yield workers
+    workers.stop_all()
+
+
+@pytest.fixture
+def no_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs are written with their outbox row but not published: no worker reads them."""
+    from webapp.jobs import outbox
+
+    monkeypatch.setattr(outbox, "relay_quietly", lambda message_ids: None)
+
+
+@pytest.fixture(scope="session")
+def operator_password_hash() -> str:
+    """The operator's password hashed once a session, with a cheap method: check_password_hash
+    reads the method from the hash, so the login form checks it as it checks a scrypt hash, without
+    the fifth of a second a scrypt hash costs at each of the hundred logins and accounts the tests
+    make (the same trade as Django's fast test password hasher)."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("correct horse battery", method="pbkdf2:sha256:1000")
+
+
+@pytest.fixture
+def operator(app: Flask, operator_password_hash: str) -> tuple[str, str]:
     """An operator account; returns (username, password)."""
     from webapp.extensions import db
     from webapp.models import Operator
 
     with app.app_context():
-        op = Operator(username="olga")
-        op.set_password("correct horse battery")
+        op = Operator(username="olga", password_hash=operator_password_hash)
         db.session.add(op)
         db.session.commit()
     return "olga", "correct horse battery"
-
-
-def csrf_token(html: bytes | str) -> str:
-    """The CSRF token rendered in a page."""
-    text = html.decode() if isinstance(html, bytes) else html
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text) or re.search(r'"X-CSRFToken": "([^"]+)"', text)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -239,5 +296,3 @@ def api_token(app: Flask, operator: tuple[str, str]) -> str:
         db.session.commit()
     return token
 
-
-__all__ = ["csrf_token", "wait_for"]

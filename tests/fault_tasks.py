@@ -12,8 +12,8 @@ from celery.signals import task_prerun
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from tasks.records import load, mark_succeeded
 from tasks.base import RecordTask
+from tasks.records import load, mark_succeeded
 from webapp.extensions import db
 
 

@@ -1,14 +1,12 @@
-"""The private PostgreSQL server of the fault tests (it lives in webapp.localpostgres, beside
-localredis), and what the tests that cut its connections share."""
+"""The private PostgreSQL server of the fault tests (a plugin of conftest; the server itself is
+devtools.localpostgres), and what the tests that cut its connections share."""
 
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from webapp.localpostgres import PrivatePostgres, postgres_bin
-
-__all__ = ["PrivatePostgres", "cut", "postgres", "postgres_bin"]
+from devtools.localpostgres import PrivatePostgres, postgres_bin
 
 
 @pytest.fixture(scope="module")

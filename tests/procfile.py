@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.helpers import ROOT, wait_for
+from devtools import ROOT
+from devtools.waiting import wait_for
 
 
 def procfile_command(name: str) -> str:

@@ -1,4 +1,4 @@
-"""An in-process S3 (moto) with an empty bucket, for the tests of the S3 upload store."""
+"""An in-process S3 (moto) with an empty bucket, for the tests of the S3 upload store (a plugin of conftest)."""
 
 from collections.abc import Iterator
 

@@ -5,15 +5,11 @@ import io
 import pytest
 from flask import Flask
 
-from tests.test_po_workflow import finished_job
-from tests.helpers import WorkerSet
+from devtools.workers import WorkerSet
+from tests.forms import auth
+from tests.jobs import finished_job
 from webapp.extensions import db
 from webapp.models import Job
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(

@@ -1,28 +1,21 @@
 """The bill-of-materials job end to end: real workers, real Redis, the sandbox ERP over HTTP."""
 
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.helpers import WorkerSet, wait_for
-from tests.test_po_workflow import finished_job, set_chaos
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.forms import csrf_token
+from tests.jobs import finished_job, start_bom
 from webapp.extensions import db
-from webapp.jobs.launch import launch_job
 from webapp.models import Component, JobRecord, Product, TaskRun
 from webapp.sandbox.data import bill_of_materials
 
 CODES = [f"P-{n}" for n in range(10100, 10140)]
-
-
-def start_bom(app: Flask, codes: list[str]) -> int:
-    """Launch a BOM job as the form would; return its id."""
-    with app.app_context():
-        return launch_job("bills_of_materials", "upload", codes, None, input_name="codes.csv").id
 
 
 def expected_components(codes: list[str]) -> int:
@@ -124,14 +117,6 @@ def held_by_db_workers(app: Flask) -> int:
 
     entries = redis.Redis.from_url(app.config["REDIS_URL"]).hvals("unacked")
     return sum(1 for entry in entries if json.loads(entry)[2] == "db")
-
-
-@pytest.fixture
-def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
-    """Workers of this test alone, so it can kill them."""
-    workers = WorkerSet(worker_env, tmp_path)
-    yield workers
-    workers.stop_all()
 
 
 def test_sigkill_mid_bom_job(app: Flask, own_workers: WorkerSet) -> None:

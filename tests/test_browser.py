@@ -1,21 +1,15 @@
 """The pages in a real browser: login, CSV upload, and the job page updating live over htmx."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Error, Frame, Page, expect, sync_playwright
+from playwright.sync_api import Frame, Page, expect
 
-from tests.helpers import WorkerSet
-from webapp.sandbox import chaos
+from devtools.workers import WorkerSet
+from tests.browser import TIMEOUT_MS, log_in
+from tests.chaos import set_chaos
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-INSTALL_CHROMIUM = "install Debian's chromium (sudo apt-get install chromium) to run the browser tests"
-TIMEOUT_MS = 90_000  # generous: two cores run the browser, the web server and the workers at once
 PO_NUMBERS = [f"PO-{n}" for n in range(100300, 100348)]  # one page of rows; 3 rounds of the 16 fetch threads
 NOT_SUCCEEDED_YET = """() => {
   const rows = document.querySelectorAll("tr.record");
@@ -23,45 +17,6 @@ NOT_SUCCEEDED_YET = """() => {
   return done.length >= 1 && done.length < rows.length;
 }"""
 POLLING_STOPPED = "() => !document.querySelector('.job-summary[hx-trigger], .job-rows[hx-trigger]')"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium driven by Playwright (Playwright's own browser downloads are not used)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_CHROMIUM}")
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            pytest.fail(f"{CHROMIUM} did not start ({exc}): {INSTALL_CHROMIUM}")
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    """A fresh browser tab (no cookies) on the live server, 1280 px wide."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def set_chaos(app: Flask, **settings: Any) -> None:
-    """Change the sandbox ERP's failure settings (calm for anything not given)."""
-    with app.app_context():
-        _, errors = chaos.update_settings({**chaos.CALM, **settings}, "test")
-        assert not errors
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    """Fill in and submit the login form."""
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_upload_then_watch_the_job_live(

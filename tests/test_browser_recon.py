@@ -6,9 +6,9 @@ from pathlib import Path
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.helpers import WorkerSet
-from tests.test_browser import browser, log_in, page  # noqa: F401 -- the browser fixtures
-from tests.test_recon_ledger import report
+from devtools.workers import WorkerSet
+from tests.browser import log_in
+from tests.recon_jobs import report
 
 RECON_FORM = 'form[action$="/jobs/reconciliation"]'
 

@@ -1,17 +1,20 @@
 """The reconciliation upload in a real browser: progress with bytes sent, cancel, and the server's refusals."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.helpers import wait_for
-from tests.test_browser import TIMEOUT_MS, browser, log_in, page  # noqa: F401  (fixtures used by name)
+from devtools.waiting import wait_for
+from tests.browser import TIMEOUT_MS, log_in
+from tests.jobs import job_count
 from webapp.extensions import db
 from webapp.models import Job
+
+# The live server runs in this process: its read task stays in the outbox (no worker runs in this module).
+pytestmark = pytest.mark.usefixtures("no_relay")
 
 FORM = 'form[action$="/jobs/reconciliation"]'
 PROGRESS_TEXT = re.compile(r"^\d+\.\d MB of 2[01]\.\d MB, \d+ %$")  # the whole body: the file and the form fields
@@ -32,27 +35,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The live server runs in this process: its read task stays in the outbox (no worker runs in this module)."""
-    from webapp.jobs import outbox
-
-    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
-    yield
-
-
 def throttle_uploads(page: Page, bytes_per_second: int) -> None:
     """Limit the tab's upload speed (Chromium's network emulation), so progress can be watched."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions",
              {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second})
-
-
-def job_count(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 def choose(page: Page, path: Path) -> None:

@@ -88,8 +88,8 @@ def test_migrations_match_the_models(app: Flask) -> None:
 def test_state_counts_follow_every_change_of_records(app: Flask) -> None:
     """The trigger-kept counts equal a GROUP BY of the records after inserts, updates, bulk updates and deletes."""
     from webapp.extensions import db
-    from webapp.models import Job, JobRecord
     from webapp.jobs.progress import state_counts
+    from webapp.models import Job, JobRecord
 
     def exact(job_id: int) -> dict[str, int]:
         rows = db.session.execute(

@@ -17,10 +17,12 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.helpers import WorkerSet, free_port
-from tests.http_upload import logged_in
+from devtools.ports import free_port
+from devtools.web import logged_in
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.jobs import finished_job
 from tests.procfile import procfile_process
-from tests.test_po_workflow import finished_job, set_chaos
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
 from webapp.models import Job, PurchaseOrder, TaskRun

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from tests.private_postgres import cut, postgres  # noqa: F401  (postgres: the module's private server)
+from tests.private_postgres import cut
 from webapp.db_ping import ping_when_idle
 
 

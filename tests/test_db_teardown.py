@@ -3,7 +3,7 @@
 from flask import Flask
 from sqlalchemy import text
 
-from tests.private_postgres import cut, postgres  # noqa: F401  (postgres: the module's private server)
+from tests.private_postgres import cut
 from webapp.extensions import db
 
 

@@ -15,8 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
-from tests.test_po_workflow import finished_job, set_chaos
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.jobs import finished_job
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
 from webapp.models import JobRecord, TaskRun

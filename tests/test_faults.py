@@ -1,23 +1,16 @@
 """Faults against private services: a poison pill, Redis restarted empty, PostgreSQL restarted mid-job."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from tests.helpers import WorkerSet, wait_for
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 
-
-@pytest.fixture
-def fault_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
-    """Workers of this test alone, able to load the fault-injection tasks."""
-    env = dict(worker_env, CELERY_EXTRA_IMPORTS="tests.fault_tasks")
-    workers = WorkerSet(env, tmp_path)
-    yield workers
-    workers.stop_all()
+pytestmark = pytest.mark.faults
 
 
 def make_record(app: Flask, key: str) -> tuple[int, int]:
@@ -122,8 +115,8 @@ def test_redis_restarted_without_persistence_mid_job(
     app: Flask, worker_env: dict[str, str], database_uri: str, erp_url: str, live_server: str, tmp_path: Path
 ) -> None:
     """Every queued message, unacked message and chord counter vanishes; the sweeper still finishes the job."""
-    from tests.test_po_workflow import set_chaos
-    from webapp.localredis import start_private_redis
+    from devtools.localredis import start_private_redis
+    from tests.chaos import set_chaos
 
     server = start_private_redis(workdir=str(tmp_path))
     workers = WorkerSet(dict(worker_env, REDIS_URL=server.url), tmp_path)
@@ -150,8 +143,8 @@ def test_postgres_restarted_mid_job(app: Flask, worker_env: dict[str, str], redi
 
     from flask_migrate import upgrade
 
-    from tests.private_postgres import PrivatePostgres, postgres_bin
-    from tests.test_po_workflow import set_chaos
+    from devtools.localpostgres import PrivatePostgres, postgres_bin
+    from tests.chaos import set_chaos
 
     if postgres_bin("initdb") is None:
         pytest.fail("initdb not found: install PostgreSQL's server package to run this test")

@@ -14,10 +14,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
 from tasks import window
-from tests.conftest import csrf_token
-from tests.helpers import WorkerSet, wait_for
-from tests.test_po_workflow import finished_job, start
+from tests.forms import post
+from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, PurchaseOrder, utcnow
 
@@ -226,11 +227,6 @@ def broker_messages_of(client: redis.Redis, job_id: int) -> int:
             continue
         count += int(kwargs.get("job_id") == job_id)
     return count
-
-
-def post(client: FlaskClient, path: str) -> int:
-    """POST an action form with its CSRF token; return the status."""
-    return client.post(path, data={"csrf_token": csrf_token(client.get("/").data)}).status_code
 
 
 def test_a_small_job_finishes_beside_a_large_one_and_a_cancel_drains(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:

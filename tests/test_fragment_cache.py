@@ -5,11 +5,11 @@ import threading
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import wait_for
-from tests.test_jobs_pages import make_job
+from devtools.waiting import wait_for
+from tests.jobs import make_job
 from webapp.extensions import db
-from webapp.web.fragment_cache import FragmentCache
 from webapp.models import Job, JobRecord, Operator
+from webapp.web.fragment_cache import FragmentCache
 
 
 class FakeClock:

@@ -7,19 +7,23 @@ import threading
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.helpers import WorkerSet, wait_for
-from tests.test_jobs_pages import make_job
-from tests.test_po_workflow import finished_job, set_chaos, start
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.forms import csrf_token, post
+from tests.jobs import finished_job, make_job, start
 from webapp.extensions import db
-from webapp.models import AuditEvent, Job, JobRecord, JobStateCount, PurchaseOrder, TaskRun, locked_job
+from webapp.models import (
+    AuditEvent,
+    Job,
+    JobRecord,
+    JobStateCount,
+    PurchaseOrder,
+    TaskRun,
+    locked_job,
+)
 
 KEYS = [f"PO-{n}" for n in range(101200, 101260)]
-
-
-def post(client: FlaskClient, path: str) -> int:
-    """POST an action form with its CSRF token; return the status."""
-    return client.post(path, data={"csrf_token": csrf_token(client.get("/").data)}).status_code
 
 
 def count(app: Flask, model: type, *where: object) -> int:

@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
+from tests.forms import csrf_token
+from tests.jobs import job_count, make_job
 from webapp.extensions import db
 from webapp.models import Job, JobKeyList, JobRecord, OutboxMessage, TaskRun
 
@@ -20,12 +21,6 @@ def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tu
         content_type="multipart/form-data",
     )
     return response.status_code, response.get_data(as_text=True)
-
-
-def job_count(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 @pytest.mark.parametrize(
@@ -190,18 +185,6 @@ def test_login_ignores_offsite_next(app: Flask, operator: tuple[str, str]) -> No
     token = csrf_token(client.get("/login").data)
     response = client.post("/login?next=//evil.example/", data={"username": operator[0], "password": operator[1], "csrf_token": token})
     assert response.headers["Location"] == "/"
-
-
-def make_job(app: Flask, status: str, records: int = 3) -> int:
-    """A job row with records, written directly (no workers involved)."""
-    with app.app_context():
-        job = Job(kind="purchase_orders", source="upload", status=status, total=records)
-        db.session.add(job)
-        db.session.flush()
-        for seq in range(1, records + 1):
-            db.session.add(JobRecord(job_id=job.id, seq=seq, key=f"PO-{100000 + seq}", state="pending" if status == "running" else "succeeded"))
-        db.session.commit()
-        return job.id
 
 
 @pytest.mark.parametrize("fragment", ["rows", "live"])

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from tests.helpers import ROOT
+from devtools import ROOT
 from webapp.config import database_url
 from webapp.extensions import db
 
@@ -80,7 +80,7 @@ def digest(txn_hash: int) -> bytes:
 def test_the_old_ledger_is_packed_on_upgrade_and_unpacked_on_downgrade(migrating_app: Flask) -> None:
     """Staged rows become chunks in line order, a sales order's rows its keys; and back, lines renumbered in order."""
     from tasks import ledger, ledger_store
-    from webapp.recon.packing import key
+    from webapp.reconciliation.reader.packing import key
 
     folder = str(ROOT / "migrations")
     with migrating_app.app_context():

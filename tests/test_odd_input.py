@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
+from tests.forms import csrf_token
 from webapp.extensions import db
 from webapp.jobs.export import spreadsheet_safe
 from webapp.models import AuditEvent, Job, JobRecord, StoredFile

@@ -16,18 +16,15 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
 from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from tasks.publish_stamp import list_keys, read_queues
-from tests.helpers import WorkerSet, wait_for
+from tests.forms import auth
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 from webapp.monitoring.throughput import erp_health, throughput
 from webapp.views.workers import chart_bars
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def workers_json(app: Flask, token: str) -> dict[str, Any]:

@@ -7,27 +7,23 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.helpers import WorkerSet, wait_for
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
-from webapp.models import TERMINAL_JOB_STATUSES, Job, JobKeyList, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
-from webapp.sandbox import chaos
+from webapp.models import (
+    Job,
+    JobKeyList,
+    JobRecord,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    TaskRun,
+)
 from webapp.sandbox.data import purchase_order
 
 PO_NUMBERS = [f"PO-{n}" for n in range(100100, 100150)]
-
-
-def set_chaos(app: Flask, **settings: Any) -> None:
-    """Change the sandbox ERP's failure settings (calm for anything not given)."""
-    with app.app_context():
-        _, errors = chaos.update_settings({**chaos.CALM, **settings}, "test")
-        assert not errors
-
-
-def start(app: Flask, keys: list[str]) -> int:
-    """Launch a PO job as an operator request would; return its id."""
-    with app.app_context():
-        return launch_job("purchase_orders", "upload", keys, None, input_name="test.csv").id
 
 
 def closed_run_state(app: Flask, task_id: str, timeout: float = 30) -> str:
@@ -40,37 +36,6 @@ def closed_run_state(app: Flask, task_id: str, timeout: float = 30) -> str:
             ).scalar_one_or_none()
 
     return wait_for(closed, timeout=timeout, message=f"the run of {task_id} to close")
-
-
-def finished_job(app: Flask, job_id: int, timeout: float = 120) -> Job:
-    """Wait until the job is terminal; return it (detached, attributes loaded)."""
-
-    def terminal() -> Job | None:
-        with app.app_context():
-            job = db.session.get(Job, job_id)
-            if job is not None and job.status in TERMINAL_JOB_STATUSES:
-                db.session.expunge(job)
-                return job
-            return None
-
-    try:
-        return wait_for(terminal, timeout=timeout, interval=0.25, message=f"job {job_id} to finish")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{unfinished_report(app, job_id)}") from None
-
-
-def unfinished_report(app: Flask, job_id: int) -> str:
-    """The records of a job that are not final, with their task runs, to explain a timeout."""
-    with app.app_context():
-        stuck = db.session.execute(
-            db.select(JobRecord).where(JobRecord.job_id == job_id, JobRecord.state.not_in(["succeeded", "failed", "cancelled"]))
-        ).scalars().all()
-        lines = [f"job {job_id}: {len(stuck)} records not final"]
-        for record in stuck[:10]:
-            runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
-            lines.append(f"  {record.key} {record.state} {record.error!r}: " + ", ".join(
-                f"{run.task_name.rsplit('.', 1)[-1]}#{run.attempt} {run.state} {run.worker}" for run in runs))
-        return "\n".join(lines)
 
 
 def count(app: Flask, query: Any) -> int:

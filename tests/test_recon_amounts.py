@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.recon.amounts import (
+from webapp.reconciliation.reader.amounts import (
     AmountError,
     check_cents_shown,
     format_cents,

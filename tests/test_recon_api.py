@@ -13,13 +13,14 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
-from tests.http_upload import gunicorn as start_gunicorn
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.forms import auth
 from tests.recon_corpus.builders import dr_file, dr_row
-from webapp.jobs import outbox
-from webapp.extensions import db
-from webapp.models import Job, JobRecord, ReconImport, SalesOrder, utcnow
 from webapp.api.reconciliation import problem_from_text
+from webapp.extensions import db
+from webapp.jobs import outbox
+from webapp.models import Job, JobRecord, ReconImport, SalesOrder, utcnow
 
 CORPUS = Path(__file__).resolve().parent / "recon_corpus"
 MiB = 1024 * 1024
@@ -32,11 +33,6 @@ DATE_RANGE = dr_file([
     dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
            selling_fees="-1.50"),
 ]).encode()
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def post_report(app: Flask, token: str, report: tuple[bytes, str] | None, orders: tuple[bytes, str] | None = None,
@@ -297,13 +293,6 @@ def test_a_file_with_errors_lists_them_by_line_and_cannot_be_confirmed(app: Flas
     assert refused.get_json()["error"] == f"job #{job_id} cannot be confirmed: its file has errors"
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(JobRecord)).scalar_one() == 0
-
-
-@pytest.fixture(scope="module")
-def gunicorn(worker_env: dict[str, str], app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site under gunicorn with the Procfile's web settings, on the tests' database and Redis; yields its URL."""
-    with start_gunicorn(worker_env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as (base, _):
-        yield base
 
 
 def chunked_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[Iterator[bytes], str]:

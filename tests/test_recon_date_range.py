@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from tests.recon_corpus.builders import DR_HEADER_LINE, dr_file, dr_row
-from webapp.recon import summarize
-from webapp.recon.model import DATE_RANGE, ReportSummary, SkuLine
+from webapp.reconciliation.reader.model import DATE_RANGE, ReportSummary, SkuLine
+from webapp.reconciliation.reader.read import summarize
 
 S1, S2 = "6503097031", "6503097032"
 ROWS = [

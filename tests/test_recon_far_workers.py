@@ -8,12 +8,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.helpers import ROOT, WorkerSet
-from tests.http_upload import confirm as press_confirm
-from tests.http_upload import gunicorn, logged_in, post_upload
-from tests.recon_corpus.builders import dr_file, dr_row
-from tests.test_recon_job import CORPUS, DATE_RANGE, job_id_of, job_in, upload
+from devtools import ROOT
+from devtools.uploads import confirm as press_confirm
+from devtools.uploads import post_upload
+from devtools.web import gunicorn, logged_in
+from devtools.workers import WorkerSet
+from tests.forms import csrf_token
+from tests.recon_corpus.builders import CORPUS, dr_file, dr_row
+from tests.recon_jobs import DATE_RANGE, job_id_of, job_in, upload
 from webapp.extensions import db
 from webapp.models import ReconImport, SalesOrder, StoredFile
 

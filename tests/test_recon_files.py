@@ -10,23 +10,26 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 
-from tests.conftest import csrf_token
+from tests.forms import csrf_token
 from tests.recon_corpus.builders import dr_file, dr_row
-from tests.s3_mock import objects, s3_bucket  # noqa: F401  (s3_bucket is a fixture)
-from tests.test_storage import Broken
-from webapp.jobs import outbox
-from webapp.reconciliation import imports as reconcile
+from tests.s3_mock import objects
+from tests.streams import Broken
 from webapp.extensions import db
-from webapp.models import Job, JobStatus, ReconImport, StoredFile, StoredFileChunk, utcnow
+from webapp.models import (
+    Job,
+    JobStatus,
+    ReconImport,
+    StoredFile,
+    StoredFileChunk,
+    utcnow,
+)
+from webapp.reconciliation import imports as reconcile
+
+# The read message stays in the outbox: these tests run the reading task themselves, or not at all.
+pytestmark = pytest.mark.usefixtures("no_relay")
 
 GOOD = dr_file([dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", product_sales="20.00")]).encode()
 BAD = dr_file([dr_row(order_id="113-0000004-0000004", product_sales="12.345")]).encode()
-
-
-@pytest.fixture(autouse=True)
-def no_relay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The read message stays in the outbox: these tests run the reading task themselves, or not at all."""
-    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
 
 
 def stored_counts() -> tuple[int, int]:

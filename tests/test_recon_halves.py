@@ -8,9 +8,10 @@ import pytest
 
 from scripts.make_date_range_report import write_report
 from tests.recon_corpus.builders import DR_PREAMBLE, dr_file, dr_row, quoted
-from webapp.recon import halves, helper, preview, summarize
-from webapp.recon.model import ReportSummary
-from webapp.recon.packing import unpack
+from webapp.reconciliation.reader.model import ReportSummary
+from webapp.reconciliation.reader.packing import unpack
+from webapp.reconciliation.reader.read import preview, summarize
+from webapp.reconciliation.reader.two_cores import halves, helper
 
 H = len(DR_PREAMBLE) + 1  # the header line; row n of a file is on line H + n
 ROWS = [dr_row(order_id=f"113-0013318-{n:07d}", product_sales=f"{n}.99", selling_fees="-1.50") for n in range(1, 41)]
@@ -21,13 +22,13 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Split every file (small ones too); the list records whether the helper's sums were used."""
     monkeypatch.setattr(halves, "MIN_BYTES", 0)
     results: list[bool] = []
-    take = halves.SecondHalf.take
+    take = helper.SecondHalf.take
 
-    def recording_take(self: halves.SecondHalf, line: int) -> bool:
+    def recording_take(self: helper.SecondHalf, line: int) -> bool:
         results.append(take(self, line))
         return results[-1]
 
-    monkeypatch.setattr(halves.SecondHalf, "take", recording_take)
+    monkeypatch.setattr(helper.SecondHalf, "take", recording_take)
     return results
 
 

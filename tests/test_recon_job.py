@@ -8,49 +8,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.helpers import WorkerSet, wait_for
-from tests.recon_corpus.builders import dr_file, dr_row
+from devtools.workers import WorkerSet
+from tests.forms import csrf_token
+from tests.recon_corpus.builders import CORPUS, dr_file, dr_row
+from tests.recon_jobs import DATE_RANGE, job_id_of, job_in, upload
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, ReconImport, SalesOrder, SalesOrderLine
-
-CORPUS = Path(__file__).resolve().parent / "recon_corpus"
-
-
-def upload(client: FlaskClient, content: bytes, name: str = "report.csv", orders: bytes | None = None) -> tuple[int, str]:
-    """POST a report (and an orders report) to the reconciliation form; return (status, body or location)."""
-    data = {"csrf_token": csrf_token(client.get("/").data), "file": (io.BytesIO(content), name)}
-    if orders is not None:
-        data["orders"] = (io.BytesIO(orders), "orders.txt")
-    response = client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
-    return response.status_code, response.headers.get("Location") or response.get_data(as_text=True)
-
-
-def job_in(app: Flask, job_id: int, *statuses: str, timeout: float = 60) -> Job:
-    """Wait until the job reaches one of ``statuses``; return it."""
-
-    def reached() -> Job | None:
-        with app.app_context():
-            job = db.session.get(Job, job_id)
-            if job.status in statuses:
-                db.session.expunge(job)
-                return job
-            return None
-
-    return wait_for(reached, timeout=timeout, message=f"job {job_id} to be {statuses}")
-
-
-def job_id_of(location: str) -> int:
-    """The job id at the end of a redirect location."""
-    return int(location.rstrip("/").rsplit("/", 1)[-1])
-
-
-DATE_RANGE = dr_file([
-    dr_row(order_id="113-0000001-0000001", state="WA", sku="SKU-A", quantity="2", product_sales="20.00", product_sales_tax="2.00"),
-    dr_row(order_id="113-0000002-0000002", state="Washington", sku="SKU-B", product_sales="5.50", product_sales_tax="0.55"),
-    dr_row(order_id="113-0000003-0000003", state="ca", sku="SKU-A", product_sales="10.00", product_sales_tax="0.75",
-           selling_fees="-1.50"),
-]).encode()
 
 
 def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
@@ -156,9 +119,9 @@ def test_the_upload_request_stores_the_file_without_hashing_it(app: Flask, monke
     upload is not read twice on the way to its preview. Until then nothing counts as imported before."""
     from werkzeug.datastructures import FileStorage
 
+    from webapp import storage
     from webapp.jobs import outbox
     from webapp.reconciliation import imports as reconcile
-    from webapp import storage
 
     monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)  # the read stays in the outbox: no worker reads it
     with app.test_request_context():

@@ -3,7 +3,6 @@ share a settlement write each transaction once, in any order, and two confirms a
 
 import io
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,42 +10,30 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.uploads import confirm as press_confirm
+from devtools.uploads import post_upload
+from devtools.web import logged_in
+from devtools.workers import WorkerSet
 from tasks.ledger_checks import invariant_problems
-from tests.helpers import WorkerSet
-from tests.http_upload import confirm as press_confirm
-from tests.http_upload import gunicorn, logged_in, post_upload
-from tests.recon_corpus.builders import V2_HEADER, dr_file, dr_row, orders_file, tsv, v2_row, v2_summary
-from tests.test_recon_job import job_id_of, job_in, upload
+from tests.recon_corpus.builders import (
+    V2_HEADER,
+    dr_file,
+    dr_row,
+    orders_file,
+    tsv,
+    v2_row,
+    v2_summary,
+)
+from tests.recon_jobs import SETTLEMENT, job_id_of, job_in, report, row, upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
 
-SETTLEMENT = "24702193891"
 ENDED = ("succeeded", "completed_with_failures", "failed", "cancelled")
-
-
-def row(n: int, state: str = "CA", copy: int = 0) -> list[str]:
-    """Transaction ``n`` of the settlement: its own order, second and amounts (``copy`` changes nothing)."""
-    return dr_row(order_id=f"113-{n:07d}-{n:07d}", when=f"Jun {1 + n % 28}, 2026 1:{n % 60:02d}:07 AM PDT",
-                  sku=f"SKU-{n % 3}", state=state, settlement=SETTLEMENT, product_sales=f"{10 + n}.25",
-                  product_sales_tax=f"{n % 5}.10")
 
 
 def cents(n: int) -> int:
     """What transaction ``n`` adds to its sales order: product sales and their tax."""
     return (10 + n) * 100 + 25 + (n % 5) * 100 + 10
-
-
-def report(*numbers: int, newline: str = "\n", states: dict[int, str] | None = None) -> bytes:
-    """A Date Range report of the given transactions (CA unless ``states`` says otherwise)."""
-    return dr_file([row(n, (states or {}).get(n, "CA")) for n in numbers], newline=newline).encode()
-
-
-@pytest.fixture(scope="module")
-def web(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The web process as the Procfile runs it (gunicorn), on the tests' database and Redis."""
-    folder = tmp_path_factory.mktemp("ledger-web")
-    with gunicorn(dict(worker_env, COOKIE_SECURE="0"), folder / "gunicorn.log") as (base, _):
-        yield base
 
 
 class Browser:
@@ -76,9 +63,9 @@ class Browser:
 
 
 @pytest.fixture
-def browser(app: Flask, web: str, operator: tuple[str, str], tmp_path: Path) -> Browser:
+def browser(app: Flask, gunicorn: str, operator: tuple[str, str], tmp_path: Path) -> Browser:
     """An operator's browser on the gunicorn web process."""
-    return Browser(app, web, operator, tmp_path)
+    return Browser(app, gunicorn, operator, tmp_path)
 
 
 def erp_cents(app: Flask, state: str = "CA") -> tuple[int, int]:
@@ -216,7 +203,7 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     from tasks import ledger
     from tasks.reconciliation import reader_figures
     from webapp.models import SettlementState
-    from webapp.recon.reader import summarize
+    from webapp.reconciliation.reader.read import summarize
 
     content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
                       + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",

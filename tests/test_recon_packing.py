@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
-from webapp.recon.packing import KEY, key, pack_keys, unpack, unpack_keys
-from webapp.recon.transactions import Sink, file_sink, identity, replay
+from webapp.reconciliation.reader.packing import (
+    KEY,
+    key,
+    pack_keys,
+    unpack,
+    unpack_keys,
+)
+from webapp.reconciliation.reader.transactions import Sink, file_sink, identity, replay
 
 
 def staged_row(n: int) -> tuple:

@@ -6,13 +6,14 @@ from datetime import date
 from tests.recon_corpus.builders import (
     CORPUS,
     V2_HEADER,
+    content_hash,
     orders_file,
     tsv,
     v2_row,
     v2_summary,
 )
-from webapp.recon import content_hash, preview, summarize
-from webapp.recon.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
+from webapp.reconciliation.reader.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
+from webapp.reconciliation.reader.read import preview, summarize
 
 SAMPLE = CORPUS / "settlement-sample.txt"
 SAMPLE_ORDERS = CORPUS / "settlement-sample-orders.txt"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.recon.states import (
+from webapp.reconciliation.reader.states import (
     FOREIGN,
     MILITARY,
     MISSING,

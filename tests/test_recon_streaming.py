@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from scripts.make_date_range_report import Generated, write_report
-from webapp.recon import content_hash, preview, summarize
-from webapp.recon.text import LineSource
+from tests.recon_corpus.builders import content_hash
+from webapp.reconciliation.reader.read import preview, summarize
+from webapp.reconciliation.reader.text import LineSource
 
 ROWS = 200_000
 

@@ -7,8 +7,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import WorkerSet, wait_for
-from tests.test_po_workflow import set_chaos, start
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.jobs import start
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 import redis
 from flask import Flask
 
-from webapp.models import JobRecord, utcnow
 from webapp.jobs.record_status import LatestRun, describe, live_workers
+from webapp.models import JobRecord, utcnow
 
 
 def record(state: str, error: str | None = None, retry_at: datetime | None = None) -> JobRecord:

@@ -14,7 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.helpers import free_port, wait_for
+from devtools.ports import free_port
+from devtools.waiting import wait_for
 from webapp.app import create_app
 from webapp.extensions import db
 from webapp.models import ApiToken, Operator, SandboxSettings
@@ -335,12 +336,12 @@ def test_sandbox_refuses_to_start_unless_enabled(monkeypatch: pytest.MonkeyPatch
         create_sandbox_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
 
 
-def test_sandbox_serves_its_api_and_no_page(api_client: FlaskClient) -> None:
+@pytest.mark.parametrize("path", ["/sandbox/settings", "/login", "/", "/api/sandbox/settings"])
+def test_sandbox_serves_its_api_and_no_page(api_client: FlaskClient, path: str) -> None:
     """The sandbox's process has no login and no pages: the settings page and /login are not there."""
     assert api_client.get(f"{API}/purchase-orders/PO-100003").status_code == 200
-    for path in ("/sandbox/settings", "/login", "/", "/api/sandbox/settings"):
-        response = api_client.get(path)
-        assert response.status_code == 404 and response.json["error"] == "Not Found"
+    response = api_client.get(path)
+    assert response.status_code == 404 and response.json["error"] == "Not Found"
 
 
 def test_console_never_serves_the_erp_api(console_app: Flask, operator_client: FlaskClient) -> None:

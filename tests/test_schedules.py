@@ -8,43 +8,15 @@ from celery.schedules import crontab
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.workers import WorkerSet
 from tasks import schedules as firing
-from tests.conftest import csrf_token
-from tests.helpers import WorkerSet
-from tests.test_po_workflow import finished_job
+from tests.forms import csrf_token
+from tests.jobs import finished_job
+from tests.schedules import add_schedule, count, runs_of
 from webapp.extensions import db
-from webapp.jobs import outbox
 from webapp.jobs.schedules import describe_cron
 from webapp.models import Job, Operator, Schedule, ScheduleRun, utcnow
 from webapp.models.schedules import CronError, next_fire, parse_cron
-
-
-@pytest.fixture
-def no_relay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs are written with their outbox row but not published (no workers in these tests)."""
-    monkeypatch.setattr(outbox, "relay_quietly", lambda message_ids: None)
-
-
-def add_schedule(name: str = "nightly POs", job_kind: str = "pull_pending_pos", cron: str = "*/5 * * * *",
-                 due_in: timedelta | None = timedelta(minutes=-1), enabled: bool = True, last_job_id: int | None = None) -> int:
-    """A schedule row whose next run is ``due_in`` from now (negative: due); return its id."""
-    schedule = Schedule(name=name, job_kind=job_kind, cron=cron, enabled=enabled, created_by="olga",
-                        updated_by="olga", last_job_id=last_job_id,
-                        next_run_at=None if due_in is None else (utcnow() + due_in).replace(second=0, microsecond=0))
-    db.session.add(schedule)
-    db.session.commit()
-    return schedule.id
-
-
-def count(model: type) -> int:
-    """Rows of ``model``."""
-    return db.session.execute(db.select(db.func.count()).select_from(model)).scalar_one()
-
-
-def runs_of(schedule_id: int) -> list[ScheduleRun]:
-    """The history of a schedule, oldest first."""
-    return list(db.session.execute(
-        db.select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id).order_by(ScheduleRun.id)).scalars())
 
 
 @pytest.mark.parametrize(

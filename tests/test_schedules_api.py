@@ -6,15 +6,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.test_schedules import add_schedule, count, no_relay, runs_of  # noqa: F401  (no_relay is a fixture)
+from tests.forms import auth
+from tests.schedules import add_schedule, count, runs_of
 from webapp.extensions import db
 from webapp.models import AuditEvent, Job, Operator, Schedule, utcnow
 from webapp.models.schedules import next_fire, parse_cron
-
-
-def auth(token: str) -> dict[str, str]:
-    """The Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def audit_trail(app: Flask) -> list[tuple[str, str, str]]:

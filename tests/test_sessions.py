@@ -4,8 +4,8 @@ each login gets a CSRF secret of its own."""
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.helpers import wait_for
+from devtools.waiting import wait_for
+from tests.forms import csrf_token
 from webapp.extensions import db
 from webapp.models import Operator
 

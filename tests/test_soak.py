@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.localpostgres import postgres_bin
 from scripts import soak
-from webapp.localpostgres import postgres_bin
+
+pytestmark = pytest.mark.soak
 
 SHORT_MINUTES = 1.5
 SHORT_RECORDS = 1000  # a 2-core machine makes well over this in 90 s; the long run checks 2,000

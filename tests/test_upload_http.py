@@ -10,8 +10,12 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.helpers import WorkerSet, wait_for
-from tests.http_upload import MultipartFile, PeakRss, confirm, date_range_report, gunicorn, logged_in, post_upload
+from devtools.memory import PeakRss
+from devtools.uploads import MultipartFile, confirm, post_upload
+from devtools.waiting import wait_for
+from devtools.web import gunicorn, logged_in
+from devtools.workers import WorkerSet
+from tests.recon_corpus.builders import date_range_report
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
 

@@ -1,7 +1,6 @@
 """Request body limits: reconciliation uploads up to RECON_MAX_UPLOAD_BYTES, every other form at MAX_CONTENT_LENGTH."""
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +8,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token
-from tests.http_upload import date_range_report
+from tests.forms import csrf_token
+from tests.jobs import job_count as jobs
+from tests.recon_corpus.builders import date_range_report
 from webapp.extensions import db
 from webapp.models import Job, ReconImport
+
+# The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs.
+pytestmark = pytest.mark.usefixtures("no_relay")
 
 ROWS = 60_000  # 20.9 MB: twice the 10 MiB that every other form accepts
 ELEVEN_MIB = b"po_number\n" + b"PO-100001\n" * (11 * 1024 * 1024 // 10)
@@ -26,15 +29,6 @@ def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def no_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The read task stays in the outbox: no worker runs in this module, and no later one should read these jobs."""
-    from webapp.jobs import outbox
-
-    monkeypatch.setattr(outbox, "relay_quietly", lambda ids: None)
-    yield
-
-
 def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:
     """POST the report through the reconciliation form, with ``token`` as its CSRF field (None: no field)."""
     with open(path, "rb") as report:
@@ -42,12 +36,6 @@ def post_report(client: FlaskClient, path: Path, token: str | None) -> Any:
         if token is not None:
             data["csrf_token"] = token
         return client.post("/jobs/reconciliation", data=data, content_type="multipart/form-data")
-
-
-def jobs(app: Flask) -> int:
-    """Jobs in the database."""
-    with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Job)).scalar_one()
 
 
 def test_a_report_over_ten_mib_is_accepted_through_the_form(app: Flask, client: FlaskClient, big_report: Path,

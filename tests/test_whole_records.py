@@ -6,30 +6,21 @@ two write steps, or after a worker killed right after its first write.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
 from tests.fault_tasks import HELD_SET, HOLD_KEY
-from tests.helpers import WorkerSet, wait_for
-from tests.test_bom_workflow import start_bom
-from tests.test_job_control import post
-from tests.test_po_workflow import finished_job
+from tests.forms import post
+from tests.jobs import finished_job, start_bom
 from webapp.extensions import db
 from webapp.jobs.launch import add_listed_records
 from webapp.models import Component, Job, JobRecord, Product, TaskRun
 from webapp.sandbox.data import bill_of_materials
-
-
-@pytest.fixture
-def hooked_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
-    """Workers of this test alone, with the hold hooks loaded; not started yet."""
-    workers = WorkerSet(dict(worker_env, CELERY_EXTRA_IMPORTS="tests.fault_tasks"), tmp_path)
-    yield workers
-    workers.stop_all()
 
 
 @pytest.fixture
@@ -103,14 +94,14 @@ def assert_whole(app: Flask, job_id: int) -> dict[str, str]:
     return states
 
 
-def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, hooked_workers: WorkerSet,
+def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, fault_workers: WorkerSet,
                                                hooks: redis.Redis) -> None:
     """A cancel after make_product committed: the record finishes with every component; one that wrote nothing is cancelled."""
     job_id, ids = launch_with_records(app, ["P-10500", "P-10501"])
     written, blank = ids["P-10500"], ids["P-10501"]
     hooks.set(HOLD_KEY.format("make_component", written), 1)
     hooks.set(HOLD_KEY.format("make_product", blank), 1)
-    start_workers(hooked_workers)
+    start_workers(fault_workers)
     wait_held(hooks, f"make_component:{written}", f"make_product:{blank}")
     assert erp_ref(app, written) is not None, "the product was written before the cancel"
     assert post(client, f"/jobs/{job_id}/cancel") == 302
@@ -123,20 +114,20 @@ def test_cancel_between_product_and_components(app: Flask, client: FlaskClient, 
     assert "P-10501" not in components_of(app), "the record that wrote nothing has no ERP rows"
 
 
-def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, hooked_workers: WorkerSet,
+def test_sigkill_after_product_then_cancel(app: Flask, client: FlaskClient, fault_workers: WorkerSet,
                                            hooks: redis.Redis) -> None:
     """The worker killed right after make_product committed, then a cancel: the redelivery finishes the record."""
     job_id, ids = launch_with_records(app, ["P-10510", "P-10511"])
     written, blank = ids["P-10510"], ids["P-10511"]
     hooks.set(HOLD_KEY.format("after-commit-make_product", written), 1)
     hooks.set(HOLD_KEY.format("make_product", blank), 1)
-    db_node = start_workers(hooked_workers)
+    db_node = start_workers(fault_workers)
     wait_held(hooks, f"after-commit-make_product:{written}", f"make_product:{blank}")
     assert erp_ref(app, written) is not None, "make_product committed before the kill"
-    hooked_workers.kill(db_node)
+    fault_workers.kill(db_node)
     assert post(client, f"/jobs/{job_id}/cancel") == 302
     hooks.delete(HOLD_KEY.format("after-commit-make_product", written), HOLD_KEY.format("make_product", blank))
-    hooked_workers.start("db", queues="default,db", pool="prefork", concurrency=4)
+    fault_workers.start("db", queues="default,db", pool="prefork", concurrency=4)
     job = finished_job(app, job_id, timeout=150)
     assert job.status == "cancelled"
     assert assert_whole(app, job_id) == {"P-10510": "succeeded", "P-10511": "cancelled"}

@@ -1,25 +1,20 @@
 """Workers killed with SIGKILL mid-job: the job still ends, every PO exactly once."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from tests.helpers import WorkerSet, wait_for
-from tests.test_po_workflow import finished_job, set_chaos, start
+from devtools.waiting import wait_for
+from devtools.workers import WorkerSet
+from tests.chaos import set_chaos
+from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.models import JobRecord, PurchaseOrder, TaskRun
 
+pytestmark = pytest.mark.faults
+
 PO_NUMBERS = [f"PO-{n}" for n in range(101000, 101080)]
-
-
-@pytest.fixture
-def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
-    """Workers of this test alone, so it can kill them."""
-    workers = WorkerSet(worker_env, tmp_path)
-    yield workers
-    workers.stop_all()
 
 
 def finished_records(app: Flask, job_id: int) -> int:

@@ -15,7 +15,7 @@ from itertools import groupby
 import sqlalchemy as sa
 from alembic import op
 
-from webapp.recon.packing import BLOCK_ROWS, CHUNK_ROWS, KEY, pack_block, pack_chunk, pack_keys, unpack, unpack_keys
+from webapp.reconciliation.reader.packing import BLOCK_ROWS, CHUNK_ROWS, KEY, pack_block, pack_chunk, pack_keys, unpack, unpack_keys
 
 revision = "f3a4b5c6d701"
 down_revision = "e2f3a4b5c601"

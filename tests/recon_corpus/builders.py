@@ -1,7 +1,9 @@
 """Small report files for the reconciliation tests, written from the column specs by hand."""
 
+import hashlib
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 CORPUS = Path(__file__).resolve().parent
 
@@ -97,3 +99,20 @@ def orders_file(states: dict[str, str | tuple[str, str]]) -> bytes:
         state, country = (where, "US") if isinstance(where, str) else where
         rows.append([order_id, "D1FyNyr6b", "NX-HD-1200", "1", "SEATTLE", state, "98101", country])
     return tsv(ORDERS_HEADER, rows).encode()
+
+
+def content_hash(binary: BinaryIO, chunk_size: int = 1 << 20) -> str:
+    """The SHA-256 of every byte from the current position on, read in chunks: what the reader must record."""
+    digest = hashlib.sha256()
+    while chunk := binary.read(chunk_size):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def date_range_report(path: Path, rows: int, seed: int) -> Path:
+    """A generated Date Range report of ``rows`` transactions at ``path`` (the benchmark's generator)."""
+    from scripts.make_date_range_report import write_report
+
+    with open(path, "wb") as out:
+        write_report(out, rows, seed=seed)
+    return path

@@ -1,6 +1,6 @@
 """The sales ledger: each upload's transactions staged in packed chunks, and which ERP sales order holds which.
 
-Both tables hold packed data (``webapp.recon.packing``), a few thousand transactions a row: a
+Both tables hold packed data (``webapp.reconciliation.reader.packing``), a few thousand transactions a row: a
 million-row upload stages a few hundred rows, and a sales order's transactions are a few rows of
 sorted keys, so neither the read nor the confirm runs one SQL statement per transaction.
 """

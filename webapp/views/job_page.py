@@ -1,42 +1,17 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.jobs.flow import job_window
 from webapp.jobs.keyfile import ParsedKeys, parse_key_csv, parse_key_text
-from webapp.jobs.kinds import (
-    BILLS_OF_MATERIALS,
-    KINDS,
-    PURCHASE_ORDERS,
-    RECONCILIATION,
-    JobKind,
-)
+from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
-from webapp.models import (
-    RECORD_STATES,
-    AuditEvent,
-    Job,
-    JobRecord,
-    Product,
-    ReconImport,
-    TaskRun,
-)
+from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
 from webapp.storage.names import name_problem
