@@ -48,7 +48,7 @@ class Footprint:
 
 def broker_messages(client: redis.Redis, options: dict) -> int:  # type: ignore[type-arg]
     """Messages queued on the workers' queues and delivered but not acknowledged (one round trip)."""
-    from tasks.publish_stamp import read_queues
+    from webapp.monitoring.queues import read_queues
 
     queues, unacked = read_queues(client, QUEUES, options)
     return sum(queue.depth for queue in queues) + unacked

@@ -32,8 +32,8 @@ def plain_make(document: dict[str, Any]) -> dict[str, Any]:
 @shared_task(name="bench.plain_erp_fetch")
 def plain_erp_fetch(url: str) -> dict[str, Any]:
     """Ceiling fetch: GET the document from the sandbox ERP on Celeriac's keep-alive session per
-    thread (tasks.erp_client.session), and nothing else (no SQL, no validation)."""
-    from tasks.erp_client import session
+    thread (webapp.erp_client.session), and nothing else (no SQL, no validation)."""
+    from webapp.erp_client import session
 
     response = session().get(url, timeout=10)
     response.raise_for_status()
@@ -67,8 +67,8 @@ def no_write(document: dict[str, Any], job_id: int) -> int:
 
 
 if os.environ.get("BENCH_NO_IO") == "1":
-    import tasks.base
-    import tasks.purchase_orders
+    import tasks.steps
+    import webapp.erp_writes.purchase_orders
 
-    tasks.base.get_json = sandbox_document
-    tasks.purchase_orders.write_purchase_order = no_write
+    tasks.steps.get_json = sandbox_document
+    webapp.erp_writes.purchase_orders.write_purchase_order = no_write

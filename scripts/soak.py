@@ -19,7 +19,6 @@ if a check fails.
 """
 
 import argparse
-import base64
 import io
 import json
 import logging
@@ -55,16 +54,8 @@ from devtools.waiting import wait_for  # noqa: E402
 from devtools.workers import WorkerSet  # noqa: E402
 from scripts.make_date_range_report import write_report  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import (  # noqa: E402
-    ACTIVE_JOB_STATUSES,
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStatus,
-    RecordState,
-    TaskRun,
-    utcnow,
-)
+from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow  # noqa: E402
+from webapp.monitoring.queues import task_ids  # noqa: E402
 from webapp.sandbox import data as erp_data  # noqa: E402
 
 T = TypeVar("T")
@@ -674,11 +665,7 @@ def broker_records(client: redis.Redis) -> dict[int, tuple[int, set[int]]]:
     base64 of JSON [args, kwargs, embed]; every task of a job takes job_id as a keyword)."""
     seen: dict[int, tuple[int, set[int]]] = {}
     for message in broker_messages(client):
-        try:
-            _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-            job_id, record_id = kwargs.get("job_id"), kwargs.get("record_id")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
+        job_id, record_id = task_ids(message)
         if job_id is None:
             continue
         messages, records = seen.get(job_id, (0, set()))
@@ -909,7 +896,7 @@ def bom_effects() -> Check:
 
 def sales_order_effects() -> Check:
     """Every sales order equals its lines; each (settlement, state) holds every confirmed transaction once."""
-    from tasks.ledger_checks import invariant_problems
+    from webapp.reconciliation.ledger.checks import invariant_problems
 
     problems = invariant_problems()
     return Check("the ERP's sales orders hold each confirmed transaction once", len(problems), problems[:5])

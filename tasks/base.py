@@ -1,4 +1,4 @@
-"""The base of every record step, and what the steps share: backoff, fetching, giving up cleanly.
+"""The base of every record step, and what the steps share: backoff, giving up cleanly.
 
 A record step never lets an error escape into its chord: a database outage is retried with
 backoff, any other unexpected error fails the record with its traceback in the task log, a task
@@ -15,14 +15,16 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Retry
 from flask import current_app
+from sqlalchemy import Row
 from sqlalchemy.exc import OperationalError
 
 from tasks import jobs, records, runlog
-from tasks.erp_client import ErpError, TransientError, erp_path, get_json
 from webapp.extensions import db
 
-
 POISON_CAP = 3  # a task id whose worker died this many times is failed, not redelivered again
+
+# What a record step does once its checks pass: (job id, record id, the record's row or None) → outcome.
+Step = Callable[[int, int, Row | None], dict[str, Any]]
 
 
 class RecordTask(Task):
@@ -33,11 +35,13 @@ class RecordTask(Task):
     instead of being redelivered forever.
     """
 
+    writes_erp = False  # steps that write to the ERP set it: their cancel check locks the job row
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.app.flask_app.app_context():  # type: ignore[attr-defined]
             record_id = kwargs["record_id"]
             try:
-                return self.guarded_run(*args, **kwargs)
+                return self.run(*args, **kwargs)
             except Retry:
                 raise
             except jobs.JobCancelled as exc:
@@ -46,40 +50,34 @@ class RecordTask(Task):
             except OperationalError as exc:
                 db.session.rollback()
                 if self.request.retries < current_app.config["DB_RETRY_MAX"]:
-                    runlog.annotate(self.request.id, error=f"database unavailable: {exc.orig}")
+                    runlog.note(self.request.id, error=f"database unavailable: {exc.orig}")
                     raise self.retry(countdown=db_backoff_seconds(self.request.retries), max_retries=None) from None
                 return self.fail_with_traceback(record_id, f"database unavailable: {exc.orig}")
             except Exception as exc:
                 db.session.rollback()
                 return self.fail_with_traceback(record_id, f"internal error: {type(exc).__name__}: {exc}")
 
-    writes_erp = False  # steps that write to the ERP set it: their cancel check locks the job row
-
-    def guarded_run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the step unless its worker died too often on it or its job was cancelled."""
-        record_id = kwargs["record_id"]
+    def run_step(self, job_id: int, record_id: int, step: Step) -> dict[str, Any]:
+        """Run ``step`` on the record as its cancel check read it, unless its worker died too often
+        on it or its job was cancelled."""
         lost = runlog.lost_count(self.request.id)
         if lost >= POISON_CAP:
-            step = self.name.rsplit(".", 1)[-1]
-            return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {step}")
+            name = self.name.rsplit(".", 1)[-1]
+            return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {name}")
         if not self.writes_erp:
             # The cancel check and the running mark of a step that does not write to the ERP take
             # no lock and write one row. A step that ends here instead (a record already final, a
             # cancelled job) writes its record and closes its run as two statements: a worker
             # killed between them leaves the run STARTED, which its redelivery marks LOST.
             commit_each_statement()
-        record, by = jobs.cancelled_by_loading(kwargs["job_id"], record_id, lock=self.writes_erp)
-        records.hold(record)  # the step's first records.load() takes it instead of a query
-        try:
-            if by is not None and not partly_written(record):
-                return cancel_unless_done(record_id, by)
-            return self.run(*args, **kwargs)
-        finally:
-            records.release()
+        record, by = jobs.cancelled_by_loading(job_id, record_id, lock=self.writes_erp)
+        if by is not None and not partly_written(record):
+            return cancel_unless_done(record_id, by, record)
+        return step(job_id, record_id, record)
 
     def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
         """Fail the record and keep the traceback on the task run."""
-        runlog.annotate(self.request.id, traceback=traceback.format_exc())
+        runlog.note(self.request.id, traceback=traceback.format_exc())
         return fail_unless_done(record_id, error)
 
 
@@ -89,7 +87,7 @@ def commit_each_statement() -> None:
 
     Only for statements that need no transaction together. At the commit the connection goes
     back to the pool, which restores its isolation level: the session's next transaction is an
-    ordinary one again. A fetch step uses it twice (see guarded_run and fetch_document): its
+    ordinary one again. A fetch step uses it twice (see RecordTask.run_step and tasks.steps.fetch_document): its
     record is read and marked running, then its payload stored and its run closed, two round
     trips each instead of four.
     """
@@ -102,9 +100,11 @@ def partly_written(record: Any) -> bool:
     return record is not None and record.erp_ref is not None
 
 
-def cancel_unless_done(record_id: int, by: str | None) -> dict[str, Any]:
-    """Mark the record cancelled unless it already has its final outcome."""
-    record = records.load(record_id)
+def cancel_unless_done(record_id: int, by: str | None, record: Row | None = None) -> dict[str, Any]:
+    """Mark the record cancelled unless it already has its final outcome; ``record`` is its row
+    as the caller just read it (read again when not given)."""
+    if record is None:
+        record = records.load(record_id)
     if record is None or records.is_done(record) or partly_written(record):
         # A partly written record was written by another delivery meanwhile: that one finishes it.
         runlog.note(state=runlog.SKIPPED)
@@ -140,43 +140,3 @@ def db_backoff_seconds(retries: int) -> float:
     config = current_app.config
     delay = min(config["DB_BACKOFF_MAX"], config["FETCH_BACKOFF_BASE"] * 2**retries)
     return delay / 2 + random.uniform(0, delay / 2)
-
-
-
-def fetch_document(task: Task, record_id: int, path: str, validate: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
-    """Fetch a record's ERP document; retry transient failures with backoff, fail permanent ones at once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
-        runlog.note(state=runlog.SKIPPED)
-        return records.outcome(record_id, True)
-    records.mark_running(record)
-    try:
-        data = validate(record.key, get_json(erp_path(path, record.key), record.key))
-    except TransientError as exc:
-        return retry_or_fail(task, record, exc)
-    except ErpError as exc:
-        return records.mark_failed(record, exc.reason)
-    # The record gets no outcome here (it stays running until its write step), so its payload and
-    # its run's close need not be read together. A worker killed between them leaves the payload
-    # stored and the run STARTED: the redelivery marks the run LOST and skips the fetch.
-    commit_each_statement()
-    records.store_payload(record_id, data)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
-
-
-def retry_or_fail(task: Task, record: Any, exc: ErpError) -> dict[str, Any]:
-    """Schedule another attempt, or fail the record once the retry budget is spent."""
-    attempts = task.request.retries + 1
-    limit = current_app.config["FETCH_MAX_RETRIES"]
-    if task.request.retries >= limit:
-        return records.mark_failed(record, f"gave up after {attempts} attempts: {exc.reason}")
-    countdown = backoff_seconds(task.request.retries, exc.retry_after)
-    retry_at = runlog.retry_time(countdown)
-    message = f"{exc.reason} (attempt {attempts} of {limit + 1})"
-    records.mark_retrying(record, message, retry_at)
-    runlog.annotate(task.request.id, error=message, retry_at=retry_at)
-    raise task.retry(countdown=countdown, max_retries=limit)

@@ -2,8 +2,8 @@
 
 Kombu builds a new redis-py client object for every command it sends outside its blocking read:
 every published task and every acknowledgement. The client shares the channel's connection pool,
-so nothing is gained by a new one, but building it copies redis-py's table of response callbacks:
-~15 % of a prefork worker's main process and ~8 % of the fetch worker's CPU in the benchmarks.
+so nothing is gained by a new one, but building it copies redis-py's table of response callbacks,
+a share of every worker's CPU worth saving (docs/BENCHMARKS.md).
 A redis-py client is safe to share between threads, and it holds no connection of its own (each
 command takes one from the pool), so one per channel and pool does the same work.
 """

@@ -1,4 +1,4 @@
-"""Worker heartbeats in Redis: written by each worker's main process, read by the workers page.
+"""Worker heartbeats in Redis, written by each worker's main process (webapp.monitoring.heartbeats reads them).
 
 Every HEARTBEAT_SECONDS a worker stores what it is (pool, concurrency, queues) and what it is doing
 (active, reserved and scheduled requests, tasks processed) under ``celeriac:workers:<hostname>``,
@@ -9,12 +9,9 @@ shutdown deletes the key and marks the worker stopped.
 
 import json
 import logging
-import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import redis
@@ -23,13 +20,9 @@ from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state
 from flask import current_app
 
-log = logging.getLogger(__name__)
+from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY, SEEN_SECONDS, TTL_INTERVALS
 
-KEY_PREFIX = "celeriac:workers:"
-SEEN_KEY = "celeriac:workers:seen"
-SEEN_SECONDS = 3600  # how long a stopped or vanished worker stays listed
-TTL_INTERVALS = 5  # the heartbeat key expires after this many missed beats
-MISSING_INTERVALS = 3  # a heartbeat older than this many intervals means the worker is missing
+log = logging.getLogger(__name__)
 
 _beats: dict[str, "Heartbeat"] = {}
 
@@ -143,109 +136,3 @@ def stop_heartbeat(sender: Any, **_: Any) -> None:
         beat.stop()
     except redis.RedisError as exc:
         log.warning("heartbeat of %s not removed: %s", beat.hostname, exc)
-
-
-@dataclass
-class WorkerStatus:
-    """One worker as the workers page shows it."""
-
-    hostname: str
-    status: str  # online, missing (heartbeat too old), gone (key expired), stopped (warm shutdown)
-    last_seen: datetime
-    age_seconds: float
-    interval: float
-    pool: str | None = None
-    concurrency: int | None = None
-    queues: list[str] = field(default_factory=list)
-    pid: int | None = None
-    active: int = 0
-    reserved: int = 0
-    scheduled: int = 0
-    processed: int = 0
-    started_at: datetime | None = None
-    stopped_at: datetime | None = None
-
-    @property
-    def is_online(self) -> bool:
-        """True while the worker's heartbeat is fresh."""
-        return self.status == "online"
-
-
-STATUS_ORDER = {"online": 0, "missing": 1, "gone": 2, "stopped": 3}
-
-
-def read_workers(client: redis.Redis, now: float | None = None) -> list[WorkerStatus]:
-    """Every worker seen in the last SEEN_SECONDS with its status (two round trips)."""
-    now = time.time() if now is None else now
-    seen = {host.decode(): raw for host, raw in client.hgetall(SEEN_KEY).items()}
-    hosts = sorted(seen)
-    live = client.mget([KEY_PREFIX + host for host in hosts]) if hosts else []
-    workers = []
-    for host, current in zip(hosts, live):
-        worker = worker_status(host, current, seen[host], now)
-        if worker is not None:
-            workers.append(worker)
-    return sorted(workers, key=lambda w: (STATUS_ORDER[w.status], w.hostname))
-
-
-def worker_status(hostname: str, current: bytes | None, seen: bytes, now: float) -> WorkerStatus | None:
-    """Judge one worker from its heartbeat key (if still there) and its last-seen entry."""
-    try:
-        data = json.loads(current if current is not None else seen)
-        sent_at = float(data["sent_at"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if now - sent_at > SEEN_SECONDS:
-        return None
-    interval = float(data.get("interval") or 10.0)
-    if current is not None:
-        status = "missing" if now - sent_at > MISSING_INTERVALS * interval else "online"
-    else:
-        status = "stopped" if data.get("stopped_at") else "gone"
-    return WorkerStatus(
-        hostname=hostname, status=status, last_seen=from_epoch(sent_at), age_seconds=max(0.0, now - sent_at),
-        interval=interval, pool=data.get("pool"), concurrency=data.get("concurrency"), queues=data.get("queues") or [],
-        pid=data.get("pid"), active=data.get("active", 0), reserved=data.get("reserved", 0),
-        scheduled=data.get("scheduled", 0), processed=data.get("processed", 0),
-        started_at=as_datetime(data.get("started_at")), stopped_at=as_datetime(data.get("stopped_at")),
-    )
-
-
-def dead_workers(client: redis.Redis, names: set[str], beats: float, now: float | None = None) -> set[str]:
-    """Which of these workers sent no heartbeat for ``beats`` of their intervals (two round trips).
-
-    A worker Redis knows nothing about (no key, no last-seen entry: Redis restarted empty, or a
-    worker that never beat) is not judged dead, so a broker restart does not resend live work.
-    """
-    now = time.time() if now is None else now
-    ordered = sorted(names)
-    if not ordered:
-        return set()
-    live = client.mget([KEY_PREFIX + name for name in ordered])
-    seen = client.hmget(SEEN_KEY, ordered)
-    dead = set()
-    for name, current, last in zip(ordered, live, seen):
-        raw = current if current is not None else last
-        if raw is None:
-            continue
-        try:
-            data = json.loads(raw)
-            sent_at, interval = float(data["sent_at"]), float(data.get("interval") or 10.0)
-        except (ValueError, KeyError, TypeError):
-            continue
-        if now - sent_at > beats * interval:
-            dead.add(name)
-    return dead
-
-
-def from_epoch(epoch: float) -> datetime:
-    """Unix seconds as a naive UTC datetime (as every timestamp in the app)."""
-    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
-
-
-def as_datetime(epoch: Any) -> datetime | None:
-    """Like from_epoch() for an optional or unchecked value."""
-    try:
-        return from_epoch(float(epoch)) if epoch is not None and math.isfinite(float(epoch)) else None
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None

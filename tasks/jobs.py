@@ -152,7 +152,7 @@ _RECORD_AND_CANCEL_LOCKED = _RECORD_AND_CANCEL.with_for_update(read=True, of=_JO
 def cancelled_by_loading(job_id: int, record_id: int, lock: bool = False) -> tuple[Row | None, str | None]:
     """Like cancelled_by(), reading the record's row in the same query; returns (record, who cancelled).
 
-    The step hands the row to records.hold(), so its own records.load() costs no query.
+    The step is handed the row (tasks.base.RecordTask.run_step), so it reads its record without a query of its own.
 
     A step that writes to the ERP passes ``lock``: on PostgreSQL the query then also takes a share
     lock on the job row, held until the step commits its write. A cancel (which locks the job row,

@@ -1,6 +1,5 @@
 """State changes of job records, kept in one place so every step reports the same way."""
 
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -37,27 +36,12 @@ def row_query() -> Select:
 
 
 _ROW_BY_ID = row_query()
-_held = threading.local()
-
-
-def hold(record: Row | None) -> None:
-    """Keep the record a step's cancel check just read, for the step's first load()."""
-    _held.record = record
-
-
-def release() -> None:
-    """Forget the held record (the step is over)."""
-    _held.record = None
 
 
 def load(record_id: int) -> Row | None:
     """The record's row as this transaction reads it: its columns by name, read-only (the state
-    changes below write by id). The first load after hold() takes the held row, which the step's
-    own transaction read a moment ago, instead of a query; any later load reads it again."""
-    held = getattr(_held, "record", None)
-    if held is not None and held.id == record_id:
-        _held.record = None
-        return held
+    changes below write by id). A step gets its first row from its cancel check's query
+    (tasks.base.RecordTask.run_step); load() is for reading it again."""
     return execute_core(_ROW_BY_ID, {"record_id": record_id}).first()
 
 
@@ -87,11 +71,11 @@ def mark_retrying(record: Row, error: str, retry_at: datetime) -> None:
 def mark_failed(record: Row, error: str) -> dict[str, Any]:
     """A permanent failure: the record is done, with the reason in words."""
     update(record.id, state=RecordState.FAILED, error=error, retry_at=None, finished_at=utcnow())
-    runlog.commit_settled(state=runlog.FAILURE, error=error)
+    runlog.commit_closed(state=runlog.FAILURE, error=error)
     return outcome(record.id, False)
 
 
-def mark_succeeded(record: Row, erp_ref: str) -> None:
+def mark_succeeded(record: Row, erp_ref: str | None) -> None:
     """The ERP effect exists; keep its id for the link. The caller's transaction commits it."""
     update(record.id, state=RecordState.SUCCEEDED, erp_ref=erp_ref, error=None, retry_at=None, finished_at=utcnow())
 
@@ -99,5 +83,5 @@ def mark_succeeded(record: Row, erp_ref: str) -> None:
 def mark_cancelled(record: Row, by: str | None) -> dict[str, Any]:
     """The job was cancelled before this record's work was written: the record is done, untouched."""
     update(record.id, state=RecordState.CANCELLED, error=f"cancelled by {by or 'an operator'}", retry_at=None, finished_at=utcnow())
-    runlog.commit_settled(state=runlog.SKIPPED, error="the job was cancelled")
+    runlog.commit_closed(state=runlog.SKIPPED, error="the job was cancelled")
     return outcome(record.id, False)

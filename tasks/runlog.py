@@ -1,8 +1,10 @@
 """The SQL task log, written from Celery signals for every task: one TaskRun per execution.
 
-Each execution (first try, retry, redelivery after a crash) gets its own row when it starts and
-is closed when it ends. A row left STARTED by a killed worker is marked LOST when the same task
-id is delivered again; the number of LOST rows is the redelivery count that caps poison pills.
+Each execution (first try, retry, redelivery after a crash) gets its own row: opened when it
+starts (open_run), noted while it runs (note: error, retry time, state), closed when it ends
+(close_run), or earlier inside the step's own last transaction (close_in_transaction). A row left
+STARTED by a killed worker is marked LOST when the same task id is delivered again; the number of
+LOST rows is the redelivery count that caps poison pills.
 """
 
 import logging
@@ -33,19 +35,20 @@ _RUN_INSERT = _RUNS.insert().returning(_RUNS.c.id)
 _RUN_UPDATE = _RUNS.update().where(_RUNS.c.id == db.bindparam("run_id"))
 
 
-def annotate(task_id: str, **fields: Any) -> None:
-    """Remember fields (error, retry_at, state) to write on the run's row when it ends."""
+def note(task_id: str | None = None, **fields: Any) -> None:
+    """Remember fields (error, retry_at, state) to write on the run's row when it closes; the run
+    of ``task_id``, or of the task running in this thread."""
+    if task_id is None:
+        task_id = running_task_id()
     with _lock:
-        entry = _open_runs.get(task_id)
+        entry = _open_runs.get(task_id) if task_id else None
         if entry is not None:
             entry["fields"].update(fields)
 
 
-def note(**fields: Any) -> None:
-    """Like annotate(), for the task running in this thread."""
-    request = getattr(current_task, "request", None)
-    if request is not None and request.id:
-        annotate(request.id, **fields)
+def running_task_id() -> str | None:
+    """The id of the task running in this thread, if any."""
+    return getattr(getattr(current_task, "request", None), "id", None)
 
 
 def lost_count(task_id: str) -> int:
@@ -130,12 +133,12 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
 @task_failure.connect
 def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_: Any) -> None:
     """Keep the exception and traceback for the run's row."""
-    annotate(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}",
-             traceback=getattr(einfo, "traceback", None))
+    note(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}",
+         traceback=getattr(einfo, "traceback", None))
 
 
-def settle_in_transaction(**close: Any) -> None:
-    """Close the running task's run (as SUCCESS, unless ``close`` says otherwise) inside the
+def close_in_transaction(**fields: Any) -> None:
+    """Close the running task's run (as SUCCESS, unless ``fields`` say otherwise) inside the
     step's own final transaction.
 
     Saves each step a transaction of its own, and whoever sees the record's outcome sees its run
@@ -144,33 +147,32 @@ def settle_in_transaction(**close: Any) -> None:
     last commit. A fetch, whose record gets no outcome, sends it on its own after the payload
     (see tasks.base.commit_each_statement).
     """
-    request = getattr(current_task, "request", None)
-    task_id = getattr(request, "id", None)
+    task_id = running_task_id()
     with _lock:
         entry = _open_runs.get(task_id) if task_id else None
         if entry is None:
             return
-        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **close}
-        entry["settled"] = dict(fields)
+        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **fields}
+        entry["closed"] = dict(fields)
     execute_core(_RUN_UPDATE, {"run_id": entry["id"], **fields})  # SET takes the keys given
 
 
-def commit_settled(**close: Any) -> None:
-    """Commit the step's transaction with its run closed as ``close`` says (state, error), then
+def commit_closed(**fields: Any) -> None:
+    """Commit the step's transaction with its run closed as ``fields`` say (state, error), then
     note the same for close_run(), which finds it written. If the commit fails, nothing is noted
     and close_run() writes what the task's end says instead."""
-    settle_in_transaction(**close)
+    close_in_transaction(**fields)
     db.session.commit()
-    note(**close)
+    note(**fields)
 
 
-def already_settled(entry: dict[str, Any], state: str) -> bool:
-    """True when settle_in_transaction() wrote exactly the close that close_run() would write."""
-    settled = entry.get("settled")
-    if settled is None:
+def already_closed(entry: dict[str, Any], state: str) -> bool:
+    """True when close_in_transaction() wrote exactly what close_run() would write."""
+    closed = entry.get("closed")
+    if closed is None:
         return False
     final = entry["fields"].get("state", state)
-    return settled["state"] == final and all(settled.get(key) == value for key, value in entry["fields"].items())
+    return closed["state"] == final and all(closed.get(key) == value for key, value in entry["fields"].items())
 
 
 @task_postrun.connect
@@ -178,7 +180,7 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
     """Close the run's row with its final state, error and retry time."""
     with _lock:
         entry = _open_runs.pop(task_id, None)
-    if entry is None or already_settled(entry, state or SUCCESS):
+    if entry is None or already_closed(entry, state or SUCCESS):
         return
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
     fields.update(entry["fields"])

@@ -9,6 +9,7 @@ copy would be a write per step that nobody reads. The task log in SQL says how e
 """
 
 import traceback
+from functools import partial
 from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
@@ -16,16 +17,19 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import boms, jobs, purchase_orders, reconciliation, records, runlog, sweeper, window
-from tasks.listing import ListingUnusable, read_listing
-from tasks.base import RecordTask, backoff_seconds, fail_unless_done, fetch_document
-from tasks.erp_client import PermanentError, TransientError, get_json
-from webapp.jobs import outbox
-from webapp.reconciliation import files as recon_files
+from tasks import jobs, orphans, runlog, sweeper, window
+from tasks.base import RecordTask, backoff_seconds
+from tasks.steps import fetch_document, write_to_erp
+from webapp.erp_client import PermanentError, TransientError, get_json
+from webapp.erp_listing import ListingUnusable, read_listing
+from webapp.erp_writes import boms, purchase_orders, sales_orders
 from webapp.extensions import db
-from webapp.jobs.kinds import KINDS, LISTINGS
+from webapp.jobs import outbox
+from webapp.jobs.kinds import KINDS, LISTINGS, Listing
 from webapp.jobs.launch import add_listed_records
 from webapp.models import Job, JobStatus, ReconImport
+from webapp.reconciliation import files as recon_files
+from webapp.reconciliation import previews
 
 # Job-level tasks ride out a database outage by retrying (the record steps do it in RecordTask).
 DB_OUTAGE = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 60}
@@ -41,20 +45,8 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     if add_listed_records(job):
         db.session.commit()  # the records exist from here on; a cancel waiting for them goes first
     listing = LISTINGS.get((job.kind, job.source))
-    if listing is not None and job.total == 0:
-        try:
-            listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
-                                  current_app.config["MAX_JOB_RECORDS"])
-        except TransientError as exc:
-            raise retry_dispatch(self, exc.reason, backoff_seconds(self.request.retries, exc.retry_after)) from None
-        except (PermanentError, ListingUnusable) as exc:
-            jobs.fail_job(job, f"could not list {listing.what}: {exc}")
-            return {"job": job_id, "dispatched": False}
-        if not listed.keys:
-            jobs.fail_job(job, f"the ERP lists no {listing.what}")
-            return {"job": job_id, "dispatched": False}
-        jobs.add_records(job, listed.keys)
-        jobs.fail_listed(job_id, listed.problems)
+    if listing is not None and job.total == 0 and not add_erp_listed_records(self, job, listing):
+        return {"job": job_id, "dispatched": False}
     if not jobs.has_unfinished(job_id):  # nothing left to do (e.g. every record was already final): close the job now
         jobs.start_running(job_id)
         db.session.commit()
@@ -73,9 +65,28 @@ def dispatch_job(self: Task, job_id: int) -> dict[str, Any]:
     return {"job": job_id, "dispatched": True, "records": sent.sent}
 
 
+def add_erp_listed_records(task: Task, job: Job, listing: Listing) -> bool:
+    """Make the records of the keys the ERP lists for the job; False when that failed the job instead
+    (an answer unusable, or listing nothing). A transient failure retries the dispatch."""
+    try:
+        listed = read_listing(get_json(listing.path, listing.what), listing.field, KINDS[job.kind],
+                              current_app.config["MAX_JOB_RECORDS"])
+    except TransientError as exc:
+        raise retry_dispatch(task, exc.reason, backoff_seconds(task.request.retries, exc.retry_after)) from None
+    except (PermanentError, ListingUnusable) as exc:
+        jobs.fail_job(job, f"could not list {listing.what}: {exc}")
+        return False
+    if not listed.keys:
+        jobs.fail_job(job, f"the ERP lists no {listing.what}")
+        return False
+    jobs.add_records(job, listed.keys)
+    jobs.fail_listed(job.id, listed.problems)
+    return True
+
+
 def retry_dispatch(task: Task, reason: str, countdown: float, exc: Exception | None = None) -> Retry:
     """Schedule the dispatch again, with the reason and the time it is due on its task run (the job page shows them)."""
-    runlog.annotate(task.request.id, error=reason, retry_at=runlog.retry_time(countdown))
+    runlog.note(task.request.id, error=reason, retry_at=runlog.retry_time(countdown))
     return task.retry(countdown=countdown, exc=exc)
 
 
@@ -108,60 +119,37 @@ def send_batch(kind: str, job_id: int, batch: window.Batch) -> None:
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one purchase order from the ERP."""
-    return fetch_document(self, record_id, "/purchase-orders/{}", purchase_orders.validate_po)
+    return self.run_step(job_id, record_id, partial(fetch_document, self, "/purchase-orders/{}", purchase_orders.validate_po))
 
 
 @shared_task(bind=True, base=RecordTask, max_retries=None, ignore_result=True)
 def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Fetch one bill of materials from the ERP."""
-    return fetch_document(self, record_id, "/boms/{}", boms.validate_bom)
+    return self.run_step(job_id, record_id, partial(fetch_document, self, "/boms/{}", boms.validate_bom))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload:
-        return records.mark_failed(record, "no ERP data was fetched for this purchase order")
-    po_id = purchase_orders.write_purchase_order(record.payload, job_id)
-    records.mark_succeeded(record, str(po_id))
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, purchase_orders.write_record))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product of the fetched BOM; keep its id on the record for the next step."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload:
-        return records.mark_failed(record, "no ERP data was fetched for this product")
-    records.update(record_id, erp_ref=str(boms.write_product(record.payload, job_id)))
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_product_record))
 
 
 @shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
 def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product's components; running it twice leaves each (product, component) once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if not record.payload or not record.erp_ref:
-        return records.mark_failed(record, "the product was not made, so its components cannot be")
-    boms.write_components(int(record.erp_ref), record.payload)
-    records.mark_succeeded(record, record.erp_ref)
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
+    return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_components_record))
+
+
+@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
+def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
+    """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
+    return self.run_step(job_id, record_id, partial(write_to_erp, sales_orders.write_record))
 
 
 @shared_task(bind=True, **DB_OUTAGE)
@@ -177,7 +165,7 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
         # or writing, back to awaiting confirmation.
         return {"job": job_id, "read": False}
     try:
-        summary = reconciliation.read_upload(job, upload)
+        summary = previews.read_upload(job, upload)
     except OperationalError:
         raise
     except Exception as exc:  # a reader bug must end the job visibly, not leave it running
@@ -190,24 +178,6 @@ def read_report(self: Task, job_id: int) -> dict[str, Any]:
         db.session.commit()
         return {"job": job_id, "read": False}
     return {"job": job_id, "read": True, "rows": summary.rows, "ok": summary.ok}
-
-
-@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
-def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
-    """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
-    record = records.load(record_id)
-    if record is None or records.is_done(record):
-        return fail_unless_done(record_id, "the record is gone")
-    if "import_id" not in (record.payload or {}):
-        return records.mark_failed(record, "confirmed before transactions were tracked: upload the file again")
-    order_id, words = reconciliation.write_sales_order(record.payload, job_id)
-    records.mark_succeeded(record, str(order_id) if order_id is not None else None)
-    if order_id is None:
-        records.update(record_id, error=words)  # why nothing was written, on the row
-    jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.settle_in_transaction()
-    db.session.commit()
-    return records.outcome(record_id, True)
 
 
 @shared_task(**DB_OUTAGE)
@@ -235,7 +205,7 @@ def sweep() -> dict[str, Any]:
         for job_id, record_ids in lost.items():
             kind = sweeper.mark_swept(job_id, len(record_ids))
             apply_canvas(kind, job_id, record_ids)
-        restored = sweeper.restore_orphaned_messages()
+        restored = orphans.restore_orphaned_messages()
         topped = {job_id: done.sent for job_id in window.running_job_ids() if (done := window.top_up(job_id, send_batch)).sent}
         return {"dispatch_resent": resent, "records_resent": lost, "messages_restored": restored, "topped_up": topped,
                 "finalized": jobs.finalize_stalled(),

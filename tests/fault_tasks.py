@@ -9,17 +9,22 @@ from typing import Any
 import redis
 from celery import Task, current_task, shared_task
 from celery.signals import task_prerun
-from sqlalchemy import event
+from sqlalchemy import Row, event
 from sqlalchemy.orm import Session
 
 from tasks.base import RecordTask
-from tasks.records import load, mark_succeeded
+from tasks.records import mark_succeeded
 from webapp.extensions import db
 
 
 @shared_task(bind=True, base=RecordTask)
 def poison_pill(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Kill the worker process running it, every time (as a segfault or an OOM kill would)."""
+    return self.run_step(job_id, record_id, kill_worker)
+
+
+def kill_worker(job_id: int, record_id: int, record: Row | None) -> dict[str, Any]:
+    """The poison pill's step: SIGKILL this worker process."""
     os.kill(os.getpid(), signal.SIGKILL)
     return {"record": record_id, "ok": False}  # never reached
 
@@ -27,7 +32,11 @@ def poison_pill(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
 @shared_task(bind=True, base=RecordTask)
 def harmless(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Succeed at once: proves a worker still works after a poison pill."""
-    record = load(record_id)
+    return self.run_step(job_id, record_id, succeed)
+
+
+def succeed(job_id: int, record_id: int, record: Row | None) -> dict[str, Any]:
+    """The harmless step: mark the record succeeded."""
     mark_succeeded(record, "0")
     db.session.commit()
     return {"record": record_id, "ok": True}

@@ -6,8 +6,8 @@ import pytest
 import requests
 from flask import Flask
 
-from tasks import erp_client
-from tasks.erp_client import erp_path
+from webapp import erp_client
+from webapp.erp_client import erp_path
 
 
 @pytest.mark.parametrize(("key", "path"), [

@@ -13,15 +13,7 @@ from tests.chaos import set_chaos
 from tests.forms import csrf_token, post
 from tests.jobs import finished_job, make_job, start
 from webapp.extensions import db
-from webapp.models import (
-    AuditEvent,
-    Job,
-    JobRecord,
-    JobStateCount,
-    PurchaseOrder,
-    TaskRun,
-    locked_job,
-)
+from webapp.models import AuditEvent, Job, JobRecord, JobStateCount, PurchaseOrder, TaskRun, locked_job
 
 KEYS = [f"PO-{n}" for n in range(101200, 101260)]
 

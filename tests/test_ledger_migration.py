@@ -79,7 +79,7 @@ def digest(txn_hash: int) -> bytes:
 
 def test_the_old_ledger_is_packed_on_upgrade_and_unpacked_on_downgrade(migrating_app: Flask) -> None:
     """Staged rows become chunks in line order, a sales order's rows its keys; and back, lines renumbered in order."""
-    from tasks import ledger, ledger_store
+    from webapp.reconciliation.ledger import comparison, store
     from webapp.reconciliation.reader.packing import key
 
     folder = str(ROOT / "migrations")
@@ -87,16 +87,16 @@ def test_the_old_ledger_is_packed_on_upgrade_and_unpacked_on_downgrade(migrating
         upgrade(directory=folder, revision=BEFORE)
         fill_old_ledger()
         upgrade(directory=folder, revision=PACKED)
-        (ca,) = ledger_store.staged_blocks(1, "2470", "CA")
+        (ca,) = store.staged_blocks(1, "2470", "CA")
         assert list(ca.identities()) == [digest(H1), digest(H2), digest(H1)]
         assert [ca.skus[at] for at in ca.sku_column] == ["SKU-1", "SKU-2", "SKU-1"]
         assert list(ca.column(0)) == [11300000010000004, 11300000010000006, 11300000010000010]
-        assert ledger_store.held_keys(1) == {1: {key(digest(H1), 0), key(digest(H2), 0), key(digest(H1), 1)}}
-        found = ledger.compare_group(1, "2470", "CA")
+        assert store.held_keys(1) == {1: {key(digest(H1), 0), key(digest(H2), 0), key(digest(H1), 1)}}
+        found = comparison.compare_group(1, "2470", "CA")
         assert (found.new.rows, found.imported.rows, found.imported.order_total, found.jobs) == (0, 3, 3405, [1])
-        (tx,) = ledger_store.staged_blocks(1, "2470", "TX")
+        (tx,) = store.staged_blocks(1, "2470", "TX")
         assert list(tx.column(1)) == [1] and list(tx.column(2)) == [-1]
-        assert ledger_store.staged_rows(1) == 4
+        assert store.staged_rows(1) == 4
         db.session.commit()
 
         downgrade(directory=folder, revision=BEFORE)

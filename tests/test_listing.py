@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.listing import ListingUnusable, read_listing
+from webapp.erp_listing import ListingUnusable, read_listing
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, PURCHASE_ORDERS
 
 

@@ -12,9 +12,9 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.ports import free_port
-from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
+from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
 from webapp.monitoring.run_stats import DURATION_BUCKETS, Histogram, RunStats
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]

@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 
 from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
-from tasks.heartbeat import KEY_PREFIX, SEEN_KEY
-from tasks.publish_stamp import list_keys, read_queues
 from tests.forms import auth
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
+from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
+from webapp.monitoring.queues import list_keys, read_queues
 from webapp.monitoring.throughput import erp_health, throughput
 from webapp.views.workers import chart_bars
 

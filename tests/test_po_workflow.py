@@ -13,14 +13,7 @@ from tests.chaos import set_chaos
 from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
-from webapp.models import (
-    Job,
-    JobKeyList,
-    JobRecord,
-    PurchaseOrder,
-    PurchaseOrderLine,
-    TaskRun,
-)
+from webapp.models import Job, JobKeyList, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
 from webapp.sandbox.data import purchase_order
 
 PO_NUMBERS = [f"PO-{n}" for n in range(100100, 100150)]

@@ -2,14 +2,7 @@
 
 import pytest
 
-from webapp.reconciliation.reader.amounts import (
-    AmountError,
-    check_cents_shown,
-    format_cents,
-    is_spreadsheet_style,
-    to_cents,
-    to_quantity,
-)
+from webapp.reconciliation.reader.amounts import AmountError, check_cents_shown, format_cents, is_spreadsheet_style, to_cents, to_quantity
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from tests.recon_corpus.builders import DR_HEADER_LINE, dr_file, dr_row
 from webapp.reconciliation.reader.model import DATE_RANGE, ReportSummary, SkuLine
-from webapp.reconciliation.reader.read import summarize
+from webapp.reconciliation.reader.read import summarize_report
 
 S1, S2 = "6503097031", "6503097032"
 ROWS = [
@@ -35,7 +35,7 @@ TEXT = dr_file(ROWS) + "\n"
 
 def read(data: bytes, **options: object) -> ReportSummary:
     """Summarize bytes as an uploaded file."""
-    return summarize(io.BytesIO(data), **options)  # type: ignore[arg-type]
+    return summarize_report(io.BytesIO(data), **options)  # type: ignore[arg-type]
 
 
 def test_totals_per_state_are_exact_in_cents() -> None:

@@ -15,14 +15,7 @@ from tests.recon_corpus.builders import dr_file, dr_row
 from tests.s3_mock import objects
 from tests.streams import Broken
 from webapp.extensions import db
-from webapp.models import (
-    Job,
-    JobStatus,
-    ReconImport,
-    StoredFile,
-    StoredFileChunk,
-    utcnow,
-)
+from webapp.models import Job, JobStatus, ReconImport, StoredFile, StoredFileChunk, utcnow
 from webapp.reconciliation import imports as reconcile
 
 # The read message stays in the outbox: these tests run the reading task themselves, or not at all.
@@ -96,7 +89,7 @@ def test_an_accepted_upload_on_s3_is_read_from_a_local_copy(app: Flask, s3_bucke
 
 def staged(job_id: int) -> int:
     """How many staged transactions the job's upload has."""
-    from tasks.ledger_store import staged_rows
+    from webapp.reconciliation.ledger.store import staged_rows
 
     return staged_rows(upload_of(job_id).id)
 

@@ -10,7 +10,7 @@ from scripts.make_date_range_report import write_report
 from tests.recon_corpus.builders import DR_PREAMBLE, dr_file, dr_row, quoted
 from webapp.reconciliation.reader.model import ReportSummary
 from webapp.reconciliation.reader.packing import unpack
-from webapp.reconciliation.reader.read import preview, summarize
+from webapp.reconciliation.reader.read import preview, summarize_report
 from webapp.reconciliation.reader.two_cores import halves, helper
 
 H = len(DR_PREAMBLE) + 1  # the header line; row n of a file is on line H + n
@@ -45,7 +45,7 @@ def both(tmp_path: Path, data: bytes, **options: object) -> tuple[ReportSummary,
     path = tmp_path / "report.csv"
     path.write_bytes(data)
     split = preview(path, **options)
-    single = summarize(io.BytesIO(data), **options)  # type: ignore[arg-type]
+    single = summarize_report(io.BytesIO(data), **options)  # type: ignore[arg-type]
     assert repr(split) == repr(single)
     return split, single
 
@@ -81,7 +81,7 @@ def test_staged_transactions_of_both_parts_are_those_of_one_pass(tmp_path: Path,
     split: list[tuple] = []
     single: list[tuple] = []
     preview(path, transactions=lambda *chunk: split.append(chunk))
-    summarize(io.BytesIO(data), transactions=lambda *chunk: single.append(chunk))
+    summarize_report(io.BytesIO(data), transactions=lambda *chunk: single.append(chunk))
     assert taken == [True]
     assert staged_rows(split) == staged_rows(single) and sum(map(len, staged_rows(single).values())) > 4_000
 

@@ -14,19 +14,11 @@ from devtools.uploads import confirm as press_confirm
 from devtools.uploads import post_upload
 from devtools.web import logged_in
 from devtools.workers import WorkerSet
-from tasks.ledger_checks import invariant_problems
-from tests.recon_corpus.builders import (
-    V2_HEADER,
-    dr_file,
-    dr_row,
-    orders_file,
-    tsv,
-    v2_row,
-    v2_summary,
-)
+from tests.recon_corpus.builders import V2_HEADER, dr_file, dr_row, orders_file, tsv, v2_row, v2_summary
 from tests.recon_jobs import SETTLEMENT, job_id_of, job_in, report, row, upload
 from webapp.extensions import db
 from webapp.models import Job, ReconImport, SalesOrder
+from webapp.reconciliation.ledger.checks import invariant_problems
 
 ENDED = ("succeeded", "completed_with_failures", "failed", "cancelled")
 
@@ -200,10 +192,10 @@ def test_a_settlement_written_from_one_report_format_is_not_written_from_the_oth
 
 def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
     """A (settlement, state) new to the ERP takes the reader's own figures; they are what the staged rows add up to."""
-    from tasks import ledger
-    from tasks.reconciliation import reader_figures
     from webapp.models import SettlementState
-    from webapp.reconciliation.reader.read import summarize
+    from webapp.reconciliation.ledger import comparison, store
+    from webapp.reconciliation.previews import reader_figures
+    from webapp.reconciliation.reader.read import summarize_report
 
     content = dr_file([row(n, "TX" if n % 4 == 0 else "CA") for n in range(1, 30)]
                       + [dr_row(kind="Refund", order_id="113-0000002-0000002", sku="SKU-2", quantity="1",
@@ -216,11 +208,11 @@ def test_the_readers_sums_equal_the_staged_rows_sums(app: Flask) -> None:
         upload_row = ReconImport(job_id=job.id, filename="sums.csv", size_bytes=len(content))
         db.session.add(upload_row)
         db.session.flush()
-        with ledger.staging(upload_row.id) as stage:
-            summary = summarize(io.BytesIO(content), transactions=stage)
+        with store.staging(upload_row.id) as stage:
+            summary = summarize_report(io.BytesIO(content), transactions=stage)
         assert summary.ok, summary.errors
         for (settlement_id, state), order in summary.state_orders.items():
             db.session.add(SettlementState(settlement_id=settlement_id, state=state))  # known: looked up in SQL
             db.session.flush()
-            assert ledger.compare_group(upload_row.id, settlement_id, state).new == reader_figures(order), state
+            assert comparison.compare_group(upload_row.id, settlement_id, state).new == reader_figures(order), state
         db.session.rollback()

@@ -2,13 +2,7 @@
 
 from pathlib import Path
 
-from webapp.reconciliation.reader.packing import (
-    KEY,
-    key,
-    pack_keys,
-    unpack,
-    unpack_keys,
-)
+from webapp.reconciliation.reader.packing import KEY, key, pack_keys, unpack, unpack_keys
 from webapp.reconciliation.reader.transactions import Sink, file_sink, identity, replay
 
 

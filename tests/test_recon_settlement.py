@@ -3,17 +3,9 @@
 import io
 from datetime import date
 
-from tests.recon_corpus.builders import (
-    CORPUS,
-    V2_HEADER,
-    content_hash,
-    orders_file,
-    tsv,
-    v2_row,
-    v2_summary,
-)
+from tests.recon_corpus.builders import CORPUS, V2_HEADER, content_hash, orders_file, tsv, v2_row, v2_summary
 from webapp.reconciliation.reader.model import SETTLEMENT_V1, SETTLEMENT_V2, SkuLine
-from webapp.reconciliation.reader.read import preview, summarize
+from webapp.reconciliation.reader.read import preview, summarize_report
 
 SAMPLE = CORPUS / "settlement-sample.txt"
 SAMPLE_ORDERS = CORPUS / "settlement-sample-orders.txt"
@@ -72,7 +64,7 @@ def test_orders_report_territory_by_country_and_foreign_exclusion() -> None:
             v2_row(order_id="112-5561209-7742044", amount="5.00")]
     orders = orders_file({"114-8829371-4410258": ("", "PR"), "113-2047718-9930613": ("ON", "CA"),
                           "112-5561209-7742044": "Texas"})
-    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
+    summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert {state: t.total for state, t in summary.per_state().items()} == {"PR": 1000, "TX": 500}
     assert (summary.excluded.rows, summary.excluded.total, summary.total) == (1, 2000, 3500)
@@ -84,7 +76,7 @@ def test_concatenated_settlements_each_reconcile() -> None:
             v2_summary("28471003922", total="-5.00"),
             v2_row(amount="-5.00", settlement="28471003922", amount_type="ItemFees", description="Commission")]
     orders = orders_file({"114-8829371-4410258": "WA"})
-    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
+    summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert [(key, order.total) for key, order in summary.state_orders.items()] == [
         ((SETTLEMENT, "WA"), 1000), (("28471003922", "WA"), -500)]
@@ -100,7 +92,7 @@ def test_content_hash_is_the_sha256_of_the_bytes_and_matches_the_summary() -> No
 def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaffected() -> None:
     rows = [v2_summary(total="15.00"), v2_row(amount="10.00"), v2_row(order_id="", amount="5.00")]
     orders = orders_file({"114-8829371-4410258": "WA"})
-    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
+    summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()), orders=io.BytesIO(orders))
     assert summary.ok, summary.errors
     assert [(p.line, p.message) for p in summary.warnings] == [
         (4, "Order rows without an order-id are not sales order lines: counted in the non-order totals; the state "
@@ -109,7 +101,7 @@ def test_order_rows_without_an_order_id_are_a_warning_that_says_totals_are_unaff
 
 def test_without_orders_report_the_files_own_problems_come_first() -> None:
     rows = [v2_summary(total="30.00"), v2_row(amount="10.00"), v2_row(amount="$20")]
-    summary = summarize(io.BytesIO(tsv(V2_HEADER, rows).encode()))
+    summary = summarize_report(io.BytesIO(tsv(V2_HEADER, rows).encode()))
     assert [(p.line, p.message[:60]) for p in summary.errors] == [
         (4, "amount: '$20' is formatted as a spreadsheet displays it, wit"),
         (2, "settlement 28471003921: the detail rows add up to 10.00 but "),
@@ -118,5 +110,5 @@ def test_without_orders_report_the_files_own_problems_come_first() -> None:
 
 def test_a_v2_file_that_cannot_be_read_does_not_ask_for_the_orders_report() -> None:
     header = tuple(name for name in V2_HEADER if name != "order-id")
-    summary = summarize(io.BytesIO(tsv(header, [v2_summary()[:-1]]).encode()))
+    summary = summarize_report(io.BytesIO(tsv(header, [v2_summary()[:-1]]).encode()))
     assert [(p.line, p.message) for p in summary.errors] == [(1, "the header lacks the column 'order-id'")]

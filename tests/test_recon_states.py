@@ -2,15 +2,7 @@
 
 import pytest
 
-from webapp.reconciliation.reader.states import (
-    FOREIGN,
-    MILITARY,
-    MISSING,
-    STATE,
-    TERRITORY,
-    UNKNOWN,
-    normalise_state,
-)
+from webapp.reconciliation.reader.states import FOREIGN, MILITARY, MISSING, STATE, TERRITORY, UNKNOWN, normalise_state
 
 
 @pytest.mark.parametrize(

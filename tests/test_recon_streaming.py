@@ -8,7 +8,7 @@ import pytest
 
 from scripts.make_date_range_report import Generated, write_report
 from tests.recon_corpus.builders import content_hash
-from webapp.reconciliation.reader.read import preview, summarize
+from webapp.reconciliation.reader.read import preview, summarize_report
 from webapp.reconciliation.reader.text import LineSource
 
 ROWS = 200_000
@@ -77,5 +77,5 @@ class NoWholeRead(io.RawIOBase):
 def test_reader_reads_in_chunks_only() -> None:
     data = io.BytesIO()
     write_report(data, rows=2_000, seed=1)
-    summary = summarize(NoWholeRead(data.getvalue()), chunk_size=1000)  # type: ignore[arg-type]
+    summary = summarize_report(NoWholeRead(data.getvalue()), chunk_size=1000)  # type: ignore[arg-type]
     assert summary.ok and summary.rows == 2_000

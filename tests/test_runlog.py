@@ -7,39 +7,39 @@ import pytest
 from flask import Flask
 
 from tasks import records, runlog
-from tasks.runlog import FAILURE, RETRY, SKIPPED, SUCCESS, already_settled
+from tasks.runlog import FAILURE, RETRY, SKIPPED, SUCCESS, already_closed
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 
 
-def entry(fields: dict, settled: dict | None) -> dict:
+def entry(fields: dict, closed: dict | None) -> dict:
     """An open run as runlog keeps it in memory."""
-    return {"id": 1, "lost": 0, "fields": fields, "settled": settled}
+    return {"id": 1, "lost": 0, "fields": fields, "closed": closed}
 
 
-def test_a_settled_success_is_not_written_again() -> None:
-    assert already_settled(entry({}, {"state": SUCCESS, "finished_at": 1}), SUCCESS)
+def test_a_closed_success_is_not_written_again() -> None:
+    assert already_closed(entry({}, {"state": SUCCESS, "finished_at": 1}), SUCCESS)
 
 
-def test_nothing_settled_means_close_run_writes() -> None:
-    assert not already_settled({"id": 1, "lost": 0, "fields": {}}, SUCCESS)
+def test_nothing_closed_means_close_run_writes() -> None:
+    assert not already_closed({"id": 1, "lost": 0, "fields": {}}, SUCCESS)
 
 
-def test_a_task_that_ends_otherwise_after_settling_is_written() -> None:
-    """The commit after settling failed, or the task raised: the real end must reach the log."""
-    assert not already_settled(entry({}, {"state": SUCCESS}), FAILURE)
-    assert not already_settled(entry({}, {"state": SUCCESS}), RETRY)
+def test_a_task_that_ends_otherwise_after_closing_is_written() -> None:
+    """The commit after closing failed, or the task raised: the real end must reach the log."""
+    assert not already_closed(entry({}, {"state": SUCCESS}), FAILURE)
+    assert not already_closed(entry({}, {"state": SUCCESS}), RETRY)
 
 
-def test_a_note_made_after_settling_is_written() -> None:
-    settled = {"state": SUCCESS}
-    assert not already_settled(entry({"error": "late note"}, settled), SUCCESS)
-    assert not already_settled(entry({"state": SKIPPED}, settled), SUCCESS)
+def test_a_note_made_after_closing_is_written() -> None:
+    closed = {"state": SUCCESS}
+    assert not already_closed(entry({"error": "late note"}, closed), SUCCESS)
+    assert not already_closed(entry({"state": SKIPPED}, closed), SUCCESS)
 
 
-def test_notes_made_before_settling_are_part_of_it() -> None:
-    settled = {"state": SKIPPED, "error": "already fetched"}
-    assert already_settled(entry({"state": SKIPPED, "error": "already fetched"}, settled), SUCCESS)
+def test_notes_made_before_closing_are_part_of_it() -> None:
+    closed = {"state": SKIPPED, "error": "already fetched"}
+    assert already_closed(entry({"state": SKIPPED, "error": "already fetched"}, closed), SUCCESS)
 
 
 @pytest.mark.parametrize(("mark", "state"), [
@@ -65,7 +65,7 @@ def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.M
     with app.app_context():  # a session of its own, as a page or a test polling the record
         closed = db.session.get(TaskRun, run_id)
         assert (closed.state, closed.finished_at is not None) == (state, True)
-    assert already_settled(entry, SUCCESS)
+    assert already_closed(entry, SUCCESS)
 
 
 def driver_autocommits(raw) -> bool:

@@ -9,11 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.workers import WorkerSet
-from tasks import schedules as firing
 from tests.forms import csrf_token
 from tests.jobs import finished_job
 from tests.schedules import add_schedule, count, runs_of
 from webapp.extensions import db
+from webapp.jobs import schedule_fires
 from webapp.jobs.schedules import describe_cron
 from webapp.models import Job, Operator, Schedule, ScheduleRun, utcnow
 from webapp.models.schedules import CronError, next_fire, parse_cron
@@ -96,8 +96,8 @@ def test_due_schedule_fires_once_when_ticked_twice(app: Flask, no_relay: None) -
     with app.app_context():
         schedule_id = add_schedule()
         now = utcnow()
-        first = firing.fire_due(now)
-        second = firing.fire_due(now)
+        first = schedule_fires.fire_due(now)
+        second = schedule_fires.fire_due(now)
         schedule = db.session.get(Schedule, schedule_id)
         job = db.session.execute(db.select(Job)).scalar_one()
         assert first == [f"nightly POs: started job #{job.id}"]
@@ -118,7 +118,7 @@ def test_concurrent_ticks_fire_a_schedule_once(app: Flask, no_relay: None) -> No
     def tick() -> None:
         with app.app_context():
             start.wait()
-            results.append(firing.fire_due(now))
+            results.append(schedule_fires.fire_due(now))
 
     threads = [threading.Thread(target=tick) for _ in range(4)]
     for thread in threads:
@@ -136,10 +136,10 @@ def test_a_claim_already_taken_is_left_alone(app: Flask, no_relay: None) -> None
     with app.app_context():
         schedule_id = add_schedule()
         now = utcnow()
-        [(_, due_at)] = firing.due_schedules(now)
-        assert firing.claim(schedule_id, due_at, now)
-        firing.fire(schedule_id, now, firing.BEAT)
-        assert not firing.claim(schedule_id, due_at, now)
+        [(_, due_at)] = schedule_fires.due_schedules(now)
+        assert schedule_fires.claim(schedule_id, due_at, now)
+        schedule_fires.fire(schedule_id, now, schedule_fires.BEAT)
+        assert not schedule_fires.claim(schedule_id, due_at, now)
         assert count(Job) == 1
 
 
@@ -148,7 +148,7 @@ def test_missed_fires_collapse_into_one_run(app: Flask, no_relay: None) -> None:
     with app.app_context():
         schedule_id = add_schedule(due_in=timedelta(days=-3))
         now = utcnow()
-        assert len(firing.fire_due(now)) == 1
+        assert len(schedule_fires.fire_due(now)) == 1
         assert count(Job) == 1
         assert db.session.get(Schedule, schedule_id).next_run_at > now
 
@@ -162,7 +162,7 @@ def test_previous_job_still_active_is_skipped(app: Flask, no_relay: None, status
         db.session.commit()
         schedule_id = add_schedule(last_job_id=previous.id)
         now = utcnow()
-        [line] = firing.fire_due(now)
+        [line] = schedule_fires.fire_due(now)
         schedule = db.session.get(Schedule, schedule_id)
         [run] = runs_of(schedule_id)
         if skipped:
@@ -180,7 +180,7 @@ def test_job_started_but_not_yet_recorded_counts_as_running(app: Flask, no_relay
         db.session.add(Job(kind="purchase_orders", source="pending", status="running", input_name="schedule: nightly POs"))
         db.session.commit()
         schedule_id = add_schedule()
-        firing.fire_due(utcnow())
+        schedule_fires.fire_due(utcnow())
         assert runs_of(schedule_id)[0].outcome.startswith("skipped: job #")
 
 
@@ -190,12 +190,12 @@ def test_failed_launch_is_recorded_and_waits_for_the_next_time(app: Flask, no_re
     def broken(*args: object, **kwargs: object) -> Job:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(firing, "launch_job", broken)
+    monkeypatch.setattr(schedule_fires, "launch_job", broken)
     with app.app_context():
         schedule_id = add_schedule()
         now = utcnow()
-        assert firing.fire_due(now) == ["nightly POs: failed: RuntimeError: database went away"]
-        assert firing.fire_due(now) == []
+        assert schedule_fires.fire_due(now) == ["nightly POs: failed: RuntimeError: database went away"]
+        assert schedule_fires.fire_due(now) == []
         schedule = db.session.get(Schedule, schedule_id)
         assert schedule.last_outcome == "failed: RuntimeError: database went away" and schedule.next_run_at > now
         assert len(runs_of(schedule_id)) == 1 and count(Job) == 0
@@ -205,7 +205,7 @@ def test_refresh_boms_starts_a_bom_job_of_every_erp_product(app: Flask, no_relay
     """The refresh-BOMs schedule starts a bills-of-materials job whose keys the ERP lists."""
     with app.app_context():
         add_schedule(name="BOMs", job_kind="refresh_boms", cron="0 2 * * *")
-        firing.fire_due(utcnow())
+        schedule_fires.fire_due(utcnow())
         job = db.session.execute(db.select(Job)).scalar_one()
         assert (job.kind, job.source, job.input_name) == ("bills_of_materials", "erp_products", "schedule: BOMs")
 
@@ -217,7 +217,7 @@ def test_pause_stops_firing_and_resume_recomputes(app: Flask, no_relay: None) ->
         schedule = db.session.get(Schedule, schedule_id)
         schedule.pause("olga")
         db.session.commit()
-        assert firing.fire_due(utcnow() + timedelta(days=800)) == []
+        assert schedule_fires.fire_due(utcnow() + timedelta(days=800)) == []
         schedule = db.session.get(Schedule, schedule_id)
         assert (schedule.enabled, schedule.next_run_at) == (False, None)
         schedule.resume("ivan")
@@ -365,7 +365,7 @@ def test_table_fragment_and_history(app: Flask, client: FlaskClient, no_relay: N
     """The table fragment is bare (no page around it); the edit page lists each fire."""
     with app.app_context():
         schedule_id = add_schedule()
-        firing.fire_due(utcnow())
+        schedule_fires.fire_due(utcnow())
     fragment = client.get("/schedules/table", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in fragment and 'id="schedules-table"' in fragment and "started job #" in fragment
     page = client.get(f"/schedules/{schedule_id}").get_data(as_text=True)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from tasks import sweeper
+from tasks import orphans, sweeper
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
 
@@ -108,12 +108,12 @@ def beat_as(app: Flask, hostname: str, seconds_ago: float, interval: float = 10.
 
     import redis
 
-    from tasks import heartbeat
+    from webapp.monitoring import heartbeats
 
     body = json.dumps({"hostname": hostname, "sent_at": time.time() - seconds_ago, "interval": interval})
     client = redis.Redis.from_url(app.config["REDIS_URL"])
-    client.set(heartbeat.KEY_PREFIX + hostname, body, px=int(interval * heartbeat.TTL_INTERVALS * 1000))
-    client.hset(heartbeat.SEEN_KEY, hostname, body)
+    client.set(heartbeats.KEY_PREFIX + hostname, body, px=int(interval * heartbeats.TTL_INTERVALS * 1000))
+    client.hset(heartbeats.SEEN_KEY, hostname, body)
 
 
 @pytest.mark.parametrize(("seconds_ago", "orphaned"), [(45, True), (5, False), (25, False)])
@@ -128,7 +128,7 @@ def test_a_step_is_orphaned_only_once_its_worker_missed_its_beats(app: Flask, se
         db.session.add(TaskRun(task_id="t-make", task_name="tasks.workflows.make_po", job_id=job_id, record_id=record_id,
                                state="STARTED", worker=worker, started_at=utcnow()))
         db.session.commit()
-        found = sweeper.orphaned_runs()
+        found = orphans.orphaned_runs()
         if not orphaned:
             assert found == {}
             return
@@ -139,10 +139,10 @@ def test_a_worker_redis_never_heard_of_is_not_judged_dead(app: Flask) -> None:
     """No heartbeat at all (Redis restarted empty) is no proof of death: the step waits for the stuck-job path."""
     import redis
 
-    from tasks import heartbeat
+    from webapp.monitoring import heartbeats
 
     client = redis.Redis.from_url(app.config["REDIS_URL"])
-    assert heartbeat.dead_workers(client, {"never-seen@test"}, 3) == set()
+    assert heartbeats.dead_workers(client, {"never-seen@test"}, 3) == set()
 
 
 def test_stalled_records_still_in_the_broker_are_not_sent_again(app: Flask) -> None:

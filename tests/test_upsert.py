@@ -3,7 +3,7 @@
 from flask import Flask
 from sqlalchemy import event
 
-from tasks.upsert import insert_or_find_id
+from webapp.erp_writes.upsert import insert_or_find_id
 from webapp.extensions import db
 from webapp.models import Product
 

@@ -11,33 +11,12 @@ from webapp import cli
 from webapp.api import blueprint as api
 from webapp.celery_app import celery_init_app
 from webapp.config import check_erp_api_url, load_settings
-from webapp.database import (
-    make_sqlite_path_absolute,
-    ping_idle_connections,
-    tune_sqlite,
-)
+from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sandbox import views as sandbox_views
-from webapp.views import (
-    auth,
-    dashboard,
-    erp,
-    job_actions,
-    job_page,
-    metrics,
-    schedules,
-    workers,
-)
-from webapp.web import (
-    errors,
-    operators,
-    request_input,
-    security,
-    templating,
-    throttle,
-    upload_limits,
-)
+from webapp.views import auth, dashboard, erp, job_actions, job_page, metrics, schedules, workers
+from webapp.web import errors, operators, request_input, security, templating, throttle, upload_limits
 from webapp.web.fragment_cache import FragmentCache
 
 

@@ -5,9 +5,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from webapp.api.responses import iso
 from webapp.extensions import db
-from webapp.models import (
-    AuditEvent,
-)
+from webapp.models import AuditEvent
 from webapp.web.paging import page_number
 
 bp = Blueprint("audit", __name__)

@@ -15,8 +15,8 @@ from webapp.api.responses import iso
 from webapp.extensions import db
 from webapp.jobs.kinds import RECONCILIATION
 from webapp.models import Job, Operator, ReconImport
-from webapp.reconciliation.reader.model import PRODUCT_SALES, TAX_BUCKETS
 from webapp.reconciliation import imports as reconcile
+from webapp.reconciliation.reader.model import PRODUCT_SALES, TAX_BUCKETS
 from webapp.reconciliation.reading import reading_speed
 
 MULTIPART = "multipart/form-data"

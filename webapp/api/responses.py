@@ -9,9 +9,7 @@ from flask import Response, jsonify, url_for
 from webapp.jobs.dispatch_status import DispatchView, dispatch_views
 from webapp.jobs.flow import job_window
 from webapp.jobs.progress import summarize
-from webapp.models import (
-    Job,
-)
+from webapp.models import Job
 
 
 def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:

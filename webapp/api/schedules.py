@@ -4,10 +4,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from tasks import schedules as firing
 from webapp import audit
 from webapp.api.responses import iso, refuse
 from webapp.extensions import db
+from webapp.jobs import schedule_fires
 from webapp.jobs.schedules import all_schedules, describe_cron, saved, validate
 from webapp.models import Schedule, ScheduleRun, utcnow
 
@@ -147,7 +147,7 @@ def run_schedule(schedule_id: int) -> tuple[Response, int]:
     # Staged before firing, so the commit that starts the job (or records the skip) writes it too;
     # the outcome, known only afterwards, is then added to it.
     event = audit.record("schedule_change", f"ran schedule {name!r} now", actor=g.api_operator)
-    run = firing.run_now(schedule_id, g.api_operator)
+    run = schedule_fires.run_now(schedule_id, g.api_operator)
     if run is None:  # deleted meanwhile: run_now rolled back, the staged event with it
         abort(404, description=f"There is no schedule #{schedule_id}.")
     event.detail, event.job_id = f"ran schedule {name!r} now: {run.outcome}", run.job_id

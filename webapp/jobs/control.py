@@ -12,16 +12,7 @@ from webapp.jobs import outbox
 from webapp.jobs.keyfile import parse_key_csv, parse_key_text
 from webapp.jobs.kinds import DISPATCH_TASK, KINDS, RECONCILIATION
 from webapp.jobs.launch import add_listed_records, launch_job
-from webapp.models import (
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStatus,
-    Operator,
-    RecordState,
-    locked_job,
-    utcnow,
-)
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 from webapp.reconciliation import files as recon_files
 
 NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)

@@ -12,15 +12,7 @@ from datetime import timedelta
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import (
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStatus,
-    RecordState,
-    TaskRun,
-    utcnow,
-)
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, TaskRun, utcnow
 
 UNFINISHED = tuple(state for state in RecordState if state not in TERMINAL_RECORD_STATES)
 SHARE_WINDOW = timedelta(minutes=1)

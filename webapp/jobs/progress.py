@@ -10,15 +10,7 @@ from sqlalchemy.orm import defer
 from webapp.extensions import db
 from webapp.jobs.kinds import KINDS, Step
 from webapp.jobs.record_status import LatestRun, describe, live_workers
-from webapp.models import (
-    RECORD_STATES,
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStateCount,
-    TaskRun,
-    utcnow,
-)
+from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStateCount, TaskRun, utcnow
 
 
 @dataclass

@@ -14,11 +14,11 @@ from datetime import datetime
 import redis
 
 from webapp.models import JobRecord, RecordState, utcnow
+from webapp.monitoring.heartbeats import KEY_PREFIX
 from webapp.redis_clients import shared_redis
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_KEY = "celeriac:workers:{}"
 
 
 @dataclass
@@ -39,7 +39,7 @@ def live_workers(names: set[str]) -> set[str] | None:
     try:
         pipe = shared_redis(timeout=0.5).pipeline(transaction=False)
         for name in ordered:
-            pipe.exists(HEARTBEAT_KEY.format(name))
+            pipe.exists(KEY_PREFIX + name)
         return {name for name, alive in zip(ordered, pipe.execute()) if alive}
     except redis.RedisError:
         log.warning("no heartbeat check: Redis did not answer", exc_info=True)

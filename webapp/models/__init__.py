@@ -1,14 +1,7 @@
 """Typed SQLAlchemy models: the SQL log (jobs, records, task runs), operators, ERP tables, schedules."""
 
 from webapp.models.audit import AuditEvent
-from webapp.models.erp import (
-    Component,
-    Product,
-    PurchaseOrder,
-    PurchaseOrderLine,
-    SalesOrder,
-    SalesOrderLine,
-)
+from webapp.models.erp import Component, Product, PurchaseOrder, PurchaseOrderLine, SalesOrder, SalesOrderLine
 from webapp.models.jobs import (
     ACTIVE_JOB_STATUSES,
     JOB_STATUSES,

@@ -7,8 +7,8 @@ from typing import Any
 import redis
 from flask import current_app
 
-from tasks.heartbeat import WorkerStatus, read_workers
-from tasks.publish_stamp import QueueStat, read_queues
+from webapp.monitoring.heartbeats import WorkerStatus, read_workers
+from webapp.monitoring.queues import QueueStat, read_queues
 from webapp.redis_clients import shared_redis
 
 

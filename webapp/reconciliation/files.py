@@ -13,14 +13,7 @@ from datetime import timedelta
 
 from webapp import storage
 from webapp.extensions import db
-from webapp.models import (
-    TERMINAL_JOB_STATUSES,
-    Job,
-    ReconImport,
-    ReconTransactionChunk,
-    StoredFile,
-    utcnow,
-)
+from webapp.models import TERMINAL_JOB_STATUSES, Job, ReconImport, ReconTransactionChunk, StoredFile, utcnow
 
 
 @contextlib.contextmanager

@@ -12,18 +12,7 @@ from webapp import audit, storage
 from webapp.extensions import db
 from webapp.jobs import outbox
 from webapp.jobs.kinds import DISPATCH_TASK
-from webapp.models import (
-    Job,
-    JobRecord,
-    JobStatus,
-    Operator,
-    OutboxMessage,
-    ReconImport,
-    RecordState,
-    StoredFile,
-    locked_job,
-    utcnow,
-)
+from webapp.models import Job, JobRecord, JobStatus, Operator, OutboxMessage, ReconImport, RecordState, StoredFile, locked_job, utcnow
 from webapp.storage.names import name_problem
 
 READ_TASK = "tasks.workflows.read_report"

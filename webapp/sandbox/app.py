@@ -14,11 +14,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from webapp.config import load_settings
-from webapp.database import (
-    make_sqlite_path_absolute,
-    ping_idle_connections,
-    tune_sqlite,
-)
+from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import db
 from webapp.sandbox import api

@@ -1,15 +1,6 @@
 """The sandbox ERP's chaos settings page, part of the console (logged-in operators only)."""
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp import audit

@@ -6,13 +6,7 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import dispatch_views
 from webapp.jobs.kinds import KINDS
-from webapp.models import (
-    ACTIVE_JOB_STATUSES,
-    TERMINAL_RECORD_STATES,
-    Job,
-    JobRecord,
-    JobStatus,
-)
+from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
 from webapp.web.paging import page_number
 
 JOBS_PER_PAGE = 25

@@ -13,13 +13,7 @@ from prometheus_client.registry import Collector
 from webapp.extensions import db
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job, JobRecord, utcnow
 from webapp.monitoring.live import LiveState, live_state
-from webapp.monitoring.run_stats import (
-    DURATION_BUCKETS,
-    RECENT,
-    Histogram,
-    RunStats,
-    run_stats,
-)
+from webapp.monitoring.run_stats import DURATION_BUCKETS, RECENT, Histogram, RunStats, run_stats
 
 bp = Blueprint("metrics", __name__)
 

@@ -2,20 +2,12 @@
 
 import logging
 
-from flask import (
-    Blueprint,
-    Response,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from tasks import schedules as firing
 from webapp import audit
 from webapp.extensions import db
+from webapp.jobs import schedule_fires
 from webapp.jobs.schedules import all_schedules, describe_cron, saved, validate
 from webapp.models import Schedule, ScheduleRun, utcnow
 from webapp.models.schedules import SCHEDULED_JOBS
@@ -134,7 +126,7 @@ def resume(schedule_id: int) -> Response:
 def run_now(schedule_id: int) -> Response:
     """Fire a schedule now (skipped while its previous job still runs); its next run is unchanged."""
     schedule = db.get_or_404(Schedule, schedule_id)
-    run = firing.run_now(schedule.id, current_user)
+    run = schedule_fires.run_now(schedule.id, current_user)
     if run is not None:
         audit.record("schedule_change", f"ran schedule {schedule.name!r} now: {run.outcome}", run.job_id)
         db.session.commit()

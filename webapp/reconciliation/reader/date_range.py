@@ -17,8 +17,8 @@ from webapp.reconciliation.reader.date_range_rows import DateRangeRows
 from webapp.reconciliation.reader.detect import Detected, header_key, lacking
 from webapp.reconciliation.reader.model import RowError
 from webapp.reconciliation.reader.reading import Context
-from webapp.reconciliation.reader.two_cores.helper import SecondHalf
 from webapp.reconciliation.reader.two_cores.halves import start_second_half
+from webapp.reconciliation.reader.two_cores.helper import SecondHalf
 
 CURRENCY_NOTE = re.compile(r"all amounts in ([a-z]{3})\b", re.IGNORECASE)
 END = sys.maxsize  # a line number no record reaches

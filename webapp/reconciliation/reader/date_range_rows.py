@@ -9,14 +9,7 @@ from webapp.reconciliation.reader.aggregate import Acc
 from webapp.reconciliation.reader.amounts import PLAIN_AMOUNT, AmountError, format_cents, to_quantity
 from webapp.reconciliation.reader.dates import date_range_day
 from webapp.reconciliation.reader.detect import Detected
-from webapp.reconciliation.reader.ids import (
-    ORDER_ID,
-    check_settlement_id,
-    note_non_order_id,
-    order_key,
-    remembered_sku,
-    us_marketplace,
-)
+from webapp.reconciliation.reader.ids import ORDER_ID, check_settlement_id, note_non_order_id, order_key, remembered_sku, us_marketplace
 from webapp.reconciliation.reader.model import RowError
 from webapp.reconciliation.reader.reading import Context
 from webapp.reconciliation.reader.states import FOREIGN, STATE, StateValue, remembered_state

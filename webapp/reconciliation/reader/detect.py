@@ -4,13 +4,7 @@ import csv
 import re
 from dataclasses import dataclass
 
-from webapp.reconciliation.reader.model import (
-    DATE_RANGE,
-    ORDERS,
-    SETTLEMENT_V1,
-    SETTLEMENT_V2,
-    ReportError,
-)
+from webapp.reconciliation.reader.model import DATE_RANGE, ORDERS, SETTLEMENT_V1, SETTLEMENT_V2, ReportError
 
 SCAN_LINES = 30
 LABELS = {

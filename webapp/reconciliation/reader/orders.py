@@ -8,15 +8,7 @@ from webapp.reconciliation.reader.aggregate import Aggregator
 from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect, header_key
 from webapp.reconciliation.reader.ids import ORDER_ID, SCIENTIFIC_ID, order_id_problem, order_key
 from webapp.reconciliation.reader.model import ORDERS, ReportError
-from webapp.reconciliation.reader.states import (
-    FOREIGN,
-    MISSING,
-    STATE,
-    TERRITORIES,
-    StateValue,
-    normalise_country,
-    normalise_state,
-)
+from webapp.reconciliation.reader.states import FOREIGN, MISSING, STATE, TERRITORIES, StateValue, normalise_country, normalise_state
 from webapp.reconciliation.reader.text import CHUNK_SIZE, LineSource
 
 SOURCE = "orders report"

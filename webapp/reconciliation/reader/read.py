@@ -7,13 +7,7 @@ from typing import BinaryIO
 from webapp.reconciliation.reader.aggregate import Aggregator
 from webapp.reconciliation.reader.date_range import read_date_range
 from webapp.reconciliation.reader.detect import LABELS, SCAN_LINES, detect
-from webapp.reconciliation.reader.model import (
-    DATE_RANGE,
-    ORDERS,
-    SETTLEMENT_V2,
-    ReportError,
-    ReportSummary,
-)
+from webapp.reconciliation.reader.model import DATE_RANGE, ORDERS, SETTLEMENT_V2, ReportError, ReportSummary
 from webapp.reconciliation.reader.orders import read_orders
 from webapp.reconciliation.reader.reading import Context, Progress
 from webapp.reconciliation.reader.settlement_v2 import read_settlement
@@ -24,7 +18,7 @@ NO_SHIP_STATES = (f"a {LABELS[SETTLEMENT_V2]} carries no ship-to state: upload t
                   "Fulfilled Shipments or All Orders) for the same period with it")
 
 
-def summarize(
+def summarize_report(
     source: BinaryIO,
     *,
     orders: BinaryIO | None = None,
@@ -82,9 +76,9 @@ def summarize(
 
 
 def preview(path: str | Path, orders_path: str | Path | None = None, **options: object) -> ReportSummary:
-    """``summarize`` for files on disk (the upload as saved by the web request)."""
+    """``summarize_report`` for files on disk (the upload as saved by the web request)."""
     with open(path, "rb") as source:
         if orders_path is None:
-            return summarize(source, path=path, **options)  # type: ignore[arg-type]
+            return summarize_report(source, path=path, **options)  # type: ignore[arg-type]
         with open(orders_path, "rb") as orders:
-            return summarize(source, orders=orders, path=path, **options)  # type: ignore[arg-type]
+            return summarize_report(source, orders=orders, path=path, **options)  # type: ignore[arg-type]

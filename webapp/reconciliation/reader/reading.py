@@ -4,13 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.reconciliation.reader.aggregate import Aggregator
-from webapp.reconciliation.reader.amounts import (
-    PLAIN_AMOUNT,
-    AmountError,
-    check_cents_shown,
-    is_spreadsheet_style,
-    to_cents,
-)
+from webapp.reconciliation.reader.amounts import PLAIN_AMOUNT, AmountError, check_cents_shown, is_spreadsheet_style, to_cents
 from webapp.reconciliation.reader.model import RowError
 from webapp.reconciliation.reader.text import LineSource
 from webapp.reconciliation.reader.transactions import Sink

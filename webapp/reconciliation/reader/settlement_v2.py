@@ -8,14 +8,7 @@ from webapp.reconciliation.reader import model as m
 from webapp.reconciliation.reader.amounts import AmountError, format_cents, to_quantity
 from webapp.reconciliation.reader.dates import settlement_day
 from webapp.reconciliation.reader.detect import Detected, header_key, lacking
-from webapp.reconciliation.reader.ids import (
-    ORDER_ID,
-    US_MARKETPLACES,
-    check_settlement_id,
-    note_non_order_id,
-    order_key,
-    remembered_sku,
-)
+from webapp.reconciliation.reader.ids import ORDER_ID, US_MARKETPLACES, check_settlement_id, note_non_order_id, order_key, remembered_sku
 from webapp.reconciliation.reader.model import RowError
 from webapp.reconciliation.reader.orders import ShipStates
 from webapp.reconciliation.reader.reading import Context

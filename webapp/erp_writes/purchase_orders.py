@@ -1,11 +1,14 @@
-"""Purchase-order steps as plain functions: validate ERP data, write the PO idempotently."""
+"""Purchase orders: validate the ERP's document, write the PO idempotently."""
 
 import re
 from datetime import date
 from typing import Any
 
-from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from sqlalchemy import Row
+
+from webapp.erp_client import PermanentError
+from webapp.erp_writes.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp.erp_writes.written import Unwritable, Written
 from webapp.extensions import execute_core
 from webapp.models import PurchaseOrder, PurchaseOrderLine
 
@@ -78,3 +81,10 @@ def write_purchase_order(data: dict[str, Any], job_id: int) -> int:
     ]
     execute_core(insert_ignoring_duplicates(PurchaseOrderLine, index_elements=["purchase_order_id", "line_no"]), rows)
     return po_id
+
+
+def write_record(record: Row, job_id: int) -> Written:
+    """Write the PO the record fetched; raise Unwritable if it fetched nothing. Caller commits."""
+    if not record.payload:
+        raise Unwritable("no ERP data was fetched for this purchase order")
+    return Written(str(write_purchase_order(record.payload, job_id)))

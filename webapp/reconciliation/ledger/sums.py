@@ -10,7 +10,7 @@ from itertools import compress
 from operator import itemgetter, not_
 from typing import Any
 
-from tasks import ledger_store
+from webapp.reconciliation.ledger import store
 from webapp.reconciliation.reader.packing import FIRST, Block, key
 from webapp.reconciliation.reader.transactions import STAGED_BUCKETS
 
@@ -64,7 +64,7 @@ class Tally:
         return [self.amounts[slot] for slot in TAX_SLOTS]
 
     def figures(self) -> dict[str, int]:
-        """The preview's figures of these transactions (ledger.Figures' fields)."""
+        """The preview's figures of these transactions (comparison.Figures' fields)."""
         tax = sum(self.tax)
         return {"rows": self.rows, "orders": len(self.orders), "refunds": len(self.refunds),
                 "product_sales": self.amounts[0], "tax": tax, "total": self.amounts[TOTAL_SLOT],
@@ -82,7 +82,7 @@ def sort_out(import_id: int, settlement_id: str, state: str, held: Collection[by
     repeats: dict[bytes, int] = {}
     fresh: list[bytes] = []
     known: list[bytes] = []
-    for block in ledger_store.staged_blocks(import_id, settlement_id, state):
+    for block in store.staged_blocks(import_id, settlement_id, state):
         keys = keys_of(block, first, repeats)
         if not held:
             new.add(block, None)

@@ -2,9 +2,9 @@
 
 from sqlalchemy import text
 
-from tasks import ledger_store
-from tasks.ledger_sums import AMOUNTS, TOTAL_SLOT, keys_of
 from webapp.extensions import db
+from webapp.reconciliation.ledger import store
+from webapp.reconciliation.ledger.sums import AMOUNTS, TOTAL_SLOT, keys_of
 
 
 def invariant_problems() -> list[str]:
@@ -42,7 +42,7 @@ def distinct_sums() -> dict[tuple[str, str], int]:
         seen = amounts.setdefault((settlement_id, state), {})
         first: set[bytes] = set()
         repeats: dict[bytes, int] = {}
-        for block in ledger_store.staged_blocks(import_id, settlement_id, state):
+        for block in store.staged_blocks(import_id, settlement_id, state):
             order_cents = [sum(values) for values in zip(*block.columns[AMOUNTS : AMOUNTS + TOTAL_SLOT], strict=True)]
             for key, cents in zip(keys_of(block, first, repeats), order_cents, strict=True):
                 seen[key] = min(seen.get(key, cents), cents)

@@ -1,9 +1,12 @@
-"""Bill-of-materials steps as plain functions: validate ERP data, write products and components idempotently."""
+"""Bills of materials: validate the ERP's document, write products and components idempotently."""
 
 from typing import Any
 
-from tasks.erp_client import PermanentError
-from tasks.upsert import insert_ignoring_duplicates, insert_or_find_id
+from sqlalchemy import Row
+
+from webapp.erp_client import PermanentError
+from webapp.erp_writes.upsert import insert_ignoring_duplicates, insert_or_find_id
+from webapp.erp_writes.written import Unwritable, Written
 from webapp.extensions import execute_core
 from webapp.models import Component, Product
 
@@ -47,3 +50,18 @@ def write_components(product_id: int, data: dict[str, Any]) -> None:
         for c in data["components"]
     ]
     execute_core(insert_ignoring_duplicates(Component, index_elements=["product_id", "component_code"]), rows)
+
+
+def write_product_record(record: Row, job_id: int) -> Written:
+    """Write the product of the BOM the record fetched; its components are the record's next write. Caller commits."""
+    if not record.payload:
+        raise Unwritable("no ERP data was fetched for this product")
+    return Written(str(write_product(record.payload, job_id)), whole=False)
+
+
+def write_components_record(record: Row, job_id: int) -> Written:
+    """Write the components of the record's product, which its previous write made. Caller commits."""
+    if not record.payload or not record.erp_ref:
+        raise Unwritable("the product was not made, so its components cannot be")
+    write_components(int(record.erp_ref), record.payload)
+    return Written(record.erp_ref)

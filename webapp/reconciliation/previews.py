@@ -1,20 +1,21 @@
-"""Reconciliation steps as plain functions: read the upload with progress, keep its preview, write sales orders.
+"""Reading a reconciliation upload in the worker, with progress, into its preview.
 
 Reading happens in a worker, never in the request: the stored file is copied to the worker's
 temporary directory (no disk is shared with the web process) and streamed once (constant memory),
 progress (rows and bytes) is saved about twice a second for the job page, and the result is a
 preview stored as JSON. Only the operator's confirmation turns it into records, one per
-(settlement, state), each written as one ERP sales order.
+(settlement, state), each written as one ERP sales order (webapp.erp_writes.sales_orders).
 """
 
 import time
 from dataclasses import asdict
 from typing import Any
 
-from tasks import ledger
-from webapp.reconciliation import files as recon_files
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, ReconImport, utcnow
+from webapp.reconciliation import files as recon_files
+from webapp.reconciliation.ledger import store
+from webapp.reconciliation.ledger.comparison import Comparison, Figures, compare
 from webapp.reconciliation.reader.model import LINE_BUCKETS, PRODUCT_SALES, TAX_BUCKETS, Problem, ReportSummary, StateOrder
 from webapp.reconciliation.reader.read import preview
 
@@ -36,9 +37,9 @@ def read_upload(job: Job, upload: ReconImport) -> ReportSummary:
             db.session.commit()
             last[0] = time.monotonic()
 
-    ledger.clear(upload.id)  # rows staged by a read that a crash cut short
+    store.clear(upload.id)  # rows staged by a read that a crash cut short
     db.session.commit()
-    with recon_files.local_files(upload) as (report_path, orders_path), ledger.staging(upload.id) as stage:
+    with recon_files.local_files(upload) as (report_path, orders_path), store.staging(upload.id) as stage:
         summary = preview(report_path, orders_path, progress=progress, transactions=stage)
     store_preview(job, upload, summary)
     return summary
@@ -55,14 +56,14 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     upload.error_count = max(summary.error_count, len(summary.errors))
     upload.preview = preview_json(summary)
     if summary.ok and summary.state_orders:
-        compared = ledger.compare(upload.id, summary.kind, {key: reader_figures(o) for key, o in summary.state_orders.items()})
+        compared = compare(upload.id, summary.kind, {key: reader_figures(o) for key, o in summary.state_orders.items()})
         upload.preview = dict(upload.preview, **against_erp(upload.preview["orders"], compared))
         if upload.preview["nothing_new"]:
             job.status, job.finished_at = JobStatus.SUCCEEDED, utcnow()
         else:
             job.status = JobStatus.AWAITING_CONFIRMATION
     else:
-        ledger.clear(upload.id)  # a file with errors is never written
+        store.clear(upload.id)  # a file with errors is never written
         job.status = JobStatus.FAILED
         job.finished_at = utcnow()
         job.error = failure_words(summary)
@@ -70,20 +71,20 @@ def store_preview(job: Job, upload: ReconImport, summary: ReportSummary) -> None
     db.session.commit()
 
 
-def reader_figures(order: StateOrder) -> ledger.Figures:
+def reader_figures(order: StateOrder) -> Figures:
     """What the reader summed of one (settlement, state): the figures of its transactions when all are new."""
     tax = sum(order.amounts[bucket] for bucket in TAX_BUCKETS)
-    return ledger.Figures(rows=order.rows, orders=order.orders, refunds=order.refunds,
+    return Figures(rows=order.rows, orders=order.orders, refunds=order.refunds,
                           product_sales=order.amounts[PRODUCT_SALES], tax=tax, total=order.total,
                           order_total=sum(order.amounts[bucket] for bucket in LINE_BUCKETS) + tax)
 
 
-def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], ledger.Comparison]) -> dict[str, Any]:
+def against_erp(orders: list[dict[str, Any]], compared: dict[tuple[str, str], Comparison]) -> dict[str, Any]:
     """The preview's orders with what of each is new and what the ERP has already (by which jobs)."""
     jobs: set[int] = set()
     marked = []
     for order in orders:
-        found = compared.get((order["settlement_id"], order["state"]), ledger.Comparison())
+        found = compared.get((order["settlement_id"], order["state"]), Comparison())
         jobs.update(found.jobs)
         marked.append(dict(order, new=found.new.as_json(), imported=dict(found.imported.as_json(), jobs=found.jobs),
                            blocked=found.blocked))
@@ -139,9 +140,3 @@ def preview_json(summary: ReportSummary) -> dict[str, Any]:
 def problem_json(problem: Problem) -> dict[str, Any]:
     """An error or warning as data, for API clients that point at the line themselves."""
     return {"line": problem.line, "source": problem.source, "message": problem.message}
-
-
-def write_sales_order(payload: dict[str, Any], job_id: int) -> tuple[int | None, str]:
-    """Write the transactions of one (settlement, state) of a confirmed upload that the ERP lacks. Caller commits."""
-    return ledger.write(payload["import_id"], payload["kind"], payload["settlement_id"], payload["state"],
-                        payload["currency"], job_id)

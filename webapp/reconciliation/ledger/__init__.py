@@ -1,0 +1,1 @@
+"""The sales ledger: every report transaction reaches the ERP once, whichever file brings it."""
