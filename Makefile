@@ -20,6 +20,7 @@ help:
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
 	@echo "make migrate  apply database migrations (flask db upgrade)"
 	@echo "make bench    print the benchmark table (BENCH_ONLY=overhead,io,ingest,pages,launch,viewers)"
+	@echo "make lint     ruff check and ruff format --check over the Python code (settings in ruff.toml)"
 	@echo "make soak     jobs under SIGKILLs and Redis/PostgreSQL restarts for SOAK_MINUTES (default 10), then the ledger"
 	@echo "make clean    remove .venv, caches and test artifacts (instance/ with its data is kept)"
 
@@ -73,6 +74,12 @@ bench: dev-venv
 # Private PostgreSQL and Redis are started by the script itself (initdb must be installed).
 soak: dev-venv
 	$(BIN)/python scripts/soak.py --minutes $(SOAK_MINUTES)
+
+# Every Python file of the project but .venv and migrations/ (Alembic's, excluded in ruff.toml).
+.PHONY: lint
+lint: dev-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -59,9 +59,9 @@ def add_listed_records(job: Job) -> int:
 def insert_pending_records(job_id: int, numbered_keys: list[tuple[int, str]]) -> None:
     """Insert a job's records, pending, from (seq, key) pairs, in one statement.
 
-    On PostgreSQL one INSERT … SELECT FROM unnest() of two arrays: for 10,000 records 0.11 s
-    against 0.46 s for the same rows sent as a batch of parameter sets. SQLite gets the batch,
-    already fast there.
+    PostgreSQL gets one INSERT … SELECT FROM unnest() of two arrays, several times faster than the
+    same rows sent as a batch of parameter sets (docs/BENCHMARKS.md, item 5); SQLite gets the
+    batch, already fast there.
     """
     if not numbered_keys:
         return
