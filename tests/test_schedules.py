@@ -297,7 +297,7 @@ def test_create_edit_pause_resume_delete_through_the_pages(app: Flask, client: F
         schedule_id = schedule.id
     page = client.get("/schedules/").get_data(as_text=True)
     assert "Weekday POs" in page and "at 06:30 on Mon–Fri (UTC)" in page and "never" in page
-    assert 'hx-trigger="every 10s"' in page
+    assert 'hx-trigger="load delay:10s"' in page
     assert client.get(f"/schedules/{schedule_id}").status_code == 200
     status, _ = post(client, f"/schedules/{schedule_id}", {"name": "Monthly BOMs", "job_kind": "refresh_boms", "cron": "0 2 1 * *"})
     assert status == 302
