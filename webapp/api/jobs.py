@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.dispatch_status import dispatch_views
 from webapp.jobs.export import csv_response
+from webapp.jobs.flow import job_windows
 from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
 from webapp.jobs.kinds import KINDS, RECONCILIATION
 from webapp.jobs.launch import launch_job
@@ -86,8 +87,8 @@ def list_jobs() -> Response:
     if status in JOB_STATUSES:
         query = query.where(Job.status == status)
     jobs = db.session.execute(query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    counts, dispatches = state_counts([job.id for job in jobs]), dispatch_views(list(jobs))
-    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches) for job in jobs])
+    counts, dispatches, windows = state_counts([job.id for job in jobs]), dispatch_views(list(jobs)), job_windows(list(jobs))
+    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches, windows) for job in jobs])
 
 
 @bp.get("/jobs/<int:job_id>")

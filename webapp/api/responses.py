@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify, url_for
 
 from webapp.jobs.dispatch_status import DispatchView, dispatch_views
-from webapp.jobs.flow import job_window
+from webapp.jobs.flow import JobWindow, job_windows
 from webapp.jobs.progress import summarize
 from webapp.models import Job
 
@@ -17,11 +17,17 @@ def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify(error=message, **extra), status
 
 
-def job_json(job: Job, counts: dict[str, int] | None = None, dispatches: dict[int, DispatchView] | None = None) -> dict[str, Any]:
-    """A job as the API shows it: status, counts by state, its dispatch step, timestamps (``counts``
-    and ``dispatches`` if already read for a page of jobs)."""
+def job_json(
+    job: Job,
+    counts: dict[str, int] | None = None,
+    dispatches: dict[int, DispatchView] | None = None,
+    windows: dict[int, JobWindow] | None = None,
+) -> dict[str, Any]:
+    """A job as the API shows it: status, counts by state, its dispatch step and window, timestamps
+    (``counts``, ``dispatches`` and ``windows`` if already read for a page of jobs)."""
     summary = summarize(job, counts)
     dispatch = (dispatch_views([job]) if dispatches is None else dispatches).get(job.id)
+    window = (job_windows([job]) if windows is None else windows).get(job.id)
     return {
         "id": job.id,
         "kind": job.kind,
@@ -38,7 +44,7 @@ def job_json(job: Job, counts: dict[str, int] | None = None, dispatches: dict[in
         "finished_at": iso(job.finished_at),
         "group_id": job.group_id,
         "chord_id": job.chord_id,
-        "window": window.as_json() if (window := job_window(job)) else None,
+        "window": window.as_json() if window else None,
         "dispatch": dispatch.as_json(iso) if dispatch else None,
         "url": url_for("jobs.detail", job_id=job.id, _external=True),
     }
