@@ -27,28 +27,10 @@ class WorkerSet:
         """Start a worker consuming ``queues``; return its node name."""
         self.counter += 1
         node = f"{name}{self.counter}-{os.getpid()}@localhost"
-        log = open(self.log_dir / f"{name}{self.counter}.log", "wb")
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "wsgi:celery_app",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "-Q",
-            queues,
-            "-P",
-            pool,
-            "-c",
-            str(concurrency),
-            "-n",
-            node,
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        self.processes[node] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[node] = self.spawn(
+            f"{name}{self.counter}", "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", node,
+            "--without-gossip", "--without-mingle",
+        )  # fmt: skip
         self.layouts[node] = (name, queues, pool, concurrency)
         return node
 
@@ -69,21 +51,14 @@ class WorkerSet:
         """Start beat (the outbox relay and the sweeper), as the Procfile's beat process."""
         self.counter += 1
         name = f"beat{self.counter}"
-        log = open(self.log_dir / f"{name}.log", "wb")
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "wsgi:celery_app",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(self.log_dir / f"{name}-schedule"),
-        ]
-        self.processes[name] = subprocess.Popen(args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = self.spawn(name, "beat", "--schedule", str(self.log_dir / f"{name}-schedule"))
         return name
+
+    def spawn(self, log_name: str, *args: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        """Run ``celery -A wsgi:celery_app <args>`` at INFO, its output in LOG_DIR/<log_name>.log."""
+        log = open(self.log_dir / f"{log_name}.log", "wb")
+        command = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", *args, "--loglevel", "INFO"]
+        return subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every started worker answers a ping."""

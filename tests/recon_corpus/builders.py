@@ -5,51 +5,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
+from scripts.make_date_range_report import HEADER, PREAMBLE, write_report
+
 CORPUS = Path(__file__).resolve().parent
 
-DR_PREAMBLE = (
-    "Includes Amazon Marketplace, Fulfillment by Amazon (FBA), and Amazon Webstore transactions",
-    "All amounts in USD, unless specified",
-    "Definitions:",
-    "Sales tax collected: Includes sales tax collected from buyers for product sales, shipping, and gift wrap.",
-    "Selling fees: Includes variable closing fees and referral fees.",
-    "Other transaction fees: Includes shipping chargebacks, shipping holdbacks, per-item fees  and sales tax collection fees.",
-    'Other: Includes non-order transaction amounts. For more details, see the "Type" and "Description" columns for each order ID.',
-)
-DR_HEADER = (
-    "date/time",
-    "settlement id",
-    "type",
-    "order id",
-    "sku",
-    "description",
-    "quantity",
-    "marketplace",
-    "account type",
-    "fulfillment",
-    "order city",
-    "order state",
-    "order postal",
-    "tax collection model",
-    "product sales",
-    "product sales tax",
-    "shipping credits",
-    "shipping credits tax",
-    "gift wrap credits",
-    "giftwrap credits tax",
-    "Regulatory Fee",
-    "Tax On Regulatory Fee",
-    "promotional rebates",
-    "promotional rebates tax",
-    "marketplace withheld tax",
-    "selling fees",
-    "fba fees",
-    "other transaction fees",
-    "other",
-    "total",
-    "Transaction Status",
-    "Transaction Release Date",
-)
+DR_PREAMBLE, DR_HEADER = PREAMBLE, HEADER  # the report as sellers download it (the benchmark generator's)
 DR_MONEY = DR_HEADER[DR_HEADER.index("product sales") : DR_HEADER.index("total")]
 DR_HEADER_LINE = len(DR_PREAMBLE) + 1  # the header's physical line; the first row is the next one
 
@@ -196,8 +156,6 @@ def content_hash(binary: BinaryIO, chunk_size: int = 1 << 20) -> str:
 
 def date_range_report(path: Path, rows: int, seed: int) -> Path:
     """A generated Date Range report of ``rows`` transactions at ``path`` (the benchmark's generator)."""
-    from scripts.make_date_range_report import write_report
-
     with open(path, "wb") as out:
         write_report(out, rows, seed=seed)
     return path

@@ -36,6 +36,18 @@ def in_flight(job_id: int, sent_through: int) -> int:
     ).scalar_one()
 
 
+def in_flight_by_job(job_ids: Sequence[int]) -> dict[int, int]:
+    """``in_flight`` of many jobs in one query (an index range per job); jobs with none are absent."""
+    return dict(
+        db.session.execute(
+            db.select(JobRecord.job_id, db.func.count())
+            .join(Job, Job.id == JobRecord.job_id)
+            .where(Job.id.in_(job_ids), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
+            .group_by(JobRecord.job_id)
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class Share:
     """One running job as flow control sees it."""
@@ -63,14 +75,7 @@ def running_shares(limit: int = 50) -> list[Share]:
             .group_by(TaskRun.job_id)
         ).all()
     )
-    flying = dict(
-        db.session.execute(  # one query for every running job (an index range per job)
-            db.select(JobRecord.job_id, db.func.count())
-            .join(Job, Job.id == JobRecord.job_id)
-            .where(Job.id.in_([job.id for job in jobs]), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
-            .group_by(JobRecord.job_id)
-        ).all()
-    )
+    flying = in_flight_by_job([job.id for job in jobs])
     all_steps = sum(steps.values())
     return [
         Share(
@@ -110,13 +115,6 @@ def job_windows(jobs: Sequence[Job]) -> dict[int, JobWindow]:
     sending = [job for job in jobs if job.status == JobStatus.RUNNING and job.sent_through]
     if not sending:
         return {}
-    flying = dict(
-        db.session.execute(  # an index range per job, as in_flight reads one
-            db.select(JobRecord.job_id, db.func.count())
-            .join(Job, Job.id == JobRecord.job_id)
-            .where(Job.id.in_([job.id for job in sending]), JobRecord.state.in_(UNFINISHED), JobRecord.seq <= Job.sent_through)
-            .group_by(JobRecord.job_id)
-        ).all()
-    )
+    flying = in_flight_by_job([job.id for job in sending])
     size = window_size()
     return {job.id: JobWindow(min(job.sent_through, job.total), job.total, flying.get(job.id, 0), size) for job in sending}
