@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from devtools.localredis import start_private_redis, without_password  # noqa: E402
+
 INSTANCE = ROOT / "instance"
 PROCESSES = ("web", "worker", "io", "beat")  # never "release": it exits, and honcho would stop the rest
 SANDBOX = "sandbox"  # the Procfile's sandbox ERP, started too unless SANDBOX_ENABLED says no
@@ -164,9 +167,6 @@ def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
 
 def start_redis(instance: Path) -> Any:
     """Start a private Redis server (see devtools.localredis); the caller must call ``.stop()``."""
-    sys.path.insert(0, str(ROOT))
-    from devtools.localredis import start_private_redis
-
     return start_private_redis(workdir=str(instance))
 
 
@@ -196,7 +196,7 @@ def prepare_database(env: Mapping[str, str]) -> bool:
 
 def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_redis: bool, processes: tuple[str, ...]) -> None:
     """Say where the dashboard is and how to log in, before honcho's output starts."""
-    redis_note = "private, stopped on exit" if private_redis else "from REDIS_URL"
+    redis_note = "private, with a random password, stopped on exit" if private_redis else "from REDIS_URL"
     database = "from DATABASE_URL" if env.get("DATABASE_URL") else "SQLite in instance/"
     print()
     print(f"Celeriac dashboard: {url}")
@@ -204,7 +204,7 @@ def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_
         print("Log in as admin with the password printed above by `operators ensure-admin` (it is shown only once).")
     else:
         print("Log in with an existing operator; see README.md, Operators, to create another one.")
-    print(f"Database: {database}; Redis: {env['REDIS_URL']} ({redis_note}).")
+    print(f"Database: {database}; Redis: {without_password(env['REDIS_URL'])} ({redis_note}).")
     print(f"ERP: {env['ERP_API_URL']}" + (" (the sandbox ERP, its own process)" if SANDBOX in processes else "."))
     print(f"Starting {', '.join(processes)}; press Ctrl-C to stop them all.")
     print(flush=True)

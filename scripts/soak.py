@@ -344,7 +344,7 @@ class Faults(threading.Thread):
         """Stop Redis and start it again empty on the same port: every queued and unacked message is gone."""
         old = self.services.redis
         old.stop()
-        self.services.redis_servers.append(start_private_redis(port=old.port, workdir=str(self.services.work)))
+        self.services.redis_servers.append(start_private_redis(port=old.port, workdir=str(self.services.work), password=old.password))
 
     def restart_postgres(self) -> None:
         """Stop PostgreSQL (open connections are cut), keep it down a few seconds, start it again."""

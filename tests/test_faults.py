@@ -129,7 +129,7 @@ def test_redis_restarted_without_persistence_mid_job(
 
     def restart_redis() -> None:
         server.stop()
-        restarted.append(start_private_redis(port=server.port, workdir=str(tmp_path)))
+        restarted.append(start_private_redis(port=server.port, workdir=str(tmp_path), password=server.password))
 
     set_chaos(app, latency_ms=400)
     try:

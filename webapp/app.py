@@ -10,7 +10,7 @@ from flask import Flask
 from webapp import cli
 from webapp.api import blueprint as api
 from webapp.celery_app import celery_init_app
-from webapp.config import check_erp_api_url, load_settings
+from webapp.config import check_erp_api_url, check_redis_url, load_settings
 from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_settings(app.config, test_config)
     check_secret_key(app)
     check_erp_api_url(app.config, app.debug or app.testing)
+    check_redis_url(app.config, app.debug or app.testing, app.logger)
     make_sqlite_path_absolute(app)
     db.init_app(app)
     end_sessions_safely(app)

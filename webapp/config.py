@@ -1,7 +1,9 @@
 """Configuration read from the environment (one class, no per-stage zoo)."""
 
+import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 # Where the Procfile's sandbox process listens unless SANDBOX_PORT says otherwise.
 SANDBOX_LOCAL_URL = "http://127.0.0.1:5001/sandbox/api"
@@ -141,6 +143,31 @@ def check_erp_api_url(config: dict[str, Any], debug_or_testing: bool) -> None:
             f"(for the sandbox ERP of a local run, SANDBOX_ENABLED=1 and {SANDBOX_LOCAL_URL})"
         )
     config["ERP_API_URL"] = SANDBOX_LOCAL_URL
+
+
+def redis_url_problem(url: str) -> str | None:
+    """What is unsafe about a production REDIS_URL, or None.
+
+    Whoever reaches Redis reads every job's messages and, through Celery's remote control, can
+    stop or reconfigure the workers: off the local machine it needs a password and TLS.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        return None
+    missing = [what for what, ok in (("a password", parts.password), ("TLS (rediss://)", parts.scheme == "rediss")) if not ok]
+    if not missing:
+        return None
+    return f"REDIS_URL points at {parts.hostname} without {' and '.join(missing)}: use rediss://:PASSWORD@HOST:PORT/0"
+
+
+def check_redis_url(config: dict[str, Any], debug_or_testing: bool, logger: logging.Logger) -> None:
+    """Warn at start-up when a production REDIS_URL leaves Redis open (see redis_url_problem).
+
+    A warning, not a refusal: a private network may stand in for TLS, and only the deployer knows.
+    """
+    problem = None if debug_or_testing else redis_url_problem(config["REDIS_URL"])
+    if problem:
+        logger.warning(problem)
 
 
 def check_celery_timing(celery_conf: Any, config: dict[str, Any]) -> None:
