@@ -16,6 +16,7 @@ from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
 from sqlalchemy.engine import Connection
 
+from tasks import runlog_backlog
 from webapp.extensions import db, execute_core
 from webapp.models import TaskRun, utcnow
 
@@ -32,7 +33,7 @@ _lock = threading.Lock()
 # than running them. An UPDATE without values() sets the columns its parameters name.
 _RUNS = TaskRun.__table__
 _RUN_INSERT = _RUNS.insert().returning(_RUNS.c.id)
-_RUN_UPDATE = _RUNS.update().where(_RUNS.c.id == db.bindparam("run_id"))
+_RUN_UPDATE = runlog_backlog.UPDATE
 
 
 def note(task_id: str | None = None, **fields: Any) -> None:
@@ -126,8 +127,12 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
         lost = sum(1 for state in earlier if state in (STARTED, LOST))
         with _lock:
             _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}
-    except Exception:  # the log must never stop the work itself
-        log.exception("could not open the task run of %s", task_id)
+    except Exception:  # the log must never stop the work itself; the row is written when the run ends
+        log.exception("could not open the task run of %s: its row is written when it ends", task_id)
+        with _lock:
+            _open_runs[task_id] = {"id": None, "lost": 0, "fields": {}, "row": row}
+        return
+    write_backlog(task)
 
 
 @task_failure.connect
@@ -149,7 +154,7 @@ def close_in_transaction(**fields: Any) -> None:
     task_id = running_task_id()
     with _lock:
         entry = _open_runs.get(task_id) if task_id else None
-        if entry is None:
+        if entry is None or entry["id"] is None:  # a run never opened is inserted whole by close_run
             return
         fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **fields}
         entry["closed"] = dict(fields)
@@ -183,11 +188,21 @@ def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = 
         return
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
     fields.update(entry["fields"])
+    kind, values = ("update", {"run_id": entry["id"], **fields}) if entry["id"] is not None else ("insert", {**entry["row"], **fields})
     try:
         with _flask_app(task).app_context(), db.engine.begin() as connection:
-            connection.execute(_RUN_UPDATE, {"run_id": entry["id"], **fields})
+            connection.execute(_RUN_UPDATE if kind == "update" else runlog_backlog.INSERT, values)
     except Exception:
-        log.exception("could not close the task run of %s", task_id)
+        log.exception("could not close the task run of %s: kept to write when the database is back", task_id)
+        runlog_backlog.keep(_flask_app(task), kind, values)
+        return
+    write_backlog(task)
+
+
+def write_backlog(task: Task) -> None:
+    """Write what this process kept while the database was down (tasks.runlog_backlog)."""
+    if runlog_backlog.waiting():
+        runlog_backlog.write_all(_flask_app(task))
 
 
 # Chord bodies that finalize a job from inside their own run: not abandoned, they are the closer.

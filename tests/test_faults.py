@@ -141,6 +141,25 @@ def test_redis_restarted_without_persistence_mid_job(
             instance.stop()
 
 
+def assert_outage_attempts_logged(app: Flask, log_dir: Path) -> None:
+    """Every run the workers could not open or close during the outage has its row, closed, once
+    the database is back (the workers keep them: tasks.runlog_backlog)."""
+    import re
+
+    logs = "".join(path.read_text(errors="replace") for path in log_dir.glob("*.log"))
+    missed = set(re.findall(r"could not (?:open|close) the task run of ([0-9a-f-]{36})", logs))
+    assert missed, "the outage struck while no task ran: nothing to check"
+
+    def unwritten() -> set[str]:
+        with app.app_context():
+            written = db.session.execute(
+                db.select(TaskRun.task_id).where(TaskRun.task_id.in_(missed), TaskRun.finished_at.is_not(None))
+            ).scalars()
+            return missed - set(written)
+
+    wait_for(lambda: not unwritten(), timeout=60, interval=0.5, message=f"rows for the {len(missed)} runs of the outage")
+
+
 def test_postgres_restarted_mid_job(
     app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str, live_server: str, tmp_path: Path
 ) -> None:
@@ -169,6 +188,7 @@ def test_postgres_restarted_mid_job(
     set_chaos(app, latency_ms=400)
     try:
         run_job_through_a_fault(job_app, workers, restart_postgres)
+        assert_outage_attempts_logged(job_app, tmp_path)
     finally:
         set_chaos(app)
         workers.stop_all()
