@@ -12,6 +12,7 @@ that stopped sending heartbeats are sent again at once (tasks.orphans).
 """
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,10 +153,23 @@ def records_in_broker() -> set[int] | None:
             for queue in RECORD_QUEUES:
                 for key in list_keys(queue, options):
                     found.update(filter(None, map(message_record_id, client.lrange(key, 0, -1))))
-            found.update(filter(None, (message_record_id(json.loads(raw)[0]) for raw in client.hvals(channel.qos.unacked_key))))
+            held = client.hgetall(channel.qos.unacked_key)
+            overdue = overdue_tags(client, channel.qos.unacked_index_key, float(options.get("visibility_timeout", 3600)))
+            found.update(filter(None, (message_record_id(json.loads(raw)[0]) for tag, raw in held.items() if tag not in overdue)))
             return found
     except redis.RedisError:
         return None
+
+
+def overdue_tags(client: redis.Redis, index_key: str, visibility_timeout: float) -> set[bytes]:
+    """Delivery tags of unacknowledged messages delivered more than the visibility timeout ago.
+
+    Kombu should have put them back in their queue by then; when it has not, its restore is
+    stuck (its mutex left held for minutes by a worker killed while restoring), and a record
+    whose only message is one of them would wait that long. They count as lost: sending the
+    record again is safe, as every step is idempotent.
+    """
+    return set(client.zrangebyscore(index_key, 0, time.time() - visibility_timeout))
 
 
 def lost_records(stalled: dict[int, list[int]]) -> dict[int, list[int]]:

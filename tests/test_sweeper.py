@@ -200,6 +200,32 @@ def test_stalled_records_still_in_the_broker_are_not_sent_again(app: Flask) -> N
         client.hdel("unacked", "tag-1")
 
 
+def test_a_message_held_past_the_visibility_timeout_counts_as_lost(app: Flask) -> None:
+    """Kombu should have restored it to its queue; its restore is stuck (a worker killed while
+    holding the restore mutex blocks restores for minutes), so the record is sent again."""
+    import base64
+    import json
+    import time
+
+    import redis
+
+    def message(record_id: int) -> dict:
+        body = base64.b64encode(json.dumps([[], {"job_id": 1, "record_id": record_id}, {}]).encode()).decode()
+        return {"body": body, "headers": {"task": "tasks.workflows.make_po"}}
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    visibility = float(app.extensions["celery"].conf.broker_transport_options.get("visibility_timeout", 3600))
+    client.hset("unacked", "tag-old", json.dumps([message(21), "", "db"]))
+    client.hset("unacked", "tag-new", json.dumps([message(22), "", "db"]))
+    client.zadd("unacked_index", {"tag-old": time.time() - visibility - 5, "tag-new": time.time() - visibility + 60})
+    try:
+        with app.app_context():
+            assert sweeper.lost_records({1: [21, 22]}) == {1: [21]}
+    finally:
+        client.hdel("unacked", "tag-old", "tag-new")
+        client.zrem("unacked_index", "tag-old", "tag-new")
+
+
 def test_one_sweep_at_a_time(app: Flask) -> None:
     """A sweep that starts while another runs does nothing (both would send the same records)."""
     with app.app_context():
