@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from tasks import records, runlog
+from tasks import records, runlog_cleanup
 from webapp.extensions import db, execute_core, on_postgresql
 from webapp.jobs.launch import insert_pending_records
 from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, RecordState, locked_job, utcnow
@@ -95,7 +95,7 @@ def finalize(job_id: int) -> dict[str, Any]:
         execution_options={"synchronize_session": False},
     ).rowcount
     if closed:
-        runlog.close_abandoned_runs(job_id)
+        runlog_cleanup.close_abandoned_runs(job_id)
     db.session.commit()
     return {"job": job_id, "status": status if closed else db.session.get(Job, job_id, populate_existing=True).status}
 

@@ -1,11 +1,9 @@
 """The SQL task log, written from Celery signals for every task: one TaskRun per execution.
 
-Each execution (first try, retry, redelivery after a crash) gets its own row: opened when it
-starts (open_run), noted while it runs (note: error, retry time, state), closed when it ends
-(close_run), or earlier inside the step's own last transaction (close_in_transaction). A row left
-STARTED by a killed worker is marked LOST when the same task id is delivered again; the number of
-LOST rows is the redelivery count that caps poison pills.
-"""
+Each execution (first try, retry, redelivery) gets its own row: opened at its start (open_run),
+noted while it runs (note), closed at its end (close_run) or in the step's last transaction
+(close_in_transaction). A row left STARTED by a killed worker is marked LOST when the task id
+is delivered again; the LOST rows count the redeliveries that cap poison pills."""
 
 import logging
 import threading
@@ -25,8 +23,16 @@ log = logging.getLogger(__name__)
 STARTED, SUCCESS, FAILURE, RETRY, LOST, SKIPPED = "STARTED", "SUCCESS", "FAILURE", "RETRY", "LOST", "SKIPPED"
 TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST, SKIPPED)
 
-# Per execution, keyed by task id: the TaskRun row id and fields to write when it ends.
-_open_runs: dict[str, dict[str, Any]] = {}
+# Per execution, keyed by task id and thread (run_key): the TaskRun row id and fields to write when it ends.
+_open_runs: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def run_key(task_id: str) -> tuple[str, int]:
+    """The key of this thread's execution of ``task_id``: in a threads pool, a retry can start in
+    another thread before the execution that asked for it has ended (signals run in the task's thread)."""
+    return (task_id, threading.get_ident())
+
+
 _lock = threading.Lock()
 # The run log's statements, built once and run without the ORM (a TaskRun is never loaded to
 # write one): every task writes two, and building them or the ORM's bookkeeping would cost more
@@ -42,7 +48,7 @@ def note(task_id: str | None = None, **fields: Any) -> None:
     if task_id is None:
         task_id = running_task_id()
     with _lock:
-        entry = _open_runs.get(task_id) if task_id else None
+        entry = _open_runs.get(run_key(task_id)) if task_id else None
         if entry is not None:
             entry["fields"].update(fields)
 
@@ -55,7 +61,7 @@ def running_task_id() -> str | None:
 def lost_count(task_id: str) -> int:
     """How many earlier executions of this task id died without finishing (counted when its run opened)."""
     with _lock:
-        entry = _open_runs.get(task_id)
+        entry = _open_runs.get(run_key(task_id))
     if entry is not None:
         return entry["lost"]
     return db.session.execute(
@@ -80,9 +86,19 @@ def is_first_delivery(request: Any) -> bool:
     return not request.retries and not (request.delivery_info or {}).get("redelivered")
 
 
-def earlier_runs(connection: Connection, task_id: str) -> list[str]:
-    """States of the task id's earlier runs."""
-    return list(connection.execute(db.select(_RUNS.c.state).where(_RUNS.c.task_id == task_id)).scalars())
+def died_earlier(connection: Connection, task_id: str, attempt: int) -> int:
+    """Mark LOST the earlier deliveries of this attempt still STARTED (a message comes back only once
+    its holder is gone); return how many of the task id's executions died, these included.
+
+    A STARTED run of an earlier attempt is not counted: it asked for this retry and may still be
+    ending in another thread or process. If its worker died instead, the sweeper closes it.
+    """
+    connection.execute(
+        _RUNS.update()
+        .where(_RUNS.c.task_id == task_id, _RUNS.c.state == STARTED, _RUNS.c.attempt == attempt)
+        .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
+    )
+    return connection.execute(db.select(db.func.count()).where(_RUNS.c.task_id == task_id, _RUNS.c.state == LOST)).scalar_one()
 
 
 @task_prerun.connect
@@ -111,26 +127,19 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     try:
         with _flask_app(task).app_context():
             if is_first_delivery(request):
-                earlier: list[str] = []
+                lost = 0
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     run_id = connection.execute(_RUN_INSERT, row).scalar_one()
             else:
                 with db.engine.begin() as connection:
-                    earlier = earlier_runs(connection, task_id)
-                    if STARTED in earlier:
-                        connection.execute(
-                            _RUNS.update()
-                            .where(_RUNS.c.task_id == task_id, _RUNS.c.state == STARTED)
-                            .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
-                        )
+                    lost = died_earlier(connection, task_id, row["attempt"])
                     run_id = connection.execute(_RUN_INSERT, row).scalar_one()
-        lost = sum(1 for state in earlier if state in (STARTED, LOST))
         with _lock:
-            _open_runs[task_id] = {"id": run_id, "lost": lost, "fields": {}}
+            _open_runs[run_key(task_id)] = {"id": run_id, "lost": lost, "fields": {}}
     except Exception:  # the log must never stop the work itself; the row is written when the run ends
         log.exception("could not open the task run of %s: its row is written when it ends", task_id)
         with _lock:
-            _open_runs[task_id] = {"id": None, "lost": 0, "fields": {}, "row": row}
+            _open_runs[run_key(task_id)] = {"id": None, "lost": 0, "fields": {}, "row": row}
         return
     write_backlog(task)
 
@@ -153,7 +162,7 @@ def close_in_transaction(**fields: Any) -> None:
     """
     task_id = running_task_id()
     with _lock:
-        entry = _open_runs.get(task_id) if task_id else None
+        entry = _open_runs.get(run_key(task_id)) if task_id else None
         if entry is None or entry["id"] is None:  # a run never opened is inserted whole by close_run
             return
         fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **fields}
@@ -183,7 +192,7 @@ def already_closed(entry: dict[str, Any], state: str) -> bool:
 def close_run(task_id: str, task: Task, retval: Any = None, state: str | None = None, **_: Any) -> None:
     """Close the run's row with its final state, error and retry time."""
     with _lock:
-        entry = _open_runs.pop(task_id, None)
+        entry = _open_runs.pop(run_key(task_id), None)
     if entry is None or already_closed(entry, state or SUCCESS):
         return
     fields = {"state": state or SUCCESS, "finished_at": utcnow()}
@@ -203,42 +212,6 @@ def write_backlog(task: Task) -> None:
     """Write what this process kept while the database was down (tasks.runlog_backlog)."""
     if runlog_backlog.waiting():
         runlog_backlog.write_all(_flask_app(task))
-
-
-# Chord bodies that finalize a job from inside their own run: not abandoned, they are the closer.
-JOB_BODIES = ("tasks.workflows.finalize_job", "tasks.workflows.next_window")
-
-
-def close_abandoned_runs(job_id: int) -> None:
-    """Mark LOST the runs of a finished job still shown as started (their worker died after the work).
-
-    A worker killed after storing a task's result but before closing its row leaves the row
-    STARTED, and the redelivered message is skipped as already done; once every record of the
-    job is final, no such run can still be working for it. The caller commits.
-    """
-    db.session.execute(
-        db.update(TaskRun)
-        .where(TaskRun.job_id == job_id, TaskRun.state == STARTED, TaskRun.task_name.not_in(JOB_BODIES))
-        .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died after the work was done")
-    )
-
-
-def close_stale_runs(older_than: timedelta) -> int:
-    """Mark LOST the runs still STARTED ``older_than`` after they began; return how many.
-
-    Nothing else closes such a row when its worker was killed and the redelivery was skipped as
-    already done (or lost with Redis), for a task of no job or of a job already finished; nor when
-    the database was down at the moment the task ended. Past the time limit and the visibility
-    timeout no execution can still be running. Unfinished runs are the only ones without an end
-    time, so the finished_at index finds them.
-    """
-    result = db.session.execute(
-        db.update(TaskRun)
-        .where(TaskRun.finished_at.is_(None), TaskRun.state == STARTED, TaskRun.started_at < utcnow() - older_than)
-        .values(state=LOST, finished_at=utcnow(), error="no end was recorded: the worker died, or the database was down when it ended")
-    )
-    db.session.commit()
-    return result.rowcount
 
 
 def retry_time(countdown: float) -> datetime:

@@ -17,7 +17,7 @@ from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from tasks import jobs, orphans, runlog, sweeper, window
+from tasks import jobs, orphans, runlog, runlog_cleanup, sweeper, window
 from tasks.base import RecordTask, backoff_seconds
 from tasks.steps import fetch_document, write_to_erp
 from webapp.erp_client import PermanentError, TransientError, get_json
@@ -213,7 +213,7 @@ def sweep() -> dict[str, Any]:
             "messages_restored": restored,
             "topped_up": topped,
             "finalized": jobs.finalize_stalled(),
-            "runs_closed": runlog.close_stale_runs(sweeper.stuck_after()),
+            "runs_closed": runlog_cleanup.close_stale_runs(sweeper.stuck_after()),
         }
 
 

@@ -61,9 +61,9 @@ def test_a_final_record_commits_its_run_closed(app: Flask, monkeypatch: pytest.M
         db.session.add_all([record, run])
         db.session.commit()
         monkeypatch.setattr(runlog, "current_task", SimpleNamespace(request=SimpleNamespace(id="step-1")))
-        monkeypatch.setitem(runlog._open_runs, "step-1", {"id": run.id, "lost": 0, "fields": {}})
+        monkeypatch.setitem(runlog._open_runs, runlog.run_key("step-1"), {"id": run.id, "lost": 0, "fields": {}})
         mark(record)
-        entry = runlog._open_runs["step-1"]
+        entry = runlog._open_runs[runlog.run_key("step-1")]
         run_id = run.id
     with app.app_context():  # a session of its own, as a page or a test polling the record
         closed = db.session.get(TaskRun, run_id)
@@ -118,7 +118,7 @@ def test_a_first_delivery_opens_its_run_with_one_insert(app: Flask) -> None:
             row = db.session.execute(db.select(TaskRun).filter_by(task_id="first-1")).scalar_one()
             assert (row.state, row.queue, row.attempt) == (runlog.STARTED, "db", 1)
     finally:
-        runlog._open_runs.pop("first-1", None)
+        runlog._open_runs.pop(runlog.run_key("first-1"), None)
 
 
 def test_a_redelivery_marks_the_open_earlier_run_lost(app: Flask) -> None:
@@ -126,14 +126,14 @@ def test_a_redelivery_marks_the_open_earlier_run_lost(app: Flask) -> None:
     and counts it towards the poison-pill cap."""
     try:
         runlog.open_run("again-1", delivery(app, "again-1", redelivered=False), (), {})
-        runlog._open_runs.pop("again-1")  # the worker died: nothing closed the run
+        runlog._open_runs.pop(runlog.run_key("again-1"))  # the worker died: nothing closed the run
         runlog.open_run("again-1", delivery(app, "again-1", redelivered=True), (), {})
         assert runlog.lost_count("again-1") == 1
         with app.app_context():
             states = db.session.execute(db.select(TaskRun.state).filter_by(task_id="again-1").order_by(TaskRun.id)).scalars().all()
         assert states == [runlog.LOST, runlog.STARTED]
     finally:
-        runlog._open_runs.pop("again-1", None)
+        runlog._open_runs.pop(runlog.run_key("again-1"), None)
 
 
 def test_autocommit_ends_at_the_next_commit(app: Flask) -> None:
@@ -148,3 +148,37 @@ def test_autocommit_ends_at_the_next_commit(app: Flask) -> None:
         db.session.commit()
         assert not autocommits()
         db.session.rollback()
+
+
+def test_a_retry_started_before_its_predecessor_ended_keeps_both_runs(app: Flask) -> None:
+    """In a threads pool the retry's message can run in another thread before the thread that
+    asked for it has closed its run: each run keeps its own state and error."""
+    import threading
+
+    first = delivery(app, "race-1", redelivered=False)
+    retry = delivery(app, "race-1", redelivered=False)
+    retry.request.retries = 1
+    opened, closed_first = threading.Event(), threading.Event()
+    deaths_seen_by_retry: list[int] = []
+
+    def run_retry() -> None:
+        runlog.open_run("race-1", retry, (), {"job_id": None, "record_id": None})
+        deaths_seen_by_retry.append(runlog.lost_count("race-1"))
+        opened.set()
+        closed_first.wait(10)
+        runlog.close_run("race-1", retry, state=SUCCESS)
+
+    runlog.open_run("race-1", first, (), {"job_id": None, "record_id": None})
+    runlog.note("race-1", error="HTTP 503", retry_at=utcnow())
+    other = threading.Thread(target=run_retry)
+    other.start()
+    assert opened.wait(10)
+    runlog.close_run("race-1", first, state=RETRY)
+    closed_first.set()
+    other.join(10)
+    with app.app_context():
+        rows = db.session.execute(
+            db.select(TaskRun.state, TaskRun.error, TaskRun.attempt).filter_by(task_id="race-1").order_by(TaskRun.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [(RETRY, "HTTP 503", 1), (SUCCESS, None, 2)]
+    assert deaths_seen_by_retry == [0], "the first run was ending, not dead: no poison-pill count"

@@ -21,8 +21,8 @@ def empty_backlog() -> Iterator[None]:
     runlog_backlog._pending.clear()
     yield
     runlog_backlog._pending.clear()
-    for task_id in [task_id for task_id in runlog._open_runs if task_id.startswith("outage-")]:
-        runlog._open_runs.pop(task_id)
+    for key in [key for key in runlog._open_runs if key[0].startswith("outage-")]:
+        runlog._open_runs.pop(key)
 
 
 @contextmanager
@@ -95,10 +95,10 @@ def test_writes_wait_in_order_while_the_database_stays_down(app: Flask) -> None:
 def test_a_run_never_opened_is_not_closed_inside_the_step(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its row does not exist yet: close_run inserts it whole instead."""
     monkeypatch.setattr(runlog, "current_task", SimpleNamespace(request=SimpleNamespace(id="outage-7")))
-    runlog._open_runs["outage-7"] = {"id": None, "lost": 0, "fields": {}, "row": {"task_id": "outage-7"}}
+    runlog._open_runs[runlog.run_key("outage-7")] = {"id": None, "lost": 0, "fields": {}, "row": {"task_id": "outage-7"}}
     with app.app_context():
         runlog.close_in_transaction()
-    assert "closed" not in runlog._open_runs["outage-7"]
+    assert "closed" not in runlog._open_runs[runlog.run_key("outage-7")]
 
 
 def test_the_backlog_is_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

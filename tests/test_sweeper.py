@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from tasks import orphans, sweeper
+from tasks import orphans, runlog_cleanup, sweeper
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, OutboxMessage, TaskRun, utcnow
 
@@ -92,7 +92,6 @@ def test_lost_dispatch_is_sent_again(app: Flask) -> None:
 
 def test_runs_nothing_closed_are_marked_lost_after_the_threshold(app: Flask) -> None:
     """A run left STARTED (its worker died unnoticed, or the database was down when it ended) is LOST once stale."""
-    from tasks import runlog
 
     with app.app_context():
         now = utcnow()
@@ -107,7 +106,7 @@ def test_runs_nothing_closed_are_marked_lost_after_the_threshold(app: Flask) -> 
                 )
             )
         db.session.commit()
-        assert runlog.close_stale_runs(timedelta(minutes=5)) == 1
+        assert runlog_cleanup.close_stale_runs(timedelta(minutes=5)) == 1
         states = dict(db.session.execute(db.select(TaskRun.task_id, TaskRun.state)).all())
     assert states == {"old": "LOST", "recent": "STARTED", "done": "SUCCESS"}
 
