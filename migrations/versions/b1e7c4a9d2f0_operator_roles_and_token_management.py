@@ -1,0 +1,46 @@
+"""operator roles, a password to change at first login, named tokens that expire and are revoked
+
+Revision ID: b1e7c4a9d2f0
+Revises: a4b5c6d7e801
+Create Date: 2026-12-07 18:45:00
+
+Every operator who exists at upgrade becomes an admin. Until now every operator could do
+everything (schedules, the sandbox, tokens through the CLI), so this keeps each of them able to
+do what they did yesterday, and it keeps a deployment from ending up with no admin at all: the
+migration cannot tell who administers the console, and an admin can lower the others' roles on
+the operators page afterwards. Operators created from now on are given a role explicitly (the CLI
+and the admin page ask for one; the column's default, for anything else, is the least: viewer).
+
+Tokens keep working: none is named, expiring or revoked yet.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b1e7c4a9d2f0"
+down_revision = "a4b5c6d7e801"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("operators") as batch:
+        batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="viewer"))
+        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.execute("UPDATE operators SET role = 'admin'")
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("name", sa.String(80), nullable=False, server_default=""))
+        batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("revoked_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("last_used_from", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("last_used_from")
+        batch.drop_column("revoked_at")
+        batch.drop_column("expires_at")
+        batch.drop_column("name")
+    with op.batch_alter_table("operators") as batch:
+        batch.drop_column("must_change_password")
+        batch.drop_column("role")
