@@ -20,14 +20,15 @@ def password() -> str:
 @login_required
 def change_password() -> Response | tuple[str, int]:
     """Change the password (the current one required); this browser stays logged in, every other session ends."""
+    operator = current_user._get_current_object()  # the row itself: login_user must not be given the proxy
     new = request.form.get("new_password", "")
     try:
         if new != request.form.get("confirm_password", ""):
             raise accounts.AccountError("The new password and its confirmation differ.")
-        accounts.change_password(current_user, request.form.get("current_password", ""), new)
+        accounts.change_password(operator, request.form.get("current_password", ""), new)
     except accounts.AccountError as exc:
         return render_template("auth/password.html", error=str(exc), min_length=accounts.PASSWORD_MIN_LENGTH), 400
-    forget_operator(current_user.id)
-    start_session(current_user)  # the new session version: this browser's cookie is the one still valid
+    forget_operator(operator.id)
+    start_session(operator)  # the new session version: this browser's cookie is the one still valid
     flash("Password changed. Sessions elsewhere have ended.", "success")
     return redirect(url_for("dashboard.index"))
