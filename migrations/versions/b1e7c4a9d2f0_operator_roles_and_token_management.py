@@ -12,6 +12,10 @@ the operators page afterwards. Operators created from now on are given a role ex
 and the admin page ask for one; the column's default, for anything else, is the least: viewer).
 
 Tokens keep working: none is named, expiring or revoked yet.
+
+Columns are added and dropped in place (ALTER TABLE, SQLite too), never by copying the table as a
+batch migration would: on SQLite, dropping the old operators table would delete every API token
+with it (ON DELETE CASCADE) and clear every job's creator.
 """
 
 import sqlalchemy as sa
@@ -24,23 +28,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("operators") as batch:
-        batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="viewer"))
-        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("operators", sa.Column("role", sa.String(16), nullable=False, server_default="viewer"))
+    op.add_column("operators", sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute("UPDATE operators SET role = 'admin'")
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(sa.Column("name", sa.String(80), nullable=False, server_default=""))
-        batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
-        batch.add_column(sa.Column("revoked_at", sa.DateTime(), nullable=True))
-        batch.add_column(sa.Column("last_used_from", sa.String(64), nullable=True))
+    op.add_column("api_tokens", sa.Column("name", sa.String(80), nullable=False, server_default=""))
+    op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(), nullable=True))
+    op.add_column("api_tokens", sa.Column("revoked_at", sa.DateTime(), nullable=True))
+    op.add_column("api_tokens", sa.Column("last_used_from", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.drop_column("last_used_from")
-        batch.drop_column("revoked_at")
-        batch.drop_column("expires_at")
-        batch.drop_column("name")
-    with op.batch_alter_table("operators") as batch:
-        batch.drop_column("must_change_password")
-        batch.drop_column("role")
+    for column in ("last_used_from", "revoked_at", "expires_at", "name"):
+        op.drop_column("api_tokens", column)
+    for column in ("must_change_password", "role"):
+        op.drop_column("operators", column)
