@@ -45,12 +45,8 @@ def test_existing_operators_become_admins_and_their_tokens_keep_working(migratin
     with migrating_app.app_context():
         upgrade(directory=folder, revision=BEFORE)
         for n, name in enumerate(("olga", "omar"), start=1):
-            run(
-                sa.text(
-                    "INSERT INTO operators (id, username, password_hash, active, created_at) VALUES (:id, :name, 'x', true, CURRENT_TIMESTAMP)"
-                ),
-                {"id": n, "name": name},
-            )
+            columns = "id, username, password_hash, active, created_at"
+            run(sa.text(f"INSERT INTO operators ({columns}) VALUES (:id, :name, 'x', true, CURRENT_TIMESTAMP)"), {"id": n, "name": name})
         run(sa.text("INSERT INTO api_tokens (id, operator_id, token_hash, created_at) VALUES (1, 1, 'abc', CURRENT_TIMESTAMP)"))
         run(
             sa.text(
