@@ -61,7 +61,11 @@ def test_existing_operators_become_admins_and_their_tokens_keep_working(migratin
         token = run(sa.text("SELECT name, expires_at, revoked_at, last_used_from FROM api_tokens")).one()
         assert tuple(token) == ("", None, None, None)
         assert run(sa.text("SELECT created_by_id FROM jobs")).scalar_one() == 2  # the operators table was altered, not copied
-        run(sa.text("INSERT INTO operators (username, password_hash, active, created_at) VALUES ('new', 'x', true, CURRENT_TIMESTAMP)"))
+        run(
+            sa.text(
+                "INSERT INTO operators (id, username, password_hash, active, created_at) VALUES (3, 'new', 'x', true, CURRENT_TIMESTAMP)"
+            )
+        )
         assert run(sa.text("SELECT role FROM operators WHERE username = 'new'")).scalar_one() == "viewer"  # the least, by default
         db.session.commit()
         downgrade(directory=folder, revision=BEFORE)
