@@ -15,8 +15,8 @@ from tests.schedules import add_schedule
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
 from webapp.models import ApiToken, AuditEvent, Job, JobRecord
-from webapp.models.operators import ROLES, Operator
-from webapp.web.access import LEAST_ROLE, OPEN
+from webapp.models.operators import ADMIN, ROLES, VIEWER, Operator
+from webapp.web.access import LEAST_ROLE, OPEN, least_role
 
 # Endpoints outside the table on purpose: none (login, static files and /metrics are in OPEN).
 UNGUARDED: set[str] = set()
@@ -183,3 +183,20 @@ def test_api_calls_by_role(app: Flask, operator_password_hash: str, no_relay: No
     if response.status_code == 403:
         assert response.is_json and response.get_json()["error"] == "Forbidden"
         assert audit_count(app) == events
+
+
+def test_an_endpoint_missing_from_the_table_is_for_admins_only() -> None:
+    assert least_role("workers.some_new_control") == ADMIN
+    assert least_role("dashboard.index") == VIEWER
+
+
+READS = ["/", "/jobs-table", "/ops/workers", "/ops/workers/panel", "/ops/search?q=PO-1", "/schedules/", "/audit", "/sandbox/settings"]
+API_READS = ["/api/jobs", "/api/ops/workers", "/api/ops/search?q=PO-1", "/api/schedules", "/api/audit", "/api/sandbox/settings"]
+
+
+def test_a_viewer_reads_every_page_and_the_api(app: Flask, operator_password_hash: str) -> None:
+    add_operator(app, "vera", "viewer", operator_password_hash)
+    client, token = log_in(app, "vera"), token_of(app, "vera")
+    assert {path: client.get(path).status_code for path in READS} == dict.fromkeys(READS, 200)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert {path: client.get(path, headers=bearer).status_code for path in API_READS} == dict.fromkeys(API_READS, 200)
