@@ -47,9 +47,8 @@ def upgrade() -> None:
         sa.Column("file_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["file_id"], ["stored_files.id"], name=op.f("fk_stored_file_chunks_file_id_stored_files"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["file_id"], ["stored_files.id"], name=op.f("fk_stored_file_chunks_file_id_stored_files"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("file_id", "seq", name=op.f("pk_stored_file_chunks")),
     )
     if op.get_bind().dialect.name == "postgresql":
@@ -59,12 +58,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("orders_file_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("files_deleted_at", sa.DateTime(), nullable=True))
         batch_op.alter_column("path", existing_type=sa.String(length=1024), nullable=True)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_recon_imports_report_file_id_stored_files"), "stored_files", ["report_file_id"], ["id"], ondelete="SET NULL"
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_recon_imports_orders_file_id_stored_files"), "stored_files", ["orders_file_id"], ["id"], ondelete="SET NULL"
-        )
+        batch_op.create_foreign_key(batch_op.f("fk_recon_imports_report_file_id_stored_files"), "stored_files",
+                                    ["report_file_id"], ["id"], ondelete="SET NULL")
+        batch_op.create_foreign_key(batch_op.f("fk_recon_imports_orders_file_id_stored_files"), "stored_files",
+                                    ["orders_file_id"], ["id"], ondelete="SET NULL")
         batch_op.create_index(batch_op.f("ix_recon_imports_report_file_id"), ["report_file_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_recon_imports_orders_file_id"), ["orders_file_id"], unique=False)
 

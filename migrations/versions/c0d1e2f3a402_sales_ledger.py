@@ -13,20 +13,8 @@ down_revision = "c0d1e2f3a401"
 branch_labels = None
 depends_on = None
 
-AMOUNTS = (
-    "product_sales",
-    "shipping",
-    "gift_wrap",
-    "promotions",
-    "sales_tax",
-    "product_tax",
-    "shipping_tax",
-    "gift_wrap_tax",
-    "promotion_tax",
-    "regulatory_fee_tax",
-    "withheld_tax",
-    "total",
-)
+AMOUNTS = ("product_sales", "shipping", "gift_wrap", "promotions", "sales_tax", "product_tax", "shipping_tax",
+           "gift_wrap_tax", "promotion_tax", "regulatory_fee_tax", "withheld_tax", "total")
 
 
 def upgrade() -> None:
@@ -60,17 +48,10 @@ def upgrade() -> None:
         sa.Column("txn_hash", sa.BigInteger(), nullable=False),
         sa.Column("occurrence", sa.Integer(), nullable=False),
         sa.Column("sales_order_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["settlement_state_id"],
-            ["erp_settlement_states.id"],
-            name=op.f("fk_erp_sales_order_transactions_settlement_state_id_erp_settlement_states"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["sales_order_id"],
-            ["erp_sales_orders.id"],
-            name=op.f("fk_erp_sales_order_transactions_sales_order_id_erp_sales_orders"),
-            ondelete="CASCADE",
-        ),
+        sa.ForeignKeyConstraint(["settlement_state_id"], ["erp_settlement_states.id"],
+                                name=op.f("fk_erp_sales_order_transactions_settlement_state_id_erp_settlement_states")),
+        sa.ForeignKeyConstraint(["sales_order_id"], ["erp_sales_orders.id"],
+                                name=op.f("fk_erp_sales_order_transactions_sales_order_id_erp_sales_orders"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("settlement_state_id", "txn_hash", "occurrence", name=op.f("pk_erp_sales_order_transactions")),
     )
     op.create_index("ix_erp_sales_order_transactions_sales_order_id", "erp_sales_order_transactions", ["sales_order_id"])

@@ -18,7 +18,8 @@ WHERE = "task_name = 'tasks.workflows.dispatch_job'"
 
 def upgrade() -> None:
     # Only dispatch runs are indexed: a few rows per job, and no cost on the record steps' inserts.
-    op.create_index("ix_task_runs_dispatch", "task_runs", ["job_id", "id"], postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
+    op.create_index("ix_task_runs_dispatch", "task_runs", ["job_id", "id"],
+                    postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
 
 
 def downgrade() -> None:

@@ -18,10 +18,8 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("sent_through", sa.Integer(), nullable=False, server_default="0"))
     # Jobs dispatched before windows existed sent all their records at once.
-    op.execute(
-        "UPDATE jobs SET sent_through = COALESCE((SELECT MAX(seq) FROM job_records"
-        " WHERE job_records.job_id = jobs.id), 0) WHERE status <> 'queued'"
-    )
+    op.execute("UPDATE jobs SET sent_through = COALESCE((SELECT MAX(seq) FROM job_records"
+               " WHERE job_records.job_id = jobs.id), 0) WHERE status <> 'queued'")
     op.create_index("ix_job_records_job_state_seq", "job_records", ["job_id", "state", "seq"])
     op.drop_index("ix_job_records_job_state", table_name="job_records")
 

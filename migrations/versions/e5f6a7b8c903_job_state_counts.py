@@ -11,7 +11,6 @@ Revises: d4e5f6a7b802
 Create Date: 2026-11-22 03:10:00
 
 """
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -59,10 +58,8 @@ POSTGRES_TRIGGERS = [
 
 def sqlite_bump(row: str, delta: int) -> str:
     """The upsert a SQLite trigger runs for one side (OLD or NEW) of a row change."""
-    return (
-        f"INSERT INTO job_state_counts (job_id, state, shard, n) VALUES ({row}.job_id, {row}.state, {row}.id % {SHARDS}, {delta}) "
-        f"ON CONFLICT (job_id, state, shard) DO UPDATE SET n = n + {delta};"
-    )
+    return (f"INSERT INTO job_state_counts (job_id, state, shard, n) VALUES ({row}.job_id, {row}.state, {row}.id % {SHARDS}, {delta}) "
+            f"ON CONFLICT (job_id, state, shard) DO UPDATE SET n = n + {delta};")
 
 
 SQLITE_TRIGGERS = [

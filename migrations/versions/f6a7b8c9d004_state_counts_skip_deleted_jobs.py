@@ -52,12 +52,10 @@ END $$
 
 def sqlite_delete_trigger(delete_filter: str) -> str:
     """The SQLite trigger that subtracts a deleted record, for rows matching ``delete_filter``."""
-    return (
-        "CREATE TRIGGER job_records_counts_delete AFTER DELETE ON job_records BEGIN "
-        f"INSERT INTO job_state_counts (job_id, state, shard, n) "
-        f"SELECT OLD.job_id, OLD.state, OLD.id % {SHARDS}, -1 WHERE {delete_filter} "
-        "ON CONFLICT (job_id, state, shard) DO UPDATE SET n = n - 1; END"
-    )
+    return ("CREATE TRIGGER job_records_counts_delete AFTER DELETE ON job_records BEGIN "
+            f"INSERT INTO job_state_counts (job_id, state, shard, n) "
+            f"SELECT OLD.job_id, OLD.state, OLD.id % {SHARDS}, -1 WHERE {delete_filter} "
+            "ON CONFLICT (job_id, state, shard) DO UPDATE SET n = n - 1; END")
 
 
 def upgrade():
