@@ -146,7 +146,7 @@ def add_operator(bench: BenchEnv) -> None:
     from webapp.models import Operator
 
     with bench.app.app_context():
-        operator = Operator(username="bench")
+        operator = Operator(username="bench", role="operator")  # it launches jobs
         operator.set_password(PASSWORD)
         db.session.add(operator)
         db.session.commit()

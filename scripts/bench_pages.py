@@ -41,7 +41,7 @@ def logged_in_client(app: Flask) -> FlaskClient:
 
     with app.app_context():
         if db.session.execute(db.select(Operator).filter_by(username="bench")).scalar_one_or_none() is None:
-            operator = Operator(username="bench")
+            operator = Operator(username="bench", role="operator")  # it launches jobs
             operator.set_password(PASSWORD)
             db.session.add(operator)
             db.session.commit()

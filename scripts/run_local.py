@@ -201,7 +201,7 @@ def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_
     print()
     print(f"Celeriac dashboard: {url}")
     if login_printed:
-        print("Log in as admin with the password printed above by `operators ensure-admin` (it is shown only once).")
+        print("Log in as admin with the password printed above (shown only once); you choose a new one at first login.")
     else:
         print("Log in with an existing operator; see README.md, Operators, to create another one.")
     print(f"Database: {database}; Redis: {without_password(env['REDIS_URL'])} ({redis_note}).")

@@ -257,12 +257,12 @@ def operator_password_hash() -> str:
 
 @pytest.fixture
 def operator(app: Flask, operator_password_hash: str) -> tuple[str, str]:
-    """An operator account; returns (username, password)."""
+    """An operator account with the admin role (it may do anything); returns (username, password)."""
     from webapp.extensions import db
     from webapp.models import Operator
 
     with app.app_context():
-        op = Operator(username="olga", password_hash=operator_password_hash)
+        op = Operator(username="olga", password_hash=operator_password_hash, role="admin")
         db.session.add(op)
         db.session.commit()
     return "olga", "correct horse battery"

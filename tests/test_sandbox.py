@@ -70,9 +70,9 @@ def api_client(sandbox_app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def operator_client(console_app: Flask) -> FlaskClient:
-    """A console client logged in as the operator "ada"."""
+    """A console client logged in as the admin "ada"."""
     with console_app.app_context():
-        operator = Operator(username="ada")
+        operator = Operator(username="ada", role="admin")  # the sandbox settings are an admin's to change
         operator.set_password("lovelace")
         db.session.add(operator)
         db.session.commit()
@@ -359,7 +359,7 @@ def test_console_without_the_sandbox_has_no_chaos_settings(tmp_path: Path) -> No
     )
     with app.app_context():
         db.create_all()
-        operator = Operator(username="ada")
+        operator = Operator(username="ada", role="admin")  # the sandbox settings are an admin's to change
         operator.set_password("lovelace")
         db.session.add(operator)
         db.session.commit()

@@ -41,9 +41,14 @@ def end_session(operator: Operator) -> None:
     """Log out, and end every copy of this operator's session cookie, not only this browser's."""
     db.session.execute(db.update(Operator).where(Operator.id == operator.id).values(session_version=Operator.session_version + 1))
     db.session.commit()
-    current_app.extensions["fragment_cache"].forget(("operator", operator.id))
+    forget_operator(operator.id)
     logout_user()
     session.pop(SESSION_VERSION, None)
+
+
+def forget_operator(operator_id: int) -> None:
+    """Drop the shared copy of an operator changed in this request, so the next request reads the change."""
+    current_app.extensions["fragment_cache"].forget(("operator", operator_id))
 
 
 def detached_operator(operator_id: int) -> Operator | None:
@@ -55,7 +60,7 @@ def detached_operator(operator_id: int) -> Operator | None:
 
 
 def operator_from_bearer() -> Operator:
-    """Return the operator owning the request's bearer token, or answer 401."""
+    """Return the operator owning the request's bearer token, or answer 401 (403 while their password must change)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -63,7 +68,12 @@ def operator_from_bearer() -> Operator:
     row = db.session.execute(db.select(ApiToken).filter_by(token_hash=hash_token(token.strip()))).scalar_one_or_none()
     if row is None or not row.operator.active:
         abort(401, description="This API token is unknown or revoked.")
-    row.last_used_at = utcnow()
+    now = utcnow()
+    if refused := row.refusal(now):
+        abort(401, description=refused)
+    if row.operator.must_change_password:
+        abort(403, description="Log in to the console and change your password first: until then the API refuses your tokens.")
+    row.last_used_at, row.last_used_from = now, (request.remote_addr or "")[:64]
     db.session.commit()
     g.api_operator = row.operator
     return row.operator
