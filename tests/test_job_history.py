@@ -43,7 +43,7 @@ def test_retry_failed_keeps_the_first_round(app: Flask, client: FlaskClient, api
     words = "succeeded on retry 1 (first run: 3 failed)"
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert words in page
-    assert '<li data-round="1" data-status="completed_with_failures">first run: completed with failures' in page
+    assert '<li data-round="1" data-round-status="completed_with_failures">first run: completed with failures' in page
     assert words in client.get(f"/jobs/{job_id}/summary").get_data(as_text=True)
     assert words in client.get("/").get_data(as_text=True)
     one = client.get(f"/api/jobs/{job_id}", headers=auth(api_token)).get_json()

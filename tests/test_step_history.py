@@ -26,6 +26,7 @@ RETRIES_THEN = [("t1", n, "RETRY") for n in range(1, 7)]
         (step(("t1", 1, "SKIPPED")), "cancelled", "skipped (job cancelled)"),
         (step(("t1", 1, "SKIPPED"), ("t1", 1, "SKIPPED"), ("t1", 1, "SKIPPED")), "cancelled", "skipped (job cancelled)"),
         (step(("t1", 1, "SKIPPED")), "succeeded", "skipped"),
+        (step(("t1", 1, "SKIPPED")), "failed", "not run"),
         (step(("t1", 1, "SUCCESS")), "succeeded", "success"),
         (step(*RETRIES_THEN, ("t1", 7, "SUCCESS")), "succeeded", "success after 7 tries"),
         (step(("t1", 1, "RETRY"), ("t1", 2, "RETRY"), ("t1", 3, "FAILURE")), "failed", "2 retries, then failed"),

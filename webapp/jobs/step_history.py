@@ -81,9 +81,11 @@ def step_label(step: StepView, record_state: str) -> str:
     if tries == 0:
         if cancelled:
             return "skipped (job cancelled)"
+        if record_state == RecordState.FAILED:
+            return "not run"  # an earlier step failed (its chain's later steps only skip)
         if step.runs:
             return "skipped"
-        return "not run" if record_state in (RecordState.SUCCEEDED, RecordState.FAILED) else "waiting"
+        return "not run" if record_state == RecordState.SUCCEEDED else "waiting"
     if cancelled and step.skipped_last:
         return f"{plural(tries, 'try', 'tries')}, then skipped (job cancelled)"
     if step.outcome == "SUCCESS":
