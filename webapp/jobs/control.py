@@ -94,7 +94,7 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
     job = lock_job(job_id)
     if not job.has_failures:
         raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: only a job that ended with failures can retry them")
-    rounds.end_round(job, state_counts([job.id])[job.id], audit.actor_name(operator))
+    counts = state_counts([job.id])[job.id]  # as the round ended: read before its failed records are reset
     # A reconciliation record's payload is what it writes (its upload and settlement), not a fetched document.
     refetch = {} if job.kind == RECONCILIATION.name else {"payload": None}
     count = db.session.execute(
@@ -104,6 +104,7 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
     ).rowcount
     if count == 0 and job.source not in ("pending", "erp_products"):
         raise ControlError(f"job #{job.id} has no failed records to retry")
+    rounds.end_round(job, counts, audit.actor_name(operator))
     job.status = JobStatus.QUEUED
     job.finished_at = None
     job.error = None
