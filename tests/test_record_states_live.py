@@ -1,4 +1,4 @@
-"""What record rows say while real workers run them: queued, retry N of M at, running on W, lost."""
+"""What record rows say while real workers run them: queued, attempt N of M failed, next at, running on W, lost."""
 
 from collections.abc import Iterator
 from pathlib import Path
