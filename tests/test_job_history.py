@@ -33,14 +33,19 @@ def test_retry_failed_keeps_the_first_round(app: Flask, client: FlaskClient, api
     """After a retry the job page, the jobs list and the API still say the first run had 3 failures."""
     job_id = make_job(app, "running", records=5)
     finish(app, job_id, "completed_with_failures", failed=3)
+    add_runs(app, job_id, [("fetch_po", "f1", 1, "FAILURE", "PO-100001 was not found")])
     assert post(client, f"/jobs/{job_id}/retry-failed") == 302
     with app.app_context():
         ended = db.session.execute(db.select(JobRound).where(JobRound.job_id == job_id)).scalar_one()
         assert (ended.number, ended.status, ended.succeeded, ended.failed, ended.retried_by) == (1, "completed_with_failures", 2, 3, "olga")
     assert "retry 1: queued (first run: 3 failed)" in client.get(f"/jobs/{job_id}").get_data(as_text=True)
 
+    record_id = add_runs(app, job_id, [("fetch_po", "f2", 1, "RETRY", "HTTP 503 (attempt 1 of 9)"), ("fetch_po", "f2", 2, "SUCCESS", None)])
     finish(app, job_id, "succeeded", failed=0)
     words = "succeeded on retry 1 (first run: 3 failed)"
+    record_page = client.get(f"/jobs/{job_id}/records/{record_id}").get_data(as_text=True)
+    assert "first run · fetch_po, attempt 1: PO-100001 was not found" in record_page
+    assert "retry 1 · fetch_po, attempt 1: HTTP 503 (attempt 1 of 9)" in record_page
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert words in page
     assert '<li data-round="1" data-round-status="completed_with_failures">first run: completed with failures' in page

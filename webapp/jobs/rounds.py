@@ -104,3 +104,11 @@ def job_history(job: Job, ended: list[JobRound] | None = None) -> JobHistory:
     if ended is None:
         ended = rounds_of([job.id])[job.id]
     return JobHistory(history_words(job, ended), [(round_name(r.number), r) for r in ended])
+
+
+def round_of_runs(job: Job, run_ids: list[int]) -> dict[int, str]:
+    """The name of the round each of these task runs of the job belongs to: a run up to an ended
+    round's last run is of that round (or an earlier one), a later run of the round under way."""
+    ended = rounds_of([job.id])[job.id]
+    current = round_name(len(ended) + 1)
+    return {run_id: next((round_name(r.number) for r in ended if r.last_run_id and run_id <= r.last_run_id), current) for run_id in run_ids}

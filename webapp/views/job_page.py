@@ -9,7 +9,7 @@ from webapp.jobs.flow import job_window
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
-from webapp.jobs.rounds import job_history
+from webapp.jobs.rounds import job_history, round_of_runs
 from webapp.jobs.step_history import ERROR_STATES
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
 from webapp.reconciliation import imports as reconcile
@@ -226,5 +226,12 @@ def record(job_id: int, record_id: int) -> str:
     if record.job.kind == BILLS_OF_MATERIALS.name and record.erp_ref:
         product = db.session.get(Product, int(record.erp_ref))
     return render_template(
-        "jobs/record.html", job=record.job, record=record, runs=runs, errors=errors, kind=KINDS[record.job.kind], product=product
+        "jobs/record.html",
+        job=record.job,
+        record=record,
+        runs=runs,
+        errors=errors,
+        rounds=round_of_runs(record.job, [run.id for run in errors]),
+        kind=KINDS[record.job.kind],
+        product=product,
     )
