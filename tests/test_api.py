@@ -48,8 +48,11 @@ def test_create_job_from_keys_and_read_it(app: Flask, api_token: str, workers: W
     assert [r["key"] for r in records["records"]] == ["PO-100010", "PO-100011"]
     first = records["records"][0]
     assert first["erp_ref"] is not None
-    assert [(s["step"], s["state"]) for s in first["steps"]] == [("fetch", "SUCCESS"), ("make PO", "SUCCESS")]
-    assert first["attempts"] == 2
+    steps = [(s["step"], s["state"], s["label"]) for s in first["steps"]]
+    assert steps == [("fetch", "SUCCESS", "success"), ("make PO", "SUCCESS", "success")]
+    assert first["attempts"] == 1, "a record that never retried took one attempt of its step"
+    assert (first["error_text"], first["past_errors"]) == ("", 0)
+    assert (job["history"], [r["name"] for r in job["rounds"]]) == (None, ["first run"])
     listing = client.get("/api/jobs?status=succeeded", headers=auth(api_token)).get_json()
     assert [j["id"] for j in listing["jobs"]] == [job_id]
 

@@ -74,6 +74,13 @@ def test_retry_failed_reruns_only_the_failed_records(app: Flask, client: FlaskCl
     assert changed == set(retried), "only the failed records ran again"
     page = client.get(f"/jobs/{job_id}/records/{retried[0]}").get_data(as_text=True)
     assert "FAILURE" in page and "SUCCESS" in page, "the attempt history of the failed try stays visible"
+    assert "Errors on the way (1)" in page and "was not found" in page
+    history = "succeeded on retry 1 (first run: 3 failed)"
+    assert history in client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert history in client.get("/").get_data(as_text=True)
+    rows = client.get(f"/jobs/{job_id}/rows?state=succeeded").get_data(as_text=True)
+    assert rows.count("succeeded after 1 error; last: ") == 3
+    assert rows.count("success after 2 tries</td>") == 3, "the fetch failed once, then succeeded on the retry"
 
 
 def test_rerun_download_and_audit(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
@@ -93,7 +100,9 @@ def test_rerun_download_and_audit(app: Flask, client: FlaskClient, workers: Work
     rows = list(csv.DictReader(io.StringIO(body.get_data(as_text=True))))
     assert body.headers["Content-Disposition"] == f'attachment; filename="job-{second}-records.csv"'
     assert [(r["key"], r["state"]) for r in rows] == [("PO-101300", "succeeded"), ("PO-101301", "succeeded")]
-    assert all(int(r["attempts"]) >= 2 and r["erp_ref"] for r in rows)
+    assert all(r["attempts"] == "1" and r["erp_ref"] for r in rows), "one attempt of each record's current step, as on the page"
+    page = client.get(f"/jobs/{second}").get_data(as_text=True)
+    assert f'<dd class="rerun-of"><a href="/jobs/{first}">job #{first}</a>' in page
     assert post(client, f"/jobs/{second}/cancel") == 302  # refused: nothing to cancel
     with app.app_context():
         events = db.session.execute(db.select(AuditEvent.actor, AuditEvent.action, AuditEvent.job_id).order_by(AuditEvent.id)).all()

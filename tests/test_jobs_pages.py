@@ -231,26 +231,28 @@ def test_the_job_page_polls_once_for_rows_and_summary(app: Flask, client: FlaskC
 
 
 def test_rows_show_steps_attempts_and_retry_time(app: Flask, client: FlaskClient) -> None:
-    """A retrying record shows its step states, attempt count, 'retry at' time and last error, escaped."""
+    """A retrying record counts its attempts one way in its status, its Attempts cell and its fetch
+    cell, shows its next retry's time and its last error, escaped."""
     job_id = make_job(app, "running", records=1)
     with app.app_context():
         record = db.session.execute(db.select(JobRecord)).scalar_one()
-        record.state, record.error = "retrying", "<b>HTTP 503</b>"
+        record.state, record.error = "retrying", "<b>HTTP 503</b> (attempt 2 of 9)"
         from datetime import datetime
 
         record.retry_at = datetime(2026, 1, 1, 12, 34, 56)
-        for attempt, state in ((1, "RETRY"), (2, "RETRY"), (3, "STARTED")):
+        for attempt in (1, 2):
             db.session.add(
                 TaskRun(
-                    task_id="t1", task_name="tasks.workflows.fetch_po", job_id=job_id, record_id=record.id, state=state, attempt=attempt
+                    task_id="t1", task_name="tasks.workflows.fetch_po", job_id=job_id, record_id=record.id, state="RETRY", attempt=attempt
                 )
             )
         db.session.commit()
     body = client.get(f"/jobs/{job_id}/rows", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "retry 2 of 8 at 12:34:56" in body
-    assert "&lt;b&gt;HTTP 503&lt;/b&gt;" in body
-    assert '<td class="attempts">3</td>' in body
-    assert "started ×3" in body
+    assert "retrying: attempt 2 of 9 failed, next at 12:34:56" in body
+    assert "&lt;b&gt;HTTP 503&lt;/b&gt; (attempt 2 of 9)" in body
+    assert '<td class="attempts">2</td>' in body
+    assert "retrying after 2 failed tries</td>" in body
+    assert "×" not in body
 
 
 def test_record_page_shows_runs_and_traceback(app: Flask, client: FlaskClient) -> None:

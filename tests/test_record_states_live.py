@@ -1,4 +1,4 @@
-"""What record rows say while real workers run them: queued, retry N of M at, running on W, lost."""
+"""What record rows say while real workers run them: queued, attempt N of M failed, next at, running on W, lost."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +30,7 @@ def rows(client: FlaskClient, job_id: int) -> str:
 def test_rows_tell_queued_then_retrying(app: Flask, client: FlaskClient, own_workers: WorkerSet) -> None:
     """With no fetch worker the records wait as queued; with a failing ERP they show their next retry.
 
-    "of 8" is the retry budget of the app serving the page (FETCH_MAX_RETRIES), as set for the web process.
+    "of 9" is the attempt budget of the app serving the page (FETCH_MAX_RETRIES + 1), as set for the web process.
     """
     own_workers.start("db", queues="default,db", pool="prefork", concurrency=1)
     own_workers.wait_ready()
@@ -40,7 +40,7 @@ def test_rows_tell_queued_then_retrying(app: Flask, client: FlaskClient, own_wor
         wait_for(lambda: rows(client, job_id).count("queued (waiting for a worker)") == 2, timeout=60, message="both records queued")
         own_workers.start("io", queues="fetch", pool="threads", concurrency=2)
         own_workers.wait_ready()
-        wait_for(lambda: "retry 1 of 8 at" in rows(client, job_id), timeout=60, message="a retry due")
+        wait_for(lambda: "retrying: attempt 1 of 9 failed, next at" in rows(client, job_id), timeout=60, message="a retry due")
     finally:
         set_chaos(app)
 

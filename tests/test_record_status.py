@@ -1,4 +1,4 @@
-"""Record rows that tell the truth: queued, running on W for N s, retry N of M, lost, final states."""
+"""Record rows that tell the truth: queued, running on W for N s, attempt N of M failed, lost, final states."""
 
 from datetime import datetime, timedelta
 
@@ -28,7 +28,12 @@ def record(state: str, error: str | None = None, retry_at: datetime | None = Non
             set(),
             ("lost", "lost: w1 stopped sending heartbeats while running fetch"),
         ),
-        (record("retrying", retry_at=datetime(2026, 1, 1, 8, 9, 10)), None, set(), ("retrying", "retry 3 of 8 at 08:09:10")),
+        (
+            record("retrying", retry_at=datetime(2026, 1, 1, 8, 9, 10)),
+            LatestRun("fetch", "RETRY", "w1", None, attempt=3),
+            set(),
+            ("retrying", "retrying: attempt 3 of 9 failed, next at 08:09:10"),
+        ),
         (record("failed", error="PO-100001 was not found"), None, set(), ("failed", "failed: PO-100001 was not found")),
         (record("succeeded"), None, set(), ("succeeded", "succeeded")),
         (record("cancelled"), None, set(), ("cancelled", "cancelled")),
@@ -36,7 +41,7 @@ def record(state: str, error: str | None = None, retry_at: datetime | None = Non
 )
 def test_describe(rec: JobRecord, latest: LatestRun | None, live: set[str] | None, expected: tuple[str, str]) -> None:
     """Each combination of record state, last run and worker liveness reads as it should."""
-    assert describe(rec, latest, live, retries=3, max_retries=8) == expected
+    assert describe(rec, latest, live, max_retries=8) == expected
 
 
 @pytest.mark.parametrize(
@@ -58,13 +63,13 @@ def test_describe_after_a_cancel_request(
     rec: JobRecord, latest: LatestRun | None, live: set[str] | None, expected: tuple[str, str]
 ) -> None:
     """A record of a cancelled job that is not final says it is finishing; final and lost rows say what they are."""
-    assert describe(rec, latest, live, retries=0, max_retries=8, cancel_requested=True) == expected
+    assert describe(rec, latest, live, max_retries=8, cancel_requested=True) == expected
 
 
 def test_running_time_is_counted(app: Flask) -> None:
     """A run started 42 s ago on a live worker says so."""
     latest = LatestRun("fetch", "STARTED", "w1", utcnow() - timedelta(seconds=42))
-    state, words = describe(record("running"), latest, {"w1"}, retries=0, max_retries=8)
+    state, words = describe(record("running"), latest, {"w1"}, max_retries=8)
     assert state == "running"
     assert words.startswith("running fetch on w1 for 4")
 

@@ -16,6 +16,7 @@ from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
 from webapp.jobs.kinds import KINDS, RECONCILIATION
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, state_counts
+from webapp.jobs.rounds import rounds_of
 from webapp.models import JOB_STATUSES, RECORD_STATES, Job
 from webapp.reconciliation import imports as reconcile
 from webapp.storage.names import name_problem
@@ -88,7 +89,8 @@ def list_jobs() -> Response:
         query = query.where(Job.status == status)
     jobs = db.session.execute(query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     counts, dispatches, windows = state_counts([job.id for job in jobs]), dispatch_views(list(jobs)), job_windows(list(jobs))
-    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches, windows) for job in jobs])
+    rounds = rounds_of([job.id for job in jobs])
+    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches, windows, rounds) for job in jobs])
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -116,9 +118,14 @@ def get_records(job_id: int) -> Response:
             "status_text": row.status,
             "attempts": row.attempts,
             "error": row.record.error,
+            "error_text": row.error_text,
+            "past_errors": len(row.history.errors),
             "erp_ref": row.record.erp_ref,
             "retry_at": iso(row.record.retry_at),
-            "steps": [{"step": s.label, "state": s.state, "runs": s.runs} for s in row.steps],
+            "steps": [
+                {"step": s.label, "state": s.state, "runs": s.runs, "tries": s.tries, "label": label}
+                for s, label in zip(row.steps, row.step_labels)
+            ],
         }
         for row in rows
     ]

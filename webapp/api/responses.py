@@ -9,7 +9,8 @@ from flask import Response, jsonify, url_for
 from webapp.jobs.dispatch_status import DispatchView, dispatch_views
 from webapp.jobs.flow import JobWindow, job_windows
 from webapp.jobs.progress import summarize
-from webapp.models import Job
+from webapp.jobs.rounds import history_words, rounds_json, rounds_of
+from webapp.models import Job, JobRound
 
 
 def refuse(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -22,10 +23,12 @@ def job_json(
     counts: dict[str, int] | None = None,
     dispatches: dict[int, DispatchView] | None = None,
     windows: dict[int, JobWindow] | None = None,
+    rounds: dict[int, list[JobRound]] | None = None,
 ) -> dict[str, Any]:
-    """A job as the API shows it: status, counts by state, its dispatch step and window, timestamps
-    (``counts``, ``dispatches`` and ``windows`` if already read for a page of jobs)."""
+    """A job as the API shows it: status, counts by state, its dispatch step and window, its rounds,
+    timestamps (``counts``, ``dispatches``, ``windows`` and ``rounds`` if already read for a page of jobs)."""
     summary = summarize(job, counts)
+    ended = (rounds_of([job.id]) if rounds is None else rounds).get(job.id, [])
     dispatch = (dispatch_views([job]) if dispatches is None else dispatches).get(job.id)
     window = (job_windows([job]) if windows is None else windows).get(job.id)
     return {
@@ -46,6 +49,8 @@ def job_json(
         "chord_id": job.chord_id,
         "window": window.as_json() if window else None,
         "dispatch": dispatch.as_json(iso) if dispatch else None,
+        "history": history_words(job, ended),
+        "rounds": [{name: iso(v) if isinstance(v, datetime) else v for name, v in r.items()} for r in rounds_json(job, ended)],
         "url": url_for("jobs.detail", job_id=job.id, _external=True),
     }
 

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from webapp import audit
 from webapp.extensions import db
-from webapp.jobs import outbox
+from webapp.jobs import outbox, rounds
 from webapp.jobs.keyfile import parse_key_csv, parse_key_text
 from webapp.jobs.kinds import DISPATCH_TASK, KINDS, RECONCILIATION
 from webapp.jobs.launch import add_listed_records, launch_job
+from webapp.jobs.progress import state_counts
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
 from webapp.reconciliation import files as recon_files
 
@@ -93,13 +94,17 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
     job = lock_job(job_id)
     if not job.has_failures:
         raise ControlError(f"job #{job.id} is {job.status.replace('_', ' ')}: only a job that ended with failures can retry them")
+    counts = state_counts([job.id])[job.id]  # as the round ended: read before its failed records are reset
+    # A reconciliation record's payload is what it writes (its upload and settlement), not a fetched document.
+    refetch = {} if job.kind == RECONCILIATION.name else {"payload": None}
     count = db.session.execute(
         db.update(JobRecord)
         .where(JobRecord.job_id == job.id, JobRecord.state == RecordState.FAILED)
-        .values(state=RecordState.PENDING, payload=None, retry_at=None, finished_at=None)
+        .values(state=RecordState.PENDING, retry_at=None, finished_at=None, **refetch)
     ).rowcount
     if count == 0 and job.source not in ("pending", "erp_products"):
         raise ControlError(f"job #{job.id} has no failed records to retry")
+    rounds.end_round(job, counts, audit.actor_name(operator))
     job.status = JobStatus.QUEUED
     job.finished_at = None
     job.error = None
@@ -122,6 +127,12 @@ def stored_keys(job: Job) -> list[str]:
     return list(db.session.execute(db.select(JobRecord.key).where(JobRecord.job_id == job.id).order_by(JobRecord.seq)).scalars())
 
 
+def can_rerun(job: Job) -> bool:
+    """True for a job whose input can start a new job: not a reconciliation, whose records are
+    made from its upload's preview (its keys alone would write nothing)."""
+    return job.kind != RECONCILIATION.name
+
+
 def rerun_job(job_id: int, operator: Operator | None) -> Job:
     """Start a new job with the same kind and input as a finished one."""
     job = db.session.get(Job, job_id)
@@ -129,5 +140,7 @@ def rerun_job(job_id: int, operator: Operator | None) -> Job:
         raise ControlError(f"job #{job_id} does not exist")
     if job.is_active:
         raise ControlError(f"job #{job.id} is still {job.status}: cancel it or wait for it to finish before re-running")
+    if not can_rerun(job):
+        raise ControlError(f"job #{job.id} is a reconciliation: to run it again, upload its report again")
     keys = [] if job.source in ("pending", "erp_products") else stored_keys(job)
     return launch_job(job.kind, job.source, keys, operator, input_name=job.input_name, input_text=job.input_text, rerun_of=job)

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 
 from webapp.extensions import db
-from webapp.models import Job, JobRecord, TaskRun
+from webapp.jobs.kinds import KINDS, Step
+from webapp.jobs.step_history import error_trace, read_histories
+from webapp.models import Job, JobRecord
 
 EXPORT_COLUMNS = ["seq", "key", "state", "attempts", "error", "erp_ref", "started_at", "finished_at"]
 EXPORT_CHUNK = 1000
@@ -25,8 +27,9 @@ def spreadsheet_safe(cell: object) -> object:
     return cell
 
 
-def export_rows(job_id: int) -> Iterator[str]:
-    """The job's records as CSV text, chunk by chunk (constant memory for any job size)."""
+def export_rows(job_id: int, steps: tuple[Step, ...]) -> Iterator[str]:
+    """The job's records as CSV text, chunk by chunk (constant memory for any job size); attempts and
+    errors as the job page counts them (webapp.jobs.step_history)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
@@ -41,20 +44,14 @@ def export_rows(job_id: int) -> Iterator[str]:
         )
         if not chunk:
             break
-        attempts = dict(
-            db.session.execute(
-                db.select(TaskRun.record_id, db.func.count())
-                .where(TaskRun.record_id.in_([r.id for r in chunk]))
-                .group_by(TaskRun.record_id)
-            ).all()
-        )
+        histories = read_histories([r.id for r in chunk], steps)
         for r in chunk:
             row = [
                 r.seq,
                 r.key,
                 r.state,
-                attempts.get(r.id, 0),
-                r.error or "",
+                histories[r.id].attempts,
+                error_trace(r.state, r.error, histories[r.id].errors),
                 r.erp_ref or "",
                 r.started_at.isoformat() if r.started_at else "",
                 r.finished_at.isoformat() if r.finished_at else "",
@@ -70,6 +67,6 @@ def export_rows(job_id: int) -> Iterator[str]:
 
 def csv_response(job: Job) -> Response:
     """A streamed CSV download of the job's records."""
-    response = Response(stream_with_context(export_rows(job.id)), mimetype="text/csv")
+    response = Response(stream_with_context(export_rows(job.id, KINDS[job.kind].steps)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="job-{job.id}-records.csv"'
     return response

@@ -1,16 +1,16 @@
 """What the job page shows: counts by state, progress, rate and ETA; record rows with their steps."""
 
 import math
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy.orm import defer
 
 from webapp.extensions import db
-from webapp.jobs.kinds import KINDS, Step
+from webapp.jobs.kinds import KINDS
 from webapp.jobs.record_status import LatestRun, describe, live_workers
-from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStateCount, TaskRun, utcnow
+from webapp.jobs.step_history import RecordHistory, StepView, error_trace, read_histories, step_label
+from webapp.models import RECORD_STATES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStateCount, utcnow
 
 
 @dataclass
@@ -54,31 +54,38 @@ def summarize(job: Job, counts: dict[str, int] | None = None) -> Summary:
 
 
 @dataclass
-class StepView:
-    """The latest state of one step of one record, and how many times it ran."""
-
-    label: str
-    state: str = "waiting"
-    runs: int = 0
-    retry_at: datetime | None = None
-
-
-@dataclass
 class RowView:
-    """One record row: the record and its steps."""
+    """One record row: the record, what its steps went through, and its status in words."""
 
     record: JobRecord
-    steps: list[StepView] = field(default_factory=list)
-
-    latest: LatestRun | None = None
-    retries: int = 0
+    history: RecordHistory
     state_class: str = ""
     status: str = ""
 
     @property
+    def steps(self) -> list[StepView]:
+        """Its steps, in chain order."""
+        return self.history.steps
+
+    @property
+    def latest(self) -> LatestRun | None:
+        """Its latest task run."""
+        return self.history.latest
+
+    @property
     def attempts(self) -> int:
-        """Executions of all steps of this record, retries and redeliveries included."""
-        return sum(step.runs for step in self.steps)
+        """Tries of its current step (webapp.jobs.step_history): 1 for a record that never retried."""
+        return self.history.attempts
+
+    @property
+    def step_labels(self) -> list[str]:
+        """What each step went through, in words."""
+        return [step_label(step, self.record.state) for step in self.steps]
+
+    @property
+    def error_text(self) -> str:
+        """Its error, or the trace of the errors it met before it succeeded."""
+        return error_trace(self.record.state, self.record.error, self.history.errors)
 
 
 def record_rows(job: Job, page: int, per_page: int, state: str | None = None) -> tuple[list[RowView], int]:
@@ -90,9 +97,8 @@ def record_rows(job: Job, page: int, per_page: int, state: str | None = None) ->
         count_query = count_query.where(JobRecord.state == state)
     matching = job.total if not state else db.session.execute(count_query).scalar_one()
     page_records = db.session.execute(query.order_by(JobRecord.seq).offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    steps = KINDS[job.kind].steps
-    rows = {r.id: RowView(r, [StepView(step.label) for step in steps]) for r in page_records}
-    attach_runs(rows, steps)
+    histories = read_histories([r.id for r in page_records], KINDS[job.kind].steps)
+    rows = {r.id: RowView(r, histories[r.id]) for r in page_records}
     describe_rows(rows, job.cancel_requested_at is not None)
     return list(rows.values()), matching
 
@@ -103,26 +109,4 @@ def describe_rows(rows: dict[int, RowView], cancel_requested: bool = False) -> N
     live = live_workers(busy) if busy else set()
     limit = current_app.config["FETCH_MAX_RETRIES"]
     for row in rows.values():
-        row.state_class, row.status = describe(row.record, row.latest, live, row.retries, limit, cancel_requested)
-
-
-def attach_runs(rows: dict[int, RowView], steps: tuple[Step, ...]) -> None:
-    """Fill each row's steps from the task log of those records, in one query."""
-    if not rows:
-        return
-    index = {step.task_name: i for i, step in enumerate(steps)}
-    runs = db.session.execute(
-        db.select(TaskRun.record_id, TaskRun.task_name, TaskRun.state, TaskRun.retry_at, TaskRun.worker, TaskRun.started_at)
-        .where(TaskRun.record_id.in_(list(rows)))
-        .order_by(TaskRun.id)
-    ).all()
-    for record_id, task_name, state, retry_at, worker, started_at in runs:
-        if task_name not in index:
-            continue
-        row = rows[record_id]
-        view = row.steps[index[task_name]]
-        view.runs += 1
-        view.state = state
-        view.retry_at = retry_at
-        row.latest = LatestRun(view.label, state, worker, started_at)
-        row.retries += state == "RETRY"
+        row.state_class, row.status = describe(row.record, row.latest, live, limit, cancel_requested)

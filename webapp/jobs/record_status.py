@@ -1,6 +1,7 @@
 """What a record row says it is doing, in words that tell the truth.
 
-queued (waiting for a worker), running (on worker W for N s), retry N of M at HH:MM:SS,
+queued (waiting for a worker), running (on worker W for N s), retrying: attempt N of M failed, next
+at HH:MM:SS,
 finishing: cancel requested, succeeded, failed (reason), cancelled, or lost: its last run started
 on a worker that no longer sends heartbeats, and nothing has happened since. Liveness comes from one batched Redis read of
 the heartbeat keys of the workers on the page; without Redis the page still renders, with no
@@ -28,6 +29,7 @@ class LatestRun:
     state: str
     worker: str | None
     started_at: datetime | None
+    attempt: int = 1
 
 
 def live_workers(names: set[str]) -> set[str] | None:
@@ -51,9 +53,10 @@ def is_lost(latest: LatestRun | None, live: set[str] | None) -> bool:
 
 
 def describe(
-    record: JobRecord, latest: LatestRun | None, live: set[str] | None, retries: int, max_retries: int, cancel_requested: bool = False
+    record: JobRecord, latest: LatestRun | None, live: set[str] | None, max_retries: int, cancel_requested: bool = False
 ) -> tuple[str, str]:
-    """(state class, words) for one record row; ``retries`` is how many retries its steps took so far.
+    """(state class, words) for one record row; a retry counts attempts as its error and the task
+    log do (attempt N of ``max_retries`` + 1).
 
     A record of a job with a cancel request that is not final yet will finish (a running step, or
     a record partly written): it says so, unless its worker is lost.
@@ -68,7 +71,8 @@ def describe(
     if cancel_requested and not is_lost(latest, live):
         return "running", "finishing: cancel requested"
     if state == RecordState.RETRYING and record.retry_at:
-        return "retrying", f"retry {retries} of {max_retries} at {record.retry_at:%H:%M:%S}"
+        attempt = latest.attempt if latest else 1
+        return "retrying", f"retrying: attempt {attempt} of {max_retries + 1} failed, next at {record.retry_at:%H:%M:%S}"
     if latest is None:
         return "queued", "queued (waiting for a worker)"
     if latest.state == "STARTED":

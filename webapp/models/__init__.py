@@ -22,6 +22,7 @@ from webapp.models.jobs import (
 from webapp.models.ledger import LedgerChunk, ReconTransactionChunk, SettlementState
 from webapp.models.operators import ApiToken, Operator
 from webapp.models.reconciliation import ReconImport
+from webapp.models.rounds import JobRound
 from webapp.models.sandbox import SandboxSettings
 from webapp.models.schedules import Schedule, ScheduleRun
 from webapp.models.storage import StoredFile, StoredFileChunk
@@ -38,6 +39,7 @@ __all__ = [
     "Job",
     "JobKeyList",
     "JobRecord",
+    "JobRound",
     "JobStateCount",
     "JobStatus",
     "LedgerChunk",

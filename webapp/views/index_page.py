@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import dispatch_views
 from webapp.jobs.kinds import KINDS
+from webapp.jobs.rounds import history_words, rounds_of
 from webapp.models import ACTIVE_JOB_STATUSES, TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus
 from webapp.web.paging import page_number
 
@@ -39,6 +40,13 @@ def jobs_page(page: int) -> tuple[list[Job], dict[int, int], bool]:
     return jobs, done, has_more
 
 
+def histories(jobs: list[Job]) -> dict[int, str | None]:
+    """The rounds of the retried jobs on the page in one line each (one query): a job that succeeded
+    on a retry still shows that its first run failed."""
+    ended = rounds_of([job.id for job in jobs])
+    return {job.id: history_words(job, ended[job.id]) for job in jobs if job.id in ended}
+
+
 def table_context() -> dict[str, object]:
     """Template variables of the jobs table fragment."""
     page = page_number()
@@ -51,6 +59,7 @@ def table_context() -> dict[str, object]:
         "has_more": has_more,
         "kinds": KINDS,
         "dispatches": dispatches,
+        "histories": histories(jobs),
         "any_active": any(job.is_active for job in jobs),
     }
 

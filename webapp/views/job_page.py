@@ -9,6 +9,8 @@ from webapp.jobs.flow import job_window
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
+from webapp.jobs.rounds import job_history, round_of_runs
+from webapp.jobs.step_history import ERROR_STATES
 from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
@@ -123,6 +125,7 @@ def detail(job_id: int) -> str:
         events=events,
         dispatch=queued_dispatch(job),
         window=job_window(job),
+        history=job_history(job),
         **rows_context(job),
         **recon_context(job),
     )
@@ -185,6 +188,7 @@ def render_summary(job: Job, out_of_band: bool = False) -> str:
         out_of_band=out_of_band,
         dispatch=queued_dispatch(job),
         window=job_window(job),
+        history=job_history(job),
         **recon_context(job),
     )
 
@@ -216,8 +220,18 @@ def record(job_id: int, record_id: int) -> str:
     record = db.get_or_404(JobRecord, record_id)
     if record.job_id != job_id:
         abort(404)
-    runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
+    runs = list(db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars())
+    errors = [run for run in runs if run.state in ERROR_STATES and run.error]
     product = None
     if record.job.kind == BILLS_OF_MATERIALS.name and record.erp_ref:
         product = db.session.get(Product, int(record.erp_ref))
-    return render_template("jobs/record.html", job=record.job, record=record, runs=list(runs), kind=KINDS[record.job.kind], product=product)
+    return render_template(
+        "jobs/record.html",
+        job=record.job,
+        record=record,
+        runs=runs,
+        errors=errors,
+        rounds=round_of_runs(record.job, [run.id for run in errors]),
+        kind=KINDS[record.job.kind],
+        product=product,
+    )
