@@ -93,7 +93,7 @@ def test_live_summary_is_shared_while_running_and_exact_once_ended(app: Flask, c
         db.session.execute(db.update(Job).where(Job.id == job_id).values(status="succeeded"))
         db.session.commit()
     shared = client.get(url, headers=headers).get_data(as_text=True)
-    assert 'data-state="pending">2<' in shared and 'hx-trigger="load delay:1s"' in shared  # still polling
+    assert 'data-state="pending">2<' in shared and 'hx-trigger="load delay:1s, htmx:afterSettle delay:1s"' in shared  # still polling
     cache = app.extensions["fragment_cache"]
     clock, cache.clock = cache.clock, lambda: clock() + cache.ttl  # the same request, a TTL later
     try:

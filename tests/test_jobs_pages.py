@@ -194,7 +194,7 @@ def test_fragments_poll_only_while_active(app: Flask, client: FlaskClient, fragm
     running = client.get(f"/jobs/{make_job(app, 'running')}/{fragment}", headers={"HX-Request": "true"})
     done = client.get(f"/jobs/{make_job(app, 'succeeded')}/{fragment}", headers={"HX-Request": "true"})
     assert running.status_code == done.status_code == 200
-    assert b'hx-trigger="load delay:1s"' in running.data
+    assert b'hx-trigger="load delay:1s, htmx:afterSettle delay:1s"' in running.data and b'hx-swap="morph"' in running.data
     assert b"hx-trigger" not in done.data
     assert b"<html" not in running.data
 
