@@ -2,11 +2,12 @@
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.jobs.flow import job_window
-from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, JobKind
+from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import summarize
 from webapp.models import AuditEvent, Job, JobRecord, Product, TaskRun
@@ -14,19 +15,42 @@ from webapp.reconciliation import imports as reconcile
 from webapp.views.index_page import render_index
 from webapp.views.job_fragments import job_or_404, recon_context, render_actions, render_summary, rows_context, shared_rows
 from webapp.views.key_forms import read_keys
+from webapp.web.errors import render_error, too_large_message
 from webapp.web.upload_limits import large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 
 def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
-    """Start a job of ``kind`` from the launch form; on bad input re-render the form with the errors (400)."""
-    parsed, input_name, input_text = read_keys(kind)
-    if parsed.ok:
-        job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
-        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
+    """Start a job of ``kind`` from the launch form. Keys given twice are a warning: the form comes
+    back with "remove duplicates and start" (200); any other error refuses it (400). Either way the
+    form keeps what the operator typed, with the errors under its card."""
+    form = read_keys(kind)
+    parsed = form.parsed
+    if parsed.ok or form.remove_repeats:
+        job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=form.input_name, input_text=form.input_text)
+        removed = f" ({parsed.repeats} repeated removed)" if parsed.repeats else ""
+        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}{removed}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
-    return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
+    page = render_index(upload_errors=parsed.errors, failed_kind=kind.name, kept=form.kept, repeats=parsed.only_repeats)
+    return page, 200 if parsed.only_repeats else 400
+
+
+LAUNCH_FORMS = {
+    "jobs.launch_upload": PURCHASE_ORDERS.name,
+    "jobs.launch_boms": BILLS_OF_MATERIALS.name,
+    "jobs.launch_recon": RECONCILIATION.name,
+}
+
+
+@bp.errorhandler(413)
+def too_large(exc: HTTPException) -> tuple[Response | str, int]:
+    """A launch form's body over its limit: the dashboard again with the limit under that form's
+    card, not a page of its own (anyone not logged in gets the plain error page)."""
+    kind = LAUNCH_FORMS.get(request.endpoint or "")
+    if kind is None or not current_user.is_authenticated:
+        return render_error(413, "File too large", too_large_message())
+    return render_index(upload_errors=[too_large_message()], failed_kind=kind), 413
 
 
 @bp.post("/purchase-orders")
