@@ -20,7 +20,7 @@ PREVIEW = {
     "settlements": [],
     "states": [],
     "orders": [
-        {"settlement_id": "24702193891", "state": "CA", "rows": 3, "new": {"rows": 3, "order_total": 3575}, "imported": {"rows": 0}},
+        {"settlement_id": "24702193891", "state": "CA", "rows": 3, "new": {"rows": 3, "order_total": 3575}, "imported": {"rows": 0}}
     ],
     "nothing_new": False,
     "other": [],
