@@ -16,7 +16,7 @@ from webapp.views.index_page import render_index
 from webapp.views.job_fragments import job_or_404, recon_context, render_actions, render_summary, rows_context, shared_rows
 from webapp.views.key_forms import read_keys
 from webapp.web.errors import render_error, too_large_message
-from webapp.web.upload_limits import large_upload
+from webapp.web.upload_limits import large_fields, large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -54,6 +54,7 @@ def too_large(exc: HTTPException) -> tuple[Response | str, int]:
 
 
 @bp.post("/purchase-orders")
+@large_fields
 @login_required
 def launch_upload() -> Response | tuple[str, int]:
     """Start a PO job from an uploaded CSV of PO numbers."""
@@ -61,6 +62,7 @@ def launch_upload() -> Response | tuple[str, int]:
 
 
 @bp.post("/bills-of-materials")
+@large_fields
 @login_required
 def launch_boms() -> Response | tuple[str, int]:
     """Start a BOM job from an uploaded CSV or typed list of product codes."""
