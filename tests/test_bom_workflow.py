@@ -101,7 +101,7 @@ def test_bom_form_with_typed_codes_and_record_page(app: Flask, client: FlaskClie
     ("form", "message"),
     [
         ({"keys": "P-10001\nnot-a-code"}, "line 2: &#39;NOT-A-CODE&#39; is not a product code"),
-        ({"keys": "P-10001 P-10001"}, "line 1: P-10001 is repeated (first on line 1)"),
+        ({"keys": "P-10001 P-10001\nP-1"}, "line 1: P-10001 is repeated (first on line 1)"),  # and an error: refused
         ({"keys": "   "}, "choose a CSV file of product codes to upload, or type them"),
     ],
 )

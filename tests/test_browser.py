@@ -96,6 +96,7 @@ def test_cancel_then_retry_failed_in_the_browser(
     """Cancel a slow job from its page; then a job with missing POs is fixed and its failures retried
     from the buttons its page got when the job ended."""
     log_in(page, *operator)
+    page.on("dialog", lambda dialog: dialog.accept())  # both buttons ask first (tests/test_browser_buttons.py)
     set_chaos(app, latency_ms=400)
     try:
         start_job_in_browser(page, tmp_path, [f"PO-{n}" for n in range(100500, 100540)])

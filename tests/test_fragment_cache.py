@@ -64,6 +64,15 @@ def test_a_full_cache_keeps_its_newest_entries() -> None:
     assert sorted(cache.entries) == [("rows", 2), ("rows", 3), ("rows", 4)]
 
 
+def test_forgetting_a_prefix_drops_every_page_of_one_job_only() -> None:
+    """An action drops all of its job's shared renders (every page and filter), no other job's."""
+    cache = FragmentCache(ttl=60)
+    for key in [("rows", 1, 1, None), ("rows", 1, 2, "failed"), ("rows", 11, 1, None), ("summary", 1)]:
+        cache.get_or_render(key, lambda key=key: str(key))
+    cache.forget_prefix(("rows", 1))
+    assert sorted(cache.entries, key=str) == [("rows", 11, 1, None), ("summary", 1)]
+
+
 def test_rows_fragment_is_shared_then_refreshed(app: Flask, client: FlaskClient) -> None:
     """Within the TTL the rows fragment is the cached render; after it, the database's state."""
     job_id = make_job(app, "running", records=2)
@@ -93,7 +102,7 @@ def test_live_summary_is_shared_while_running_and_exact_once_ended(app: Flask, c
         db.session.execute(db.update(Job).where(Job.id == job_id).values(status="succeeded"))
         db.session.commit()
     shared = client.get(url, headers=headers).get_data(as_text=True)
-    assert 'data-state="pending">2<' in shared and 'hx-trigger="load delay:1s"' in shared  # still polling
+    assert 'data-state="pending">2<' in shared and 'hx-trigger="load delay:1s, htmx:afterSettle delay:1s"' in shared  # still polling
     cache = app.extensions["fragment_cache"]
     clock, cache.clock = cache.clock, lambda: clock() + cache.ttl  # the same request, a TTL later
     try:

@@ -29,7 +29,7 @@ def upload(client: FlaskClient, content: bytes, filename: str = "pos.csv") -> tu
         (b"order,qty\nPO-100001,3\n", "line 1: the header has no po_number column"),
         (b"po_number\n", "line 2: no PO numbers after the header"),
         (b"po_number\nPO-100001\nPO-1\n", "line 3: &#39;PO-1&#39; is not a PO number"),
-        (b"po_number\nPO-100001\n\nPO-100001\n", "line 4: PO-100001 is repeated (first on line 2)"),
+        (b"po_number\nPO-100001\n\nPO-100001\nPO-1\n", "line 4: PO-100001 is repeated (first on line 2)"),  # and an error
         (b"po_number\nPO-100001\n\x00\x01\x02binary", "line 3: the file contains NUL bytes"),
         (b"po_number\nPO-100001\nPO-10\xff002\n", "line 3: byte 0xff is not valid UTF-8"),
         (b'po_number,note\nPO-100001,"unterminated\n', "a quoted field is not closed"),
@@ -194,7 +194,7 @@ def test_fragments_poll_only_while_active(app: Flask, client: FlaskClient, fragm
     running = client.get(f"/jobs/{make_job(app, 'running')}/{fragment}", headers={"HX-Request": "true"})
     done = client.get(f"/jobs/{make_job(app, 'succeeded')}/{fragment}", headers={"HX-Request": "true"})
     assert running.status_code == done.status_code == 200
-    assert b'hx-trigger="load delay:1s"' in running.data
+    assert b'hx-trigger="load delay:1s, htmx:afterSettle delay:1s"' in running.data and b'hx-swap="morph"' in running.data
     assert b"hx-trigger" not in done.data
     assert b"<html" not in running.data
 

@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from webapp.jobs.kinds import JobKind
+from webapp.erp_client import get_json
+from webapp.jobs.kinds import JobKind, Listing
 
 KEY_CHARS = 64  # the width of job_records.key
 
@@ -60,3 +61,9 @@ def read_listing(body: Any, field_name: str, kind: JobKind, max_records: int) ->
         if problem is not None:
             listed.problems[key] = problem
     return listed
+
+
+def listed_count(listing: Listing, kind: JobKind, max_records: int) -> int:
+    """How many keys the ERP lists for ``listing`` now, counted as a job would take them (each
+    once); raises the client's ErpError or ListingUnusable."""
+    return len(read_listing(get_json(listing.path, listing.what), listing.field, kind, max_records).keys)

@@ -15,27 +15,46 @@ MAX_ERRORS = 20
 
 @dataclass
 class ParsedKeys:
-    """The keys read from a file, or the errors that stop it from becoming a job."""
+    """The keys read from a file, or the errors that stop it from becoming a job.
+
+    A key given twice is an error like any other to the API, but the launch form offers to drop
+    the repeats and start: ``repeats`` counts them, and every key after one is still read.
+    """
 
     keys: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     first_seen: dict[str, int] = field(default_factory=dict)
+    repeats: int = 0
+    other_errors: int = 0
 
     @property
     def ok(self) -> bool:
         """True when the input can become a job."""
         return not self.errors and bool(self.keys)
 
+    @property
+    def only_repeats(self) -> bool:
+        """True when keys given twice are all that is wrong: without the repeats it can become a job."""
+        return self.repeats > 0 and self.other_errors == 0 and bool(self.keys)
+
+    def error(self, message: str) -> None:
+        """Record an error other than a repeated key (the first MAX_ERRORS are kept)."""
+        self.other_errors += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+
     def add(self, value: str, line: int, kind: JobKind, where: str = "line") -> None:
         """Validate one key and keep it, or record an error naming where it was."""
-        if len(self.errors) >= MAX_ERRORS:
+        if self.other_errors >= MAX_ERRORS:
             return
         value = value.strip().upper()
         problem = kind.key_problem(value)
         if problem:
-            self.errors.append(f"{where} {line}: {problem}")
+            self.error(f"{where} {line}: {problem}")
         elif value in self.first_seen:
-            self.errors.append(f"{where} {line}: {value} is repeated (first on {where} {self.first_seen[value]})")
+            self.repeats += 1
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append(f"{where} {line}: {value} is repeated (first on {where} {self.first_seen[value]})")
         else:
             self.first_seen[value] = line
             self.keys.append(value)
@@ -43,7 +62,7 @@ class ParsedKeys:
     def check_size(self, max_records: int, noun: str) -> None:
         """Refuse more keys than one job may hold."""
         if len(self.keys) > max_records:
-            self.errors.append(f"{len(self.keys):,} {noun}s; the limit is {max_records:,} per job")
+            self.error(f"{len(self.keys):,} {noun}s; the limit is {max_records:,} per job")
 
 
 def decode(raw: bytes, column: str) -> tuple[str | None, str | None]:
@@ -78,7 +97,7 @@ def parse_key_csv(raw: bytes, kind: JobKind, max_records: int) -> ParsedKeys:
     column = kind.key_column
     text, error = decode(raw, column)
     if error or text is None:
-        result.errors.append(error or "the file could not be read")
+        result.error(error or "the file could not be read")
         return result
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -88,15 +107,15 @@ def parse_key_csv(raw: bytes, kind: JobKind, max_records: int) -> ParsedKeys:
                 if not any(cell.strip() for cell in row):
                     continue
                 if index >= len(row) or not row[index].strip():
-                    result.errors.append(f"line {reader.line_num}: the {column} cell is empty")
+                    result.error(f"line {reader.line_num}: the {column} cell is empty")
                 else:
                     result.add(row[index], reader.line_num, kind)
     except csv.Error as exc:
-        result.errors.append(csv_error(reader.line_num, exc))
+        result.error(csv_error(reader.line_num, exc))
     if len(result.errors) >= MAX_ERRORS:
-        result.errors.append(f"… stopped after {MAX_ERRORS} errors")
+        result.errors.append(f"… only the first {MAX_ERRORS} errors are listed")
     if not result.errors and not result.keys:
-        result.errors.append(f"line 2: no {kind.key_label}s after the header line")
+        result.error(f"line 2: no {kind.key_label}s after the header line")
     result.check_size(max_records, kind.key_label)
     return result
 
@@ -110,9 +129,9 @@ def read_header(reader: "csv._reader", kind: JobKind, column: str, result: Parse
             if normalise_header(name) in kind.header_names:
                 return index
         found = ", ".join(repr(cell.strip()) for cell in row[:8])
-        result.errors.append(f"line {reader.line_num}: the header has no {column} column (found {found})")
+        result.error(f"line {reader.line_num}: the header has no {column} column (found {found})")
         return None
-    result.errors.append(f"the file has no header line with a {column} column")
+    result.error(f"the file has no header line with a {column} column")
     return None
 
 
@@ -124,6 +143,6 @@ def parse_key_text(text: str, kind: JobKind, max_records: int) -> ParsedKeys:
             if value:
                 result.add(value, number, kind)
     if not result.keys and not result.errors:
-        result.errors.append(f"type at least one {kind.key_label} (e.g. {kind.key_example})")
+        result.error(f"type at least one {kind.key_label} (e.g. {kind.key_example})")
     result.check_size(max_records, kind.key_label)
     return result

@@ -101,6 +101,12 @@ class Job(db.Model):
         """True while the job may still change (pages keep polling)."""
         return self.status in ACTIVE_JOB_STATUSES
 
+    @property
+    def cancelling(self) -> bool:
+        """True once a cancel is asked while steps still run: the page says "cancelling" and offers no
+        Cancel, rather than "running" with a live button until the last step ends."""
+        return self.is_active and self.cancel_requested_at is not None
+
 
 class JobRecord(db.Model):
     """One unit of work of a job (a PO number, a product code), with its outcome."""

@@ -64,6 +64,17 @@ def table_context() -> dict[str, object]:
     }
 
 
-def render_index(upload_errors: list[str] | None = None, failed_kind: str | None = None) -> str:
-    """The home page, with the errors of a refused launch shown beside its form."""
-    return render_template("dashboard/index.html", upload_errors=upload_errors or [], failed_kind=failed_kind, **table_context())
+def render_index(
+    upload_errors: list[str] | None = None, failed_kind: str | None = None, kept: dict[str, str] | None = None, repeats: bool = False
+) -> str:
+    """The home page; after a launch not started, its errors under its form's card, the form
+    filled in again with what the operator typed (``kept``), and with ``repeats`` (keys given
+    twice, nothing else wrong) a warning that offers to remove them and start."""
+    return render_template(
+        "dashboard/index.html",
+        upload_errors=upload_errors or [],
+        failed_kind=failed_kind,
+        kept=kept or {},
+        repeats=repeats,
+        **table_context(),
+    )

@@ -7,6 +7,8 @@ from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.export import csv_response
 from webapp.models import AuditEvent, Job
+from webapp.views.job_fragments import forget_shared, render_actions, render_rows, render_summary
+from webapp.web.htmx import is_htmx
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
@@ -17,28 +19,42 @@ def back_to_job(job_id: int) -> Response:
     return redirect(url_for("jobs.detail", job_id=job_id))
 
 
+def answer(job_id: int, message: str, category: str) -> Response | str:
+    """What an action answers: to htmx (the page's buttons), the job's buttons in place with its
+    summary and rows out of band and the message, all read after the action committed, so the page
+    shows its effect at once ("cancelling", not "running" until the next poll); to a plain form
+    post, the job page (Post/Redirect/Get)."""
+    if not is_htmx():
+        flash(message, category)
+        return back_to_job(job_id)
+    forget_shared(job_id)
+    db.session.expire_all()
+    job = db.get_or_404(Job, job_id)
+    flashes = render_template("_flashes.html", messages=[(category, message)], out_of_band=True)
+    return render_actions(job) + render_summary(job, out_of_band=True) + render_rows(job, out_of_band=True) + flashes
+
+
 @bp.post("/jobs/<int:job_id>/cancel")
 @login_required
-def cancel(job_id: int) -> Response:
+def cancel(job_id: int) -> Response | str:
     """Cancel the job: records not started never start; running steps finish."""
     try:
         job = control.cancel_job(job_id, current_user)
-        flash(f"Job #{job.id} cancelled: records not started will not run.", "success")
     except control.ControlError as exc:
-        flash(str(exc), "error")
-    return back_to_job(job_id)
+        return answer(job_id, str(exc), "error")
+    finishing = "; steps already running finish first" if job.cancelling else ""
+    return answer(job_id, f"Job #{job.id} cancelled: records not started will not run{finishing}.", "success")
 
 
 @bp.post("/jobs/<int:job_id>/retry-failed")
 @login_required
-def retry_failed(job_id: int) -> Response:
+def retry_failed(job_id: int) -> Response | str:
     """Run the job's failed records again."""
     try:
         count = control.retry_failed(job_id, current_user)
-        flash(f"{count} failed records sent again.", "success")
     except control.ControlError as exc:
-        flash(str(exc), "error")
-    return back_to_job(job_id)
+        return answer(job_id, str(exc), "error")
+    return answer(job_id, f"{count} failed records sent again.", "success")
 
 
 @bp.post("/jobs/<int:job_id>/rerun")

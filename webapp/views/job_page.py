@@ -1,44 +1,62 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
 from webapp.jobs.dispatch_status import queued_dispatch
 from webapp.jobs.flow import job_window
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
-from webapp.jobs.progress import record_rows, summarize
+from webapp.jobs.progress import summarize
 from webapp.jobs.rounds import job_history, round_of_runs
 from webapp.jobs.step_history import ERROR_STATES
-from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
+from webapp.models import AuditEvent, Job, JobRecord, Product, TaskRun
 from webapp.reconciliation import imports as reconcile
-from webapp.reconciliation.reading import reading_speed
 from webapp.views.index_page import render_index
+from webapp.views.job_fragments import job_or_404, recon_context, render_actions, render_summary, rows_context, shared_rows
 from webapp.views.key_forms import read_keys
-from webapp.web.paging import page_number
-from webapp.web.upload_limits import large_upload
+from webapp.web.errors import render_error, too_large_message
+from webapp.web.upload_limits import large_fields, large_upload
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 
-def state_arg() -> str | None:
-    """The ?state= filter if it names a record state."""
-    state = request.args.get("state") or None
-    return state if state in RECORD_STATES else None
-
-
 def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
-    """Start a job of ``kind`` from the launch form; on bad input re-render the form with the errors (400)."""
-    parsed, input_name, input_text = read_keys(kind)
-    if parsed.ok:
-        job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
-        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
+    """Start a job of ``kind`` from the launch form. Keys given twice are a warning: the form comes
+    back with "remove duplicates and start" (200); any other error refuses it (400). Either way the
+    form keeps what the operator typed, with the errors under its card."""
+    form = read_keys(kind)
+    parsed = form.parsed
+    if parsed.ok or form.remove_repeats:
+        job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=form.input_name, input_text=form.input_text)
+        removed = f" ({parsed.repeats} repeated removed)" if parsed.repeats else ""
+        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}{removed}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
-    return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
+    page = render_index(upload_errors=parsed.errors, failed_kind=kind.name, kept=form.kept, repeats=parsed.only_repeats)
+    return page, 200 if parsed.only_repeats else 400
+
+
+LAUNCH_FORMS = {
+    "jobs.launch_upload": PURCHASE_ORDERS.name,
+    "jobs.launch_boms": BILLS_OF_MATERIALS.name,
+    "jobs.launch_recon": RECONCILIATION.name,
+}
+
+
+@bp.errorhandler(413)
+def too_large(exc: HTTPException) -> tuple[Response | str, int]:
+    """A launch form's body over its limit: the dashboard again with the limit under that form's
+    card, not a page of its own (anyone not logged in gets the plain error page)."""
+    kind = LAUNCH_FORMS.get(request.endpoint or "")
+    if kind is None or not current_user.is_authenticated:
+        return render_error(413, "File too large", too_large_message())
+    return render_index(upload_errors=[too_large_message()], failed_kind=kind), 413
 
 
 @bp.post("/purchase-orders")
+@large_fields
 @login_required
 def launch_upload() -> Response | tuple[str, int]:
     """Start a PO job from an uploaded CSV of PO numbers."""
@@ -46,6 +64,7 @@ def launch_upload() -> Response | tuple[str, int]:
 
 
 @bp.post("/bills-of-materials")
+@large_fields
 @login_required
 def launch_boms() -> Response | tuple[str, int]:
     """Start a BOM job from an uploaded CSV or typed list of product codes."""
@@ -95,16 +114,6 @@ def confirm_recon(job_id: int) -> Response:
         db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for("jobs.detail", job_id=job_id))
-
-
-def recon_context(job: Job) -> dict[str, object]:
-    """The upload of a reconciliation job, its reading speed, and an earlier import of the same file."""
-    if job.kind != RECONCILIATION.name:
-        return {"upload": None}
-    upload = db.session.execute(db.select(ReconImport).filter_by(job_id=job.id)).scalar_one_or_none()
-    if upload is None:
-        return {"upload": None}
-    return {"upload": upload, "reading": reading_speed(upload), "earlier": reconcile.earlier_import(upload)}
 
 
 @bp.get("/<int:job_id>")
@@ -163,54 +172,10 @@ def live(job_id: int) -> str:
     polling, rows_html = shared_rows(job_id)
     if not polling:
         job = job_or_404(job_id)
-        actions = render_template("jobs/_actions.html", job=job, out_of_band=True)
-        return rows_html + render_summary(job, out_of_band=True) + actions
+        return rows_html + render_summary(job, out_of_band=True) + render_actions(job, out_of_band=True)
     return rows_html + current_app.extensions["fragment_cache"].get_or_render(
         ("summary", job_id), lambda: render_summary(job_or_404(job_id), out_of_band=True)
     )
-
-
-def job_or_404(job_id: int) -> Job:
-    """The job, read once per request however many of the request's renders need it (the session
-    keeps no loaded object that nothing references, so a second get() would query again)."""
-    read: dict[int, Job] = g.setdefault("jobs_read", {})
-    if job_id not in read:
-        read[job_id] = db.get_or_404(Job, job_id)
-    return read[job_id]
-
-
-def render_summary(job: Job, out_of_band: bool = False) -> str:
-    """The summary fragment, read fresh."""
-    return render_template(
-        "jobs/_summary.html",
-        job=job,
-        summary=summarize(job),
-        out_of_band=out_of_band,
-        dispatch=queued_dispatch(job),
-        window=job_window(job),
-        history=job_history(job),
-        **recon_context(job),
-    )
-
-
-def shared_rows(job_id: int) -> tuple[bool, str]:
-    """(whether it still polls, the rows fragment) for ?page= and ?state=; the same for every
-    operator, so viewers share one render a second (webapp.web.fragment_cache)."""
-
-    def render() -> tuple[bool, str]:
-        job = job_or_404(job_id)
-        return job.is_active, render_template("jobs/_rows.html", job=job, kind=KINDS[job.kind], **rows_context(job))
-
-    return current_app.extensions["fragment_cache"].get_or_render(("rows", job_id, page_number(), state_arg()), render)
-
-
-def rows_context(job: Job) -> dict[str, object]:
-    """Template variables of the rows fragment and of the page that includes it."""
-    per_page = current_app.config["RECORDS_PER_PAGE"]
-    page, state = page_number(), state_arg()
-    rows, matching = record_rows(job, page, per_page, state)
-    pages = max(1, -(-matching // per_page))
-    return {"rows": rows, "page": page, "pages": pages, "state": state, "matching": matching, "states": RECORD_STATES}
 
 
 @bp.get("/<int:job_id>/records/<int:record_id>")

@@ -1,4 +1,7 @@
-"""The keys a launch form sends: an uploaded CSV (its name and type checked first) or the text box."""
+"""The keys a launch form sends: an uploaded CSV (its name and type checked first), the file a
+warning carried back, or the text box; and what the form shows again when it is not started."""
+
+from dataclasses import dataclass, field
 
 from flask import current_app, request
 
@@ -7,11 +10,27 @@ from webapp.jobs.kinds import JobKind
 from webapp.storage.names import name_problem
 
 ALLOWED_UPLOADS = (".csv", ".txt")
+TYPED = "typed in the form"
 
 
-def upload_errors(upload: object) -> list[str]:
-    """Errors about the upload itself (wrong type), before reading it."""
-    filename = getattr(upload, "filename", "") or ""
+@dataclass
+class KeyForm:
+    """One launch form as posted: its keys (or errors), the input's name and text as the job keeps
+    them, and what the form shows again when the job is not started (the typed text, the file)."""
+
+    parsed: ParsedKeys
+    input_name: str | None = None
+    input_text: str | None = None
+    kept: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def remove_repeats(self) -> bool:
+        """True when the operator chose "remove duplicates and start" and repeats are all that is wrong."""
+        return request.form.get("duplicates") == "remove" and self.parsed.only_repeats
+
+
+def file_name_errors(filename: str) -> list[str]:
+    """Errors about a file's name (too long, odd characters, not a .csv)."""
     if problem := name_problem(filename):
         return [problem]
     if not filename.lower().endswith(ALLOWED_UPLOADS):
@@ -19,18 +38,27 @@ def upload_errors(upload: object) -> list[str]:
     return []
 
 
-def read_keys(kind: JobKind) -> tuple[ParsedKeys, str | None, str | None]:
-    """The keys of a launch form: an uploaded CSV, else the text box; with the input's name and text."""
+def read_file(kind: JobKind, name: str, raw: bytes) -> KeyForm:
+    """The keys of a CSV file; on repeated keys the file goes back with the form (hidden), so
+    "remove duplicates and start" needs no second upload."""
+    errors = file_name_errors(name)
+    if errors:
+        return KeyForm(ParsedKeys(errors=errors, other_errors=len(errors)))
+    parsed = parse_key_csv(raw, kind, current_app.config["MAX_JOB_RECORDS"])
+    text = raw.decode("utf-8-sig") if parsed.ok or parsed.only_repeats else None
+    kept = {"file_name": name, "file_text": text} if parsed.only_repeats and text is not None else {}
+    return KeyForm(parsed, name, text, kept)
+
+
+def read_keys(kind: JobKind) -> KeyForm:
+    """The keys of a launch form: an uploaded CSV, else a file carried back by a warning, else the text box."""
     upload = request.files.get("file")
-    limit = current_app.config["MAX_JOB_RECORDS"]
     if upload is not None and upload.filename:
-        errors = upload_errors(upload)
-        if errors:
-            return ParsedKeys(errors=errors), None, None
-        raw = upload.read()
-        parsed = parse_key_csv(raw, kind, limit)
-        return parsed, upload.filename, raw.decode("utf-8-sig") if parsed.ok else None
+        return read_file(kind, upload.filename, upload.read())
+    if request.form.get("file_text") is not None:
+        return read_file(kind, request.form.get("file_name", ""), request.form["file_text"].encode())
     text = request.form.get("keys", "")
+    kept = {"typed": text} if text else {}
     if text.strip():
-        return parse_key_text(text, kind, limit), "typed in the form", text
-    return ParsedKeys(errors=[f"choose a CSV file of {kind.key_label}s to upload, or type them"]), None, None
+        return KeyForm(parse_key_text(text, kind, current_app.config["MAX_JOB_RECORDS"]), TYPED, text, kept)
+    return KeyForm(ParsedKeys(errors=[f"choose a CSV file of {kind.key_label}s to upload, or type them"], other_errors=1), kept=kept)

@@ -27,6 +27,7 @@ LEAST_ROLE: dict[str, str] = {
     # session: reading
     "dashboard.index": VIEWER,
     "dashboard.jobs_table": VIEWER,
+    "dashboard.pending_card": VIEWER,
     "jobs.detail": VIEWER,
     "jobs.summary": VIEWER,
     "jobs.rows": VIEWER,

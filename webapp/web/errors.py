@@ -1,6 +1,6 @@
 """Error pages and JSON errors: a clear message and a 4xx, never a traceback."""
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -15,6 +15,12 @@ def render_error(status: int, title: str, message: str) -> tuple[Response | str,
     if wants_json():
         return jsonify(error=title, message=message), status
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+def too_large_message() -> str:
+    """Why a body over the limit was refused, with the limit that applied to it."""
+    limit_mb = (request.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]) / (1024 * 1024)
+    return f"The upload is larger than the limit of {limit_mb:g} MB."
 
 
 def register(app: Flask) -> None:
@@ -33,8 +39,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc: HTTPException) -> tuple[Response | str, int]:
-        limit_mb = (request.max_content_length or app.config["MAX_CONTENT_LENGTH"]) / (1024 * 1024)
-        return render_error(413, "File too large", f"The upload is larger than the limit of {limit_mb:g} MB.")
+        return render_error(413, "File too large", too_large_message())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:

@@ -64,6 +64,12 @@ class FragmentCache:
         with self.lock:
             self.entries.pop(key, None)
 
+    def forget_prefix(self, prefix: tuple) -> None:
+        """Drop every value whose key starts with ``prefix`` (e.g. all pages of one job's rows)."""
+        with self.lock:
+            for key in [k for k in self.entries if k[: len(prefix)] == prefix]:
+                del self.entries[key]
+
     def clear(self) -> None:
         """Forget every render (the database was emptied)."""
         with self.lock:

@@ -19,6 +19,7 @@ from flask_login import current_user
 
 F = TypeVar("F", bound=Callable[..., object])
 MARK = "large_upload_limit"
+FIELD_MARK = "large_form_fields"
 
 
 def operator_logged_in() -> bool:
@@ -34,6 +35,14 @@ def large_upload(config_key: str, allowed: Callable[[], bool] = operator_logged_
         return view
 
     return mark
+
+
+def large_fields(view: F) -> F:
+    """Let ``view``'s text fields be as large as its body: a launch form's text box, or the file a
+    repeated-keys warning carries back in a hidden field, which Werkzeug refuses past
+    MAX_FORM_MEMORY_SIZE (500 kB) otherwise, while the same bytes as a file part pass."""
+    setattr(view, FIELD_MARK, True)
+    return view
 
 
 def endpoint_limit(req: Request) -> int | None:
@@ -65,6 +74,19 @@ class LimitedRequest(Request):
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """An explicit per-request value, else the body's limit for a view marked large_fields,
+        else MAX_FORM_MEMORY_SIZE."""
+        if self._max_form_memory_size is None and has_request_context() and self.url_rule is not None:
+            if getattr(current_app.view_functions.get(self.url_rule.endpoint), FIELD_MARK, False):
+                return self.max_content_length
+        return Request.max_form_memory_size.fget(self)  # type: ignore[attr-defined]
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self._max_form_memory_size = value
 
 
 def register(app: Flask) -> None:
