@@ -66,7 +66,7 @@ def audit_trail(app: Flask) -> list[tuple[str, str, str]]:
 
 
 def test_grow_then_shrink_a_pool_then_a_warm_shutdown(app: Flask, client: FlaskClient, api_token: str, control_workers: WorkerSet) -> None:
-    node = control_workers.start("ctl", queues="ctl-only", pool="prefork", concurrency=1)
+    node = control_workers.start("ctl", queues="ctl-only,ctl-two", pool="prefork", concurrency=1)
     control_workers.wait_ready()
     wait_for(lambda: worker(app, api_token, node).get("status") == "online", timeout=30, message="the worker online")
     page = client.get("/ops/workers").get_data(as_text=True)
@@ -84,6 +84,12 @@ def test_grow_then_shrink_a_pool_then_a_warm_shutdown(app: Flask, client: FlaskC
     refused = control(client, f"/ops/workers/{node}/shrink")
     assert "Not sent:" in refused and "has one process left" in refused
 
+    control(client, f"/ops/workers/{node}/queues/ctl-two/pause")
+    wait_for(lambda: worker(app, api_token, node)["paused"] == ["ctl-two"], timeout=15, message="ctl-two paused")
+    panel = client.get("/ops/workers/panel").get_data(as_text=True)
+    assert 'ctl-only <span class="paused-queues">(paused: ctl-two)</span>' in panel
+    assert 'data-queue="ctl-two" data-depth="0"' in panel  # a paused queue stays listed: its messages would wait there
+
     stopping = control(client, f"/ops/workers/{node}/shutdown")
     assert "it answered a ping and was sent a warm shutdown" in stopping
     wait_for(lambda: worker(app, api_token, node).get("status") == "stopped", timeout=40, message="the worker stopped")
@@ -97,6 +103,7 @@ def test_grow_then_shrink_a_pool_then_a_warm_shutdown(app: Flask, client: FlaskC
     assert [(actor, action) for actor, action, _ in trail] == [
         ("olga", "worker_pool_grow"),
         ("olga", "worker_pool_shrink"),
+        ("olga", "worker_queue_pause"),
         ("olga", "worker_shutdown"),
     ]
     assert "“pool will grow”" in trail[0][2] and node in trail[0][2]
@@ -125,6 +132,8 @@ def test_a_paused_queue_holds_a_jobs_messages_until_resumed(
             db.select(db.func.count()).select_from(TaskRun).where(TaskRun.task_name.like("%fetch_po"))
         ).scalar_one()
         assert fetched == 0 and db.session.get(Job, job_id).status == "running"
+    stranded = 'class="queue queue-stranded" data-queue="fetch" data-depth="3"'
+    assert stranded in client.get("/ops/workers/panel").get_data(as_text=True)
 
     resumed = control(client, f"/ops/workers/{fetcher}/queues/fetch/resume")
     assert "take messages from queue fetch again: the worker replied “add consumer fetch”" in resumed
