@@ -9,6 +9,7 @@ form post is redirected to the workers page with the outcome flashed.
 import redis
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from kombu.exceptions import OperationalError
 
 from webapp import audit
 from webapp.extensions import db
@@ -36,8 +37,8 @@ def wants_fragment() -> bool:
 def controls_section(outcome: Outcome | None = None, refusal: str | None = None) -> str:
     """The controls section with the outcome of the last control (or why it was not sent)."""
     try:
-        workers = [worker for worker in read_workers(shared_redis(timeout=2)) if worker.is_online]
-    except redis.RedisError:
+        workers = online_workers()
+    except Refused:
         workers = []
     return render_template("ops/_controls.html", controls_workers=workers, outcome=outcome, refusal=refusal, reply_seconds=REPLY_SECONDS)
 
@@ -66,8 +67,12 @@ def online_worker(hostname: str) -> WorkerStatus:
     return found
 
 
-def answer(outcome: Outcome) -> Response | str:
-    """Audit the outcome, then show it: the controls section to htmx, else a flash and the workers page."""
+def answer(worker: str, action: str, queue: str | None = None) -> Response | str:
+    """Send the control, audit its outcome, then show it: the controls section to htmx, else a flash and the workers page."""
+    try:
+        outcome = send(worker, action, queue)
+    except (OSError, redis.RedisError, OperationalError) as exc:
+        raise Refused(503, f"the broker did not take the command, so nothing was sent: {exc}") from None
     audit.record(outcome.command.action, outcome.sentence)
     db.session.commit()
     if wants_fragment():
@@ -83,7 +88,7 @@ def grow(worker: str) -> Response | str:
     found = online_worker(worker)
     if found.pool != "prefork":
         raise Refused(409, f"{worker} runs a {found.pool} pool, whose size is fixed when it starts (-c); only a prefork pool grows.")
-    return answer(send(worker, "worker_pool_grow"))
+    return answer(worker, "worker_pool_grow")
 
 
 @bp.post("/<worker>/shrink")
@@ -95,7 +100,7 @@ def shrink(worker: str) -> Response | str:
         raise Refused(409, f"{worker} runs a {found.pool} pool, whose size is fixed when it starts (-c); only a prefork pool shrinks.")
     if (found.concurrency or 0) <= 1:
         raise Refused(409, f"{worker} has one process left; a pool does not shrink below one (pause its queues instead).")
-    return answer(send(worker, "worker_pool_shrink"))
+    return answer(worker, "worker_pool_shrink")
 
 
 def known_queue(found: WorkerStatus, queue: str) -> str:
@@ -109,18 +114,18 @@ def known_queue(found: WorkerStatus, queue: str) -> str:
 @login_required
 def pause(worker: str, queue: str) -> Response | str:
     """Stop the worker taking messages from one of its queues (they wait in the broker)."""
-    return answer(send(worker, "worker_queue_pause", known_queue(online_worker(worker), queue)))
+    return answer(worker, "worker_queue_pause", known_queue(online_worker(worker), queue))
 
 
 @bp.post("/<worker>/queues/<queue>/resume")
 @login_required
 def resume(worker: str, queue: str) -> Response | str:
     """Let the worker take messages from a paused queue again."""
-    return answer(send(worker, "worker_queue_resume", known_queue(online_worker(worker), queue)))
+    return answer(worker, "worker_queue_resume", known_queue(online_worker(worker), queue))
 
 
 @bp.post("/<worker>/shutdown")
 @login_required
 def shutdown(worker: str) -> Response | str:
     """Warm shutdown: the worker finishes its running tasks, takes no new one, and stops."""
-    return answer(send(online_worker(worker).hostname, "worker_shutdown"))
+    return answer(online_worker(worker).hostname, "worker_shutdown")
