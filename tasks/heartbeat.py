@@ -48,6 +48,11 @@ def consumed_queues(consumer: Any) -> list[str]:
     return sorted(consumer.app.amqp.queues.consume_from)
 
 
+def pool_size(controller: Any) -> int:
+    """The pool's processes or threads now (after any pool_grow/pool_shrink), else the -c it started with."""
+    return getattr(controller.pool, "num_processes", None) or controller.concurrency
+
+
 class Heartbeat(threading.Thread):
     """A daemon thread in the worker's main process that writes its heartbeat until stopped."""
 
@@ -58,17 +63,21 @@ class Heartbeat(threading.Thread):
         self.interval = interval
         self.hostname: str = consumer.controller.hostname
         self.started_at = time.time()
+        # The queues of -Q: one missing later was paused by remote control (cancel_consumer).
+        self.start_queues = consumed_queues(consumer)
         self.stopping = threading.Event()
 
     def payload(self) -> dict[str, Any]:
         """What this worker is and does, now."""
         controller = self.consumer.controller
+        queues = consumed_queues(self.consumer)
         return {
             "hostname": self.hostname,
             "pid": os.getpid(),
             "pool": pool_name(controller),
-            "concurrency": controller.concurrency,
-            "queues": consumed_queues(self.consumer),
+            "concurrency": pool_size(controller),
+            "queues": queues,
+            "paused": sorted(set(self.start_queues) - set(queues)),
             "active": len(state.active_requests),
             "reserved": len(state.reserved_requests),
             "scheduled": len(state.scheduled_requests),

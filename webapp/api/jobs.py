@@ -3,7 +3,6 @@
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy.orm import selectinload
 
 from webapp.api import reconciliation as recon_api
 from webapp.api.responses import iso, job_json, refuse
@@ -15,11 +14,13 @@ from webapp.jobs.flow import job_windows
 from webapp.jobs.keyfile import ParsedKeys, parse_key_csv
 from webapp.jobs.kinds import KINDS, RECONCILIATION
 from webapp.jobs.launch import launch_job
+from webapp.jobs.listing import filtered_jobs, status_counts
 from webapp.jobs.progress import record_rows, state_counts
 from webapp.jobs.rounds import rounds_of
-from webapp.models import JOB_STATUSES, RECORD_STATES, Job
+from webapp.models import RECORD_STATES, Job
 from webapp.reconciliation import imports as reconcile
 from webapp.storage.names import name_problem
+from webapp.web.list_filters import job_filter
 from webapp.web.paging import page_number, page_size
 
 bp = Blueprint("jobs", __name__)
@@ -80,17 +81,20 @@ def keys_from_json(keys: Any, kind: str) -> tuple[list[str], list[str]]:
 
 @bp.get("/jobs")
 def list_jobs() -> Response:
-    """Jobs, newest first, paginated (?page=, ?per_page= up to 100, ?status=)."""
-    page = page_number()
-    per_page = page_size(25, 100)
-    query = db.select(Job).order_by(Job.id.desc())
-    status = request.args.get("status")
-    if status in JOB_STATUSES:
-        query = query.where(Job.status == status)
-    jobs = db.session.execute(query.options(selectinload(Job.created_by)).offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    counts, dispatches, windows = state_counts([job.id for job in jobs]), dispatch_views(list(jobs)), job_windows(list(jobs))
+    """Jobs, newest first, paginated (?page=, ?per_page= up to 100), filtered (?status=, ?kind=, ?operator=),
+    with the jobs per status under the kind and operator filters."""
+    page, per_page, chosen = page_number(), page_size(25, 100), job_filter()
+    jobs, has_more = filtered_jobs(chosen, page, per_page)
+    counts, dispatches, windows = state_counts([job.id for job in jobs]), dispatch_views(jobs), job_windows(jobs)
     rounds = rounds_of([job.id for job in jobs])
-    return jsonify(page=page, per_page=per_page, jobs=[job_json(job, counts[job.id], dispatches, windows, rounds) for job in jobs])
+    return jsonify(
+        page=page,
+        per_page=per_page,
+        has_more=has_more,
+        filters=chosen.args(),
+        status_counts=status_counts(chosen),
+        jobs=[job_json(job, counts[job.id], dispatches, windows, rounds) for job in jobs],
+    )
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -13,7 +13,10 @@ class AuditEvent(db.Model):
     """One operator action (launch, cancel, retry, re-run, schedule or sandbox change)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_job", "job_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_events_job", "job_id", "id"),
+        Index("ix_audit_events_actor", "actor", "id"),  # the audit trail filtered by who, newest first
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

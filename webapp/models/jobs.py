@@ -64,6 +64,7 @@ class Job(db.Model):
     """One operator-launched job; its canvas ids are kept here, not in the result backend."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_created_by", "created_by_id", "id"),)  # the jobs list filtered by operator, newest first
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)

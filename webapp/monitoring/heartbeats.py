@@ -34,6 +34,7 @@ class WorkerStatus:
     pool: str | None = None
     concurrency: int | None = None
     queues: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # queues of its -Q it no longer consumes (remote control)
     pid: int | None = None
     active: int = 0
     reserved: int = 0
@@ -88,6 +89,7 @@ def worker_status(hostname: str, current: bytes | None, seen: bytes, now: float)
         pool=data.get("pool"),
         concurrency=data.get("concurrency"),
         queues=data.get("queues") or [],
+        paused=data.get("paused") or [],
         pid=data.get("pid"),
         active=data.get("active", 0),
         reserved=data.get("reserved", 0),

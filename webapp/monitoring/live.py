@@ -28,12 +28,12 @@ class LiveState:
 
 
 def monitored_queues(conf: Any, workers: Sequence[WorkerStatus]) -> list[str]:
-    """The configured queues, then any other queue a listed worker consumes (or consumed)."""
+    """The configured queues, then any other queue a listed worker consumes, consumed or paused."""
     names = [conf.task_default_queue]
     routes = conf.task_routes if isinstance(conf.task_routes, Mapping) else {}
     names += [route["queue"] for route in routes.values() if isinstance(route, Mapping) and route.get("queue")]
     names += [queue.name for queue in conf.task_queues or ()]
-    names += [queue for worker in workers for queue in worker.queues]
+    names += [queue for worker in workers for queue in worker.queues + worker.paused]  # a paused queue still fills
     return list(dict.fromkeys(names))
 
 

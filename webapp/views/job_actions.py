@@ -3,15 +3,19 @@
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.export import csv_response
-from webapp.models import AuditEvent, Job
+from webapp.models import Job
 from webapp.views.job_fragments import forget_shared, render_actions, render_rows, render_summary
 from webapp.web.htmx import is_htmx
+from webapp.web.list_filters import audit_filter
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
+
+AUDIT_PER_PAGE = 100
 
 
 def back_to_job(job_id: int) -> Response:
@@ -80,7 +84,8 @@ def download(job_id: int) -> Response:
 @bp.get("/audit")
 @login_required
 def audit_log() -> str:
-    """Render the audit trail: who did what, when (newest first, paginated)."""
-    page = page_number()
-    events = db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id.desc()).offset((page - 1) * 100).limit(101)).scalars().all()
-    return render_template("jobs/audit.html", events=events[:100], page=page, has_more=len(events) > 100)
+    """Render the audit trail: who did what, when (newest first, filtered by operator, action, job and days, paginated)."""
+    page, chosen = page_number(), audit_filter()
+    events, has_more = audit.events(chosen, page, AUDIT_PER_PAGE)
+    actors, actions = audit.choices()
+    return render_template("jobs/audit.html", events=events, page=page, has_more=has_more, filter=chosen, actors=actors, actions=actions)

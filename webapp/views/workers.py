@@ -9,7 +9,9 @@ from webapp.jobs.flow import running_shares, window_size
 from webapp.jobs.kinds import KINDS
 from webapp.jobs.search import search_all
 from webapp.models import RECORD_STATES
+from webapp.monitoring.task_stats import task_summaries, window_minutes
 from webapp.monitoring.throughput import Minute, snapshot
+from webapp.monitoring.worker_control import REPLY_SECONDS
 from webapp.web.paging import page_number
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
@@ -63,14 +65,16 @@ def panel_context() -> dict[str, object]:
         "shares": running_shares(),
         "window_size": window_size(),
         "kinds": KINDS,
+        "tasks": task_summaries(snap.now),
+        "task_minutes": window_minutes(),
     }
 
 
 @bp.get("/workers")
 @login_required
 def workers() -> str:
-    """Render the workers & queues page (its panel reloads itself)."""
-    return render_template("ops/workers.html", **panel_context())
+    """Render the workers & queues page (its panel reloads itself) and the worker controls."""
+    return render_template("ops/workers.html", reply_seconds=REPLY_SECONDS, **panel_context())
 
 
 @bp.get("/workers/panel")
