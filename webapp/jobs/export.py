@@ -3,13 +3,16 @@
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from flask import Response, stream_with_context
 
 from webapp.extensions import db
+from webapp.jobs.kinds import KINDS, Step
 from webapp.models import Job, JobRecord, TaskRun
 
 EXPORT_COLUMNS = ["seq", "key", "state", "attempts", "error", "erp_ref", "started_at", "finished_at"]
+STEP_COLUMNS = ("{label}", "{label} runs")  # per step of the kind, after "attempts": its last state, its task runs
 EXPORT_CHUNK = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -25,11 +28,46 @@ def spreadsheet_safe(cell: object) -> object:
     return cell
 
 
-def export_rows(job_id: int) -> Iterator[str]:
+def utc_time(value: datetime | None) -> str:
+    """A stored time (naive, UTC) with its offset, so a spreadsheet or a script never reads it as local time."""
+    return value.replace(tzinfo=UTC).isoformat(timespec="seconds") if value else ""
+
+
+def header(steps: tuple[Step, ...]) -> list[str]:
+    """The columns: the record's, with each step's state and runs after ``attempts``."""
+    at = EXPORT_COLUMNS.index("attempts") + 1
+    step_columns = [column.format(label=step.label) for step in steps for column in STEP_COLUMNS]
+    return EXPORT_COLUMNS[:at] + step_columns + EXPORT_COLUMNS[at:]
+
+
+def step_runs(record_ids: list[int], steps: tuple[Step, ...]) -> dict[int, list[tuple[str, int]]]:
+    """Per record, per step: (its last task run's state, lower case, or "" if it never ran; its runs). One query."""
+    index = {step.task_name: i for i, step in enumerate(steps)}
+    found = {record_id: [("", 0)] * len(steps) for record_id in record_ids}
+    runs = db.session.execute(
+        db.select(TaskRun.record_id, TaskRun.task_name, TaskRun.state).where(TaskRun.record_id.in_(record_ids)).order_by(TaskRun.id)
+    )
+    for record_id, task_name, state in runs:
+        if task_name in index:
+            step = found[record_id]
+            _, count = step[index[task_name]]
+            step[index[task_name]] = (state.lower(), count + 1)
+    return found
+
+
+def record_row(record: JobRecord, steps: list[tuple[str, int]]) -> list[object]:
+    """One record as a CSV row, its cells made safe for a spreadsheet."""
+    row: list[object] = [record.seq, record.key, record.state, sum(count for _, count in steps)]
+    row += [cell for step in steps for cell in step]
+    row += [record.error or "", record.erp_ref or "", utc_time(record.started_at), utc_time(record.finished_at)]
+    return [spreadsheet_safe(cell) for cell in row]
+
+
+def export_rows(job_id: int, steps: tuple[Step, ...]) -> Iterator[str]:
     """The job's records as CSV text, chunk by chunk (constant memory for any job size)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(header(steps))
     last_seq = 0
     while True:
         chunk = (
@@ -41,25 +79,8 @@ def export_rows(job_id: int) -> Iterator[str]:
         )
         if not chunk:
             break
-        attempts = dict(
-            db.session.execute(
-                db.select(TaskRun.record_id, db.func.count())
-                .where(TaskRun.record_id.in_([r.id for r in chunk]))
-                .group_by(TaskRun.record_id)
-            ).all()
-        )
-        for r in chunk:
-            row = [
-                r.seq,
-                r.key,
-                r.state,
-                attempts.get(r.id, 0),
-                r.error or "",
-                r.erp_ref or "",
-                r.started_at.isoformat() if r.started_at else "",
-                r.finished_at.isoformat() if r.finished_at else "",
-            ]
-            writer.writerow([spreadsheet_safe(cell) for cell in row])
+        runs = step_runs([r.id for r in chunk], steps)
+        writer.writerows(record_row(r, runs[r.id]) for r in chunk)
         last_seq = chunk[-1].seq
         yield buffer.getvalue()
         buffer.seek(0)
@@ -70,6 +91,6 @@ def export_rows(job_id: int) -> Iterator[str]:
 
 def csv_response(job: Job) -> Response:
     """A streamed CSV download of the job's records."""
-    response = Response(stream_with_context(export_rows(job.id)), mimetype="text/csv")
+    response = Response(stream_with_context(export_rows(job.id, KINDS[job.kind].steps)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="job-{job.id}-records.csv"'
     return response
