@@ -218,7 +218,8 @@ def test_run_now_starts_a_job_then_skips_while_it_is_queued(app: Flask, api_toke
 def test_a_trailing_slash_lists_and_creates(app: Flask, api_token: str) -> None:
     """/api/schedules/ is the same collection as /api/schedules: no redirect, no 404."""
     client = app.test_client()
-    created = client.post("/api/schedules/", headers=auth(api_token), json={"name": "nightly", "job_kind": "refresh_boms", "cron": "0 2 * * *"})
+    body = {"name": "nightly", "job_kind": "refresh_boms", "cron": "0 2 * * *"}
+    created = client.post("/api/schedules/", headers=auth(api_token), json=body)
     assert created.status_code == 201
     listing = client.get("/api/schedules/", headers=auth(api_token))
     assert listing.status_code == 200

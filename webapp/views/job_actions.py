@@ -6,7 +6,8 @@ from flask_login import current_user, login_required
 from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.export import csv_response
-from webapp.models import AuditEvent, Job
+from webapp.models import AuditEvent
+from webapp.web.lookups import job_or_404
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
@@ -58,7 +59,7 @@ def rerun(job_id: int) -> Response:
 @login_required
 def download(job_id: int) -> Response:
     """Download the job's records and outcomes as CSV."""
-    return csv_response(db.get_or_404(Job, job_id))
+    return csv_response(job_or_404(job_id))
 
 
 @bp.get("/audit")

@@ -1,6 +1,6 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
@@ -9,11 +9,12 @@ from webapp.jobs.flow import job_window
 from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONCILIATION, JobKind
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
-from webapp.models import RECORD_STATES, AuditEvent, Job, JobRecord, Product, ReconImport, TaskRun
+from webapp.models import RECORD_STATES, AuditEvent, Job, Product, ReconImport, TaskRun
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
 from webapp.views.index_page import render_index
 from webapp.views.key_forms import read_keys
+from webapp.web import lookups
 from webapp.web.paging import page_number
 from webapp.web.upload_limits import large_upload
 
@@ -109,7 +110,7 @@ def recon_context(job: Job) -> dict[str, object]:
 @login_required
 def detail(job_id: int) -> str:
     """Render the job page: summary and the first page of record rows."""
-    job = db.get_or_404(Job, job_id)
+    job = lookups.job_or_404(job_id)
     events = (
         db.session.execute(db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50))
         .scalars()
@@ -132,7 +133,7 @@ def detail(job_id: int) -> str:
 @login_required
 def summary(job_id: int) -> str:
     """Render the summary fragment alone (always read fresh)."""
-    job = db.get_or_404(Job, job_id)
+    job = lookups.job_or_404(job_id)
     return render_summary(job)
 
 
@@ -172,7 +173,7 @@ def job_or_404(job_id: int) -> Job:
     keeps no loaded object that nothing references, so a second get() would query again)."""
     read: dict[int, Job] = g.setdefault("jobs_read", {})
     if job_id not in read:
-        read[job_id] = db.get_or_404(Job, job_id)
+        read[job_id] = lookups.job_or_404(job_id)
     return read[job_id]
 
 
@@ -213,9 +214,7 @@ def rows_context(job: Job) -> dict[str, object]:
 @login_required
 def record(job_id: int, record_id: int) -> str:
     """Render one record: its outcome and every task run with its traceback."""
-    record = db.get_or_404(JobRecord, record_id)
-    if record.job_id != job_id:
-        abort(404)
+    record = lookups.record_or_404(job_id, record_id)
     runs = db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars()
     product = None
     if record.job.kind == BILLS_OF_MATERIALS.name and record.erp_ref:
