@@ -52,6 +52,6 @@ def test_the_download_has_each_steps_state_and_runs(app: Flask, client: FlaskCli
 def test_the_download_gives_times_with_their_zone(app: Flask, client: FlaskClient) -> None:
     job_id = job_with_runs(app)
     rows = list(csv.DictReader(io.StringIO(client.get(f"/jobs/{job_id}/records.csv").get_data(as_text=True))))
-    assert (rows[0]["started_at"], rows[0]["finished_at"]) == ("2026-06-17T08:14:22+00:00", "2026-06-17T08:14:25+00:00")
+    assert (rows[0]["started_at"], rows[0]["finished_at"]) == ("2026-06-17T08:14:22Z", "2026-06-17T08:14:25Z")
     assert datetime.fromisoformat(rows[0]["started_at"]).utcoffset().total_seconds() == 0
     assert (rows[1]["finished_at"], rows[2]["started_at"]) == ("", "")

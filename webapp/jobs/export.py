@@ -3,7 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Response, stream_with_context
 
@@ -29,8 +29,8 @@ def spreadsheet_safe(cell: object) -> object:
 
 
 def utc_time(value: datetime | None) -> str:
-    """A stored time (naive, UTC) with its offset, so a spreadsheet or a script never reads it as local time."""
-    return value.replace(tzinfo=UTC).isoformat(timespec="seconds") if value else ""
+    """A stored time (naive, UTC) marked as UTC, as the API writes times, so nobody reads it as local time."""
+    return value.isoformat(timespec="seconds") + "Z" if value else ""
 
 
 def header(steps: tuple[Step, ...]) -> list[str]:
