@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
 from webapp.models import ApiToken, Job, Operator
+from webapp.models.jobs import DEMO_INPUT_NAME
 
 operators = AppGroup("operators", help="Manage the operators who use the console.")
 demo = AppGroup("demo", help="Demo data for a first look.")
@@ -70,7 +71,7 @@ def seed() -> None:
         click.echo("Jobs exist already; no demo job added.")
         return
     text = "po_number\n" + "\n".join(DEMO_PO_NUMBERS) + "\n"
-    job = launch_job("purchase_orders", "upload", DEMO_PO_NUMBERS, None, input_name="demo-purchase-orders.csv", input_text=text)
+    job = launch_job("purchase_orders", "upload", DEMO_PO_NUMBERS, None, input_name=DEMO_INPUT_NAME, input_text=text)
     click.echo(f"Demo job #{job.id} queued with {job.total} purchase orders.")
 
 
