@@ -7,6 +7,7 @@ from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.export import csv_response
 from webapp.models import AuditEvent
+from webapp.plurals import counted
 from webapp.web.lookups import job_or_404
 from webapp.web.paging import page_number
 
@@ -36,7 +37,7 @@ def retry_failed(job_id: int) -> Response:
     """Run the job's failed records again."""
     try:
         count = control.retry_failed(job_id, current_user)
-        flash(f"{count} failed records sent again.", "success")
+        flash(f"{counted(count, 'failed record')} sent again.", "success")
     except control.ControlError as exc:
         flash(str(exc), "error")
     return back_to_job(job_id)

@@ -10,6 +10,7 @@ from webapp.jobs.kinds import BILLS_OF_MATERIALS, KINDS, PURCHASE_ORDERS, RECONC
 from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import record_rows, summarize
 from webapp.models import RECORD_STATES, AuditEvent, Job, Product, ReconImport, TaskRun
+from webapp.plurals import counted
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
 from webapp.views.index_page import render_index
@@ -32,7 +33,7 @@ def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
     parsed, input_name, input_text = read_keys(kind)
     if parsed.ok:
         job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=input_name, input_text=input_text)
-        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}.", "success")
+        flash(f"Job #{job.id} started with {counted(job.total, kind.noun, kind.noun_plural)}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
     return render_index(upload_errors=parsed.errors, failed_kind=kind.name), 400
 
@@ -88,8 +89,7 @@ def confirm_recon(job_id: int) -> Response:
     """Confirm a reconciliation preview: write one sales order per (settlement, state)."""
     try:
         job = reconcile.confirm(job_id, current_user)
-        noun = "sales order" if job.total == 1 else "sales orders"
-        flash(f"Confirmed: writing {job.total} {noun} of the transactions the ERP lacks.", "success")
+        flash(f"Confirmed: writing {counted(job.total, 'sales order')} of the transactions the ERP lacks.", "success")
     except reconcile.ReconError as exc:
         db.session.rollback()
         flash(str(exc), "error")
