@@ -60,15 +60,15 @@ def test_no_sideways_page_scroll_on_a_phone(app: Flask, operator: tuple[str, str
     page.set_viewport_size(PHONE)
     log_in(page, *operator)
     expect(page.locator("table.jobs")).to_be_visible()
-    page.screenshot(path=tmp_path / "dashboard-390.png", full_page=True)
     assert page.evaluate(PAGE_OVERFLOW) <= 0, "the dashboard scrolls sideways on a phone"
+    page.screenshot(path=tmp_path / "dashboard-390.png", full_page=True)  # after the measure: a full-page shot resizes the view
     page.goto(f"/jobs/{job_id}")
     expect(page.locator("tr.record")).to_have_count(12)
-    page.screenshot(path=tmp_path / "job-390.png", full_page=True)
     assert page.evaluate(PAGE_OVERFLOW) <= 0, "the job page scrolls sideways on a phone"
     table = page.locator("table.records")
     assert table.evaluate("t => t.scrollWidth > t.clientWidth"), "the records table should be wider than the phone, and scroll"
     assert page.evaluate(KEY_LINES) == [], "a PO number broke over two lines"
+    page.screenshot(path=tmp_path / "job-390.png", full_page=True)
 
 
 def test_launch_cards_hold_their_text_on_a_laptop(operator: tuple[str, str], page: Page, tmp_path: Path) -> None:
