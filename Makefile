@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 FAST_TESTS := not (workers or faults or browser or soak)
 
-.PHONY: help venv dev-venv run test test-fast chromium migrate bench soak clean
+.PHONY: help venv dev-venv run test test-fast chromium migrate bench soak screenshots clean
 
 help:
 	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat+sandbox"
@@ -21,6 +21,7 @@ help:
 	@echo "make migrate  apply database migrations (flask db upgrade)"
 	@echo "make bench    print the benchmark table (BENCH_ONLY=overhead,io,ingest,pages,launch,viewers)"
 	@echo "make lint     ruff check and ruff format --check over the Python code (settings in ruff.toml)"
+	@echo "make screenshots  run the console privately and write docs/screenshots/*.png (1366x900, chromium)"
 	@echo "make soak     jobs under SIGKILLs and Redis/PostgreSQL restarts for SOAK_MINUTES (default 10), then the ledger"
 	@echo "make clean    remove .venv, caches and test artifacts (instance/ with its data is kept)"
 
@@ -74,6 +75,10 @@ bench: dev-venv
 # Private PostgreSQL and Redis are started by the script itself (initdb must be installed).
 soak: dev-venv
 	$(BIN)/python scripts/soak.py --minutes $(SOAK_MINUTES)
+
+# The README's pictures: the console run as `make run` runs it, on a private database and Redis.
+screenshots: dev-venv chromium
+	$(BIN)/python scripts/screenshots.py
 
 # Every Python file of the project but .venv and migrations/ (Alembic's, excluded in ruff.toml).
 .PHONY: lint

@@ -9,7 +9,8 @@ It prepares what a fresh checkout lacks, then starts the Procfile's ``web``, ``w
 - the sandbox ERP in its own process on the next free port after the dashboard's (SANDBOX_PORT),
   and ERP_API_URL pointing at it; not when SANDBOX_ENABLED says no, nor, SANDBOX_ENABLED unset,
   when ERP_API_URL names an ERP already;
-- migrations, an ``admin`` operator when there is none (its password is printed once), demo data.
+- migrations, an ``admin`` operator when there is none (its password is printed once, last, when
+  the dashboard and the workers answer), demo data.
 
 Variables from ``.env`` count as set, and win over the shell's, as they do for honcho itself.
 Ctrl-C stops honcho and everything it started, then the private Redis; the exit code is honcho's.
@@ -175,23 +176,26 @@ def flask_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
 
-def run_step(title: str, argv: list[str], env: Mapping[str, str]) -> str:
-    """Run one preparation command; echo and return its standard output, raise if it fails."""
+def run_step(title: str, argv: list[str], env: Mapping[str, str], echo: bool = True) -> str:
+    """Run one preparation command; echo (unless told not to) and return its standard output, raise if it fails."""
     print(f"==> {title}", flush=True)
     result = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    sys.stdout.write(result.stdout)
-    sys.stdout.flush()
+    if echo:
+        sys.stdout.write(result.stdout)
+        sys.stdout.flush()
     if result.returncode != 0:
         raise LaunchError(f"{' '.join(argv[2:])} failed with exit code {result.returncode}")
     return result.stdout
 
 
-def prepare_database(env: Mapping[str, str]) -> bool:
-    """Migrate, create the first operator and seed the demo job; True when a login was printed."""
+def prepare_database(env: Mapping[str, str]) -> str:
+    """Migrate, create the first operator and seed the demo job; return the first login's words
+    (empty when an operator existed), printed last, once every process is up, not here where the
+    processes' banners would scroll them away."""
     run_step("Migrating the database", flask_command("db", "upgrade"), env)
-    printed = run_step("Checking for an operator", flask_command("operators", "ensure-admin"), env)
+    login = run_step("Checking for an operator", flask_command("operators", "ensure-admin"), env, echo=False)
     run_step("Seeding demo data", flask_command("demo", "seed"), env)
-    return bool(printed.strip())
+    return login.strip()
 
 
 def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_redis: bool, processes: tuple[str, ...]) -> None:
@@ -201,7 +205,8 @@ def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_
     print()
     print(f"Celeriac dashboard: {url}")
     if login_printed:
-        print("Log in as admin with the password printed above (shown only once); you choose a new one at first login.")
+        print("Log in as admin with the one-time password printed below once every process is up (shown only once);")
+        print("you choose a new one at first login.")
     else:
         print("Log in with an existing operator; see README.md, Operators, to create another one.")
     print(f"Database: {database}; Redis: {without_password(env['REDIS_URL'])} ({redis_note}).")
@@ -210,20 +215,44 @@ def print_banner(url: str, login_printed: bool, env: Mapping[str, str], private_
     print(flush=True)
 
 
-def announce_when_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> threading.Thread:
-    """Print the URL again once the login page answers (honcho's output soon buries the banner)."""
+def login_page_answers(url: str) -> bool:
+    """Whether the dashboard's login page answers 200."""
+    try:
+        with urllib.request.urlopen(url + "login", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def workers_answer(redis_url: str, count: int) -> bool:
+    """Whether ``count`` Celery workers answer a ping: their banners are out by then."""
+    from celery import Celery
+
+    probe = Celery(broker=redis_url)
+    try:
+        return len(probe.control.ping(timeout=1.0) or []) >= count
+    except Exception:  # the broker not answering yet is the same as no worker
+        return False
+    finally:
+        probe.close()
+
+
+def announce_when_ready(
+    url: str, process: subprocess.Popen[bytes], login: str, env: Mapping[str, str], workers: int, timeout: float = 120.0
+) -> threading.Thread:
+    """Print the URL again, and the first login last, once the dashboard and the workers answer
+    (honcho's output soon buries the banner: the workers' own banners come after the web's)."""
 
     def wait() -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(url + "login", timeout=2) as response:
-                    if response.status == 200:
-                        print(f"*** Celeriac is up: {url}", flush=True)
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+        while time.monotonic() < deadline and process.poll() is None and not login_page_answers(url):
             time.sleep(0.5)
+        while time.monotonic() < deadline and process.poll() is None and not workers_answer(env["REDIS_URL"], workers):
+            time.sleep(0.5)
+        if process.poll() is None:
+            lines = [f"Celeriac is up: {url}", *login.splitlines()]
+            rule = "=" * max(len(line) + 4 for line in lines)
+            print("\n".join([rule, *(f"*** {line}" for line in lines), rule]), flush=True)
 
     thread = threading.Thread(target=wait, name="announce-ready", daemon=True)
     thread.start()
@@ -257,11 +286,11 @@ def exit_on_termination() -> None:
         signal.signal(signum, leave)
 
 
-def run_honcho(env: Mapping[str, str], url: str, processes: tuple[str, ...]) -> int:
+def run_honcho(env: Mapping[str, str], url: str, processes: tuple[str, ...], login: str) -> int:
     """Run honcho until it exits (by itself or on a forwarded signal); return its exit code."""
     process = start_honcho(env, processes)
     forward_signals(process)
-    announce_when_ready(url, process)
+    announce_when_ready(url, process, login, env, workers=len({"worker", "io"} & set(processes)))
     return process.wait()
 
 
@@ -298,10 +327,10 @@ def main() -> int:
         if private_redis:
             redis_server = start_redis(instance)
             env["REDIS_URL"] = redis_server.url
-        login_printed = prepare_database(env)
+        login = prepare_database(env)
         url = f"http://127.0.0.1:{port}/"
-        print_banner(url, login_printed, env, private_redis, processes)
-        return run_honcho(env, url, processes)
+        print_banner(url, bool(login), env, private_redis, processes)
+        return run_honcho(env, url, processes, login)
     except LaunchError as exc:
         print(f"launch: {exc}", file=sys.stderr)
         return 1

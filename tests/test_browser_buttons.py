@@ -110,7 +110,7 @@ def test_retry_failed_asks_first(app: Flask, operator: tuple[str, str], page: Pa
 
     dialogs.accept = True
     page.get_by_role("button", name="Retry failed records").click()
-    expect(page.locator("#flashes .flash-success")).to_have_text("1 failed records sent again.")
+    expect(page.locator("#flashes .flash-success")).to_have_text("1 failed record sent again.")
     expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "queued")
     assert job_field(app, job_id, lambda job: job.status) == "queued"
 

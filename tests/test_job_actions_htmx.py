@@ -101,7 +101,7 @@ def test_retry_answer_starts_the_rows_polling_again(app: Flask, client: FlaskCli
     answer = client.post(f"/jobs/{job_id}/retry-failed", data={"csrf_token": csrf_token(page)}, headers=HTMX).get_data(as_text=True)
     rows = re.search(rf'<section id="job-{job_id}-rows"[^>]*>', answer)
     assert rows and 'hx-trigger="load delay:1s' in rows.group(0)
-    assert "1 failed records sent again." in answer and 'data-status="queued"' in answer and "Cancel job" in buttons(answer, job_id)
+    assert "1 failed record sent again." in answer and 'data-status="queued"' in answer and "Cancel job" in buttons(answer, job_id)
 
 
 def test_a_plain_post_still_redirects(app: Flask, client: FlaskClient) -> None:

@@ -25,6 +25,7 @@ def audit_trail(app: Flask) -> list[tuple[str, str, str]]:
     [
         ("get", "/api/schedules"),
         ("post", "/api/schedules"),
+        ("get", "/api/schedules/"),
         ("get", "/api/schedules/1"),
         ("put", "/api/schedules/1"),
         ("delete", "/api/schedules/1"),
@@ -61,6 +62,7 @@ def test_create_list_get_update_pause_resume_delete(app: Flask, api_token: str) 
     schedule_id = schedule["id"]
     listing = client.get("/api/schedules", headers=auth(api_token)).get_json()
     assert [item["id"] for item in listing["schedules"]] == [schedule_id]
+    assert client.get("/api/schedules/", headers=auth(api_token)).get_json() == listing  # a trailing slash answers the same
     one = client.get(f"/api/schedules/{schedule_id}", headers=auth(api_token)).get_json()
     assert one["name"] == "Weekday POs" and one["runs"] == []
 
@@ -211,3 +213,14 @@ def test_run_now_starts_a_job_then_skips_while_it_is_queued(app: Flask, api_toke
         ("olga", "schedule_change", f"ran schedule 'nightly POs' now: started job #{job.id}"),
         ("olga", "schedule_change", f"ran schedule 'nightly POs' now: skipped: job #{job.id} still running"),
     ]
+
+
+def test_a_trailing_slash_lists_and_creates(app: Flask, api_token: str) -> None:
+    """/api/schedules/ is the same collection as /api/schedules: no redirect, no 404."""
+    client = app.test_client()
+    body = {"name": "nightly", "job_kind": "refresh_boms", "cron": "0 2 * * *"}
+    created = client.post("/api/schedules/", headers=auth(api_token), json=body)
+    assert created.status_code == 201
+    listing = client.get("/api/schedules/", headers=auth(api_token))
+    assert listing.status_code == 200
+    assert [item["name"] for item in listing.get_json()["schedules"]] == ["nightly"]

@@ -16,7 +16,7 @@ from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sandbox import views as sandbox_views
 from webapp.views import account, admin, auth, dashboard, erp, job_actions, job_page, metrics, schedules, worker_controls, workers
-from webapp.web import access, errors, operators, request_input, security, templating, throttle, upload_limits
+from webapp.web import access, errors, favicon, operators, request_input, security, templating, throttle, upload_limits
 from webapp.web.fragment_cache import FragmentCache
 
 
@@ -39,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     request_input.register(app)
     register_blueprints(app)
-    for module in (cli, errors, operators, access, security, templating, throttle, upload_limits):
+    for module in (cli, errors, favicon, operators, access, security, templating, throttle, upload_limits):
         module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app

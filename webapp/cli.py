@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
 from webapp.models import Job
+from webapp.models.jobs import DEMO_INPUT_NAME
 from webapp.operators_cli import operators
 
 demo = AppGroup("demo", help="Demo data for a first look.")
@@ -21,7 +22,7 @@ def seed() -> None:
         click.echo("Jobs exist already; no demo job added.")
         return
     text = "po_number\n" + "\n".join(DEMO_PO_NUMBERS) + "\n"
-    job = launch_job("purchase_orders", "upload", DEMO_PO_NUMBERS, None, input_name="demo-purchase-orders.csv", input_text=text)
+    job = launch_job("purchase_orders", "upload", DEMO_PO_NUMBERS, None, input_name=DEMO_INPUT_NAME, input_text=text)
     click.echo(f"Demo job #{job.id} queued with {job.total} purchase orders.")
 
 

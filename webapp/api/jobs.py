@@ -21,6 +21,7 @@ from webapp.models import RECORD_STATES, Job
 from webapp.reconciliation import imports as reconcile
 from webapp.storage.names import name_problem
 from webapp.web.list_filters import job_filter
+from webapp.web.lookups import job_or_404
 from webapp.web.paging import page_number, page_size
 
 bp = Blueprint("jobs", __name__)
@@ -100,14 +101,14 @@ def list_jobs() -> Response:
 @bp.get("/jobs/<int:job_id>")
 def get_job(job_id: int) -> Response:
     """One job: status, counts by state, timestamps (and a reconciliation's upload and preview)."""
-    job = db.get_or_404(Job, job_id)
+    job = job_or_404(job_id)
     return jsonify(job_json(job) | recon_api.details(job))
 
 
 @bp.get("/jobs/<int:job_id>/records")
 def get_records(job_id: int) -> Response:
     """A page of the job's records with steps, attempts, error and ERP id (?page=, ?per_page=, ?state=)."""
-    job = db.get_or_404(Job, job_id)
+    job = job_or_404(job_id)
     page = page_number()
     per_page = page_size(100, 500)
     state = request.args.get("state") if request.args.get("state") in RECORD_STATES else None
@@ -139,7 +140,7 @@ def get_records(job_id: int) -> Response:
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel_job(job_id: int) -> tuple[Response, int]:
     """Cancel a running job (records not started never start)."""
-    db.get_or_404(Job, job_id)
+    job_or_404(job_id)
     try:
         return jsonify(job_json(control.cancel_job(job_id, g.api_operator))), 200
     except control.ControlError as exc:
@@ -149,7 +150,7 @@ def cancel_job(job_id: int) -> tuple[Response, int]:
 @bp.post("/jobs/<int:job_id>/confirm")
 def confirm_job(job_id: int) -> tuple[Response, int]:
     """Confirm a reconciliation preview: write one sales order per (settlement, state); 409 with the reason if not."""
-    db.get_or_404(Job, job_id)
+    job_or_404(job_id)
     try:
         job = reconcile.confirm(job_id, g.api_operator)
     except reconcile.ReconError as exc:
@@ -161,7 +162,7 @@ def confirm_job(job_id: int) -> tuple[Response, int]:
 @bp.post("/jobs/<int:job_id>/retry-failed")
 def retry_failed(job_id: int) -> tuple[Response, int]:
     """Run a finished job's failed records again; answers with how many."""
-    db.get_or_404(Job, job_id)
+    job_or_404(job_id)
     try:
         count = control.retry_failed(job_id, g.api_operator)
     except control.ControlError as exc:
@@ -172,7 +173,7 @@ def retry_failed(job_id: int) -> tuple[Response, int]:
 @bp.post("/jobs/<int:job_id>/rerun")
 def rerun_job(job_id: int) -> tuple[Response, int]:
     """Start a new job from a finished job's stored input."""
-    db.get_or_404(Job, job_id)
+    job_or_404(job_id)
     try:
         return jsonify(job_json(control.rerun_job(job_id, g.api_operator))), 202
     except control.ControlError as exc:
@@ -182,4 +183,4 @@ def rerun_job(job_id: int) -> tuple[Response, int]:
 @bp.get("/jobs/<int:job_id>/records.csv")
 def export_records(job_id: int) -> Response:
     """The job's records and outcomes as CSV."""
-    return csv_response(db.get_or_404(Job, job_id))
+    return csv_response(job_or_404(job_id))

@@ -82,7 +82,9 @@ def store(schedule: Schedule, values: dict[str, Any], verb: str) -> tuple[Respon
     return None
 
 
-@bp.get("")
+# strict_slashes=False: /api/schedules/ answers as /api/schedules does (a client that adds the slash
+# gets the list, not a 404 that looks like a missing API).
+@bp.get("", strict_slashes=False)
 def list_schedules() -> Response:
     """Every schedule by name."""
     return jsonify(schedules=[schedule_json(schedule) for schedule in all_schedules()])
@@ -98,7 +100,7 @@ def get_schedule(schedule_id: int) -> Response:
     return jsonify(schedule_json(schedule) | {"runs": [run_json(run) for run in runs]})
 
 
-@bp.post("")
+@bp.post("", strict_slashes=False)
 def create_schedule() -> tuple[Response, int]:
     """Create a schedule from JSON {name, job_kind, cron, enabled}: 201 with it, or 400 naming each field."""
     values, errors = read_body(None)

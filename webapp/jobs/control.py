@@ -14,6 +14,7 @@ from webapp.jobs.kinds import DISPATCH_TASK, KINDS, RECONCILIATION
 from webapp.jobs.launch import add_listed_records, launch_job
 from webapp.jobs.progress import state_counts
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, Operator, RecordState, locked_job, utcnow
+from webapp.plurals import counted
 from webapp.reconciliation import files as recon_files
 
 NOT_STARTED = (RecordState.PENDING, RecordState.RETRYING)
@@ -59,7 +60,7 @@ def cancel_job(job_id: int, operator: Operator | None) -> Job:
         job.finished_at = now
         if job.kind == RECONCILIATION.name:
             recon_files.delete_job_files(job.id)  # discarded: nothing will be written from its file
-    audit.record("cancel", f"cancelled {count} records not started; {running} records will finish", job, operator)
+    audit.record("cancel", f"cancelled {counted(count, 'record')} not started; {counted(running, 'record')} will finish", job, operator)
     db.session.commit()
     return job
 
@@ -110,7 +111,7 @@ def retry_failed(job_id: int, operator: Operator | None) -> int:
     job.error = None
     job.sent_through = 0  # the retried records are sent again from the first, a window at a time
     outbox.add(DISPATCH_TASK, job_id=job.id)
-    audit.record("retry_failed", f"{count} failed records sent again", job, operator)
+    audit.record("retry_failed", f"{counted(count, 'failed record')} sent again", job, operator)
     db.session.commit()
     outbox.relay_quietly_pending(job.id)
     return count

@@ -3,15 +3,17 @@
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 
 from flask import Response, stream_with_context
 
 from webapp.extensions import db
 from webapp.jobs.kinds import KINDS, Step
-from webapp.jobs.step_history import error_trace, read_histories
+from webapp.jobs.step_history import RecordHistory, error_trace, read_histories
 from webapp.models import Job, JobRecord
 
 EXPORT_COLUMNS = ["seq", "key", "state", "attempts", "error", "erp_ref", "started_at", "finished_at"]
+STEP_COLUMNS = ("{label}", "{label} runs")  # per step of the kind, after "attempts": its last state, its task runs
 EXPORT_CHUNK = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -27,12 +29,35 @@ def spreadsheet_safe(cell: object) -> object:
     return cell
 
 
+def utc_time(value: datetime | None) -> str:
+    """A stored time (naive, UTC) marked as UTC, as the API writes times, so nobody reads it as local time."""
+    return value.isoformat(timespec="seconds") + "Z" if value else ""
+
+
+def header(steps: tuple[Step, ...]) -> list[str]:
+    """The columns: the record's, with each step's state and runs after ``attempts``."""
+    at = EXPORT_COLUMNS.index("attempts") + 1
+    step_columns = [column.format(label=step.label) for step in steps for column in STEP_COLUMNS]
+    return EXPORT_COLUMNS[:at] + step_columns + EXPORT_COLUMNS[at:]
+
+
+def record_row(record: JobRecord, history: RecordHistory) -> list[object]:
+    """One record as a CSV row, its cells made safe for a spreadsheet: attempts and the error as the
+    job page shows them, then each step's latest state (lower case, "" if it never ran) and runs."""
+    row: list[object] = [record.seq, record.key, record.state, history.attempts]
+    row += [cell for step in history.steps for cell in ((step.state.lower() if step.runs else ""), step.runs)]
+    row += [error_trace(record.state, record.error, history.errors), record.erp_ref or ""]
+    row += [utc_time(record.started_at), utc_time(record.finished_at)]
+    return [spreadsheet_safe(cell) for cell in row]
+
+
 def export_rows(job_id: int, steps: tuple[Step, ...]) -> Iterator[str]:
     """The job's records as CSV text, chunk by chunk (constant memory for any job size); attempts and
     errors as the job page counts them (webapp.jobs.step_history)."""
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(header(steps))
     last_seq = 0
     while True:
         chunk = (
@@ -45,18 +70,7 @@ def export_rows(job_id: int, steps: tuple[Step, ...]) -> Iterator[str]:
         if not chunk:
             break
         histories = read_histories([r.id for r in chunk], steps)
-        for r in chunk:
-            row = [
-                r.seq,
-                r.key,
-                r.state,
-                histories[r.id].attempts,
-                error_trace(r.state, r.error, histories[r.id].errors),
-                r.erp_ref or "",
-                r.started_at.isoformat() if r.started_at else "",
-                r.finished_at.isoformat() if r.finished_at else "",
-            ]
-            writer.writerow([spreadsheet_safe(cell) for cell in row])
+        writer.writerows(record_row(r, histories[r.id]) for r in chunk)
         last_seq = chunk[-1].seq
         yield buffer.getvalue()
         buffer.seek(0)

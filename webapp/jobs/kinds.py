@@ -28,6 +28,11 @@ class JobKind:
     erp_endpoint: str
     erp_label: str
 
+    @property
+    def noun(self) -> str:
+        """One of what the kind makes ("purchase order"), for "1 purchase order" beside "2 purchase orders"."""
+        return self.noun_plural.removesuffix("s")
+
     def key_problem(self, value: str) -> str | None:
         """Why ``value`` is not a key of this kind, or None if it is one."""
         if len(value) <= 64 and self.key_pattern.fullmatch(value):  # fullmatch: `$` alone lets a final newline through

@@ -5,6 +5,7 @@ from webapp.extensions import db, on_postgresql
 from webapp.jobs import outbox
 from webapp.jobs.kinds import DISPATCH_TASK, KINDS
 from webapp.models import Job, JobKeyList, JobRecord, Operator, RecordState
+from webapp.plurals import counted
 
 
 def launch_job(
@@ -37,7 +38,7 @@ def launch_job(
         db.session.add(JobKeyList(job_id=job.id, keys=list(keys)))
     message = outbox.add(DISPATCH_TASK, job_id=job.id)
     origin = f" (re-run of job #{rerun_of.id})" if rerun_of else ""
-    size = f"{len(keys)} records" if keys else "records listed by the ERP"
+    size = counted(len(keys), "record") if keys else "records listed by the ERP"
     audit.record("launch", f"{KINDS[kind].label}: {size} from {input_name or source}{origin}", job, operator)
     db.session.commit()
     outbox.relay_quietly([message.id])

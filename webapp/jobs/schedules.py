@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.models import Schedule
 from webapp.models.schedules import SCHEDULED_JOBS, CronError, parse_cron
+from webapp.plurals import counted
 
 DAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 MONTH_NAMES = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -39,7 +40,7 @@ def describe_cron(text: str) -> str:
         when = (
             "every minute"
             if minute == "*"
-            else f"every {step[1]} minutes"
+            else f"every {counted(int(step[1]), 'minute')}"
             if step
             else f"every hour at minute{'s' if len(schedule.minute) > 1 else ''} {spans(schedule.minute)}"
         )

@@ -58,6 +58,10 @@ ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_FAILURES, JobStatus.FAILED, JobStatus.CANCELLED)
 RECORD_STATES = tuple(RecordState)
 TERMINAL_RECORD_STATES = (RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED)
+# What starts a job without an operator names it in the job's input: a schedule's jobs are
+# "schedule: <name>" (Schedule.job_input_name), the demo job of `flask demo seed` is DEMO_INPUT_NAME.
+SCHEDULE_INPUT_PREFIX = "schedule: "
+DEMO_INPUT_NAME = "demo-purchase-orders.csv"
 
 
 class Job(db.Model):
@@ -91,6 +95,17 @@ class Job(db.Model):
     sent_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_by = relationship("Operator")
+
+    @property
+    def started_by(self) -> str:
+        """Who started the job, as the pages say it: its operator, else the schedule or the command that did."""
+        if self.created_by is not None:
+            return self.created_by.username
+        if (self.input_name or "").startswith(SCHEDULE_INPUT_PREFIX):
+            return "schedule"
+        if self.input_name == DEMO_INPUT_NAME:
+            return "demo seed (flask demo seed)"
+        return "no operator (command line)"
 
     @property
     def has_failures(self) -> bool:

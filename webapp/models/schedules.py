@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.jobs import utcnow
+from webapp.models.jobs import SCHEDULE_INPUT_PREFIX, utcnow
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Schedule(db.Model):
     @property
     def job_input_name(self) -> str:
         """The input name of the jobs it starts, shown in the jobs list."""
-        return f"schedule: {self.name}"
+        return f"{SCHEDULE_INPUT_PREFIX}{self.name}"
 
     def next_after(self, moment: datetime) -> datetime | None:
         """When the schedule fires next after ``moment``."""

@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.jobs import outbox
 from webapp.jobs.kinds import DISPATCH_TASK
 from webapp.models import Job, JobRecord, JobStatus, Operator, OutboxMessage, ReconImport, RecordState, StoredFile, locked_job, utcnow
+from webapp.plurals import counted
 from webapp.storage.names import name_problem
 
 READ_TASK = "tasks.workflows.read_report"
@@ -158,7 +159,7 @@ def confirm(job_id: int, operator: Operator | None) -> Job:
     job.status = JobStatus.QUEUED
     upload.confirmed_at, upload.confirmed_by = utcnow(), audit.actor_name(operator)
     outbox.add(DISPATCH_TASK, job_id=job.id)
-    audit.record("confirm", f"confirmed {upload.filename}: {len(orders)} sales orders to write", job, operator)
+    audit.record("confirm", f"confirmed {upload.filename}: {counted(len(orders), 'sales order')} to write", job, operator)
     db.session.commit()
     outbox.relay_quietly_pending(job.id)
     return job

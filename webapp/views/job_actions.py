@@ -7,10 +7,11 @@ from webapp import audit
 from webapp.extensions import db
 from webapp.jobs import control
 from webapp.jobs.export import csv_response
-from webapp.models import Job
+from webapp.plurals import counted
 from webapp.views.job_fragments import forget_shared, render_actions, render_rows, render_summary
 from webapp.web.htmx import is_htmx
 from webapp.web.list_filters import audit_filter
+from webapp.web.lookups import job_or_404
 from webapp.web.paging import page_number
 
 bp = Blueprint("job_actions", __name__)
@@ -33,7 +34,7 @@ def answer(job_id: int, message: str, category: str) -> Response | str:
         return back_to_job(job_id)
     forget_shared(job_id)
     db.session.expire_all()
-    job = db.get_or_404(Job, job_id)
+    job = job_or_404(job_id)
     flashes = render_template("_flashes.html", messages=[(category, message)], out_of_band=True)
     return render_actions(job) + render_summary(job, out_of_band=True) + render_rows(job, out_of_band=True) + flashes
 
@@ -58,7 +59,7 @@ def retry_failed(job_id: int) -> Response | str:
         count = control.retry_failed(job_id, current_user)
     except control.ControlError as exc:
         return answer(job_id, str(exc), "error")
-    return answer(job_id, f"{count} failed records sent again.", "success")
+    return answer(job_id, f"{counted(count, 'failed record')} sent again.", "success")
 
 
 @bp.post("/jobs/<int:job_id>/rerun")
@@ -78,7 +79,7 @@ def rerun(job_id: int) -> Response:
 @login_required
 def download(job_id: int) -> Response:
     """Download the job's records and outcomes as CSV."""
-    return csv_response(db.get_or_404(Job, job_id))
+    return csv_response(job_or_404(job_id))
 
 
 @bp.get("/audit")

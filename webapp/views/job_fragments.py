@@ -15,6 +15,7 @@ from webapp.jobs.rounds import job_history
 from webapp.models import RECORD_STATES, Job, ReconImport
 from webapp.reconciliation import imports as reconcile
 from webapp.reconciliation.reading import reading_speed
+from webapp.web import lookups
 from webapp.web.paging import MOST_PAGES, page_number
 
 
@@ -42,7 +43,7 @@ def job_or_404(job_id: int) -> Job:
     keeps no loaded object that nothing references, so a second get() would query again)."""
     read: dict[int, Job] = g.setdefault("jobs_read", {})
     if job_id not in read:
-        read[job_id] = db.get_or_404(Job, job_id)
+        read[job_id] = lookups.job_or_404(job_id)
     return read[job_id]
 
 

@@ -1,6 +1,6 @@
 """Job pages: launch, detail, the live summary and rows fragments, record detail."""
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
@@ -12,11 +12,13 @@ from webapp.jobs.launch import launch_job
 from webapp.jobs.progress import summarize
 from webapp.jobs.rounds import job_history, round_of_runs
 from webapp.jobs.step_history import ERROR_STATES
-from webapp.models import AuditEvent, Job, JobRecord, Product, TaskRun
+from webapp.models import AuditEvent, Product, TaskRun
+from webapp.plurals import counted
 from webapp.reconciliation import imports as reconcile
 from webapp.views.index_page import render_index
 from webapp.views.job_fragments import job_or_404, recon_context, render_actions, render_summary, rows_context, shared_rows
 from webapp.views.key_forms import read_keys
+from webapp.web import lookups
 from webapp.web.errors import render_error, too_large_message
 from webapp.web.upload_limits import large_fields, large_upload
 
@@ -32,7 +34,7 @@ def launch_from_form(kind: JobKind) -> Response | tuple[str, int]:
     if parsed.ok or form.remove_repeats:
         job = launch_job(kind.name, "upload", parsed.keys, current_user, input_name=form.input_name, input_text=form.input_text)
         removed = f" ({parsed.repeats} repeated removed)" if parsed.repeats else ""
-        flash(f"Job #{job.id} started with {job.total} {kind.noun_plural}{removed}.", "success")
+        flash(f"Job #{job.id} started with {counted(job.total, kind.noun, kind.noun_plural)}{removed}.", "success")
         return redirect(url_for("jobs.detail", job_id=job.id))
     page = render_index(upload_errors=parsed.errors, failed_kind=kind.name, kept=form.kept, repeats=parsed.only_repeats)
     return page, 200 if parsed.only_repeats else 400
@@ -108,8 +110,7 @@ def confirm_recon(job_id: int) -> Response:
     """Confirm a reconciliation preview: write one sales order per (settlement, state)."""
     try:
         job = reconcile.confirm(job_id, current_user)
-        noun = "sales order" if job.total == 1 else "sales orders"
-        flash(f"Confirmed: writing {job.total} {noun} of the transactions the ERP lacks.", "success")
+        flash(f"Confirmed: writing {counted(job.total, 'sales order')} of the transactions the ERP lacks.", "success")
     except reconcile.ReconError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -120,7 +121,7 @@ def confirm_recon(job_id: int) -> Response:
 @login_required
 def detail(job_id: int) -> str:
     """Render the job page: summary and the first page of record rows."""
-    job = db.get_or_404(Job, job_id)
+    job = lookups.job_or_404(job_id)
     events = (
         db.session.execute(db.select(AuditEvent).where(AuditEvent.job_id == job.id).order_by(AuditEvent.id.desc()).limit(50))
         .scalars()
@@ -144,7 +145,7 @@ def detail(job_id: int) -> str:
 @login_required
 def summary(job_id: int) -> str:
     """Render the summary fragment alone (always read fresh)."""
-    job = db.get_or_404(Job, job_id)
+    job = lookups.job_or_404(job_id)
     return render_summary(job)
 
 
@@ -182,9 +183,7 @@ def live(job_id: int) -> str:
 @login_required
 def record(job_id: int, record_id: int) -> str:
     """Render one record: its outcome and every task run with its traceback."""
-    record = db.get_or_404(JobRecord, record_id)
-    if record.job_id != job_id:
-        abort(404)
+    record = lookups.record_or_404(job_id, record_id)
     runs = list(db.session.execute(db.select(TaskRun).where(TaskRun.record_id == record.id).order_by(TaskRun.id)).scalars())
     errors = [run for run in runs if run.state in ERROR_STATES and run.error]
     product = None

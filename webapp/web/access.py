@@ -18,7 +18,7 @@ from webapp.models.operators import ADMIN, OPERATOR, VIEWER, Operator
 from webapp.web.operators import acting_operator, operator_from_bearer
 
 # Endpoints anyone may call, logged in or not (each guards itself where it needs to: /metrics by its token).
-OPEN = frozenset({"static", "auth.login", "metrics.metrics"})
+OPEN = frozenset({"static", "favicon", "auth.login", "metrics.metrics"})
 
 # What an operator who must change their password may still reach in the console.
 BEFORE_NEW_PASSWORD = frozenset({"static", "auth.logout", "account.password", "account.change_password"})

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from flask import Flask
 
+from webapp.plurals import counted, noun_for
+
 
 def when(value: datetime | None) -> str:
     """A timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."""
@@ -45,5 +47,5 @@ def cents(value: int | None) -> str:
 
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
-    for function in (when, hms, duration, status_label, cents):
+    for function in (when, hms, duration, status_label, cents, counted, noun_for):
         app.add_template_filter(function)
