@@ -84,6 +84,13 @@ def earlier_runs(connection: Connection, task_id: str) -> list[str]:
     return list(connection.execute(db.select(_RUNS.c.state).where(_RUNS.c.task_id == task_id)).scalars())
 
 
+def canvas_ids(request: Any) -> dict[str, str | None]:
+    """Where the run sits in its canvas: the task that sent it (the previous step of its chain, or
+    the task that sent its batch), and for a chain's last task its group and that group's chord body."""
+    chord = request.chord or {}
+    return {"parent_id": request.parent_id, "group_id": request.group, "chord_id": (chord.get("options") or {}).get("task_id")}
+
+
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST.
@@ -106,6 +113,7 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
         "queue": delivery.get("routing_key"),
         "worker": request.hostname,
         "started_at": utcnow(),
+        **canvas_ids(request),
     }
     try:
         with _flask_app(task).app_context():
