@@ -87,8 +87,12 @@ def earlier_runs(connection: Connection, task_id: str) -> list[str]:
 def canvas_ids(request: Any) -> dict[str, str | None]:
     """Where the run sits in its canvas: the task that sent it (the previous step of its chain, or
     the task that sent its batch), and for a chain's last task its group and that group's chord body."""
-    chord = request.chord or {}
-    return {"parent_id": request.parent_id, "group_id": request.group, "chord_id": (chord.get("options") or {}).get("task_id")}
+    chord = getattr(request, "chord", None) or {}
+    return {
+        "parent_id": getattr(request, "parent_id", None),
+        "group_id": getattr(request, "group", None),
+        "chord_id": (chord.get("options") or {}).get("task_id"),
+    }
 
 
 @task_prerun.connect

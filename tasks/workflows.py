@@ -13,6 +13,7 @@ says how each run ended.
 """
 
 import traceback
+import uuid
 from functools import partial
 from typing import Any
 
@@ -107,12 +108,11 @@ def record_chain(kind: str, job_id: int, record_id: int) -> Any:
 def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
     """Publish chord(group(record chain per record) → next_window); only ids travel."""
     header = group([record_chain(kind, job_id, r) for r in record_ids])
-    if group_id:
-        header.options["task_id"] = group_id
-    body = next_window.si(job_id=job_id)
-    if chord_id:
-        body = body.set(task_id=chord_id)
-    chord(header, body).apply_async()
+    body = next_window.si(job_id=job_id).set(task_id=chord_id or str(uuid.uuid4()))
+    # chord() keeps a group's tasks, not its options: the header's group id is the chord's own
+    # task_id option (a group's task_id would be replaced by a new id, unknown to jobs.group_id).
+    canvas = chord(header, body, task_id=group_id) if group_id else chord(header, body)
+    canvas.apply_async(task_id=body.id)
 
 
 def send_batch(kind: str, job_id: int, batch: window.Batch) -> None:

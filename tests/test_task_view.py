@@ -69,7 +69,8 @@ def test_a_failed_step_keeps_its_traceback_in_the_backend(app: Flask, client: Fl
     job_id = make_job(app, "running", records=1)
     record_id = first_record(app, job_id)
     task_id = new_id()
-    outcome = tasks.workflows.fetch_po.apply(kwargs={"job_id": job_id, "record_id": record_id}, task_id=task_id).get()
+    fetch_po = app.extensions["celery"].tasks["tasks.workflows.fetch_po"]  # this app's, whichever Celery app is current
+    outcome = fetch_po.apply(kwargs={"job_id": job_id, "record_id": record_id}, task_id=task_id).get()
     assert outcome == {"record": record_id, "ok": False}
 
     response = client.get(f"/tasks/{task_id}")

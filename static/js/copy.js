@@ -4,11 +4,9 @@
 (function () {
   "use strict";
 
+  // Says what happened on the button itself until the next click (a screen reader hears it too).
   function show(button, words) {
-    var before = button.dataset.label || button.textContent;
-    button.dataset.label = before;
     button.textContent = words;
-    window.setTimeout(function () { button.textContent = before; }, 1500);
   }
 
   function copy(event) {
@@ -20,6 +18,7 @@
     if (!source) {
       return;
     }
+    show(button, "Copying…");
     navigator.clipboard.writeText(source.textContent.trim()).then(
       function () { show(button, "Copied"); },
       function () { show(button, "Copy failed: select the id and copy it"); }

@@ -139,8 +139,8 @@ def group_view(group_id: str) -> GroupView:
         .where(TaskRun.group_id == group_id)
         .order_by(TaskRun.id)
     ).all()
-    found = latest_states(rows)
     chord_id = next((row.chord_id for row in rows if row.chord_id), None)
+    found = latest_states([row for row in rows if row.task_id != chord_id])  # Celery gives the body its group's id too
     return GroupView(
         group_id,
         len(found),
