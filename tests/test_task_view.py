@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 import tasks.workflows
 from tests.jobs import make_job
 from webapp.extensions import db
-from webapp.models import JobRecord, TaskRun, utcnow
+from webapp.models import Job, JobRecord, TaskRun, utcnow
 
 
 def new_id() -> str:
@@ -194,3 +194,30 @@ def test_the_record_page_links_every_run_to_its_task_view(app: Flask, client: Fl
     body = client.get(f"/jobs/{job_id}/records/{record_id}").get_data(as_text=True)
     for task_id in ids:
         assert f'href="/tasks/{task_id}"' in body
+
+
+def test_a_failed_record_whose_step_returned_says_what_success_means(app: Flask, client: FlaskClient) -> None:
+    """A make step that failed its record still returned its outcome: SUCCESS in Redis, FAILURE in SQL, and a note saying why."""
+    job_id = make_job(app, "completed_with_failures", records=1)
+    record_id = first_record(app, job_id)
+    task_id = add_run(app, "tasks.workflows.make_po", job_id, record_id, state="FAILURE", error="the record is gone")
+    store(app, task_id, {"record": record_id, "ok": False})
+    body = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert '<td class="state sql-state">FAILURE</td>' in body
+    assert '<td class="state backend-state">SUCCESS</td>' in body
+    assert "SUCCESS means the step returned its record&#39;s outcome to the chord" in body
+
+
+def test_a_chord_body_not_run_yet_is_shown_not_404(app: Flask, client: FlaskClient) -> None:
+    """The job's latest chord body, before it runs, has a view saying so (its id is in jobs.chord_id)."""
+    job_id = make_job(app, "running", records=1)
+    chord_id = new_id()
+    with app.app_context():
+        db.session.execute(db.update(Job).where(Job.id == job_id).values(group_id=new_id(), chord_id=chord_id))
+        db.session.commit()
+    response = client.get(f"/tasks/{chord_id}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<td class="state sql-state">no run yet</td>' in body
+    assert "Not run yet: Celery stores a result only once a task ends." in body
+    assert f'href="/jobs/{job_id}"' in body

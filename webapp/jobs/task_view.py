@@ -178,9 +178,11 @@ def backend_note(view: TaskView) -> str | None:
     """Why the result backend holds nothing for the task, in words; None when it holds something."""
     if view.backend.error:
         return f"{view.backend.error}: Celery's state is unknown here. The SQL log above is complete without it."
-    if view.backend.stored:
-        return None
     latest = view.latest
+    if view.backend.stored:
+        if view.backend.state == "SUCCESS" and latest is not None and latest.state in ("FAILURE", "SKIPPED"):
+            return "Celery's SUCCESS means the step returned its record's outcome to the chord; how the record ended is the SQL log's."
+        return None
     if latest is None:
         return "Not run yet: Celery stores a result only once a task ends."
     if latest.state in ("STARTED", "RETRY") and not view.ignores_result:
