@@ -66,6 +66,9 @@ def test_a_failed_step_keeps_its_traceback_in_the_backend(app: Flask, client: Fl
         raise RuntimeError("the ERP client broke <b>badly</b>")
 
     monkeypatch.setattr(tasks.workflows, "fetch_document", broken)
+    # The step runs in this process: the fault hooks another test module may have loaded
+    # (tests/fault_tasks.py) look for their Redis where a worker's environment has it.
+    monkeypatch.setenv("REDIS_URL", app.config["REDIS_URL"])
     job_id = make_job(app, "running", records=1)
     record_id = first_record(app, job_id)
     task_id = new_id()
