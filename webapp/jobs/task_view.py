@@ -132,8 +132,9 @@ def group_of(view: TaskView) -> str | None:
     return group_id
 
 
-def group_view(group_id: str) -> GroupView:
-    """The group's members known to the SQL log, how many ended, GroupResult's count of them, and the chord body."""
+def group_view(group_id: str, unreadable: str | None = None) -> GroupView:
+    """The group's members known to the SQL log, how many ended, GroupResult's count of them, and the
+    chord body. With the backend ``unreadable`` (why), GroupResult is not asked: one timeout per page is enough."""
     rows = db.session.execute(
         db.select(TaskRun.task_id, TaskRun.task_name, TaskRun.state, TaskRun.chord_id)
         .where(TaskRun.group_id == group_id)
@@ -145,7 +146,7 @@ def group_view(group_id: str) -> GroupView:
         group_id,
         len(found),
         sum(1 for _, state in found.values() if state in ENDED),
-        count_group(group_id, list(found)),
+        GroupCount(error=unreadable) if unreadable else count_group(group_id, list(found)),
         neighbour(chord_id) if chord_id else None,
     )
 
@@ -170,7 +171,7 @@ def task_view(task_id: str) -> TaskView | None:
         view.previous = neighbour(latest.parent_id)
     view.next_steps, view.more_next = next_steps(task_id)
     group_id = group_of(view)
-    view.group = group_view(group_id) if group_id else None
+    view.group = group_view(group_id, backend.error) if group_id else None
     return view
 
 
