@@ -229,6 +229,6 @@ def purge_uploads() -> list[int]:
 
 @shared_task(ignore_result=True)
 def relay_outbox() -> int:
-    """Beat: publish outbox messages the request's fast path could not send (every 2 s: a stored
+    """Beat: publish outbox messages the request's fast path could not send (every 2 s by default: a stored
     result per run would be the result backend's largest use, and nobody reads it)."""
     return outbox.relay()
