@@ -36,7 +36,9 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 # the task log in SQL (tasks.runlog) records when and where each run started and how it ended.
 task_track_started = False
 result_extended = False
-result_expires = 7 * 24 * 3600  # chord counters must outlive the longest job
+# How long Redis keeps a stored result, and a chord's counters (which must outlive its batch): a
+# chain's last step stores its record's outcome (about 330 bytes), a failure its traceback (1–2 kB).
+result_expires = int(os.environ.get("RESULT_EXPIRES_SECONDS", str(7 * 24 * 3600)))
 
 task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "240"))
 task_time_limit = int(os.environ.get("TASK_TIME_LIMIT", "300"))

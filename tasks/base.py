@@ -7,12 +7,14 @@ cancelled job's records are cancelled instead of written, unless their first ERP
 committed: those finish their remaining write steps, so a record is in the ERP whole or not at all.
 """
 
+import logging
 import random
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Retry
 from flask import current_app
 from sqlalchemy import Row
@@ -20,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 
 from tasks import jobs, records, runlog
 from webapp.extensions import db
+
+log = logging.getLogger(__name__)
 
 POISON_CAP = 3  # a task id whose worker died this many times is failed, not redelivered again
 
@@ -76,9 +80,28 @@ class RecordTask(Task):
         return step(job_id, record_id, record)
 
     def fail_with_traceback(self, record_id: int, error: str) -> dict[str, Any]:
-        """Fail the record and keep the traceback on the task run."""
+        """Fail the record and keep the traceback on the task run and in Celery's result backend."""
         runlog.note(self.request.id, traceback=traceback.format_exc())
+        keep_failure(self)
         return fail_unless_done(record_id, error)
+
+
+def keep_failure(task: Task) -> None:
+    """Store the exception being handled as the task's FAILURE in Celery's result backend, with its
+    traceback, where the task view reads it (``store_errors_even_if_ignored`` does nothing here:
+    the step returns an outcome instead of raising, so that its chord counts it).
+
+    store_result() writes the task's own key only: mark_as_failure() would also count the task
+    in its chord a second time. The request then ignores the step's return value, so the outcome
+    it returns to the chord does not overwrite the failure with SUCCESS. Never raises: the record
+    fails in SQL whether or not Redis answers.
+    """
+    exc = sys.exc_info()[1]
+    try:
+        task.backend.store_result(task.request.id, exc, states.FAILURE, traceback=traceback.format_exc(), request=task.request)
+        task.request.ignore_result = True
+    except Exception:
+        log.warning("could not keep the failure of %s in the result backend", task.request.id, exc_info=True)
 
 
 def commit_each_statement() -> None:

@@ -101,6 +101,17 @@ def died_earlier(connection: Connection, task_id: str, attempt: int) -> int:
     return connection.execute(db.select(db.func.count()).where(_RUNS.c.task_id == task_id, _RUNS.c.state == LOST)).scalar_one()
 
 
+def canvas_ids(request: Any) -> dict[str, str | None]:
+    """Where the run sits in its canvas: the task that sent it (the previous step of its chain, or
+    the task that sent its batch), and for a chain's last task its group and that group's chord body."""
+    chord = getattr(request, "chord", None) or {}
+    return {
+        "parent_id": getattr(request, "parent_id", None),
+        "group_id": getattr(request, "group", None),
+        "chord_id": (chord.get("options") or {}).get("task_id"),
+    }
+
+
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST.
@@ -123,6 +134,7 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
         "queue": delivery.get("routing_key"),
         "worker": request.hostname,
         "started_at": utcnow(),
+        **canvas_ids(request),
     }
     try:
         with _flask_app(task).app_context():

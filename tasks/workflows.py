@@ -3,12 +3,17 @@
 Header tasks never raise into the chord (see tasks.base.RecordTask): a record that fails for good
 is marked failed in SQL and its chain returns an outcome, so the chord body (finalize) always fires.
 
-No record step stores its result in Redis (``ignore_result``): each next step is immutable and
-reads the record, and the chord counts a chain's outcome whether or not it is stored, so a stored
-copy would be a write per step that nobody reads. The task log in SQL says how each run ended.
+Of a record's chain only the last step stores its result in Redis (the record's outcome, kept
+``result_expires``): the task view counts a chord's group with it (GroupResult), and a redelivered
+copy of a step that already succeeded is skipped (``worker_deduplicate_successful_tasks``). The
+other steps ignore theirs (``ignore_result``): each next step is immutable and reads the record,
+so a stored copy would be a write per step that nobody reads. A step that fails on an unexpected
+error keeps that failure and its traceback in Redis (tasks.base.keep_failure). The task log in SQL
+says how each run ended.
 """
 
 import traceback
+import uuid
 from functools import partial
 from typing import Any
 
@@ -103,12 +108,11 @@ def record_chain(kind: str, job_id: int, record_id: int) -> Any:
 def apply_canvas(kind: str, job_id: int, record_ids: list[int], group_id: str | None = None, chord_id: str | None = None) -> None:
     """Publish chord(group(record chain per record) → next_window); only ids travel."""
     header = group([record_chain(kind, job_id, r) for r in record_ids])
-    if group_id:
-        header.options["task_id"] = group_id
-    body = next_window.si(job_id=job_id)
-    if chord_id:
-        body = body.set(task_id=chord_id)
-    chord(header, body).apply_async()
+    body = next_window.si(job_id=job_id).set(task_id=chord_id or str(uuid.uuid4()))
+    # chord() keeps a group's tasks, not its options: the header's group id is the chord's own
+    # task_id option (a group's task_id would be replaced by a new id, unknown to jobs.group_id).
+    canvas = chord(header, body, task_id=group_id) if group_id else chord(header, body)
+    canvas.apply_async(task_id=body.id)
 
 
 def send_batch(kind: str, job_id: int, batch: window.Batch) -> None:
@@ -128,7 +132,7 @@ def fetch_bom(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return self.run_step(job_id, record_id, partial(fetch_document, self, "/boms/{}", boms.validate_bom))
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def make_po(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the fetched PO into the ERP tables; running it twice leaves one PO."""
     return self.run_step(job_id, record_id, partial(write_to_erp, purchase_orders.write_record))
@@ -140,13 +144,13 @@ def make_product(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_product_record))
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def make_component(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the product's components; running it twice leaves each (product, component) once."""
     return self.run_step(job_id, record_id, partial(write_to_erp, boms.write_components_record))
 
 
-@shared_task(bind=True, base=RecordTask, writes_erp=True, ignore_result=True)
+@shared_task(bind=True, base=RecordTask, writes_erp=True)
 def write_sales_order(self: Task, job_id: int, record_id: int) -> dict[str, Any]:
     """Write the transactions of one (settlement, state) that the ERP lacks as one sales order; twice writes once."""
     return self.run_step(job_id, record_id, partial(write_to_erp, sales_orders.write_record))
@@ -223,7 +227,8 @@ def purge_uploads() -> list[int]:
     return recon_files.purge_expired(current_app.config["UPLOAD_RETENTION_DAYS"])
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def relay_outbox() -> int:
-    """Beat: publish outbox messages the request's fast path could not send."""
+    """Beat: publish outbox messages the request's fast path could not send (every 2 s by default: a stored
+    result per run would be the result backend's largest use, and nobody reads it)."""
     return outbox.relay()

@@ -156,6 +156,9 @@ def test_tokens_are_shown_once_named_expired_and_revoked(app: Flask, operator_pa
     assert [action for _, action in actions(app)] == ["token_issue", "token_name", "token_expire", "token_revoke"]
 
 
+TRACEBACK_TASK = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+
 def run_with_traceback(app: Flask) -> str:
     """A failed record with a task run that kept its traceback; returns the record page's path."""
     with app.app_context():
@@ -167,7 +170,7 @@ def run_with_traceback(app: Flask) -> str:
         db.session.flush()
         db.session.add(
             TaskRun(
-                task_id="t-1",
+                task_id=TRACEBACK_TASK,
                 task_name="tasks.workflows.fetch_po",
                 job_id=job.id,
                 record_id=record.id,
@@ -184,9 +187,10 @@ def test_tracebacks_are_shown_to_admins_only(app: Flask, operator_password_hash:
     path = run_with_traceback(app)
     for role, name in (("viewer", "vera"), ("operator", "otto"), ("admin", "ada")):
         add_operator(app, name, role, operator_password_hash)
-        page = log_in(app, name).get(path).get_data(as_text=True)
-        assert "ERP answered 500" in page
-        assert ("secret_path.py" in page) == (role == "admin"), role
+        client = log_in(app, name)
+        for page in (client.get(path).get_data(as_text=True), client.get(f"/tasks/{TRACEBACK_TASK}").get_data(as_text=True)):
+            assert "ERP answered 500" in page
+            assert ("secret_path.py" in page) == (role == "admin"), role
 
 
 def test_buttons_a_role_cannot_use_are_hidden(app: Flask, operator_password_hash: str) -> None:

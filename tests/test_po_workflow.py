@@ -1,5 +1,6 @@
 """The purchase-order job end to end: real workers, real Redis, the sandbox ERP over HTTP."""
 
+import json
 import math
 from typing import Any
 
@@ -91,19 +92,26 @@ def test_one_record_job(app: Flask, workers: WorkerSet) -> None:
         assert db.session.get(JobKeyList, job.id) is None
 
 
-def test_record_steps_store_no_result_in_redis(app: Flask, workers: WorkerSet) -> None:
-    """Neither a step's start nor its result is written to the result backend: the task log in
-    SQL holds both, and a write per step that nobody reads is CPU the job pays for."""
+def test_only_a_chains_last_step_stores_its_result(app: Flask, workers: WorkerSet) -> None:
+    """A fetch step stores nothing in the result backend (the next step reads the record), and no
+    step stores its start (the task log in SQL has it): writes per step that nobody reads are CPU
+    the job pays for. A chain's last step stores the record's outcome, which the task view counts
+    with GroupResult."""
     job = finished_job(app, start(app, ["PO-100778", "PO-100779"]))
     assert job.status == "succeeded"
     with app.app_context():
-        steps = (
-            db.session.execute(db.select(TaskRun.task_id).where(TaskRun.job_id == job.id, TaskRun.record_id.is_not(None))).scalars().all()
-        )
+        steps = db.session.execute(
+            db.select(TaskRun.task_id, TaskRun.task_name, TaskRun.record_id).where(TaskRun.job_id == job.id, TaskRun.record_id.is_not(None))
+        ).all()
     assert len(steps) == 4  # fetch_po and make_po for each record
     backend = redis.Redis.from_url(app.config["REDIS_URL"])
-    assert [task_id for task_id in steps if backend.exists(f"celery-task-meta-{task_id}")] == []
-    # The chord body's result is still stored (it is written just after the job turns final).
+    stored = {step.task_id: backend.get(f"celery-task-meta-{step.task_id}") for step in steps}
+    assert [step.task_name for step in steps if stored[step.task_id] is not None] == ["tasks.workflows.make_po"] * 2
+    outcomes = {step.record_id: json.loads(stored[step.task_id]) for step in steps if stored[step.task_id] is not None}
+    assert {record_id: (meta["status"], meta["result"]) for record_id, meta in outcomes.items()} == {
+        step.record_id: ("SUCCESS", {"record": step.record_id, "ok": True}) for step in steps
+    }
+    # The chord body's result is stored too (it is written just after the job turns final).
     wait_for(lambda: backend.exists(f"celery-task-meta-{job.chord_id}"), timeout=10, message="the last chord body's result")
 
 

@@ -15,7 +15,7 @@ from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tu
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sandbox import views as sandbox_views
-from webapp.views import account, admin, auth, dashboard, erp, job_actions, job_page, metrics, schedules, worker_controls, workers
+from webapp.views import account, admin, auth, dashboard, erp, job_actions, job_page, metrics, schedules, tasks, worker_controls, workers
 from webapp.web import access, errors, favicon, operators, request_input, security, templating, throttle, upload_limits
 from webapp.web.fragment_cache import FragmentCache
 
@@ -47,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every screen's blueprint and the /api parent blueprint (with its one CSRF exemption)."""
-    for module in (auth, account, admin, dashboard, job_page, job_actions, schedules, erp, workers, worker_controls, metrics):
+    for module in (auth, account, admin, dashboard, job_page, job_actions, tasks, schedules, erp, workers, worker_controls, metrics):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     api.exempt_from_csrf(csrf)

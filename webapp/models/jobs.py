@@ -187,7 +187,10 @@ class TaskRun(db.Model):
     __table_args__ = (
         Index("ix_task_runs_record", "record_id", "id"),
         Index("ix_task_runs_job", "job_id", "id"),
-        Index("ix_task_runs_finished_at", "finished_at"),  # throughput, ERP health and /metrics look back by time
+        Index("ix_task_runs_finished_at", "finished_at"),
+        # The task view's next steps (runs this task sent) and a group's members.
+        Index("ix_task_runs_parent_id", "parent_id"),
+        Index("ix_task_runs_group_id", "group_id"),  # throughput, ERP health and /metrics look back by time
         # The latest dispatch run of a job (webapp/jobs/dispatch_status.py) without reading its record steps' runs.
         Index("ix_task_runs_dispatch", "job_id", "id", postgresql_where=text(DISPATCH_WHERE), sqlite_where=text(DISPATCH_WHERE)),
     )
@@ -206,6 +209,11 @@ class TaskRun(db.Model):
     retry_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
+    # The canvas as Celery sent it (tasks.runlog.canvas_ids): the task that called this one in its
+    # chain, and for a chain's last task, its group and the chord body the group feeds.
+    parent_id: Mapped[str | None] = mapped_column(String(64))
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    chord_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxMessage(db.Model):

@@ -28,6 +28,7 @@ LEAST_ROLE: dict[str, str] = {
     "dashboard.index": VIEWER,
     "dashboard.jobs_table": VIEWER,
     "dashboard.pending_card": VIEWER,
+    "tasks.detail": VIEWER,
     "jobs.detail": VIEWER,
     "jobs.summary": VIEWER,
     "jobs.rows": VIEWER,
