@@ -57,12 +57,13 @@ class Shot:
     shows: str
 
 
-# The pages photographed, in this order, while the PO job is running. Add a page here; {task} is a
-# Celery task id of one of the running job's task runs, e.g. Shot("task.png", "/tasks/{task}", "…").
+# The pages photographed, in this order, while the PO job is running. Add a page here; {task} is the
+# Celery task id of a make-PO step of the running job that has ended.
 PAGES = (
     Shot("job-running.png", "/jobs/{job}", 'tr.record[data-state="succeeded"]'),
     Shot("dashboard.png", "/", "table.jobs .badge.status-running"),
     Shot("workers.png", "/ops/workers", "table.workers tr.worker-online"),
+    Shot("task.png", "/tasks/{task}", "table.task-states td.backend-state"),
 )
 
 OUT = ROOT / "docs" / "screenshots"
@@ -102,7 +103,8 @@ def celeriac(work: Path) -> Iterator[tuple[str, str, int]]:
     honcho = None
     try:
         run_step("Migrating a fresh database", flask_command("db", "upgrade"), env, echo=False)
-        run_step("Creating the operator", flask_command("operators", "create", USERNAME, "--password", password), env, echo=False)
+        create = ("operators", "create", USERNAME, "--role", "admin", "--no-change-at-login", "--password", password)
+        run_step("Creating the operator", flask_command(*create), env, echo=False)
         seeded = run_step("Seeding the demo job", flask_command("demo", "seed"), env, echo=False)
         demo = re.search(r"Demo job #(\d+)", seeded)
         if demo is None:
@@ -156,9 +158,11 @@ def slow_the_erp(page: Page) -> None:
 
 
 def first_task_id(database: Path, job_id: int) -> str:
-    """A Celery task id of one of the job's record steps (what a task view is opened with)."""
+    """The Celery task id of the job's first ended make-PO step (what a task view is opened with): a
+    chain's last step, which keeps its result in the backend, with a previous step and a group."""
+    query = "SELECT task_id FROM task_runs WHERE job_id = ? AND task_name LIKE '%make_po' AND state = 'SUCCESS' ORDER BY id LIMIT 1"
     with sqlite3.connect(database) as connection:
-        row = connection.execute("SELECT task_id FROM task_runs WHERE job_id = ? AND record_id IS NOT NULL ORDER BY id LIMIT 1", (job_id,))
+        row = connection.execute(query, (job_id,))
         found = row.fetchone()
     if found is None:
         raise RuntimeError(f"job #{job_id} has no task run yet")
