@@ -54,6 +54,7 @@ def test_step_labels_after_retries_and_a_retry_of_the_failures(
     expect(page.locator("tr.record td.attempts")).to_have_text(["11"] * 3)
     assert "×" not in page.locator(".job-rows").inner_text()
 
+    page.on("dialog", lambda dialog: dialog.accept())  # Retry asks first (tests/test_browser_buttons.py)
     page.get_by_role("button", name="Retry failed records").click()
     expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "succeeded", timeout=TIMEOUT_MS)
     expect(page.locator(".job-summary .history")).to_have_text("succeeded on retry 1 (first run: 3 failed)")
@@ -78,6 +79,7 @@ def test_step_labels_after_a_cancel(app: Flask, workers: WorkerSet, operator: tu
     set_chaos(app, latency_ms=400)
     try:
         start_job(page, tmp_path, [f"PO-{n}" for n in range(100800, 100840)])
+        page.on("dialog", lambda dialog: dialog.accept())  # Cancel asks first (tests/test_browser_buttons.py)
         page.get_by_role("button", name="Cancel job").click()
         expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "cancelled", timeout=TIMEOUT_MS)
     finally:
@@ -91,5 +93,6 @@ def test_step_labels_after_a_cancel(app: Flask, workers: WorkerSet, operator: tu
     done = page.locator('tr.record[data-state="succeeded"] td.step')
     for cell in range(done.count()):
         expect(done.nth(cell)).to_have_text(re.compile(r"^success( after \d+ tries)?$"))
+    expect(page.locator(".job-rows")).to_have_count(1)  # a late poll's answer never lands inside the rows
     assert "×" not in page.locator(".job-rows").inner_text()
     page.screenshot(path=str(tmp_path / "cancelled-rows.png"), full_page=True)

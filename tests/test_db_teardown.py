@@ -1,10 +1,12 @@
 """A request or task whose database connection dies while it runs still ends cleanly (webapp.db_teardown)."""
 
+import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from tests.private_postgres import cut
 from webapp.extensions import db
+from webapp.web import access
 
 
 def app_on(url: str) -> Flask:
@@ -22,8 +24,9 @@ def app_on(url: str) -> Flask:
     return app
 
 
-def test_a_request_whose_connection_died_still_gets_its_response(postgres: str) -> None:
+def test_a_request_whose_connection_died_still_gets_its_response(postgres: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The view answered; ending its transaction on the dead connection must not turn that into an error."""
+    monkeypatch.setattr(access, "OPEN", access.OPEN | {"reads_then_loses_its_connection"})  # a test route: no login needed
     app = app_on(postgres)
     response = app.test_client().get("/reads-then-loses-its-connection")
     assert (response.status_code, response.get_data(as_text=True)) == (200, "served")
