@@ -97,6 +97,25 @@ def test_cancel_asks_then_shows_cancelling_at_once(app: Flask, operator: tuple[s
     page.screenshot(path=tmp_path / "cancelling.png", full_page=True)
 
 
+def test_a_refused_cancel_says_why_in_place(app: Flask, operator: tuple[str, str], page: Page) -> None:
+    """An expired form token: the answer is a 400, shown as the page's error message; the job runs on
+    and its buttons stay (before, nothing at all was shown)."""
+    job_id = job_with(app, "running", ["running", "pending", "pending"])
+    log_in(page, *operator)
+    page.route(re.compile(r".*/live(\?.*)?$"), lambda route: route.abort())
+    page.goto(f"/jobs/{job_id}")
+    page.evaluate("""() => {
+      document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRFToken": "expired"}));
+      document.querySelectorAll('input[name="csrf_token"]').forEach(field => { field.value = "expired"; });
+    }""")
+    dialogs = Dialogs(page)
+    dialogs.accept = True
+    page.get_by_role("button", name="Cancel job").click()
+    expect(page.locator("#flashes .flash-error")).to_contain_text("Form expired or forged: The security token of this form")
+    expect(page.get_by_role("button", name="Cancel job")).to_be_visible()
+    assert job_field(app, job_id, lambda job: job.cancel_requested_at) is None
+
+
 def test_retry_failed_asks_first(app: Flask, operator: tuple[str, str], page: Page, no_relay: None) -> None:
     """Dismissed, the failures stay; accepted, they are sent again and the page shows the job queued."""
     job_id = job_with(app, "completed_with_failures", ["succeeded", "failed"])

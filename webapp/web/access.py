@@ -10,6 +10,8 @@ To guard a new route, add its endpoint name (``blueprint.function``; the API's a
 reads, OPERATOR for what runs or stops jobs, ADMIN for what manages the console.
 """
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, abort, redirect, request, url_for
 from flask_login import current_user
 
@@ -129,7 +131,7 @@ def guard() -> Response | None:
     if is_api(endpoint):
         operator: Operator = operator_from_bearer()  # 401 in words without a usable token
     elif not current_user.is_authenticated:
-        return login_manager.unauthorized()
+        return to_login()
     else:
         operator = current_user
         if operator.must_change_password and endpoint not in BEFORE_NEW_PASSWORD:
@@ -138,6 +140,17 @@ def guard() -> Response | None:
     if not operator.has_role(needed):
         abort(403, description=f"Your role ({operator.role}) cannot do this: it needs the {needed} role or above. Ask an admin.")
     return None
+
+
+def to_login() -> Response:
+    """Send a visitor who is not logged in (any more) to the login page. An htmx request is told to
+    go there as a whole page (HX-Redirect): followed inside the request, the login page would be
+    swapped into the part of the page that asked."""
+    if request.headers.get("HX-Request") == "true":
+        page = urlsplit(request.headers.get("HX-Current-URL", "/"))  # the page, not the fragment it asked for
+        back = page.path + (f"?{page.query}" if page.query else "")
+        return Response(status=401, headers={"HX-Redirect": url_for("auth.login", next=back)})
+    return login_manager.unauthorized()
 
 
 def to_password_form() -> Response:

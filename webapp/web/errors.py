@@ -10,10 +10,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def render_error(status: int, title: str, message: str) -> tuple[Response | str, int]:
-    """Render an error as JSON for the API or as a page for operators."""
+def render_error(status: int, title: str, message: str) -> tuple[Response | str, int] | Response:
+    """Render an error as JSON for the API, as the page's flash messages for an htmx request (the
+    part of the page that asked is left as it was), or as a page for operators."""
     if wants_json():
         return jsonify(error=title, message=message), status
+    if request.headers.get("HX-Request") == "true":
+        flashes = render_template("_flashes.html", messages=[("error", f"{title}: {message}")])
+        return Response(flashes, status, headers={"HX-Retarget": "#flashes", "HX-Reswap": "outerHTML", "HX-Reselect": "#flashes"})
     return render_template("error.html", status=status, title=title, message=message), status
 
 
