@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -15,11 +16,17 @@ from tests.jobs import start
 
 @pytest.fixture
 def own_workers(worker_env: dict[str, str], live_server: str, tmp_path: Path) -> Iterator[WorkerSet]:
-    """Workers of this test alone: quick heartbeats, slow retries, a patient ERP client."""
+    """Workers of this test alone: quick heartbeats, slow retries, a patient ERP client.
+
+    Its broker is emptied after them, unacknowledged messages included: a retry still waiting when
+    the test ends would otherwise run in the next test, on the record that then has its id (the
+    database starts again from id 1), and mix its runs into that record's row.
+    """
     env = dict(worker_env, HEARTBEAT_SECONDS="1", FETCH_BACKOFF_BASE="4", FETCH_BACKOFF_MAX="8", ERP_TIMEOUT="10")
     workers = WorkerSet(env, tmp_path)
     yield workers
     workers.stop_all()
+    redis.Redis.from_url(worker_env["REDIS_URL"]).delete("fetch", "db", "default", "unacked", "unacked_index")
 
 
 def rows(client: FlaskClient, job_id: int) -> str:
