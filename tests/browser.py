@@ -1,11 +1,12 @@
 """The browser tests' fixtures (a plugin of conftest): Debian's chromium driven by Playwright, a
 fresh tab on the live server, and the login form filled in."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -43,3 +44,13 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def start_job_in_browser(page: Page, tmp_path: Path, numbers: list[str]) -> None:
+    """Upload a CSV of ``numbers`` from the dashboard and land on the job page."""
+    csv_file = tmp_path / "pos.csv"
+    csv_file.write_text("po_number\n" + "\n".join(numbers) + "\n")
+    page.goto("/")
+    page.locator('form[action$="/jobs/purchase-orders"] input[type=file]').set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and start").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))

@@ -7,7 +7,7 @@ from flask import Flask
 from playwright.sync_api import Frame, Page, expect
 
 from devtools.workers import WorkerSet
-from tests.browser import TIMEOUT_MS, log_in
+from tests.browser import TIMEOUT_MS, log_in, start_job_in_browser
 from tests.chaos import set_chaos
 
 PO_NUMBERS = [f"PO-{n}" for n in range(100300, 100348)]  # one page of rows; 3 rounds of the 16 fetch threads
@@ -78,16 +78,6 @@ def test_login_required_and_wrong_password(operator: tuple[str, str], page: Page
     expect(page.locator(".flash-error")).to_have_text("Wrong username or password.")
     expect(page.locator(".who")).to_have_count(0)
     page.screenshot(path=tmp_path / "login-refused.png", full_page=True)
-
-
-def start_job_in_browser(page: Page, tmp_path: Path, numbers: list[str]) -> None:
-    """Upload a CSV of ``numbers`` from the dashboard and land on the job page."""
-    csv_file = tmp_path / "pos.csv"
-    csv_file.write_text("po_number\n" + "\n".join(numbers) + "\n")
-    page.goto("/")
-    page.locator('form[action$="/jobs/purchase-orders"] input[type=file]').set_input_files(str(csv_file))
-    page.get_by_role("button", name="Upload and start").click()
-    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
 
 
 def test_cancel_then_retry_failed_in_the_browser(

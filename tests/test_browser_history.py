@@ -7,23 +7,13 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from devtools.workers import WorkerSet
-from tests.browser import TIMEOUT_MS, log_in
+from tests.browser import TIMEOUT_MS, log_in, start_job_in_browser
 from tests.chaos import set_chaos
 
 FAILED_ROUND = re.compile(r"^10 retries, then failed$")  # the workers' FETCH_MAX_RETRIES is 10 (tests/conftest.py)
 SUCCEEDED_AFTER = re.compile(r"^success after 12 tries$")  # 11 tries in the first round, 1 in the retry
 # 11 in the task log as a rule: the 10 retries and the failure of the first round.
 TRACE = re.compile(r"^succeeded after (\d+) errors; last: gave up after 11 attempts: the ERP failed with HTTP 5\d\d$")
-
-
-def start_job(page: Page, tmp_path: Path, numbers: list[str]) -> None:
-    """Upload a CSV of ``numbers`` from the dashboard and land on the job page."""
-    csv_file = tmp_path / "pos.csv"
-    csv_file.write_text("po_number\n" + "\n".join(numbers) + "\n")
-    page.goto("/")
-    page.locator('form[action$="/jobs/purchase-orders"] input[type=file]').set_input_files(str(csv_file))
-    page.get_by_role("button", name="Upload and start").click()
-    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
 
 
 def step_cells(page: Page, column: int) -> list[str]:
@@ -41,7 +31,7 @@ def test_step_labels_after_retries_and_a_retry_of_the_failures(
     numbers = ["PO-100700", "PO-100701", "PO-100702"]
     set_chaos(app, error_rate=1.0)
     try:
-        start_job(page, tmp_path, numbers)
+        start_job_in_browser(page, tmp_path, numbers)
         expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "failed", timeout=TIMEOUT_MS)
     finally:
         set_chaos(app)
@@ -78,7 +68,7 @@ def test_step_labels_after_a_cancel(app: Flask, workers: WorkerSet, operator: tu
     log_in(page, *operator)
     set_chaos(app, latency_ms=400)
     try:
-        start_job(page, tmp_path, [f"PO-{n}" for n in range(100800, 100840)])
+        start_job_in_browser(page, tmp_path, [f"PO-{n}" for n in range(100800, 100840)])
         page.on("dialog", lambda dialog: dialog.accept())  # Cancel asks first (tests/test_browser_buttons.py)
         page.get_by_role("button", name="Cancel job").click()
         expect(page.locator(".job-summary [data-status]")).to_have_attribute("data-status", "cancelled", timeout=TIMEOUT_MS)

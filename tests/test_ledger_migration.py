@@ -1,7 +1,6 @@
 """The packed ledger's migration: a database holding the one-row-per-transaction ledger is packed on
 upgrade and unpacked on downgrade, and the packed ledger reads what the rows said."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 
 from devtools import ROOT
-from webapp.config import database_url
+from tests.migrating import app_on_own_database
 from webapp.extensions import db
 
 BEFORE, PACKED = "e2f3a4b5c601", "f3a4b5c6d701"
@@ -46,24 +45,9 @@ OLD_LEDGER = {(1, H1, 0, 1), (1, H2, 0, 1), (1, H1, 1, 1)}  # (settlement state,
 
 @pytest.fixture
 def migrating_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database of its own: a SQLite file, or a schema of its own on DATABASE_URL's PostgreSQL."""
-    from webapp.app import create_app
-
-    uri = "sqlite:///" + str(tmp_path / "migration.db")
-    engine = None
-    if os.environ.get("DATABASE_URL"):
-        engine = sa.create_engine(database_url())
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}"))
-        uri = database_url() + ("&" if "?" in database_url() else "?") + f"options=-csearch_path%3D{SCHEMA}"
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": uri})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    if engine is not None:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {SCHEMA} CASCADE"))
-        engine.dispose()
+    """An app on a database of its own (tests.migrating)."""
+    with app_on_own_database(tmp_path, SCHEMA) as app:
+        yield app
 
 
 def fill_old_ledger() -> None:

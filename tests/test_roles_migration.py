@@ -1,7 +1,6 @@
 """The roles migration: operators who exist at upgrade become admins (they could do everything
 before), their tokens and jobs stay theirs, and the downgrade takes the columns away again."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 
 from devtools import ROOT
-from webapp.config import database_url
+from tests.migrating import app_on_own_database
 from webapp.extensions import db
 
 BEFORE, ROLES = "a4b5c6d7e801", "b1e7c4a9d2f0"
@@ -20,23 +19,9 @@ SCHEMA = "roles_migration"
 
 @pytest.fixture
 def migrating_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database of its own: a SQLite file, or a schema of its own on DATABASE_URL's PostgreSQL."""
-    from webapp.app import create_app
-
-    uri, engine = "sqlite:///" + str(tmp_path / "migration.db"), None
-    if os.environ.get("DATABASE_URL"):
-        engine = sa.create_engine(database_url())
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}"))
-        uri = database_url() + ("&" if "?" in database_url() else "?") + f"options=-csearch_path%3D{SCHEMA}"
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": uri})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    if engine is not None:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {SCHEMA} CASCADE"))
-        engine.dispose()
+    """An app on a database of its own (tests.migrating)."""
+    with app_on_own_database(tmp_path, SCHEMA) as app:
+        yield app
 
 
 def test_existing_operators_become_admins_and_their_tokens_keep_working(migrating_app: Flask) -> None:
