@@ -1,17 +1,24 @@
 """Celery settings (lowercase, Celery 5 names), read from the environment.
 
-Tuned for at-least-once delivery on Redis: late acks, requeue when a worker dies (capped by
-tasks.runlog), one message prefetched per process, JSON only, and every time limit and retry
-delay kept below the visibility timeout (checked by tasks.checks at worker start-up).
+Tuned for at-least-once delivery on RabbitMQ or Redis: late acks, requeue when a worker dies
+(capped by tasks.runlog), one message prefetched per process, JSON only, and every time limit and
+retry delay kept below the broker's redelivery timeout (checked by webapp.config.check_celery_timing
+at start-up).
 """
 
 import os
 
+from webapp.broker import broker_url_from_env, transport_settings
+
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 visibility_timeout = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
 
-broker_url = redis_url
-broker_transport = "tasks.broker_transport:Transport"  # Redis, with one client per channel (see there)
+# The broker: BROKER_URL (or CELERY_BROKER_URL, or Heroku's CLOUDAMQP_URL), else REDIS_URL (webapp.broker).
+_broker = transport_settings(broker_url_from_env(), visibility_timeout)
+broker_url = _broker["broker_url"]
+broker_transport = _broker["broker_transport"]
+broker_transport_options = _broker["broker_transport_options"]
+broker_heartbeat = _broker.get("broker_heartbeat", 120)
 result_backend = redis_url  # chords need the Redis result backend (no chord_unlock polling)
 # CELERY_EXTRA_IMPORTS adds task modules (comma-separated), e.g. the fault-injection tasks of the tests.
 imports = ("tasks.workflows", "tasks.heartbeat", "tasks.schedules") + tuple(
@@ -43,17 +50,6 @@ result_expires = int(os.environ.get("RESULT_EXPIRES_SECONDS", str(7 * 24 * 3600)
 task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "240"))
 task_time_limit = int(os.environ.get("TASK_TIME_LIMIT", "300"))
 
-broker_transport_options = {
-    "visibility_timeout": visibility_timeout,
-    "socket_timeout": 10,
-    "socket_connect_timeout": 5,
-    "socket_keepalive": True,
-    "retry_on_timeout": True,
-    "health_check_interval": 25,
-    # Look for messages of killed workers every 10 s rather than every 100 s.
-    "unacked_restore_interval": 10,
-    "unacked_restore_throttle": 1,
-}
 result_backend_transport_options = {"visibility_timeout": visibility_timeout, "retry_policy": {"timeout": 5.0}}
 result_backend_always_retry = True
 result_backend_max_retries = 10

@@ -5,6 +5,8 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from webapp.broker import configured_broker_url
+
 # Where the Procfile's sandbox process listens unless SANDBOX_PORT says otherwise.
 SANDBOX_LOCAL_URL = "http://127.0.0.1:5001/sandbox/api"
 
@@ -65,6 +67,8 @@ def settings_from_env() -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://localhost:6379/0"),
+        # The task messages' broker: RabbitMQ (amqp://) or Redis; "" means REDIS_URL (webapp.broker).
+        "BROKER_URL": configured_broker_url(),
         # No default outside debug and tests (webapp.config.check_erp_api_url): a deploy that forgot
         # it must not fetch from anything but the real ERP.
         "ERP_API_URL": os.environ.get("ERP_API_URL", "").strip(),

@@ -1,0 +1,24 @@
+"""The broker is a choice: BROKER_URL, CELERY_BROKER_URL or CLOUDAMQP_URL, else REDIS_URL."""
+
+from webapp.broker import broker_kind, broker_url_from_env, configured_broker_url, transport_settings
+
+
+def test_unset_broker_falls_back_to_redis_url():
+    assert configured_broker_url({"REDIS_URL": "redis://r:6379/3"}) == ""
+    assert broker_url_from_env({"REDIS_URL": "redis://r:6379/3"}) == "redis://r:6379/3"
+
+
+def test_broker_variables_are_read_in_order():
+    env = {"REDIS_URL": "redis://r/0", "CLOUDAMQP_URL": "amqps://c/v", "CELERY_BROKER_URL": "amqp://b/v"}
+    assert broker_url_from_env(env) == "amqp://b/v"
+    assert broker_url_from_env({**env, "BROKER_URL": "amqp://a/v"}) == "amqp://a/v"
+    assert broker_url_from_env({"REDIS_URL": "redis://r/0", "CLOUDAMQP_URL": "amqps://c/v"}) == "amqps://c/v"
+
+
+def test_amqp_gets_publisher_confirms_and_redis_its_visibility_timeout():
+    amqp = transport_settings("amqp://guest:guest@127.0.0.1:5672/v", 600)
+    assert amqp["broker_transport"] == "amqp" and amqp["broker_transport_options"]["confirm_publish"] is True
+    assert broker_kind("amqps://host/v") == "rabbitmq"
+    redis = transport_settings("redis://127.0.0.1:6379/0", 600)
+    assert redis["broker_transport_options"]["visibility_timeout"] == 600
+    assert broker_kind("redis://127.0.0.1:6379/0") == "redis"

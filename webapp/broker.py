@@ -1,0 +1,70 @@
+"""Which broker carries the task messages, and the Celery settings that go with it.
+
+Redis keeps results, heartbeats and caches in every deploy; the broker is a choice. RabbitMQ
+(``amqp://``) hands a dead worker's unacknowledged messages back as soon as its connection
+drops and confirms every publish; Redis (``redis://``) needs the visibility timeout and the
+sweeper for the same. Read by celeryconfig.py (every Celery process) and webapp.config (the app),
+so both agree without importing each other.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+# Looked up in this order; Heroku's CloudAMQP add-on sets CLOUDAMQP_URL.
+BROKER_URL_VARIABLES = ("BROKER_URL", "CELERY_BROKER_URL", "CLOUDAMQP_URL")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+def configured_broker_url(environ: Mapping[str, str] | None = None) -> str:
+    """The first of BROKER_URL_VARIABLES that is set, or "" when none is (the broker is then REDIS_URL)."""
+    environ = os.environ if environ is None else environ
+    return next((value for value in (environ.get(name, "").strip() for name in BROKER_URL_VARIABLES) if value), "")
+
+
+def broker_url_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The broker's URL: the configured one, else REDIS_URL (one server for all, as before the choice)."""
+    environ = os.environ if environ is None else environ
+    return configured_broker_url(environ) or environ.get("REDIS_URL", "redis://localhost:6379/0")
+
+
+def is_amqp(url: str) -> bool:
+    """Whether the URL names a RabbitMQ (AMQP 0-9-1) broker."""
+    return urlsplit(url).scheme in AMQP_SCHEMES
+
+
+def broker_kind(url: str) -> str:
+    """ "rabbitmq" or "redis", as the workers page and /metrics name the broker."""
+    return "rabbitmq" if is_amqp(url) else "redis"
+
+
+def transport_settings(url: str, visibility_timeout: int) -> dict[str, Any]:
+    """Celery settings of the broker the URL names (merged over celeryconfig's shared ones).
+
+    RabbitMQ: kombu's py-amqp transport, publisher confirms (a publish returns once the broker
+    has the message), durable queues and persistent messages (kombu's defaults). Redis: this
+    project's transport (tasks.broker_transport) with the visibility timeout and quick restores.
+    """
+    if is_amqp(url):
+        return {
+            "broker_url": url,
+            "broker_transport": "amqp",
+            "broker_transport_options": {"confirm_publish": True, "connect_timeout": 5},
+            "broker_heartbeat": 30,
+        }
+    return {
+        "broker_url": url,
+        "broker_transport": "tasks.broker_transport:Transport",  # Redis, with one client per channel (see there)
+        "broker_transport_options": {
+            "visibility_timeout": visibility_timeout,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+            "socket_keepalive": True,
+            "retry_on_timeout": True,
+            "health_check_interval": 25,
+            # Look for messages of killed workers every 10 s rather than every 100 s.
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+        },
+    }
