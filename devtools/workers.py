@@ -64,7 +64,9 @@ class WorkerSet:
         """Wait until every started worker answers a ping."""
         from celery import Celery
 
-        probe = Celery(broker=self.env["REDIS_URL"], backend=self.env["REDIS_URL"])
+        from webapp.broker import broker_url_from_env
+
+        probe = Celery(broker=broker_url_from_env(self.env), backend=self.env["REDIS_URL"])
         probe.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
         wanted = {node for node, proc in self.processes.items() if proc.poll() is None and "@" in node}
 
