@@ -15,6 +15,7 @@ from tasks.base import backoff_seconds, commit_each_statement, fail_unless_done
 from webapp.erp_client import ErpError, TransientError, erp_path, get_json
 from webapp.erp_writes.written import Unwritable, Written
 from webapp.extensions import db
+from webapp.models import RecordState
 
 # Writes what a record fetched into the ERP: (the record's row, job id) → what it made. Caller commits.
 ErpWrite = Callable[[Row, int], Written]
@@ -29,7 +30,8 @@ def fetch_document(
     if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
         runlog.note(state=runlog.SKIPPED)
         return records.outcome(record_id, True)
-    records.mark_running(record)
+    if record.state != RecordState.RUNNING:  # a claimed record is running already (records.claim_for_fetch)
+        records.mark_running(record)
     try:
         data = validate(record.key, get_json(erp_path(path, record.key), record.key))
     except TransientError as exc:
