@@ -7,6 +7,7 @@ written once, and each process leaves nothing on its disk but beat's own schedul
 On SQLite (no DATABASE_URL) the processes still share its one file: SQLite is for one machine.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -100,6 +101,21 @@ def all_dispatched(app: Flask, job_id: int) -> bool:
     return bool(statuses) and set(statuses) == {"dispatched"}
 
 
+def beats_tasks_reach_the_worker(machines: dict[str, Machine]) -> None:
+    """This beat sends the outbox relay and the sweep over RabbitMQ, and the worker takes both; the
+    relay succeeds there (the sweep's outcome on each broker is the sweeper's tests' to check)."""
+    logs = machines["web"].root.parent / "logs"
+
+    def taken(task: str) -> bool:
+        return f"Task tasks.workflows.{task}[" in (logs / "worker.log").read_text(errors="replace")
+
+    wait_for(lambda: taken("sweep") and taken("relay_outbox"), timeout=30, message="beat's sweep and relay to reach the worker")
+    beat_log = (logs / "beat.log").read_text(errors="replace")
+    assert "Sending due task relay-outbox" in beat_log and "Sending due task sweep" in beat_log
+    worker_log = (logs / "worker.log").read_text(errors="replace")
+    assert re.search(r"Task tasks\.workflows\.relay_outbox\[[^]]+\] succeeded", worker_log)
+
+
 def nothing_left_but_beats_schedule(machines: dict[str, Machine]) -> None:
     """No process left a file on its machine, but beat its schedule (in its working directory)."""
     left = {name: machine.files() for name, machine in machines.items()}
@@ -123,9 +139,7 @@ def test_a_po_job_runs_to_the_end_on_processes_that_share_no_disk(
     assert sorted(numbers) == PO_NUMBERS
     assert lines == sum(len(purchase_order(number)["lines"]) for number in PO_NUMBERS)
     assert all_dispatched(app, job_id)
-    beat_log = machines["web"].root.parent / "logs" / "beat.log"
-    wait_for(lambda: "Sending due task sweep" in beat_log.read_text(), timeout=30, message="beat to send the sweep")
-    assert "Sending due task relay-outbox" in beat_log.read_text()
+    beats_tasks_reach_the_worker(machines)
     nothing_left_but_beats_schedule(machines)
 
 
