@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from celery import Celery
 from flask import Flask
 
 from devtools.uploads import confirm, post_upload
@@ -57,9 +58,9 @@ def process_env(worker_env: dict[str, str], broker: str, machine: Machine) -> di
     return machine.env(dict(env, BROKER_URL=broker, COOKIE_SECURE="0", WORKER_CONCURRENCY="2", IO_CONCURRENCY="8"))
 
 
-def answers_ping(env: dict[str, str], prefix: str) -> bool:
+def answers_ping(probe: Celery, prefix: str) -> bool:
     """Whether a worker whose node name starts with ``prefix`` answers a ping over the broker."""
-    replies = broker_probe(env).control.ping(timeout=0.5) or []
+    replies = probe.control.ping(timeout=0.5) or []
     return any(name.startswith(prefix) for reply in replies for name in reply)
 
 
@@ -73,10 +74,12 @@ def hosts(worker_env: dict[str, str], sandbox_server: str, rabbitmq_broker: str,
     """The Procfile's worker, io and beat processes and gunicorn, each on its machine; yields the site's URL."""
     env = {name: process_env(worker_env, rabbitmq_broker, machine) for name, machine in machines.items()}
     logs = machines["web"].root.parent / "logs"
+    probe = broker_probe(env["worker"])
     with ExitStack() as stack:
+        stack.callback(probe.close)
         for name, ready in (
-            ("worker", lambda: answers_ping(env["worker"], "worker@")),
-            ("io", lambda: answers_ping(env["io"], "io@")),
+            ("worker", lambda: answers_ping(probe, "worker@")),
+            ("io", lambda: answers_ping(probe, "io@")),
             ("beat", lambda: bool(schedule_files(machines["beat"]))),
         ):
             stack.enter_context(procfile_process(name, env[name], logs / f"{name}.log", ready, cwd=machines[name].place("cwd")))
