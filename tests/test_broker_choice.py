@@ -22,3 +22,15 @@ def test_amqp_gets_publisher_confirms_and_redis_its_visibility_timeout():
     redis = transport_settings("redis://127.0.0.1:6379/0", 600)
     assert redis["broker_transport_options"]["visibility_timeout"] == 600
     assert broker_kind("redis://127.0.0.1:6379/0") == "redis"
+
+
+def test_an_amqps_url_connects_over_tls():
+    """CloudAMQP's amqps:// URLs: TLS on port 5671, not the URL sent in clear text to 5672."""
+    from celery import Celery
+
+    app = Celery()
+    app.conf.update(transport_settings("amqps://user:secret@broker.example.com/vhost", 600))
+    connection = app.connection_for_write()
+    port = connection.info()["port"]  # the transport, made here, turns TLS on
+    assert (connection.transport_cls, connection.ssl, port) == ("amqps", True, 5671)
+    assert transport_settings("amqp://guest:guest@127.0.0.1:5672/v", 600)["broker_transport"] == "amqp"

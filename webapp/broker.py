@@ -42,14 +42,16 @@ def broker_kind(url: str) -> str:
 def transport_settings(url: str, visibility_timeout: int) -> dict[str, Any]:
     """Celery settings of the broker the URL names (merged over celeryconfig's shared ones).
 
-    RabbitMQ: kombu's py-amqp transport, publisher confirms (a publish returns once the broker
+    RabbitMQ: kombu's py-amqp transport (over TLS for ``amqps://``), publisher confirms (a publish returns once the broker
     has the message), durable queues and persistent messages (kombu's defaults). Redis: this
     project's transport (tasks.broker_transport) with the visibility timeout and quick restores.
     """
     if is_amqp(url):
         return {
             "broker_url": url,
-            "broker_transport": "amqp",
+            # Named from the URL: a transport set here wins over the URL's scheme, and "amqp" would
+            # send an amqps:// URL (CloudAMQP's) in clear text to port 5672.
+            "broker_transport": "amqps" if urlsplit(url).scheme == "amqps" else "amqp",
             "broker_transport_options": {"confirm_publish": True, "connect_timeout": 5},
             "broker_heartbeat": 30,
         }

@@ -27,6 +27,16 @@ def database_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> str
     return url
 
 
+def instance_path(environ: os._Environ[str] | dict[str, str] = os.environ) -> str | None:
+    """INSTANCE_PATH made absolute, or None for Flask's own (``instance/`` beside the code).
+
+    Each process may have its own: nothing in the instance folder passes between processes (only
+    a relative SQLite file lives there, and SQLite is for one machine).
+    """
+    path = environ.get("INSTANCE_PATH", "").strip()
+    return os.path.abspath(path) if path else None
+
+
 def env_float(name: str, default: float) -> float:
     """Read a float setting, falling back to ``default`` when unset."""
     value = os.environ.get(name, "").strip()
