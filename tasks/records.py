@@ -85,12 +85,6 @@ def mark_running(record: Row) -> None:
     db.session.commit()
 
 
-def store_payload(record_id: int, payload: dict[str, Any]) -> None:
-    """Keep what was fetched for the next step. Written by id, so the record that mark_running()'s
-    commit expired is not read back first. The caller's transaction commits it."""
-    update(record_id, payload=payload)
-
-
 def mark_retrying(record: Row, error: str, retry_at: datetime) -> None:
     """A transient failure: say why, and when the next attempt is due."""
     update(record.id, state=RecordState.RETRYING, error=error, retry_at=retry_at)
@@ -104,9 +98,14 @@ def mark_failed(record: Row, error: str) -> dict[str, Any]:
     return outcome(record.id, False)
 
 
+def succeeded(erp_ref: str | None) -> dict[str, Any]:
+    """The columns of a record whose ERP effect exists, with its id for the link."""
+    return {"state": RecordState.SUCCEEDED, "erp_ref": erp_ref, "error": None, "retry_at": None, "finished_at": utcnow()}
+
+
 def mark_succeeded(record: Row, erp_ref: str | None) -> None:
     """The ERP effect exists; keep its id for the link. The caller's transaction commits it."""
-    update(record.id, state=RecordState.SUCCEEDED, erp_ref=erp_ref, error=None, retry_at=None, finished_at=utcnow())
+    update(record.id, **succeeded(erp_ref))
 
 
 def mark_cancelled(record: Row, by: str | None) -> dict[str, Any]:
