@@ -3,7 +3,6 @@ reads the ``sent_at`` header on Redis; RabbitMQ's management API reports the AMQ
 property of each queue's head message, webapp.monitoring.rabbitmq)."""
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from celery import current_app
@@ -20,4 +19,4 @@ def stamp_sent_at(headers: dict[str, Any] | None = None, properties: dict[str, A
     if headers is not None:
         headers[SENT_AT_HEADER] = now
     if properties is not None and is_amqp(str(current_app.conf.broker_url or "")):
-        properties.setdefault("timestamp", datetime.fromtimestamp(now, UTC))
+        properties.setdefault("timestamp", int(now))  # whole seconds, as AMQP carries it
