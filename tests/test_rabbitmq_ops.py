@@ -243,10 +243,23 @@ def test_the_management_api_gives_unacked_counts_and_ages(amqp_app: Flask, amqp_
 def test_a_broker_that_does_not_answer_is_said_so(amqp_app: Flask, amqp_client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """RabbitMQ down: the page renders and says so, /metrics reports it down, and the sweeper resends nothing."""
     monkeypatch.setattr(amqp_app.extensions["celery"].conf, "broker_url", f"amqp://guest:guest@127.0.0.1:{free_port()}/{VHOST}")
+    started = time.monotonic()
     response = amqp_client.get("/ops/workers/panel")
+    assert time.monotonic() - started < 5, "a short timeout: the page does not hang on the broker"
     assert response.status_code == 200 and "RabbitMQ did not answer" in response.get_data(as_text=True)
     monkeypatch.setitem(amqp_app.config, "METRICS_TOKEN", "scrape")
     metrics = amqp_app.test_client().get("/metrics", headers=auth("scrape")).get_data(as_text=True)
     assert 'celeriac_broker_up{broker="rabbitmq"} 0.0' in metrics and "celeriac_queue_messages" not in metrics
     with amqp_app.app_context():
         assert sweeper.lost_records({1: [1, 2]}) == {}
+
+
+def test_a_management_api_that_does_not_answer_falls_back_to_a_passive_declare(amqp_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(amqp_app.config, "RABBITMQ_MANAGEMENT_URL", f"http://guest:guest@127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    with amqp_app.app_context():
+        state = live_state()
+    assert time.monotonic() - started < 5
+    assert state.broker_error is None and state.unacked is None
+    assert state.source.startswith("RabbitMQ's management API did not answer") and "a passive declare" in state.source
+    assert {stat.name for stat in state.queues} >= {"default", "db", "fetch"} and not any(stat.age_known for stat in state.queues)

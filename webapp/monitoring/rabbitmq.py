@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from webapp.broker import broker_vhost
 from webapp.monitoring.heartbeats import from_epoch
@@ -31,9 +32,9 @@ class BrokerUnreadable(Exception):
 def declared_queues(celery: Celery, queues: Sequence[str]) -> list[QueueStat]:
     """Each queue's ready messages and consumers from a passive declare (a queue not declared yet holds none)."""
     connection = celery.connection_for_read(connect_timeout=READ_SECONDS, heartbeat=0)
-    errors = connection.connection_errors + connection.channel_errors + (OSError,)
+    errors = connection.connection_errors + connection.channel_errors + (OSError, OperationalError)
     try:
-        connection.connect()
+        connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=READ_SECONDS)  # no pause between tries
         stats, channel = [], connection.channel()
         for name in queues:
             try:
