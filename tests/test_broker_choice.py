@@ -1,6 +1,6 @@
 """The broker is a choice: BROKER_URL, CELERY_BROKER_URL or CLOUDAMQP_URL, else REDIS_URL."""
 
-from webapp.broker import broker_kind, broker_url_from_env, configured_broker_url, transport_settings
+from webapp.broker import broker_kind, broker_url_from_env, broker_vhost, configured_broker_url, describe_broker, transport_settings
 
 
 def test_unset_broker_falls_back_to_redis_url():
@@ -34,3 +34,9 @@ def test_an_amqps_url_connects_over_tls():
     port = connection.info()["port"]  # the transport, made here, turns TLS on
     assert (connection.transport_cls, connection.ssl, port) == ("amqps", True, 5671)
     assert transport_settings("amqp://guest:guest@127.0.0.1:5672/v", 600)["broker_transport"] == "amqp"
+
+
+def test_the_broker_is_named_without_its_password():
+    assert describe_broker("amqps://user:s3cret@mq.example.com:5671/prod%2Fa") == "RabbitMQ at mq.example.com:5671, vhost prod/a"
+    assert describe_broker("redis://:s3cret@cache:6380/2") == "Redis at cache:6380/2"
+    assert (broker_vhost("amqp://guest@localhost//"), broker_vhost("amqp://guest@localhost")) == ("/", "/")

@@ -10,7 +10,7 @@ so both agree without importing each other.
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 # Looked up in this order; Heroku's CloudAMQP add-on sets CLOUDAMQP_URL.
 BROKER_URL_VARIABLES = ("BROKER_URL", "CELERY_BROKER_URL", "CLOUDAMQP_URL")
@@ -70,3 +70,18 @@ def transport_settings(url: str, visibility_timeout: int) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
     }
+
+
+def broker_vhost(url: str) -> str:
+    """The RabbitMQ virtual host the URL names ("/" when its path is empty, as kombu reads it)."""
+    path = urlsplit(url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def describe_broker(url: str) -> str:
+    """The broker in words, without its password: "RabbitMQ at host:5672, vhost v" or "Redis at host:6379/0"."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port}" if parts.port else (parts.hostname or "localhost")
+    if is_amqp(url):
+        return f"RabbitMQ at {where}, vhost {broker_vhost(url)}"
+    return f"Redis at {where}{parts.path or ''}"
