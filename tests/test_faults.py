@@ -33,6 +33,7 @@ def record_state(app: Flask, record_id: int) -> tuple[str, str | None]:
         return record.state, record.error
 
 
+@pytest.mark.both_brokers
 def test_poison_pill_is_capped_and_the_worker_stays_healthy(app: Flask, fault_workers: WorkerSet) -> None:
     """A task that kills its worker process every time is failed after 3 deaths; the worker keeps working."""
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=1)
@@ -77,8 +78,8 @@ def po_numbers(app: Flask) -> list[str]:
         return sorted(db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all())
 
 
-def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
-    """An app on another database or Redis than the session's (the sandbox ERP stays the session's)."""
+def second_app(database_uri: str, redis_url: str, erp_url: str, broker_url: str = "") -> Flask:
+    """An app on another database, Redis or broker than the session's (the sandbox ERP stays the session's)."""
     from webapp.app import create_app
 
     return create_app(
@@ -87,6 +88,7 @@ def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "REDIS_URL": redis_url,
+            "BROKER_URL": broker_url,
             "ERP_API_URL": erp_url,
         }
     )
