@@ -1,4 +1,7 @@
-"""Faults against private services: a poison pill, Redis restarted empty, PostgreSQL restarted mid-job."""
+"""Faults against private services: a poison pill, Redis restarted empty, PostgreSQL restarted mid-job.
+
+The poison pill and the PostgreSQL restart run on both brokers; Redis restarted empty is about
+Redis as the broker (RabbitMQ's node restart is in tests/test_rabbitmq_faults.py)."""
 
 from pathlib import Path
 
@@ -162,8 +165,9 @@ def assert_outage_attempts_logged(app: Flask, log_dir: Path) -> None:
     wait_for(lambda: not unwritten(), timeout=60, interval=0.5, message=f"rows for the {len(missed)} runs of the outage")
 
 
+@pytest.mark.both_brokers
 def test_postgres_restarted_mid_job(
-    app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str, live_server: str, tmp_path: Path
+    app: Flask, worker_env: dict[str, str], redis_url: str, broker_url: str, erp_url: str, live_server: str, tmp_path: Path
 ) -> None:
     """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
     import time
@@ -177,7 +181,7 @@ def test_postgres_restarted_mid_job(
         pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
     server = PrivatePostgres()
     server.start()
-    job_app = second_app(server.url, redis_url, erp_url)
+    job_app = second_app(server.url, redis_url, erp_url, broker_url)
     with job_app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)
