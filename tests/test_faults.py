@@ -97,8 +97,8 @@ def second_app(database_uri: str, redis_url: str, erp_url: str, broker_url: str 
     )
 
 
-def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
-    """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once."""
+def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> int:
+    """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once; return its id."""
     from webapp.jobs.launch import launch_job
 
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
@@ -119,6 +119,7 @@ def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object)
     status = wait_for(ended, timeout=240, interval=0.5, message="the job to end after the fault")
     assert status == ("succeeded", len(KEYS))
     assert po_numbers(app) == sorted(KEYS), "every PO exactly once"
+    return job_id
 
 
 def test_redis_restarted_without_persistence_mid_job(

@@ -24,7 +24,7 @@ from tests.jobs import finished_job, start
 from tests.test_faults import KEYS, run_job_through_a_fault, second_app
 from tests.test_worker_crash import finished_records, started_on
 from webapp.extensions import db
-from webapp.models import PurchaseOrder, TaskRun
+from webapp.models import Job, PurchaseOrder, TaskRun
 
 pytestmark = pytest.mark.faults
 
@@ -81,10 +81,12 @@ def test_rabbitmq_node_restarted_mid_job(app: Flask, worker_env: dict[str, str],
 
     set_chaos(app, latency_ms=400)
     try:
-        run_job_through_a_fault(
-            second_app(env["DATABASE_URL"], env["REDIS_URL"], env["ERP_API_URL"], broker_url=broker_url), workers, restart_rabbitmq
-        )
+        job_app = second_app(env["DATABASE_URL"], env["REDIS_URL"], env["ERP_API_URL"], broker_url=broker_url)
+        job_id = run_job_through_a_fault(job_app, workers, restart_rabbitmq)
     finally:
         set_chaos(app)
         workers.stop_all()
         node.stop()
+    with app.app_context():
+        resent = db.session.get(Job, job_id).resent_records
+    assert resent == 0, "the restarted node kept every message: the sweeper sent none again"
