@@ -172,28 +172,26 @@ class Vhosts:
 
     def unacknowledged(self, vhost: str, queue: str) -> int:
         """Messages of ``queue`` delivered to a consumer and not acknowledged yet."""
-        args = ["list_queues", "-q", "--no-table-headers", "-p", vhost, "name", "messages_unacknowledged"]
-        if self.node is not None:
-            output = self.node.ctl(*args).stdout
-        else:
-            done = subprocess.run([machine_rabbitmqctl() or "rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
-            if done.returncode != 0:
-                return int(self.management_get(f"queues/{quote(vhost, safe='')}/{quote(queue, safe='')}")["messages_unacknowledged"])
-            output = done.stdout
-        counts = dict(line.split() for line in output.splitlines() if len(line.split()) == 2)
+        done = self.rabbitmqctl("list_queues", "-q", "--no-table-headers", "-p", vhost, "name", "messages_unacknowledged")
+        if done is None:
+            return int(self.management_get(f"queues/{quote(vhost, safe='')}/{quote(queue, safe='')}")["messages_unacknowledged"])
+        counts = dict(line.split() for line in done.stdout.splitlines() if len(line.split()) == 2)
         return int(counts.get(queue, 0))
 
     def run(self, ctl_args: list[str], method: str, api_path: str, body: dict | None) -> None:
         """One change, with rabbitmqctl when it can reach the broker, else over the management API."""
+        if self.rabbitmqctl(*ctl_args) is None:
+            self.management(method, api_path, body).close()
+
+    def rabbitmqctl(self, *args: str) -> subprocess.CompletedProcess[str] | None:
+        """What rabbitmqctl answered, or None when it cannot reach the broker (not on this machine, or refused)."""
         if self.node is not None:
-            self.node.ctl(*ctl_args)
-            return
+            return self.node.ctl(*args)
         ctl = machine_rabbitmqctl()
-        if ctl and urlsplit(self.url).hostname in ("127.0.0.1", "localhost"):
-            done = subprocess.run([ctl, *ctl_args], capture_output=True, text=True, timeout=60)
-            if done.returncode == 0:
-                return
-        self.management(method, api_path, body).close()
+        if ctl is None or urlsplit(self.url).hostname not in ("127.0.0.1", "localhost"):
+            return None
+        done = subprocess.run([ctl, *args], capture_output=True, text=True, timeout=60, check=False)
+        return done if done.returncode == 0 else None
 
     def management_get(self, api_path: str) -> dict:
         """Read from the management API."""
