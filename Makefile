@@ -10,11 +10,11 @@ PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 FAST_TESTS := not (workers or faults or browser or soak)
 
-.PHONY: help venv dev-venv run test test-fast chromium migrate bench soak screenshots clean
+.PHONY: help venv dev-venv run test test-fast chromium rabbitmq-server migrate bench soak screenshots clean
 
 help:
 	@echo "make run      create .venv, migrate, create an admin operator, seed demo data, start web+worker+io+beat+sandbox"
-	@echo "make test     install the test requirements (and Debian chromium if missing) and run pytest"
+	@echo "make test     install the test requirements (and Debian chromium and rabbitmq-server if missing) and run pytest"
 	@echo "              (pass options with PYTEST_ARGS='-k name -x')"
 	@echo "make test-fast  run the tests without workers, faults, a browser or the soak (under a minute)"
 	@echo "make venv     create .venv and install requirements.txt (again only when it changes)"
@@ -58,7 +58,21 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: dev-venv chromium
+# The tests run the workflows on RabbitMQ too: on RABBITMQ_URL, else on a private node of Debian's rabbitmq-server.
+rabbitmq-server:
+	@if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "rabbitmq-server: it is missing and we are not root; skipping its installation."; \
+		echo "rabbitmq-server: install it with 'sudo apt-get install rabbitmq-server' (or set RABBITMQ_URL) to run the RabbitMQ tests."; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "rabbitmq-server: it is missing and there is no apt-get; install RabbitMQ (or set RABBITMQ_URL) to run the RabbitMQ tests."; \
+	else \
+		echo "rabbitmq-server: installing Debian's rabbitmq-server package"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; \
+	fi
+
+test: dev-venv chromium rabbitmq-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The markers come from the fixtures a test uses (tests/conftest.py); pytest.ini describes them.

@@ -4,10 +4,15 @@ the fixtures it uses.
 
 With DATABASE_URL and REDIS_URL set (CI: PostgreSQL and Redis on the machine) the tests use
 them; otherwise a SQLite file and a private redis-server started here.
+
+The broker: Redis (BROKER_URL unset), and for tests marked ``both_brokers`` RabbitMQ as well,
+in a vhost of their own on RABBITMQ_URL (CI: the machine's RabbitMQ) or, without it, on a
+private rabbitmq-server node started here.
 """
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +23,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from devtools.localrabbit import PrivateRabbit, Vhosts, start_private_rabbit
 from devtools.localredis import start_private_redis
 from devtools.ports import free_port
 from devtools.schema import migrate_fresh
 from devtools.web import gunicorn as serve_gunicorn
 from devtools.workers import WorkerSet
 from tests.forms import csrf_token
+from webapp.broker import BROKER_URL_VARIABLES
 from webapp.config import database_url
 
 pytest_plugins = ("tests.browser", "tests.private_postgres", "tests.s3_mock")
@@ -33,6 +40,18 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the live server's acc
 # A test gets a marker when it uses one of these fixtures (directly or through another fixture).
 # Every test that starts worker, web or sandbox processes takes their environment, worker_env.
 MARKERS_BY_FIXTURE = {"workers": {"worker_env"}, "faults": {"own_workers", "fault_workers", "postgres"}, "browser": {"chromium"}}
+
+
+# Broker variants of a test marked both_brokers: "redis" is the broker every other test uses
+# (its parameter None is the unparametrised fixture's cache key, so they share one app).
+BROKERS = {"redis": None, "rabbitmq": "rabbitmq"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test marked both_brokers that starts workers once on Redis and once on RabbitMQ
+    (a page or unit test in a marked module does not depend on the broker: it runs once)."""
+    if metafunc.definition.get_closest_marker("both_brokers") and "worker_env" in metafunc.fixturenames:
+        metafunc.parametrize("broker_url", list(BROKERS.values()), ids=list(BROKERS), indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,6 +75,45 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     if server is not None:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vhosts]:
+    """RABBITMQ_URL's broker if set, else a private rabbitmq-server node for this session; its vhosts."""
+    url = os.environ.get("RABBITMQ_URL")
+    node: PrivateRabbit | None = None
+    if not url:
+        node = start_private_rabbit(tmp_path_factory.mktemp("rabbitmq"))
+        url = node.url
+    yield Vhosts(url, node=node)
+    if node is not None:
+        node.stop()
+
+
+def session_vhost_name() -> str:
+    """A vhost name of this test session: RABBITMQ_TEST_VHOST (default celeriac_test) with the pid.
+
+    Tests never touch the broker's default vhost "/", which a machine's RabbitMQ may serve to others.
+    """
+    return f"{os.environ.get('RABBITMQ_TEST_VHOST', 'celeriac_test')}_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(rabbitmq_server: Vhosts) -> Iterator[str]:
+    """The URL of a vhost of this session on the RabbitMQ server, deleted at the end."""
+    name = session_vhost_name()
+    url = rabbitmq_server.add(name)
+    yield url
+    rabbitmq_server.delete(name)
+
+
+@pytest.fixture(scope="session")
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The broker of the app and the workers: "" (REDIS_URL's Redis, as deployed without BROKER_URL),
+    or a vhost on RabbitMQ for the rabbitmq variant of a test marked both_brokers."""
+    if getattr(request, "param", None) == "rabbitmq":
+        return request.getfixturevalue("rabbitmq_url")
+    return ""
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +143,14 @@ def erp_url(sandbox_port: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def worker_env(database_uri: str, redis_url: str, erp_url: str) -> dict[str, str]:
+def worker_env(database_uri: str, redis_url: str, broker_url: str, erp_url: str) -> dict[str, str]:
     """Environment for worker processes: same database and broker, fast retries, short timeouts."""
-    env = dict(os.environ)
+    env = {name: value for name, value in os.environ.items() if name not in BROKER_URL_VARIABLES}
     env.update(
         SECRET_KEY="test-secret",
         DATABASE_URL=database_uri,
         REDIS_URL=redis_url,
+        BROKER_URL=broker_url,
         ERP_API_URL=erp_url,
         ERP_TIMEOUT="1",
         FETCH_BACKOFF_BASE="0.05",
@@ -111,7 +170,7 @@ def worker_env(database_uri: str, redis_url: str, erp_url: str) -> dict[str, str
 
 
 @pytest.fixture(scope="session")
-def app(database_uri: str, redis_url: str, erp_url: str) -> Iterator[Flask]:
+def app(database_uri: str, redis_url: str, broker_url: str, erp_url: str) -> Iterator[Flask]:
     """The app under test, on a freshly migrated schema (migrations run, not create_all)."""
     from webapp.app import create_app
 
@@ -121,6 +180,7 @@ def app(database_uri: str, redis_url: str, erp_url: str) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "REDIS_URL": redis_url,
+            "BROKER_URL": broker_url,
             "ERP_API_URL": erp_url,
             "SESSION_COOKIE_SECURE": False,
             "REMEMBER_COOKIE_SECURE": False,

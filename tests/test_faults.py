@@ -1,4 +1,7 @@
-"""Faults against private services: a poison pill, Redis restarted empty, PostgreSQL restarted mid-job."""
+"""Faults against private services: a poison pill, Redis restarted empty, PostgreSQL restarted mid-job.
+
+The poison pill and the PostgreSQL restart run on both brokers; Redis restarted empty is about
+Redis as the broker (RabbitMQ's node restart is in tests/test_rabbitmq_faults.py)."""
 
 from pathlib import Path
 
@@ -33,6 +36,7 @@ def record_state(app: Flask, record_id: int) -> tuple[str, str | None]:
         return record.state, record.error
 
 
+@pytest.mark.both_brokers
 def test_poison_pill_is_capped_and_the_worker_stays_healthy(app: Flask, fault_workers: WorkerSet) -> None:
     """A task that kills its worker process every time is failed after 3 deaths; the worker keeps working."""
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=1)
@@ -77,8 +81,8 @@ def po_numbers(app: Flask) -> list[str]:
         return sorted(db.session.execute(db.select(PurchaseOrder.po_number)).scalars().all())
 
 
-def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
-    """An app on another database or Redis than the session's (the sandbox ERP stays the session's)."""
+def second_app(database_uri: str, redis_url: str, erp_url: str, broker_url: str = "") -> Flask:
+    """An app on another database, Redis or broker than the session's (the sandbox ERP stays the session's)."""
     from webapp.app import create_app
 
     return create_app(
@@ -87,13 +91,14 @@ def second_app(database_uri: str, redis_url: str, erp_url: str) -> Flask:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "REDIS_URL": redis_url,
+            "BROKER_URL": broker_url,
             "ERP_API_URL": erp_url,
         }
     )
 
 
-def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> None:
-    """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once."""
+def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object) -> int:
+    """Start 40 slow POs, apply ``fault`` once 8 are done, and check the job still ends with every PO once; return its id."""
     from webapp.jobs.launch import launch_job
 
     fault_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
@@ -114,6 +119,7 @@ def run_job_through_a_fault(app: Flask, fault_workers: WorkerSet, fault: object)
     status = wait_for(ended, timeout=240, interval=0.5, message="the job to end after the fault")
     assert status == ("succeeded", len(KEYS))
     assert po_numbers(app) == sorted(KEYS), "every PO exactly once"
+    return job_id
 
 
 def test_redis_restarted_without_persistence_mid_job(
@@ -160,8 +166,9 @@ def assert_outage_attempts_logged(app: Flask, log_dir: Path) -> None:
     wait_for(lambda: not unwritten(), timeout=60, interval=0.5, message=f"rows for the {len(missed)} runs of the outage")
 
 
+@pytest.mark.both_brokers
 def test_postgres_restarted_mid_job(
-    app: Flask, worker_env: dict[str, str], redis_url: str, erp_url: str, live_server: str, tmp_path: Path
+    app: Flask, worker_env: dict[str, str], redis_url: str, broker_url: str, erp_url: str, live_server: str, tmp_path: Path
 ) -> None:
     """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
     import time
@@ -175,7 +182,7 @@ def test_postgres_restarted_mid_job(
         pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
     server = PrivatePostgres()
     server.start()
-    job_app = second_app(server.url, redis_url, erp_url)
+    job_app = second_app(server.url, redis_url, erp_url, broker_url)
     with job_app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)

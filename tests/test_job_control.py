@@ -4,6 +4,7 @@ import csv
 import io
 import threading
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -14,6 +15,9 @@ from tests.forms import csrf_token, post
 from tests.jobs import finished_job, make_job, start
 from webapp.extensions import db
 from webapp.models import AuditEvent, Job, JobRecord, JobStateCount, PurchaseOrder, TaskRun, locked_job
+
+# Its worker tests run on Redis and on RabbitMQ (tests/conftest.py).
+pytestmark = pytest.mark.both_brokers
 
 KEYS = [f"PO-{n}" for n in range(101200, 101260)]
 

@@ -17,6 +17,9 @@ from webapp.jobs.launch import launch_job
 from webapp.models import Job, JobKeyList, JobRecord, PurchaseOrder, PurchaseOrderLine, TaskRun
 from webapp.sandbox.data import purchase_order
 
+# Its worker tests run on Redis and on RabbitMQ (tests/conftest.py).
+pytestmark = pytest.mark.both_brokers
+
 PO_NUMBERS = [f"PO-{n}" for n in range(100100, 100150)]
 
 

@@ -15,6 +15,9 @@ from tests.recon_jobs import DATE_RANGE, job_id_of, job_in, upload
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, ReconImport, SalesOrder, SalesOrderLine
 
+# Its worker tests run on Redis and on RabbitMQ (tests/conftest.py).
+pytestmark = pytest.mark.both_brokers
+
 
 def test_date_range_preview_confirm_and_idempotent_reimport(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
     """Preview shows totals per state; confirm writes one sales order per state; the same file again changes nothing."""

@@ -380,6 +380,7 @@ def test_table_fragment_and_history(app: Flask, client: FlaskClient, no_relay: N
     assert "History" in page and "schedule" in page and "started job #" in page
 
 
+@pytest.mark.both_brokers
 def test_beat_task_runs_on_a_real_worker(app: Flask, workers: WorkerSet) -> None:
     """The worker registers tasks.schedules.run_due_schedules; a due schedule starts a job that finishes."""
     with app.app_context():

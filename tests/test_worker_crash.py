@@ -1,4 +1,11 @@
-"""Workers killed with SIGKILL mid-job: the job still ends, every PO exactly once."""
+"""Workers killed with SIGKILL mid-job: the job still ends, every PO exactly once.
+
+Crash semantics per broker (tasks are acknowledged late on both): on RabbitMQ a killed worker's
+unacknowledged messages are queued again as soon as its connection drops; on Redis they wait for
+the visibility timeout, or for the sweeper's orphan restore once the worker's heartbeat is gone.
+The SIGKILL test runs on both; the sweeper's tests here run on Redis (tests/test_rabbitmq_faults.py
+has RabbitMQ's recovery without a sweeper).
+"""
 
 from pathlib import Path
 
@@ -27,11 +34,13 @@ def finished_records(app: Flask, job_id: int) -> int:
         ).scalar_one()
 
 
+@pytest.mark.both_brokers
 def test_sigkill_workers_mid_job(app: Flask, own_workers: WorkerSet) -> None:
     """Kill the database worker, then the fetch worker, each mid-job; replacements finish the job.
 
-    Redis' redelivery (visibility timeout) brings back what the killed workers held; a message
+    On Redis, redelivery (visibility timeout) brings back what the killed workers held; a message
     lost outright (popped but not yet recorded as unacknowledged) is sent again by beat's sweeper.
+    On RabbitMQ the broker queues what they held again as soon as their connections drop.
     """
     db_node = own_workers.start("db", queues="default,db", pool="prefork", concurrency=2)
     io_node = own_workers.start("io", queues="fetch", pool="threads", concurrency=4)
