@@ -1,19 +1,19 @@
 """Operations on RabbitMQ: the workers page's queue figures, the sweeper's judgement of lost work,
 the orphan restore and the worker controls, against real workers on a vhost of this module's own.
 
-The machine's RabbitMQ (127.0.0.1:5672, guest) runs without its management plugin, so the
+The RabbitMQ the tests use runs without its management plugin, so the
 management API's reading is checked against a stand-in HTTP server answering as the plugin does.
 """
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.localrabbit import Vhosts
 from devtools.ports import free_port
 from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
@@ -34,33 +35,25 @@ from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
 from webapp.monitoring.live import live_state
 
 HTMX = {"HX-Request": "true"}
-VHOST = f"celeriac_h1_ops_{os.getpid()}"
-AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
-
-
-def rabbitmqctl(*args: str) -> None:
-    """Run one rabbitmqctl command on the machine's node."""
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+VHOST = f"celeriac_test_ops_{os.getpid()}"
 
 
 @pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    """A vhost of this module alone (guest may do anything in it), deleted afterwards."""
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    yield VHOST
-    rabbitmqctl("delete_vhost", VHOST)
+def amqp_url(rabbitmq_server: Vhosts) -> Iterator[str]:
+    """The URL of a vhost of this module alone (its user may do anything in it), deleted afterwards."""
+    yield rabbitmq_server.add(VHOST)
+    rabbitmq_server.delete(VHOST)
 
 
 @pytest.fixture(scope="module")
-def amqp_app(app: Flask, vhost: str) -> Iterator[Flask]:
+def amqp_app(app: Flask, amqp_url: str) -> Iterator[Flask]:
     """The app on the tests' database and Redis with RabbitMQ as its broker (its Celery app the default meanwhile)."""
     from webapp.app import create_app
 
     keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "ERP_API_URL", "SANDBOX_ENABLED")
     amqp = create_app(
         {key: app.config[key] for key in keys}
-        | {"BROKER_URL": AMQP_URL, "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False, "STUCK_AFTER_SECONDS": 5}
+        | {"BROKER_URL": amqp_url, "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False, "STUCK_AFTER_SECONDS": 5}
     )
     yield amqp
     app.extensions["celery"].set_default()
@@ -68,9 +61,11 @@ def amqp_app(app: Flask, vhost: str) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="module")
-def amqp_workers(amqp_app: Flask, worker_env: dict[str, str], live_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def amqp_workers(
+    amqp_app: Flask, amqp_url: str, worker_env: dict[str, str], live_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
     """A prefork worker (default, db) and a threads worker (fetch) on the module's vhost, beating every second."""
-    workers = WorkerSet(dict(worker_env, BROKER_URL=AMQP_URL, HEARTBEAT_SECONDS="1"), tmp_path_factory.mktemp("amqp-workers"))
+    workers = WorkerSet(dict(worker_env, BROKER_URL=amqp_url, HEARTBEAT_SECONDS="1"), tmp_path_factory.mktemp("amqp-workers"))
     nodes = {"db": workers.start("adb", queues="default,db", pool="prefork", concurrency=1)}
     nodes["io"] = workers.start("aio", queues="fetch", pool="threads", concurrency=4)
     workers.wait_ready()
@@ -123,7 +118,7 @@ def set_idle_since(app: Flask, job_id: int, seconds_ago: float) -> None:
 
 
 def test_pool_resize_pause_and_a_lost_record_resent_on_rabbitmq(
-    amqp_app: Flask, amqp_client: FlaskClient, api_token: str, amqp_workers: dict[str, str]
+    amqp_app: Flask, amqp_url: str, amqp_client: FlaskClient, api_token: str, amqp_workers: dict[str, str]
 ) -> None:
     """Pool grown and shrunk, a queue paused and resumed by the controls; the sweeper leaves records
     whose messages may wait in a busy queue, resends them once really lost, and the job completes."""
@@ -145,7 +140,8 @@ def test_pool_resize_pause_and_a_lost_record_resent_on_rabbitmq(
     fetch_queue = queue(amqp_app, "fetch")
     assert (fetch_queue.consumers, fetch_queue.unacked, fetch_queue.age_known) == (0, None, False)
     panel = amqp_client.get("/ops/workers/panel").get_data(as_text=True)
-    assert f"RabbitMQ at 127.0.0.1:5672, vhost {VHOST}" in panel and "guest" not in panel
+    broker = urlsplit(amqp_url)
+    assert f"RabbitMQ at {broker.hostname}:{broker.port}, vhost {VHOST}" in panel and "guest" not in panel
     assert 'class="queue queue-stranded" data-queue="fetch" data-depth="2"' in panel
     assert "not known on RabbitMQ without its management API" in panel
 
