@@ -66,7 +66,7 @@ def claim_for_fetch(record_id: int) -> Row | None:
     fetched yet) and its job is not cancelled; else None, and the record is left as it is.
 
     The fetch step's cancel check and running mark in one statement, one round trip instead of
-    two; on PostgreSQL the same statement inserts the step's run row (tasks.runlog.opens_with_claim),
+    two; on PostgreSQL the same statement inserts the step's run row (tasks.runlog_rows.opens_with_claim),
     claimed or not. A step that gets None takes the long way (tasks.base.RecordTask.run_step),
     which says why: a cancelled job, a record already done or already fetched. Commits, so that
     operators see the record in flight while the ERP answers and the connection goes back to the pool.

@@ -5,7 +5,6 @@ noted while it runs (note), closed at its end (close_run) or in the step's last 
 (close_in_transaction). A row left STARTED by a killed worker is marked LOST when the task id
 is delivered again; the LOST rows count the redeliveries that cap poison pills."""
 
-import functools
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -13,16 +12,16 @@ from typing import Any
 
 from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
-from sqlalchemy import Update
 from sqlalchemy.engine import Connection
 
-from tasks import runlog_backlog
+from tasks import runlog_backlog, runlog_rows, runlog_statements
 from webapp.extensions import db, execute_core, on_postgresql
-from webapp.models import JobRecord, TaskRun, utcnow
+from webapp.models import TaskRun, utcnow
 
 log = logging.getLogger(__name__)
 
-STARTED, SUCCESS, FAILURE, RETRY, LOST, SKIPPED = "STARTED", "SUCCESS", "FAILURE", "RETRY", "LOST", "SKIPPED"
+STARTED = runlog_rows.STARTED
+SUCCESS, FAILURE, RETRY, LOST, SKIPPED = "SUCCESS", "FAILURE", "RETRY", "LOST", "SKIPPED"
 TERMINAL_RUN_STATES = (SUCCESS, FAILURE, RETRY, LOST, SKIPPED)
 
 # Per execution, keyed by task id and thread (run_key): the TaskRun row id and fields to write when it ends.
@@ -75,19 +74,6 @@ def _flask_app(task: Task) -> Any:
     return task.app.flask_app  # type: ignore[attr-defined]
 
 
-def is_logged(task: Task, kwargs: dict) -> bool:
-    """Celeriac's own tasks and any step of a job are logged; other tasks sharing the workers
-    (Celery's built-ins, another app's tasks) stay out of the log and cost it nothing."""
-    return task.name.startswith("tasks.") or "job_id" in (kwargs or {})
-
-
-def is_first_delivery(request: Any) -> bool:
-    """True for the first delivery of a first attempt, which has no earlier runs: every way a
-    message comes back (a retry, kombu restoring an unacknowledged message, a requeue when the
-    pool process died) marks it as a retry or as redelivered."""
-    return not request.retries and not (request.delivery_info or {}).get("redelivered")
-
-
 def died_earlier(connection: Connection, task_id: str, attempt: int) -> int:
     """Mark LOST the earlier deliveries of this attempt still STARTED (a message comes back only once
     its holder is gone); return how many of the task id's executions died, these included.
@@ -101,26 +87,6 @@ def died_earlier(connection: Connection, task_id: str, attempt: int) -> int:
         .values(state=LOST, finished_at=utcnow(), error="the worker running this execution died or was lost")
     )
     return connection.execute(db.select(db.func.count()).where(_RUNS.c.task_id == task_id, _RUNS.c.state == LOST)).scalar_one()
-
-
-def canvas_ids(request: Any) -> dict[str, str | None]:
-    """Where the run sits in its canvas: the task that sent it (the previous step of its chain, or
-    the task that sent its batch), and for a chain's last task its group and that group's chord body."""
-    chord = getattr(request, "chord", None) or {}
-    return {
-        "parent_id": getattr(request, "parent_id", None),
-        "group_id": getattr(request, "group", None),
-        "chord_id": (chord.get("options") or {}).get("task_id"),
-    }
-
-
-def opens_with_claim(task: Task) -> bool:
-    """True for a step whose run row can be inserted by its first statement (a fetch step's claim,
-    on PostgreSQL, where one statement can insert into one table and update another): the fetch
-    steps, which take no lock and commit each statement. A write step's run commits before its
-    transaction begins, so that a worker killed mid-write leaves it STARTED for the poison-pill
-    count."""
-    return getattr(task, "writes_erp", True) is False and _flask_app(task).config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
 
 
 def deferred_row() -> dict[str, Any] | None:
@@ -149,30 +115,18 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     mid-task leaves the row STARTED, which is how its redelivery counts it. A first delivery has
     no earlier rows to mark, so its row is one INSERT in autocommit mode: one round trip to the
     database instead of three (BEGIN, INSERT, COMMIT), on every task; a fetch step's, none of its
-    own (opens_with_claim). If the row cannot be written, close_run() inserts it whole."""
-    if not is_logged(task, kwargs):
+    own (runlog_rows.opens_with_claim). If the row cannot be written, close_run() inserts it whole."""
+    if not runlog_rows.is_logged(task, kwargs):
         return
     request = task.request
-    delivery = request.delivery_info or {}
-    row = {
-        "task_id": task_id,
-        "task_name": task.name,
-        "job_id": kwargs.get("job_id"),
-        "record_id": kwargs.get("record_id"),
-        "state": STARTED,
-        "attempt": (request.retries or 0) + 1,
-        "queue": delivery.get("routing_key"),
-        "worker": request.hostname,
-        "started_at": utcnow(),
-        **canvas_ids(request),
-    }
-    if is_first_delivery(request) and opens_with_claim(task):
+    row = runlog_rows.started_row(task_id, task, kwargs)
+    if runlog_rows.is_first_delivery(request) and runlog_rows.opens_with_claim(task):
         with _lock:  # the row goes in with the step's claim (tasks.records.claim_for_fetch)
             _open_runs[run_key(task_id)] = {"id": None, "lost": 0, "fields": {}, "row": row, "deferred": True}
         return
     try:
         with _flask_app(task).app_context():
-            if is_first_delivery(request):
+            if runlog_rows.is_first_delivery(request):
                 lost = 0
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     run_id = connection.execute(_RUN_INSERT, row).scalar_one()
@@ -215,42 +169,18 @@ def close_in_transaction(record: dict[str, Any] | None = None, **fields: Any) ->
             entry["closed"] = dict(fields)
     if entry is None or entry["id"] is None:
         if record is not None:
-            execute_core(_RECORD_UPDATE, record)
+            execute_core(runlog_statements.RECORD_UPDATE, record)
         return
     run = {"run_id": entry["id"], **fields}
     if record is None:
         execute_core(_RUN_UPDATE, run)  # SET takes the keys given
     elif on_postgresql():
-        statement = record_and_run_update(tuple(key for key in record if key != "record_id"), tuple(fields))
+        statement = runlog_statements.record_and_run_update(tuple(key for key in record if key != "record_id"), tuple(fields))
         parameters = {f"r_{key}": value for key, value in record.items()} | {f"t_{key}": value for key, value in run.items()}
         execute_core(statement, parameters)
     else:
-        execute_core(_RECORD_UPDATE, record)
+        execute_core(runlog_statements.RECORD_UPDATE, record)
         execute_core(_RUN_UPDATE, run)
-
-
-_RECORDS = JobRecord.__table__
-_RECORD_UPDATE = _RECORDS.update().where(_RECORDS.c.id == db.bindparam("record_id"))
-
-
-@functools.cache
-def record_and_run_update(record_columns: tuple[str, ...], run_columns: tuple[str, ...]) -> Update:
-    """One statement that writes a record's columns and closes a run (PostgreSQL: the record's
-    UPDATE is a data-modifying WITH of the run's). Parameters: r_record_id and r_<column> for the
-    record, t_run_id and t_<column> for the run. Built once for each pair of column lists: a
-    step writes few of them."""
-    record_update = (
-        _RECORDS.update()
-        .where(_RECORDS.c.id == db.bindparam("r_record_id"))
-        .values({name: db.bindparam(f"r_{name}", type_=_RECORDS.c[name].type) for name in record_columns})
-        .cte("record_update")
-    )
-    return (
-        _RUNS.update()
-        .where(_RUNS.c.id == db.bindparam("t_run_id"))
-        .values({name: db.bindparam(f"t_{name}", type_=_RUNS.c[name].type) for name in run_columns})
-        .add_cte(record_update)
-    )
 
 
 def commit_closed(**fields: Any) -> None:

@@ -82,7 +82,11 @@ def po_numbers(app: Flask) -> list[str]:
 
 
 def second_app(database_uri: str, redis_url: str, erp_url: str, broker_url: str = "") -> Flask:
-    """An app on another database, Redis or broker than the session's (the sandbox ERP stays the session's)."""
+    """An app on another database, Redis or broker than the session's (the sandbox ERP stays the session's).
+
+    Its login limiter counts in memory: the limiter is one per process, its storage that of the
+    last app made, and the Redis a fault test stops must not be the one the session's app counts in.
+    """
     from webapp.app import create_app
 
     return create_app(
@@ -93,6 +97,7 @@ def second_app(database_uri: str, redis_url: str, erp_url: str, broker_url: str 
             "REDIS_URL": redis_url,
             "BROKER_URL": broker_url,
             "ERP_API_URL": erp_url,
+            "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
 

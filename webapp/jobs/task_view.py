@@ -2,7 +2,7 @@
 what Celery's result backend reports for it and for its group.
 
 The canvas comes from the SQL log (each run keeps the parent, group and chord body Celery sent it
-with, tasks.runlog.canvas_ids): record steps store no result, so Redis cannot say which task came
+with, tasks.runlog_rows.canvas_ids): record steps store no result, so Redis cannot say which task came
 before or after one. A job is sent a batch at a time (tasks.window): each batch is one chord, a
 group of record chains whose body (next_window) sends the next batch. Celery gives the group and
 the chord body to a chain's last step only, so a step earlier in the chain finds its group through

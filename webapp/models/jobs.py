@@ -209,7 +209,7 @@ class TaskRun(db.Model):
     retry_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
-    # The canvas as Celery sent it (tasks.runlog.canvas_ids): the task that called this one in its
+    # The canvas as Celery sent it (tasks.runlog_rows.canvas_ids): the task that called this one in its
     # chain, and for a chain's last task, its group and the chord body the group feeds.
     parent_id: Mapped[str | None] = mapped_column(String(64))
     group_id: Mapped[str | None] = mapped_column(String(64))
