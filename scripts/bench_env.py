@@ -35,6 +35,9 @@ from scripts.bench_brokers import REDIS, Broker, purge_amqp, rabbitmq_vhost, wit
 # The same worker layout as the Procfile: a prefork pool for the database steps, a threads pool
 # for the ERP fetches (IO_CONCURRENCY), on two cores.
 CELERIAC_WORKERS = (("db", "default,db", "prefork", 2), ("io", "fetch", "threads", 32))
+# The environment the benchmark was started with, less any broker choice: each section's services
+# start from it, not from what an earlier section added (BENCH_NO_IO, CELERY_EXTRA_IMPORTS, BROKER_URL).
+BASE_ENVIRON = without_broker_choice(dict(os.environ))
 
 
 def scaled(records: int) -> int:
@@ -110,10 +113,9 @@ class BenchEnv:
 
 
 def make_app(env: dict[str, str]) -> Flask:
-    """The app on a fresh schema of the configured database (and on ``env``'s broker: a choice
-    left in this process's environment by an earlier section is dropped first)."""
-    for name in set(os.environ) - set(env):
-        del os.environ[name]
+    """The app on a fresh schema of the configured database; this process's environment becomes
+    ``env`` (the app reads its settings, broker included, from there)."""
+    os.environ.clear()
     os.environ.update(env)
     from webapp.app import create_app
 
@@ -163,7 +165,7 @@ def services(**settings: str) -> Iterator[BenchEnv]:
     redis_server = None if os.environ.get("BENCH_REDIS_URL") else start_private_redis(workdir=str(work))
     port, erp_port = free_port(), free_port()
     env = dict(
-        without_broker_choice(dict(os.environ)),
+        BASE_ENVIRON,
         SECRET_KEY="bench",
         DATABASE_URL=os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL") or redis_server.url,
