@@ -42,6 +42,7 @@ def gunicorn(env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[tuple
         "8",
         "--workers",
         "1",
+        "--no-control-socket",
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(args, cwd=cwd, env=dict(env, PORT=str(port)), stdout=out, stderr=subprocess.STDOUT)

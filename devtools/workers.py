@@ -5,11 +5,26 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from devtools import ROOT
 from devtools.waiting import wait_for
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+
+def broker_probe(env: dict[str, str]) -> "Celery":
+    """A bare Celery app on the broker and Redis that ``env`` names, to ping workers with."""
+    from celery import Celery
+
+    from webapp.broker import broker_url_from_env
+
+    probe = Celery(broker=broker_url_from_env(env), backend=env["REDIS_URL"])
+    probe.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
+    return probe
 
 
 class WorkerSet:
@@ -62,12 +77,7 @@ class WorkerSet:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every started worker answers a ping."""
-        from celery import Celery
-
-        from webapp.broker import broker_url_from_env
-
-        probe = Celery(broker=broker_url_from_env(self.env), backend=self.env["REDIS_URL"])
-        probe.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
+        probe = broker_probe(self.env)
         wanted = {node for node, proc in self.processes.items() if proc.poll() is None and "@" in node}
 
         def all_answer() -> bool:

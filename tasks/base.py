@@ -70,9 +70,14 @@ class RecordTask(Task):
             return fail_unless_done(record_id, f"gave up: the worker process died {lost} times while running {name}")
         if not self.writes_erp:
             # The cancel check and the running mark of a step that does not write to the ERP take
-            # no lock and write one row. A step that ends here instead (a record already final, a
-            # cancelled job) writes its record and closes its run as two statements: a worker
-            # killed between them leaves the run STARTED, which its redelivery marks LOST.
+            # no lock and write one row: one statement when the record waits for its fetch. A step
+            # that ends here instead (a record already final, a cancelled job) writes its record and
+            # closes its run as two statements: a worker killed between them leaves the run
+            # STARTED, which its redelivery marks LOST.
+            commit_each_statement()
+            claimed = records.claim_for_fetch(record_id)
+            if claimed is not None:
+                return step(job_id, record_id, claimed)
             commit_each_statement()
         record, by = jobs.cancelled_by_loading(job_id, record_id, lock=self.writes_erp)
         if by is not None and not partly_written(record):

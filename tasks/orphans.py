@@ -3,6 +3,9 @@
 A record whose step began on a worker that has since stopped sending heartbeats
 (``WORKER_DEAD_AFTER_BEATS`` missed beats) is re-sent from that step as soon as the sweep sees it,
 without waiting for the stuck-job threshold (tasks.sweeper) or Redis' visibility timeout.
+
+Redis only: RabbitMQ hands a dead worker's unacknowledged messages back to their queues itself,
+as soon as the worker's connection drops, so there is nothing to restore.
 """
 
 import json
@@ -15,6 +18,7 @@ import redis
 from flask import current_app
 
 from tasks.heartbeat import interval_from_env
+from webapp.broker import is_amqp
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, TaskRun
 from webapp.monitoring.heartbeats import dead_workers
@@ -102,8 +106,10 @@ def restore_orphaned_messages() -> int:
     The message comes back whole (its chain's next steps and its chord), marked redelivered, so
     its run's opening marks the dead run LOST and counts it towards the poison-pill cap, and the
     job's chord counts the record once. A tag already restored is gone from the set: restoring it
-    again does nothing.
+    again does nothing. On RabbitMQ it does nothing: the broker has requeued them already.
     """
+    if is_amqp(str(current_app.extensions["celery"].conf.broker_url)):
+        return 0
     orphans = orphaned_runs()
     dead_task_ids = {orphan.task_id for runs in orphans.values() for orphan in runs}
     older_than = current_app.config["WORKER_DEAD_AFTER_BEATS"] * interval_from_env()

@@ -5,6 +5,7 @@ noted while it runs (note), closed at its end (close_run) or in the step's last 
 (close_in_transaction). A row left STARTED by a killed worker is marked LOST when the task id
 is delivered again; the LOST rows count the redeliveries that cap poison pills."""
 
+import functools
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -12,11 +13,12 @@ from typing import Any
 
 from celery import Task, current_task
 from celery.signals import task_failure, task_postrun, task_prerun
+from sqlalchemy import Update
 from sqlalchemy.engine import Connection
 
 from tasks import runlog_backlog
-from webapp.extensions import db, execute_core
-from webapp.models import TaskRun, utcnow
+from webapp.extensions import db, execute_core, on_postgresql
+from webapp.models import JobRecord, TaskRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -162,24 +164,61 @@ def note_failure(task_id: str, exception: BaseException, einfo: Any = None, **_:
     note(task_id, state=FAILURE, error=f"{type(exception).__name__}: {exception}", traceback=getattr(einfo, "traceback", None))
 
 
-def close_in_transaction(**fields: Any) -> None:
+def close_in_transaction(record: dict[str, Any] | None = None, **fields: Any) -> None:
     """Close the running task's run (as SUCCESS, unless ``fields`` say otherwise) inside the
-    step's own final transaction.
+    step's own final transaction; with ``record`` ({"record_id": id, column: value, …}), write the
+    step's record in the same round trip.
 
     Saves each step a transaction of its own, and whoever sees the record's outcome sees its run
     closed too; close_run() then writes nothing unless the task ends otherwise (its commit failed,
     or it raised afterwards), or something else was noted since. Call it just before the step's
-    last commit. A fetch, whose record gets no outcome, sends it on its own after the payload
-    (see tasks.base.commit_each_statement).
+    last commit. A fetch, whose record gets no outcome, sends it with its payload in autocommit
+    mode (see tasks.base.commit_each_statement).
     """
     task_id = running_task_id()
     with _lock:
         entry = _open_runs.get(run_key(task_id)) if task_id else None
-        if entry is None or entry["id"] is None:  # a run never opened is inserted whole by close_run
-            return
-        fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **fields}
-        entry["closed"] = dict(fields)
-    execute_core(_RUN_UPDATE, {"run_id": entry["id"], **fields})  # SET takes the keys given
+        if entry is not None and entry["id"] is not None:  # a run never opened is inserted whole by close_run
+            fields = {"state": SUCCESS, "finished_at": utcnow(), **entry["fields"], **fields}
+            entry["closed"] = dict(fields)
+    if entry is None or entry["id"] is None:
+        if record is not None:
+            execute_core(_RECORD_UPDATE, record)
+        return
+    run = {"run_id": entry["id"], **fields}
+    if record is None:
+        execute_core(_RUN_UPDATE, run)  # SET takes the keys given
+    elif on_postgresql():
+        statement = record_and_run_update(tuple(key for key in record if key != "record_id"), tuple(fields))
+        parameters = {f"r_{key}": value for key, value in record.items()} | {f"t_{key}": value for key, value in run.items()}
+        execute_core(statement, parameters)
+    else:
+        execute_core(_RECORD_UPDATE, record)
+        execute_core(_RUN_UPDATE, run)
+
+
+_RECORDS = JobRecord.__table__
+_RECORD_UPDATE = _RECORDS.update().where(_RECORDS.c.id == db.bindparam("record_id"))
+
+
+@functools.cache
+def record_and_run_update(record_columns: tuple[str, ...], run_columns: tuple[str, ...]) -> Update:
+    """One statement that writes a record's columns and closes a run (PostgreSQL: the record's
+    UPDATE is a data-modifying WITH of the run's). Parameters: r_record_id and r_<column> for the
+    record, t_run_id and t_<column> for the run. Built once for each pair of column lists: a
+    step writes few of them."""
+    record_update = (
+        _RECORDS.update()
+        .where(_RECORDS.c.id == db.bindparam("r_record_id"))
+        .values({name: db.bindparam(f"r_{name}", type_=_RECORDS.c[name].type) for name in record_columns})
+        .cte("record_update")
+    )
+    return (
+        _RUNS.update()
+        .where(_RUNS.c.id == db.bindparam("t_run_id"))
+        .values({name: db.bindparam(f"t_{name}", type_=_RUNS.c[name].type) for name in run_columns})
+        .add_cte(record_update)
+    )
 
 
 def commit_closed(**fields: Any) -> None:

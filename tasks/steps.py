@@ -15,6 +15,7 @@ from tasks.base import backoff_seconds, commit_each_statement, fail_unless_done
 from webapp.erp_client import ErpError, TransientError, erp_path, get_json
 from webapp.erp_writes.written import Unwritable, Written
 from webapp.extensions import db
+from webapp.models import RecordState
 
 # Writes what a record fetched into the ERP: (the record's row, job id) → what it made. Caller commits.
 ErpWrite = Callable[[Row, int], Written]
@@ -29,7 +30,8 @@ def fetch_document(
     if record.payload:  # fetched before a later step was lost: no need to ask the ERP again
         runlog.note(state=runlog.SKIPPED)
         return records.outcome(record_id, True)
-    records.mark_running(record)
+    if record.state != RecordState.RUNNING:  # a claimed record is running already (records.claim_for_fetch)
+        records.mark_running(record)
     try:
         data = validate(record.key, get_json(erp_path(path, record.key), record.key))
     except TransientError as exc:
@@ -37,11 +39,11 @@ def fetch_document(
     except ErpError as exc:
         return records.mark_failed(record, exc.reason)
     # The record gets no outcome here (it stays running until its write step), so its payload and
-    # its run's close need not be read together. A worker killed between them leaves the payload
-    # stored and the run STARTED: the redelivery marks the run LOST and skips the fetch.
+    # its run's close need no transaction: one statement on PostgreSQL, two on SQLite, where a
+    # worker killed between them leaves the payload stored and the run STARTED (the redelivery
+    # marks the run LOST and skips the fetch).
     commit_each_statement()
-    records.store_payload(record_id, data)
-    runlog.close_in_transaction()
+    runlog.close_in_transaction(record={"record_id": record_id, "payload": data})
     db.session.commit()
     return records.outcome(record_id, True)
 
@@ -73,13 +75,10 @@ def write_to_erp(write: ErpWrite, job_id: int, record_id: int, record: Row | Non
         written = write(record, job_id)
     except Unwritable as exc:
         return records.mark_failed(record, str(exc))
-    if written.whole:
-        records.mark_succeeded(record, written.erp_ref)
-    else:
-        records.update(record_id, erp_ref=written.erp_ref)
+    values = records.succeeded(written.erp_ref) if written.whole else {"erp_ref": written.erp_ref}
     if written.note is not None:
-        records.update(record_id, error=written.note)
+        values["error"] = written.note
     jobs.ensure_not_cancelled_after_write(job_id, record)
-    runlog.close_in_transaction()
+    runlog.close_in_transaction(record={"record_id": record_id, **values})  # with the run's close: one statement
     db.session.commit()
     return records.outcome(record_id, True)

@@ -9,6 +9,15 @@ to run twice.
 
 Waiting that long is only needed when nothing says where the work went: the steps of a worker
 that stopped sending heartbeats are sent again at once (tasks.orphans).
+
+On Redis a stalled record is sent again only when no message of it is in the broker: its queues
+and the unacknowledged hash are read (records_in_broker). RabbitMQ cannot list messages without
+consuming them, so there the rule is by counts (lost_on_rabbitmq): when the record queues hold
+nothing (ready, and unacknowledged where the management API tells), the stalled records are lost
+and sent again; while they hold messages a record's may be among them, so they are sent again
+only once the job has stayed without progress for BUSY_BROKER_PATIENCE times STUCK_AFTER_SECONDS,
+which still resends a record truly lost while other jobs keep the queues busy; a broker that
+cannot be read resends nothing. A record sent twice is safe, as above.
 """
 
 import json
@@ -21,9 +30,11 @@ from datetime import timedelta
 import redis
 from flask import current_app
 
+from webapp.broker import is_amqp
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, OutboxMessage, TaskRun, utcnow
 from webapp.monitoring.queues import list_keys, task_ids
+from webapp.monitoring.rabbitmq import messages_held
 from webapp.redis_clients import shared_redis
 
 
@@ -104,6 +115,8 @@ def mark_swept(job_id: int, count: int) -> str:
 
 SWEEP_LOCK = "celeriac:sweep-lock"
 RECORD_QUEUES = ("fetch", "db", "default")
+# On RabbitMQ, how many STUCK_AFTER_SECONDS a stalled job waits while the record queues hold messages.
+BUSY_BROKER_PATIENCE = 2
 
 
 @contextmanager
@@ -138,7 +151,7 @@ def message_record_id(raw: bytes | dict) -> int | None:  # type: ignore[type-arg
 
 def records_in_broker() -> set[int] | None:
     """Ids of the records whose step is queued or delivered and not acknowledged (a held retry
-    included); None when the broker cannot be read.
+    included); None when the broker cannot be read. Redis only (RabbitMQ: lost_on_rabbitmq).
 
     A job that shows no progress while its messages wait behind other work is slow, not stalled:
     sending those records again would only queue them twice (and, with many jobs queued, feed on
@@ -176,8 +189,21 @@ def lost_records(stalled: dict[int, list[int]]) -> dict[int, list[int]]:
     """The stalled records whose messages are not in the broker: those to send again."""
     if not stalled:
         return {}
+    if is_amqp(str(current_app.extensions["celery"].conf.broker_url)):
+        return lost_on_rabbitmq(stalled)
     present = records_in_broker()
     if present is None:
         return {}
     lost = {job_id: [record_id for record_id in ids if record_id not in present] for job_id, ids in stalled.items()}
     return {job_id: ids for job_id, ids in lost.items() if ids}
+
+
+def lost_on_rabbitmq(stalled: dict[int, list[int]]) -> dict[int, list[int]]:
+    """The stalled records to send again on RabbitMQ, judged by the record queues' counts (see the module's docstring)."""
+    held = messages_held(current_app.extensions["celery"], RECORD_QUEUES, current_app.config.get("RABBITMQ_MANAGEMENT_URL", ""))
+    if held is None:
+        return {}
+    if held == 0:
+        return stalled
+    cutoff = utcnow() - BUSY_BROKER_PATIENCE * stuck_after()
+    return {job_id: ids for job_id, ids in stalled.items() if last_activity(db.session.get(Job, job_id)) < cutoff}

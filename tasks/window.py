@@ -9,9 +9,12 @@ sending at once, leaving at most one window queued.
 
 What has been sent is one number per job, ``Job.sent_through``: every record with a seq up to it
 was sent. Records in flight are the unfinished ones up to it (an index on (job, state, seq)
-counts them without reading the job's finished records). Moving it is a compare-and-set in the
-same transaction that publishes the batch, so two top-ups at once (two chord bodies, or one and
-the sweep) never send a record twice, and a publish that fails sends nothing.
+counts them without reading the job's finished records). Moving it is a compare-and-set,
+committed before the batches are published, so two top-ups at once (two chord bodies, or one
+and the sweep) never send a record twice. It is committed first because the UPDATE locks the
+job row, and every ERP-write step of the job takes a share lock on that row for its cancel
+check: held through a publish, it stalled the job's writes (measured: a write step waiting on
+it in one sample of six). A publish that fails moves the mark back to the last batch sent.
 """
 
 import uuid
@@ -68,8 +71,8 @@ def next_unsent(job_id: int, sent_through: int, limit: int) -> list[tuple[int, i
 
 def claim(job_id: int, sent_through: int, new_sent_through: int, last: Batch) -> bool:
     """Move the job's sent mark if nobody moved it since it was read and the job still runs
-    uncancelled; remember the last batch's canvas ids. The UPDATE holds the job row until commit,
-    so a cancel waits for the batch to be published, then cancels what was not started."""
+    uncancelled; remember the last batch's canvas ids. A cancel that comes after its commit finds
+    the claimed records pending and cancels them; their steps, published after, skip them."""
     return bool(
         db.session.execute(
             db.update(Job)
@@ -78,6 +81,20 @@ def claim(job_id: int, sent_through: int, new_sent_through: int, last: Batch) ->
             execution_options={"synchronize_session": False},
         ).rowcount
     )
+
+
+def unclaim(job_id: int, claimed_through: int, sent_through: int) -> None:
+    """Move the sent mark back to ``sent_through`` after a failed publish, if it still is where the
+    claim put it and the job is not cancelled (a cancel keeps it: records past the mark would never
+    be sent). The records left claimed but not sent are the sweeper's to send again."""
+    db.session.rollback()
+    db.session.execute(
+        db.update(Job)
+        .where(Job.id == job_id, Job.sent_through == claimed_through, Job.cancel_requested_at.is_(None))
+        .values(sent_through=sent_through),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
 
 
 def batches(rows: list[tuple[int, int]], size: int) -> list[Batch]:
@@ -124,13 +141,16 @@ def top_up(job_id: int, send: Sender, attempts: int = 3) -> TopUp:
         if not claim(job_id, job.sent_through, rows[-1][1], chords[-1]):
             db.session.rollback()  # another top-up or a cancel came first: read again
             continue
+        db.session.commit()
+        seqs = dict(rows)
+        sent_through = job.sent_through
         try:
             for batch in chords:
                 send(job.kind, job_id, batch)
+                sent_through = seqs[batch.record_ids[-1]]
         except Exception:
-            db.session.rollback()
+            unclaim(job_id, rows[-1][1], sent_through)
             raise
-        db.session.commit()
         return TopUp(sent=len(rows), in_flight=flying)
     return TopUp()
 

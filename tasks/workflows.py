@@ -200,7 +200,8 @@ def finalize_job(job_id: int) -> dict[str, Any]:
 
 @shared_task(**DB_OUTAGE)
 def sweep() -> dict[str, Any]:
-    """Beat: send again what Redis lost, close jobs whose chord callback never came, and runs nothing closed."""
+    """Beat: send again what the broker lost (Redis or RabbitMQ, tasks.sweeper), close jobs whose chord callback
+    never came, and runs nothing closed."""
     with sweeper.sweep_lock() as mine:
         if not mine:
             return {"skipped": "another sweep is running"}

@@ -24,12 +24,15 @@ def procfile_command(name: str) -> str:
 
 
 @contextmanager
-def procfile_process(name: str, env: dict[str, str], log: Path, ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
+def procfile_process(
+    name: str, env: dict[str, str], log: Path, ready: Callable[[], bool], cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run the Procfile's ``name`` process until the block ends (SIGTERM, then wait); yield it once
-    ``ready()`` is true. Its output goes to ``log``, quoted in the failure if it exits early."""
+    ``ready()`` is true. Its output goes to ``log``, quoted in the failure if it exits early. Started
+    in another directory than the project's (``cwd``), it needs PYTHONPATH in ``env`` to find wsgi."""
     env = dict(env, PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""))
     with open(log, "wb") as out:
-        process = subprocess.Popen(["/bin/sh", "-c", procfile_command(name)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(["/bin/sh", "-c", procfile_command(name)], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def started() -> bool:
         if process.poll() is not None:

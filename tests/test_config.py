@@ -63,6 +63,33 @@ def test_unsafe_timing_refused_at_start(celery: dict, config: dict, message: str
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CELERY": celery, **config})
 
 
+AMQP = {"BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/celeriac"}
+
+
+@pytest.mark.parametrize(
+    ("celery", "config", "message"),
+    [
+        ({"task_time_limit": 1800}, {}, "TASK_TIME_LIMIT .1800. must be below RABBITMQ_CONSUMER_TIMEOUT .1800."),
+        ({}, {"RABBITMQ_CONSUMER_TIMEOUT": 300.0}, "TASK_TIME_LIMIT .300. must be below RABBITMQ_CONSUMER_TIMEOUT"),
+        ({}, {"FETCH_BACKOFF_MAX": 1600.0}, "FETCH_BACKOFF_MAX and DB_BACKOFF_MAX .1600. plus TASK_TIME_LIMIT .300."),
+        ({}, {"DB_BACKOFF_MAX": 900.0, "RABBITMQ_CONSUMER_TIMEOUT": 1200.0}, "a retry is held unacknowledged"),
+    ],
+)
+def test_rabbitmq_timing_refused_against_the_consumer_timeout(celery: dict, config: dict, message: str) -> None:
+    """On RabbitMQ a task's time limit, and a retry's countdown plus it, must stay under consumer_timeout."""
+    with pytest.raises(RuntimeError, match=message):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CELERY": celery, **AMQP, **config})
+
+
+def test_rabbitmq_ignores_the_visibility_timeout() -> None:
+    """Redis' visibility timeout means nothing on RabbitMQ: a time limit above it starts, under the consumer timeout."""
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CELERY": {"task_time_limit": 1000}, "FETCH_BACKOFF_MAX": 700.0}
+    conf = create_app(config | AMQP).extensions["celery"].conf
+    assert conf.broker_url.startswith("amqp://") and conf.task_time_limit == 1000
+    with pytest.raises(RuntimeError, match="BROKER_VISIBILITY_TIMEOUT"):
+        create_app(config | {"CELERY": {"task_time_limit": 1000, "broker_transport_options": {"visibility_timeout": 900}}})
+
+
 def test_celery_settings_for_at_least_once() -> None:
     """Late acks, requeue on worker loss, prefetch 1 and JSON only are in force."""
     conf = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions["celery"].conf

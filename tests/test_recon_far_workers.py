@@ -8,12 +8,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from devtools import ROOT
 from devtools.uploads import confirm as press_confirm
 from devtools.uploads import post_upload
 from devtools.web import gunicorn, logged_in
 from devtools.workers import WorkerSet
 from tests.forms import csrf_token
+from tests.machines import Machine
 from tests.recon_corpus.builders import CORPUS, dr_file, dr_row
 from tests.recon_jobs import DATE_RANGE, job_id_of, job_in, upload
 from webapp.extensions import db
@@ -23,20 +23,17 @@ LARGE_ROWS = 160_000  # about 45 MB: past the size the reader splits between two
 
 
 @pytest.fixture(scope="module")
-def far_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Separate directories for the web process and the worker machine."""
+def far_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Machine]:
+    """A machine of its own for the web process and for the worker."""
     base = tmp_path_factory.mktemp("machines")
-    dirs = {name: base / name for name in ("web", "web-uploads", "web-tmp", "worker", "worker-uploads", "worker-tmp", "logs")}
-    for path in dirs.values():
-        path.mkdir()
-    return dirs
+    return {name: Machine.make(base / name) for name in ("web", "worker")}
 
 
 @pytest.fixture(scope="module")
-def far_workers(worker_env: dict[str, str], far_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerSet]:
+def far_workers(worker_env: dict[str, str], far_dirs: dict[str, Machine], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerSet]:
     """A prefork worker started in its own directory, with its own UPLOAD_FOLDER and TMPDIR."""
-    env = dict(worker_env, PYTHONPATH=str(ROOT), UPLOAD_FOLDER=str(far_dirs["worker-uploads"]), TMPDIR=str(far_dirs["worker-tmp"]))
-    workers = WorkerSet(env, tmp_path_factory.mktemp("far-workers"), cwd=far_dirs["worker"])
+    machine = far_dirs["worker"]
+    workers = WorkerSet(machine.env(worker_env), tmp_path_factory.mktemp("far-workers"), cwd=machine.place("cwd"))
     workers.start("far", queues="default,db", pool="prefork", concurrency=2)
     workers.wait_ready()
     yield workers
@@ -44,11 +41,11 @@ def far_workers(worker_env: dict[str, str], far_dirs: dict[str, Path], tmp_path_
 
 
 @pytest.fixture
-def web_elsewhere(app: Flask, far_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+def web_elsewhere(app: Flask, far_dirs: dict[str, Machine], monkeypatch: pytest.MonkeyPatch) -> Path:
     """The web side runs in its own directory with its own UPLOAD_FOLDER."""
-    monkeypatch.chdir(far_dirs["web"])
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(far_dirs["web-uploads"]))
-    return far_dirs["web"]
+    monkeypatch.chdir(far_dirs["web"].place("cwd"))
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(far_dirs["web"].place("uploads")))
+    return far_dirs["web"].place("cwd")
 
 
 def large_report() -> bytes:
@@ -60,17 +57,13 @@ def large_report() -> bytes:
     return dr_file(rows).encode()
 
 
-def no_files_left(far_dirs: dict[str, Path]) -> None:
-    """Nothing was saved under either UPLOAD_FOLDER, and the worker's temporary copies are gone
-    (the pool's own multiprocessing directory, pymp-*, aside)."""
-    for name in ("web", "web-uploads", "web-tmp", "worker", "worker-uploads", "worker-tmp"):
-        root = far_dirs[name]
-        left = [p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.relative_to(root).parts[0].startswith("pymp-")]
-        assert left == [], f"files left in {name}"
+def no_files_left(far_dirs: dict[str, Machine]) -> None:
+    """Nothing was saved on either machine, and the worker's temporary copies are gone."""
+    assert {name: machine.files() for name, machine in far_dirs.items()} == {"web": [], "worker": []}
 
 
 def test_a_report_reads_and_confirms_on_a_worker_without_the_web_disk(
-    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Machine]
 ) -> None:
     """Upload on web, read on the worker from the stored bytes, confirm, sales orders written; the
     file is kept (for UPLOAD_RETENTION_DAYS), but no disk holds a copy."""
@@ -90,7 +83,7 @@ def test_a_report_reads_and_confirms_on_a_worker_without_the_web_disk(
 
 
 def test_a_settlement_with_its_orders_report_reads_and_is_discarded(
-    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Path]
+    app: Flask, client: FlaskClient, far_workers: WorkerSet, web_elsewhere: Path, far_dirs: dict[str, Machine]
 ) -> None:
     """Both files of a V2 settlement reach the worker; discarding the preview deletes both."""
     status, location = upload(
@@ -112,16 +105,14 @@ def test_a_settlement_with_its_orders_report_reads_and_is_discarded(
 
 
 def test_a_large_report_through_gunicorn_in_its_own_directory_is_read_on_two_cores_and_confirmed(
-    app: Flask, worker_env: dict[str, str], far_workers: WorkerSet, far_dirs: dict[str, Path], operator: tuple[str, str]
+    app: Flask, worker_env: dict[str, str], far_workers: WorkerSet, far_dirs: dict[str, Machine], operator: tuple[str, str], tmp_path: Path
 ) -> None:
     """gunicorn started in the web's directory with its own UPLOAD_FOLDER and TMPDIR takes the form post (over
     10 MiB, with its CSRF token); the worker reads it on two cores from its temporary copy; Confirm writes it."""
-    path = far_dirs["web"] / "large.csv"
+    web = far_dirs["web"]
+    path = web.place("cwd") / "large.csv"
     path.write_bytes(large_report())
-    env = dict(
-        worker_env, PYTHONPATH=str(ROOT), COOKIE_SECURE="0", UPLOAD_FOLDER=str(far_dirs["web-uploads"]), TMPDIR=str(far_dirs["web-tmp"])
-    )
-    with gunicorn(env, far_dirs["logs"] / "gunicorn.log", cwd=far_dirs["web"]) as (base, _):
+    with gunicorn(web.env(dict(worker_env, COOKIE_SECURE="0")), tmp_path / "gunicorn.log", cwd=web.place("cwd")) as (base, _):
         session = logged_in(base, *operator)
         response = post_upload(session, base, path)
         assert response.status_code == 302, response.text[:500]

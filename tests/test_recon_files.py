@@ -199,3 +199,20 @@ def test_an_upload_saved_on_disk_before_stored_files_still_reads_and_expires(app
         db.session.commit()
         assert purge_uploads.run() == [job.id]
         assert not saved.exists() and upload_of(job.id).files_deleted_at is not None
+
+
+def test_an_upload_saved_on_another_machines_disk_fails_saying_so(app: Flask, tmp_path: Path) -> None:
+    """A row from before stored files, read by a worker whose machine lacks its path: the job fails
+    naming the path and why, not with a bare "no such file"."""
+    from tasks.workflows import read_report
+
+    with app.test_request_context():
+        job = Job(kind="reconciliation", source="upload", total=0, input_name="old.csv")
+        db.session.add(job)
+        db.session.flush()
+        db.session.add(ReconImport(job_id=job.id, filename="old.csv", path=str(tmp_path / "elsewhere"), size_bytes=len(GOOD)))
+        db.session.commit()
+        assert read_report.run(job_id=job.id) == {"job": job.id, "read": False}
+        job = db.session.get(Job, job.id, populate_existing=True)
+        assert job.status == JobStatus.FAILED
+        assert f"old.csv was saved at {tmp_path / 'elsewhere'} before uploads were stored" in job.error

@@ -176,14 +176,16 @@ def test_s3_file_deleted_meanwhile_is_missing(app: Flask, s3_bucket: object) -> 
 
 
 def test_copies_left_by_a_killed_worker_are_removed_later(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A copy older than a day in TMPDIR is a killed worker's leftover: the next copy removes it,
-    and leaves a recent one (another read in progress) and other programs' files alone."""
+    """A copy or staged rows older than a day in TMPDIR are a killed worker's leftovers: the next copy
+    removes them, and leaves a recent one (another read in progress) and other programs' files alone."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     stale, recent, other = tmp_path / f"{storage.COPY_PREFIX}7-old", tmp_path / f"{storage.COPY_PREFIX}8-now", tmp_path / "other-old"
-    for path in (stale, recent, other):
+    staged = tmp_path / f"{storage.STAGED_PREFIX}old.pickle"
+    for path in (stale, recent, other, staged):
         path.write_bytes(b"x")
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(stale, (two_days_ago, two_days_ago))
+    os.utime(staged, (two_days_ago, two_days_ago))
     os.utime(other, (two_days_ago, two_days_ago))
     with app.app_context():
         file = storage.store(io.BytesIO(b"a,b\n"), "report.csv")

@@ -10,7 +10,7 @@ from flask import Flask
 from webapp import cli
 from webapp.api import blueprint as api
 from webapp.celery_app import celery_init_app
-from webapp.config import check_erp_api_url, check_redis_url, load_settings
+from webapp.config import check_erp_api_url, check_redis_url, instance_path, load_settings
 from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import csrf, db, login_manager, migrate
@@ -22,7 +22,9 @@ from webapp.web.fragment_cache import FragmentCache
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the Flask app (and its Celery app)."""
-    app = Flask("webapp", template_folder="../templates", static_folder="../static", instance_relative_config=True)
+    app = Flask(
+        "webapp", template_folder="../templates", static_folder="../static", instance_path=instance_path(), instance_relative_config=True
+    )
     load_settings(app.config, test_config)
     check_secret_key(app)
     check_erp_api_url(app.config, app.debug or app.testing)

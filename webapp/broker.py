@@ -10,7 +10,7 @@ so both agree without importing each other.
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 # Looked up in this order; Heroku's CloudAMQP add-on sets CLOUDAMQP_URL.
 BROKER_URL_VARIABLES = ("BROKER_URL", "CELERY_BROKER_URL", "CLOUDAMQP_URL")
@@ -42,14 +42,16 @@ def broker_kind(url: str) -> str:
 def transport_settings(url: str, visibility_timeout: int) -> dict[str, Any]:
     """Celery settings of the broker the URL names (merged over celeryconfig's shared ones).
 
-    RabbitMQ: kombu's py-amqp transport, publisher confirms (a publish returns once the broker
+    RabbitMQ: kombu's py-amqp transport (over TLS for ``amqps://``), publisher confirms (a publish returns once the broker
     has the message), durable queues and persistent messages (kombu's defaults). Redis: this
     project's transport (tasks.broker_transport) with the visibility timeout and quick restores.
     """
     if is_amqp(url):
         return {
             "broker_url": url,
-            "broker_transport": "amqp",
+            # Named from the URL: a transport set here wins over the URL's scheme, and "amqp" would
+            # send an amqps:// URL (CloudAMQP's) in clear text to port 5672.
+            "broker_transport": "amqps" if urlsplit(url).scheme == "amqps" else "amqp",
             "broker_transport_options": {"confirm_publish": True, "connect_timeout": 5},
             "broker_heartbeat": 30,
         }
@@ -68,3 +70,18 @@ def transport_settings(url: str, visibility_timeout: int) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
     }
+
+
+def broker_vhost(url: str) -> str:
+    """The RabbitMQ virtual host the URL names ("/" when its path is empty, as kombu reads it)."""
+    path = urlsplit(url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def describe_broker(url: str) -> str:
+    """The broker in words, without its password: "RabbitMQ at host:5672, vhost v" or "Redis at host:6379/0"."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port}" if parts.port else (parts.hostname or "localhost")
+    if is_amqp(url):
+        return f"RabbitMQ at {where}, vhost {broker_vhost(url)}"
+    return f"Redis at {where}{parts.path or ''}"

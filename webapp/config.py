@@ -5,7 +5,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from webapp.broker import configured_broker_url
+from webapp.broker import configured_broker_url, is_amqp
 
 # Where the Procfile's sandbox process listens unless SANDBOX_PORT says otherwise.
 SANDBOX_LOCAL_URL = "http://127.0.0.1:5001/sandbox/api"
@@ -25,6 +25,16 @@ def database_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> str
         # psycopg 3 is the driver we install; name it so SQLAlchemy does not look for psycopg2.
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def instance_path(environ: os._Environ[str] | dict[str, str] = os.environ) -> str | None:
+    """INSTANCE_PATH made absolute, or None for Flask's own (``instance/`` beside the code).
+
+    Each process may have its own: nothing in the instance folder passes between processes (only
+    a relative SQLite file lives there, and SQLite is for one machine).
+    """
+    path = environ.get("INSTANCE_PATH", "").strip()
+    return os.path.abspath(path) if path else None
 
 
 def env_float(name: str, default: float) -> float:
@@ -69,6 +79,12 @@ def settings_from_env() -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://localhost:6379/0"),
         # The task messages' broker: RabbitMQ (amqp://) or Redis; "" means REDIS_URL (webapp.broker).
         "BROKER_URL": configured_broker_url(),
+        # RabbitMQ closes the channel of a consumer holding a delivery unacknowledged this long
+        # (its consumer_timeout, 30 min by default): set it to the broker's value.
+        "RABBITMQ_CONSUMER_TIMEOUT": env_float("RABBITMQ_CONSUMER_TIMEOUT", 1800.0),
+        # The management HTTP API (http://user:password@host:15672): unacknowledged counts and the
+        # oldest message's age on the workers page. Unset: a passive declare gives depth and consumers.
+        "RABBITMQ_MANAGEMENT_URL": os.environ.get("RABBITMQ_MANAGEMENT_URL", "").strip(),
         # No default outside debug and tests (webapp.config.check_erp_api_url): a deploy that forgot
         # it must not fetch from anything but the real ERP.
         "ERP_API_URL": os.environ.get("ERP_API_URL", "").strip(),
@@ -175,21 +191,46 @@ def check_redis_url(config: dict[str, Any], debug_or_testing: bool, logger: logg
 
 
 def check_celery_timing(celery_conf: Any, config: dict[str, Any]) -> None:
-    """Refuse to start when a task could outlive Redis' visibility timeout.
+    """Refuse to start when a task, or a retry waiting for its countdown, could outlive the
+    broker's redelivery deadline; and when the soft limits do not nest inside the hard one.
 
     Redis hands an unacknowledged message to another worker once the visibility timeout passes,
-    so a task still running (or a retry still waiting) past it would run twice at once.
+    so a task still running (or a retry still waiting) past it would run twice at once. RabbitMQ
+    closes the channel of a consumer that holds a delivery past its ``consumer_timeout``; a retry's
+    message is delivered at once and held unacknowledged by the worker until its countdown ends,
+    then runs, so the longest countdown plus the time limit must stay under it.
     """
-    visibility = float(celery_conf.broker_transport_options.get("visibility_timeout", 3600))
     hard, soft = celery_conf.task_time_limit, celery_conf.task_soft_time_limit
-    problems = []
-    if hard is None or hard >= visibility:
-        problems.append(f"TASK_TIME_LIMIT ({hard}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    problems = timing_problems(celery_conf, config, hard)
     if soft is not None and hard is not None and soft >= hard:
         problems.append(f"TASK_SOFT_TIME_LIMIT ({soft}) must be below TASK_TIME_LIMIT ({hard})")
-    if max(config["FETCH_BACKOFF_MAX"], config["DB_BACKOFF_MAX"]) >= visibility:
-        problems.append(f"FETCH_BACKOFF_MAX and DB_BACKOFF_MAX must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
     if soft is not None and config["ERP_TIMEOUT"] >= soft:
         problems.append(f"ERP_TIMEOUT ({config['ERP_TIMEOUT']:g}) must be below TASK_SOFT_TIME_LIMIT ({soft})")
     if problems:
         raise RuntimeError("unsafe Celery timing: " + "; ".join(problems))
+
+
+def timing_problems(celery_conf: Any, config: dict[str, Any], hard: float | None) -> list[str]:
+    """What breaks the broker's redelivery deadline: Redis' visibility timeout or RabbitMQ's consumer timeout.
+
+    Every countdown the tasks use is bounded by FETCH_BACKOFF_MAX (fetch and dispatch retries,
+    tasks.base.backoff_seconds) or DB_BACKOFF_MAX (retries while the database is down).
+    """
+    longest_wait = max(config["FETCH_BACKOFF_MAX"], config["DB_BACKOFF_MAX"])
+    if is_amqp(str(celery_conf.broker_url or "")):
+        consumer = float(config.get("RABBITMQ_CONSUMER_TIMEOUT", 1800.0))
+        if hard is None or hard >= consumer:
+            return [f"TASK_TIME_LIMIT ({hard}) must be below RABBITMQ_CONSUMER_TIMEOUT ({consumer:g})"]
+        if longest_wait + hard >= consumer:
+            return [
+                f"FETCH_BACKOFF_MAX and DB_BACKOFF_MAX ({longest_wait:g}) plus TASK_TIME_LIMIT ({hard}) must be below "
+                f"RABBITMQ_CONSUMER_TIMEOUT ({consumer:g}): a retry is held unacknowledged until its countdown ends, then runs"
+            ]
+        return []
+    visibility = float(celery_conf.broker_transport_options.get("visibility_timeout", 3600))
+    problems = []
+    if hard is None or hard >= visibility:
+        problems.append(f"TASK_TIME_LIMIT ({hard}) must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    if longest_wait >= visibility:
+        problems.append(f"FETCH_BACKOFF_MAX and DB_BACKOFF_MAX must be below BROKER_VISIBILITY_TIMEOUT ({visibility:g})")
+    return problems

@@ -15,14 +15,18 @@ bp = Blueprint("ops", __name__, url_prefix="/ops")
 
 @bp.get("/workers")
 def workers() -> Response:
-    """Workers with their heartbeat status, queues, per-minute throughput and the ERP's health."""
+    """Workers with their heartbeat status, the broker and its queues, per-minute throughput and the ERP's health."""
     snap = snapshot()
     return jsonify(
         generated_at=iso(snap.now),
         redis_error=snap.live.error,
+        broker=snap.live.broker,
+        broker_name=snap.live.broker_name,
+        broker_error=snap.live.broker_error,
+        queue_source=snap.live.source,
         workers=[plain(worker) | {"age_seconds": round(worker.age_seconds, 1)} for worker in snap.live.workers],
         queues=[plain(queue) for queue in snap.live.queues],
-        unacked=snap.live.unacked,
+        unacked=snap.live.unacked,  # null where the broker cannot tell (RabbitMQ without its management API)
         scheduled=snap.live.scheduled,
         throughput={
             "finished": snap.finished,

@@ -1,25 +1,34 @@
-"""What Redis says right now: live workers (heartbeats), queue depths and ages, unacknowledged and scheduled messages."""
+"""What the broker and Redis say right now: live workers (heartbeats in Redis), queue depths and
+ages, unacknowledged and scheduled messages (from the broker, Redis or RabbitMQ)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from celery import Celery
 from flask import current_app
 
+from webapp.broker import broker_kind, describe_broker
 from webapp.monitoring.heartbeats import WorkerStatus, read_workers
 from webapp.monitoring.queues import QueueStat, read_queues
+from webapp.monitoring.rabbitmq import BrokerUnreadable, declared_queues, management_queues
 from webapp.redis_clients import shared_redis
 
 
 @dataclass
 class LiveState:
-    """Workers and queues as Redis shows them now; ``error`` says why they are missing."""
+    """Workers and queues as Redis and the broker show them now; ``error`` says why Redis' part is
+    missing, ``broker_error`` why the queues are (RabbitMQ, read apart from Redis)."""
 
     workers: list[WorkerStatus]
     queues: list[QueueStat]
-    unacked: int
+    unacked: int | None  # None: this broker cannot tell (RabbitMQ without its management API)
     error: str | None = None
+    broker: str = "redis"  # broker_kind(): "redis" or "rabbitmq"
+    broker_name: str = ""  # the broker in words, without its password (webapp.broker.describe_broker)
+    broker_error: str | None = None
+    source: str = ""  # where the queue figures come from, in words
 
     @property
     def scheduled(self) -> int:
@@ -38,14 +47,45 @@ def monitored_queues(conf: Any, workers: Sequence[WorkerStatus]) -> list[str]:
 
 
 def live_state() -> LiveState:
-    """Heartbeats, queue depths and the unacked count from Redis (three round trips)."""
-    conf = current_app.extensions["celery"].conf
+    """Heartbeats from Redis; queue depths and unacknowledged messages from the broker."""
+    celery = current_app.extensions["celery"]
+    url = str(celery.conf.broker_url)
+    kind, name = broker_kind(url), describe_broker(url)
     try:
         client = shared_redis(timeout=2)  # short: a page must not hang on Redis
         workers = read_workers(client)
-        queues, unacked = read_queues(client, monitored_queues(conf, workers), conf.broker_transport_options or {})
+        if kind == "redis":
+            queues, unacked = read_queues(client, monitored_queues(celery.conf, workers), celery.conf.broker_transport_options or {})
     except redis.RedisError as exc:
-        return LiveState([], [], 0, error=f"Redis did not answer: {exc}")
+        if kind == "redis":
+            return LiveState([], [], 0, error=f"Redis did not answer: {exc}", broker=kind, broker_name=name)
+        return rabbitmq_state(celery, [], LiveState([], [], None, error=f"Redis did not answer: {exc}", broker=kind, broker_name=name))
+    if kind == "rabbitmq":
+        return rabbitmq_state(celery, workers, LiveState(workers, [], None, broker=kind, broker_name=name))
     for queue in queues:
         queue.consumers = sum(1 for worker in workers if worker.is_online and queue.name in worker.queues)
-    return LiveState(workers, queues, unacked)
+    return LiveState(workers, queues, unacked, broker=kind, broker_name=name, source="Redis' queue lists")
+
+
+def rabbitmq_state(celery: Celery, workers: list[WorkerStatus], state: LiveState) -> LiveState:
+    """Fill ``state``'s queues from RabbitMQ: its management API when configured, else (or when
+    the API does not answer) passive declares, which give neither unacknowledged counts nor ages."""
+    names = monitored_queues(celery.conf, workers)
+    management = current_app.config.get("RABBITMQ_MANAGEMENT_URL", "")
+    problem = ""
+    if management:
+        try:
+            state.queues = management_queues(management, str(celery.conf.broker_url), names)
+        except BrokerUnreadable as exc:
+            problem = f"{exc}; "
+        else:
+            state.unacked = sum(queue.unacked or 0 for queue in state.queues)
+            state.source = "RabbitMQ's management API"
+            return state
+    try:
+        state.queues = declared_queues(celery, names)
+    except BrokerUnreadable as exc:
+        state.broker_error = problem + str(exc)
+        return state
+    state.source = problem + "a passive declare of each queue, which tells no unacknowledged count and no age"
+    return state

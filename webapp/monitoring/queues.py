@@ -1,4 +1,4 @@
-"""Queue depth and the age of each queue's oldest message, read from Redis.
+"""Queue depth and the age of each queue's oldest message, read from Redis (RabbitMQ: webapp.monitoring.rabbitmq).
 
 kombu's Redis transport keeps each queue as a list (plus one list per priority step): publishers
 LPUSH, workers BRPOP, so the oldest message waits at the right end (LINDEX -1). Its ``sent_at``
@@ -31,7 +31,9 @@ class QueueStat:
     oldest_sent_at: datetime | None = None
     oldest_age_seconds: float | None = None
     oldest_task: str | None = None
-    consumers: int = 0  # online workers consuming it (filled in by the reader of heartbeats)
+    consumers: int = 0  # Redis: online workers consuming it (from heartbeats); RabbitMQ: the broker's count
+    unacked: int | None = None  # delivered, not acknowledged yet: known per queue on RabbitMQ's management API only
+    age_known: bool = True  # False where the broker cannot tell the oldest message's age (RabbitMQ without its API)
 
 
 def list_keys(queue: str, options: Mapping[str, Any]) -> list[str]:

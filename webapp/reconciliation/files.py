@@ -28,12 +28,17 @@ def local_files(upload: ReconImport) -> Iterator[tuple[str, str | None]]:
 
 
 def local_path(stack: contextlib.ExitStack, file: StoredFile | None, saved_path: str | None, upload: ReconImport) -> str:
-    """A temporary copy of ``file``, or the path an upload made before stored files was saved at."""
+    """A temporary copy of ``file``, or the path an upload made before stored files was saved at
+    (on the disk of the machine that saved it: a worker elsewhere says so rather than "no such file")."""
     if upload.files_deleted_at is None:
         if file is not None:
             return stack.enter_context(storage.local_copy(file))
-        if saved_path:
+        if saved_path and os.path.exists(saved_path):
             return saved_path
+        if saved_path:
+            raise storage.StoredFileMissing(
+                f"{upload.filename} was saved at {saved_path} before uploads were stored for every machine, and this one has no such file"
+            )
     raise storage.StoredFileMissing(f"the files of {upload.filename} were deleted")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from webapp.config import load_settings
+from webapp.config import instance_path, load_settings
 from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
 from webapp.extensions import db
@@ -22,7 +22,7 @@ from webapp.sandbox import api
 
 def create_sandbox_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the sandbox ERP app: its REST API on the console's database; refused unless enabled."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=instance_path(), instance_relative_config=True)
     load_settings(app.config, test_config)
     check_enabled(app)
     make_sqlite_path_absolute(app)

@@ -17,11 +17,14 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import StoredFile
+from webapp.reconciliation.reader.two_cores.halves import STAGED_PREFIX
 from webapp.storage import database, s3
 
 DATABASE, S3 = "database", "s3"
 COPY_PREFIX = "celeriac-upload-"
 STALE_COPY_SECONDS = 24 * 3600  # no read lasts this long (TASK_TIME_LIMIT stops it well before)
+# What a read leaves in TMPDIR when its worker is killed: the copy, and the two-core reader's staged rows.
+LEFTOVER_PREFIXES = (COPY_PREFIX, STAGED_PREFIX)
 
 
 class StoredFileMissing(Exception):
@@ -103,11 +106,11 @@ def local_copy(file: StoredFile) -> Iterator[str]:
 
 
 def remove_stale_copies() -> list[str]:
-    """Delete copies a killed worker left in TMPDIR (its ``finally`` never ran); return their names."""
+    """Delete copies (and staged rows) a killed worker left in TMPDIR (its ``finally`` never ran); return their names."""
     folder, cutoff = tempfile.gettempdir(), time.time() - STALE_COPY_SECONDS
     removed = []
     for entry in os.scandir(folder):
-        if entry.name.startswith(COPY_PREFIX) and entry.is_file() and entry.stat().st_mtime < cutoff:
+        if entry.name.startswith(LEFTOVER_PREFIXES) and entry.is_file() and entry.stat().st_mtime < cutoff:
             with contextlib.suppress(OSError):
                 os.remove(entry.path)
                 removed.append(entry.name)

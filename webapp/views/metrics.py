@@ -61,21 +61,19 @@ def task_families(rows: list[RunStats]) -> Iterator[Any]:
 
 
 def live_families(live: LiveState) -> Iterator[GaugeMetricFamily]:
-    """Redis reachability, queue depths and oldest ages, unacked messages, workers by status."""
+    """Redis and broker reachability, queue depths and oldest ages, unacked messages, workers by status.
+
+    A figure the broker cannot tell (RabbitMQ without its management API: ages, unacked) is left
+    out rather than reported as 0.
+    """
     yield GaugeMetricFamily("celeriac_redis_up", "1 if Redis answered this scrape.", value=0 if live.error else 1)
+    broker_up = GaugeMetricFamily("celeriac_broker_up", "1 if the broker's queues could be read this scrape.", labels=["broker"])
+    broker_up.add_metric([live.broker], 0 if (live.broker_error or (live.broker == "redis" and live.error)) else 1)
+    yield broker_up
+    if live.queues:
+        yield from queue_families(live)
     if live.error:
         return
-    depth = GaugeMetricFamily("celeriac_queue_messages", "Messages waiting in each queue.", labels=["queue"])
-    age = GaugeMetricFamily(
-        "celeriac_queue_oldest_message_age_seconds", "Age of the oldest waiting message of each queue (0 when empty).", labels=["queue"]
-    )
-    for queue in live.queues:
-        depth.add_metric([queue.name], queue.depth)
-        if queue.depth == 0 or queue.oldest_age_seconds is not None:
-            age.add_metric([queue.name], queue.oldest_age_seconds or 0.0)
-    yield depth
-    yield age
-    yield GaugeMetricFamily("celeriac_unacked_messages", "Messages delivered to workers and not acknowledged yet.", value=live.unacked)
     workers = GaugeMetricFamily("celeriac_workers", "Workers by heartbeat status.", labels=["status"])
     for status in ("online", "missing", "gone", "stopped"):
         workers.add_metric([status], sum(1 for worker in live.workers if worker.status == status))
@@ -85,6 +83,22 @@ def live_families(live: LiveState) -> Iterator[GaugeMetricFamily]:
         if worker.is_online:
             active.add_metric([worker.hostname], worker.active)
     yield active
+
+
+def queue_families(live: LiveState) -> Iterator[GaugeMetricFamily]:
+    """Depth of each queue, its oldest message's age where known, and the unacknowledged count where known."""
+    depth = GaugeMetricFamily("celeriac_queue_messages", "Messages waiting in each queue.", labels=["queue"])
+    age = GaugeMetricFamily(
+        "celeriac_queue_oldest_message_age_seconds", "Age of the oldest waiting message of each queue (0 when empty).", labels=["queue"]
+    )
+    for queue in live.queues:
+        depth.add_metric([queue.name], queue.depth)
+        if queue.age_known and (queue.depth == 0 or queue.oldest_age_seconds is not None):
+            age.add_metric([queue.name], queue.oldest_age_seconds or 0.0)
+    yield depth
+    yield age
+    if live.unacked is not None:
+        yield GaugeMetricFamily("celeriac_unacked_messages", "Messages delivered to workers and not acknowledged yet.", value=live.unacked)
 
 
 def refusal() -> Response | None:

@@ -14,6 +14,8 @@ MIN_BYTES = 32 << 20  # below this, starting the helper costs more time than it 
 FIRST_SHARE = 0.48  # this process also hashes the rest of the file and merges, so it reads a little less
 WINDOW = 1 << 20  # how far past the middle a boundary is looked for
 SPLITTABLE = ("utf-8", "utf-8-sig", "windows-1252")
+# The helper's staged rows in TMPDIR; one a killed worker left is removed with the stale copies (webapp.storage).
+STAGED_PREFIX = "celeriac-staged-"
 
 
 def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: DateRangeRows) -> SecondHalf | None:
@@ -50,7 +52,7 @@ def start_second_half(path: str | Path, found: Detected, ctx: Context, rows: Dat
 
 def staged_file() -> str:
     """A new temporary file for the helper's staged rows (this process deletes it once replayed)."""
-    handle, path = tempfile.mkstemp(prefix="celeriac-staged-", suffix=".pickle")
+    handle, path = tempfile.mkstemp(prefix=STAGED_PREFIX, suffix=".pickle")
     os.close(handle)
     return path
 
