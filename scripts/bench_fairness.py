@@ -242,12 +242,12 @@ def run_recovery(bench: BenchEnv, kill: bool) -> tuple[float, float | None]:
     to the job's end."""
     bench.reset_tables()
     db_node = next(node for node in bench.nodes if node.startswith("db"))
+    wait_for(lambda: has_beaten(bench, db_node), timeout=60, interval=0.1, message=f"a heartbeat of {db_node}")
     start = time.perf_counter()
     job_id = launch(bench, po_keys(RECOVERY_RECORDS))
     killed_at = None
     if kill:
         wait_for(lambda: done_records(bench, job_id) >= RECOVERY_RECORDS // 3, timeout=600, interval=0.05, message="a third of the job")
-        wait_for(lambda: has_beaten(bench, db_node), timeout=60, interval=0.1, message=f"a heartbeat of {db_node}")
         bench.workers.kill(db_node)
         killed_at = time.perf_counter()
         bench.nodes.remove(db_node)
@@ -262,7 +262,8 @@ def run_recovery(bench: BenchEnv, kill: bool) -> tuple[float, float | None]:
 def has_beaten(bench: BenchEnv, node: str) -> bool:
     """Whether Redis holds a heartbeat of the worker since reset_tables emptied it. The sweep judges
     only a worker it has heard from dead, as after a Redis restart; a small job (BENCH_SCALE) can
-    reach its third before the worker's next beat, and its killed steps would then wait forever."""
+    reach its third before the worker's next beat, and its killed steps would then wait forever.
+    Waited for before the job is launched, so that the wait is not part of the figures."""
     from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
 
     client = redis.Redis.from_url(bench.env["REDIS_URL"])
@@ -291,10 +292,12 @@ def recovery(repeat: int, broker: Broker) -> list[Row]:
             f"{with_kill - whole:+.1f} s for the crash",
         ),
         (
-            "from the SIGKILL to every record done (default settings: heartbeats every 10 s, dead after 3, sweep every 10 s"
-            + ("; RabbitMQ requeues the killed worker's unacknowledged messages when its connection drops)" if broker.amqp else ")"),
+            "from the SIGKILL to every record done (default settings: heartbeats every 10 s, dead after 3, sweep every 10 s)",
             f"{after_kill:.1f} s",
             "",
-            f"goal ≤ 60 s ({verdict(after_kill <= 60)}); runs " + ", ".join(f"{run[1]:.1f}" for run in kill_runs) + " s",
+            f"goal ≤ 60 s ({verdict(after_kill <= 60)}); runs "
+            + ", ".join(f"{run[1]:.1f}" for run in kill_runs)
+            + " s"
+            + ("; RabbitMQ requeues a dead connection's unacknowledged messages at once" if broker.amqp else ""),
         ),
     ]
