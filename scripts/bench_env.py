@@ -8,6 +8,7 @@ over real HTTP in a thread (the site the viewers poll), and the sandbox ERP the 
 server of its own, as its own process runs it.
 """
 
+import gc
 import logging
 import os
 import shutil
@@ -186,6 +187,7 @@ def services(**settings: str) -> Iterator[BenchEnv]:
         bench.stop_workers()
         stop_server()
         stop_erp()
+        gc.collect()  # a plain canvas's results, held in cycles, unsubscribe from Redis when freed: while it runs
         if redis_server is not None:
             redis_server.stop()
         shutil.rmtree(work, ignore_errors=True)
