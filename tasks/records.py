@@ -1,5 +1,6 @@
 """State changes of job records, kept in one place so every step reports the same way."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,7 @@ from sqlalchemy import Row, Select
 
 from tasks import runlog
 from webapp.extensions import db, execute_core
-from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, RecordState, utcnow
+from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, RecordState, TaskRun, utcnow
 
 # A step reads its record as a plain row and writes every state change as one UPDATE by id, built
 # once and run on the session's connection: the ORM's identity map, unit of work and statement
@@ -62,16 +63,42 @@ _CLAIM = (
 
 def claim_for_fetch(record_id: int) -> Row | None:
     """Mark the record running and return its row, if it waits for its fetch (not done, nothing
-    fetched yet) and its job is not cancelled; else None, and nothing is written.
+    fetched yet) and its job is not cancelled; else None, and the record is left as it is.
 
     The fetch step's cancel check and running mark in one statement, one round trip instead of
-    two. A step that gets None takes the long way (tasks.base.RecordTask.run_step), which says
-    why: a cancelled job, a record already done or already fetched. Commits, so that operators
-    see the record in flight while the ERP answers and the connection goes back to the pool.
+    two; on PostgreSQL the same statement inserts the step's run row (tasks.runlog.opens_with_claim),
+    claimed or not. A step that gets None takes the long way (tasks.base.RecordTask.run_step),
+    which says why: a cancelled job, a record already done or already fetched. Commits, so that
+    operators see the record in flight while the ERP answers and the connection goes back to the pool.
     """
-    row = execute_core(_CLAIM, {"record_id": record_id, "now": utcnow()}).first()
+    parameters = {"record_id": record_id, "now": utcnow()}
+    run_row = runlog.deferred_row()
+    if run_row is None:
+        row = execute_core(_CLAIM, parameters).first()
+    else:
+        result = execute_core(claim_and_open_run(tuple(run_row)), parameters | {f"t_{key}": value for key, value in run_row.items()}).one()
+        runlog.opened(result.run_id)
+        row = result if result.id is not None else None
     db.session.commit()
     return row
+
+
+_RUNS = TaskRun.__table__
+
+
+@functools.cache
+def claim_and_open_run(run_columns: tuple[str, ...]) -> Select:
+    """The claim and the INSERT of the step's run in one statement (PostgreSQL: both data-modifying
+    WITHs of a SELECT that returns the run's id, and the claimed record's columns or NULLs).
+    Parameters: the claim's, and t_<column> for the run's row."""
+    claimed = _CLAIM.cte("claimed")
+    run = (
+        _RUNS.insert()
+        .values({name: db.bindparam(f"t_{name}", type_=_RUNS.c[name].type) for name in run_columns})
+        .returning(_RUNS.c.id)
+        .cte("run")
+    )
+    return db.select(run.c.id.label("run_id"), *claimed.c).select_from(run.outerjoin(claimed, db.true()))
 
 
 def is_done(record: Row) -> bool:

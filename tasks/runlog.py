@@ -114,6 +114,33 @@ def canvas_ids(request: Any) -> dict[str, str | None]:
     }
 
 
+def opens_with_claim(task: Task) -> bool:
+    """True for a step whose run row can be inserted by its first statement (a fetch step's claim,
+    on PostgreSQL, where one statement can insert into one table and update another): the fetch
+    steps, which take no lock and commit each statement. A write step's run commits before its
+    transaction begins, so that a worker killed mid-write leaves it STARTED for the poison-pill
+    count."""
+    return getattr(task, "writes_erp", True) is False and _flask_app(task).config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def deferred_row() -> dict[str, Any] | None:
+    """The STARTED row of the running task's first delivery, left for its claim to insert; None
+    when its run is open already (or the task is not logged)."""
+    task_id = running_task_id()
+    with _lock:
+        entry = _open_runs.get(run_key(task_id)) if task_id else None
+        return entry["row"] if entry is not None and entry.get("deferred") and entry["id"] is None else None
+
+
+def opened(run_id: int) -> None:
+    """The claim inserted the running task's row: close_run() updates it from now on."""
+    task_id = running_task_id()
+    with _lock:
+        entry = _open_runs.get(run_key(task_id)) if task_id else None
+        if entry is not None:
+            entry["id"] = run_id
+
+
 @task_prerun.connect
 def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> None:
     """Insert a STARTED row; rows of earlier deliveries still open are marked LOST.
@@ -121,7 +148,8 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
     Written on a connection of its own, committed before the task runs: a worker killed
     mid-task leaves the row STARTED, which is how its redelivery counts it. A first delivery has
     no earlier rows to mark, so its row is one INSERT in autocommit mode: one round trip to the
-    database instead of three (BEGIN, INSERT, COMMIT), on every task."""
+    database instead of three (BEGIN, INSERT, COMMIT), on every task; a fetch step's, none of its
+    own (opens_with_claim). If the row cannot be written, close_run() inserts it whole."""
     if not is_logged(task, kwargs):
         return
     request = task.request
@@ -138,6 +166,10 @@ def open_run(task_id: str, task: Task, args: tuple, kwargs: dict, **_: Any) -> N
         "started_at": utcnow(),
         **canvas_ids(request),
     }
+    if is_first_delivery(request) and opens_with_claim(task):
+        with _lock:  # the row goes in with the step's claim (tasks.records.claim_for_fetch)
+            _open_runs[run_key(task_id)] = {"id": None, "lost": 0, "fields": {}, "row": row, "deferred": True}
+        return
     try:
         with _flask_app(task).app_context():
             if is_first_delivery(request):
