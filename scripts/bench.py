@@ -14,6 +14,12 @@ and each figure is their median):
 
 Runs on a SQLite file and a private Redis unless BENCH_DATABASE_URL / BENCH_REDIS_URL are set
 (their schema and data are wiped: never point them at data you keep).
+
+overhead, io, fairness and recovery run once per broker of BENCH_BROKERS (default "redis,rabbitmq";
+RabbitMQ at BENCH_RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672, on a virtual host made
+for each run with rabbitmqctl and deleted after), each next to plain Celery on that broker. When
+RabbitMQ cannot be reached its rows are not measured, and the table says why. BENCH_SCALE (default 1)
+multiplies their record counts, for a quick check that they run.
 """
 
 import os
@@ -25,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.bench_brokers import Broker, chosen_brokers, rabbitmq_unavailable  # noqa: E402
 from scripts.bench_table import Row, print_rows  # noqa: E402
 
 SECTIONS: dict[str, tuple[str, str]] = {  # name → (title, module:function)
@@ -37,9 +44,10 @@ SECTIONS: dict[str, tuple[str, str]] = {  # name → (title, module:function)
     "fairness": ("7–8. A small job behind a huge one; the broker's footprint", "scripts.bench_fairness:fairness"),
     "recovery": ("9. Recovery after a crash", "scripts.bench_fairness:recovery"),
 }
+PER_BROKER = ("overhead", "io", "fairness", "recovery")  # their function takes (repeat, broker)
 
 
-def section(target: str) -> Callable[[int], list[Row]]:
+def section(target: str) -> Callable[..., list[Row]]:
     """Import a section's function only when it runs (each pulls in its own dependencies)."""
     import importlib
 
@@ -65,14 +73,42 @@ def main() -> int:
     if unknown:
         print(f"bench: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
+    try:
+        brokers = chosen_brokers()
+    except ValueError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
-    print(f"Celeriac benchmarks on {machine()}; median of {repeat}", flush=True)
+    scale = os.environ.get("BENCH_SCALE", "1")
+    print(f"Celeriac benchmarks on {machine()}; median of {repeat}" + (f"; BENCH_SCALE={scale}" if scale != "1" else ""), flush=True)
+    if any(name in PER_BROKER for name in chosen):
+        brokers = reachable(brokers)
     for name in chosen:
         title, target = SECTIONS[name]
-        rows = section(target)(repeat)
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        print_rows(f"{title} (load average after: {load})", rows)
+        if name not in PER_BROKER:
+            print_section(title, section(target)(repeat))
+            continue
+        for broker in brokers:
+            print_section(f"{title}, {broker.name} broker", section(target)(repeat, broker))
     return 0
+
+
+def reachable(brokers: list[Broker]) -> list[Broker]:
+    """The brokers that can be measured; for RabbitMQ, a line saying why its rows are missing when it cannot."""
+    kept = []
+    for broker in brokers:
+        reason = rabbitmq_unavailable(broker) if broker.amqp else ""
+        if reason:
+            print(f"RabbitMQ rows NOT MEASURED (broker at {broker.url.split('@')[-1]}): {reason}", flush=True)
+        else:
+            kept.append(broker)
+    return kept
+
+
+def print_section(title: str, rows: list[Row]) -> None:
+    """Print a section's rows under its title and the load average after it."""
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print_rows(f"{title} (load average after: {load})", rows)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""The services one benchmark section runs against: database, Redis, the app over HTTP, workers.
+"""The services one benchmark section runs against: database, Redis, broker, the app over HTTP, workers.
 
 Uses BENCH_DATABASE_URL / BENCH_REDIS_URL when set (the schema is dropped and migrated again and
 the Redis database emptied: never point them at data you keep), else a SQLite file and a private
-Redis. The app is served over real HTTP in a thread (the site the viewers poll), and the sandbox
-ERP the workers call on a server of its own, as its own process runs it.
+Redis. The broker is that Redis, or a RabbitMQ virtual host made for the environment
+(scripts/bench_brokers.py); results stay in Redis either way, as in a deploy. The app is served
+over real HTTP in a thread (the site the viewers poll), and the sandbox ERP the workers call on a
+server of its own, as its own process runs it.
 """
 
+import gc
 import logging
 import os
 import shutil
@@ -28,10 +31,20 @@ from devtools.ports import free_port  # noqa: E402
 from devtools.schema import migrate_fresh  # noqa: E402
 from devtools.waiting import wait_for  # noqa: E402
 from devtools.workers import WorkerSet  # noqa: E402
+from scripts.bench_brokers import REDIS, Broker, purge_amqp, rabbitmq_vhost, without_broker_choice  # noqa: E402
 
 # The same worker layout as the Procfile: a prefork pool for the database steps, a threads pool
 # for the ERP fetches (IO_CONCURRENCY), on two cores.
 CELERIAC_WORKERS = (("db", "default,db", "prefork", 2), ("io", "fetch", "threads", 32))
+# The environment the benchmark was started with, less any broker choice: each section's services
+# start from it, not from what an earlier section added (BENCH_NO_IO, CELERY_EXTRA_IMPORTS, BROKER_URL).
+BASE_ENVIRON = without_broker_choice(dict(os.environ))
+
+
+def scaled(records: int) -> int:
+    """A section's record count times BENCH_SCALE (default 1; e.g. 0.05 for a quick check that
+    every section runs, whose figures are not comparable with the full ones)."""
+    return max(1, round(records * float(os.environ.get("BENCH_SCALE", "1"))))
 
 
 @dataclass
@@ -78,10 +91,13 @@ class BenchEnv:
         self.purge_queues()
 
     def purge_queues(self) -> None:
-        """Drop queued messages, results and heartbeats left by a previous run (the benchmark's own Redis)."""
+        """Drop queued messages, results and heartbeats left by a previous run (the benchmark's own
+        Redis, and its own RabbitMQ virtual host when that is the broker)."""
         import redis
 
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        if self.env.get("BROKER_URL"):
+            purge_amqp(self.env["BROKER_URL"])
 
     def wait_job(self, job_id: int, timeout: float = 1800) -> str:
         """Poll the job's status until it is terminal; return it."""
@@ -98,7 +114,9 @@ class BenchEnv:
 
 
 def make_app(env: dict[str, str]) -> Flask:
-    """The app on a fresh schema of the configured database."""
+    """The app on a fresh schema of the configured database; this process's environment becomes
+    ``env`` (the app reads its settings, broker included, from there)."""
+    os.environ.clear()
     os.environ.update(env)
     from webapp.app import create_app
 
@@ -128,15 +146,27 @@ def serve(app: Flask, port: int) -> Callable[[], None]:
 
 
 @contextmanager
-def bench_env(**settings: str) -> Iterator[BenchEnv]:
-    """Start the services (plus any extra environment for app and workers); stop them all after."""
+def bench_env(broker: Broker = REDIS, **settings: str) -> Iterator[BenchEnv]:
+    """Start the services on ``broker`` (plus any extra environment for app and workers); stop them all after."""
+    if broker.amqp:
+        with rabbitmq_vhost(broker) as url:
+            with services(BROKER_URL=url, **settings) as bench:
+                yield bench
+    else:
+        with services(**settings) as bench:
+            yield bench
+
+
+@contextmanager
+def services(**settings: str) -> Iterator[BenchEnv]:
+    """Start database, Redis, app and sandbox ERP (BROKER_URL in ``settings`` picks the broker, else Redis)."""
     from devtools.localredis import start_private_redis
 
     work = Path(tempfile.mkdtemp(prefix="celeriac-bench-"))
     redis_server = None if os.environ.get("BENCH_REDIS_URL") else start_private_redis(workdir=str(work))
     port, erp_port = free_port(), free_port()
     env = dict(
-        os.environ,
+        BASE_ENVIRON,
         SECRET_KEY="bench",
         DATABASE_URL=os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL") or redis_server.url,
@@ -157,6 +187,7 @@ def bench_env(**settings: str) -> Iterator[BenchEnv]:
         bench.stop_workers()
         stop_server()
         stop_erp()
+        gc.collect()  # a plain canvas's results, held in cycles, unsubscribe from Redis when freed: while it runs
         if redis_server is not None:
             redis_server.stop()
         shutil.rmtree(work, ignore_errors=True)

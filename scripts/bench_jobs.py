@@ -5,11 +5,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scripts.bench_env import CELERIAC_WORKERS, BenchEnv, bench_env
+from scripts.bench_brokers import Broker
+from scripts.bench_env import CELERIAC_WORKERS, BenchEnv, bench_env, scaled
 from scripts.bench_table import Row, verdict
 
-OVERHEAD_RECORDS = 2_000
-IO_PRODUCTS = 1_000
+OVERHEAD_RECORDS = scaled(2_000)
+IO_PRODUCTS = scaled(1_000)
 IO_LATENCY_MS = 100
 TUTORIAL_WORKERS = (("prefork", "default,db,fetch", "prefork", 2),)  # the tutorials' default: one pool for all
 
@@ -75,10 +76,10 @@ def median_of(repeat: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(repeat))
 
 
-def orchestration_overhead(repeat: int) -> list[Row]:
-    """Item 1: a 2,000-record PO job with no-I/O bodies against the plain canvas, same workers."""
+def orchestration_overhead(repeat: int, broker: Broker) -> list[Row]:
+    """Item 1: a 2,000-record PO job with no-I/O bodies against the plain canvas, same workers and broker."""
     keys = [f"PO-{100_000 + i}" for i in range(OVERHEAD_RECORDS)]
-    with bench_env(CELERY_EXTRA_IMPORTS="scripts.bench_tasks") as bench:
+    with bench_env(broker, CELERY_EXTRA_IMPORTS="scripts.bench_tasks") as bench:
         bench.start_workers(CELERIAC_WORKERS, BENCH_NO_IO="1")
         plain_runs, celeriac_runs = [], []
         for _ in range(repeat):  # interleaved, so drift in the machine's load hits both alike
@@ -102,14 +103,14 @@ def orchestration_overhead(repeat: int) -> list[Row]:
     ]
 
 
-def io_throughput(repeat: int) -> list[Row]:
-    """Item 2: a 1,000-product BOM job at 100 ms per ERP call, Celeriac's pools against prefork 2."""
+def io_throughput(repeat: int, broker: Broker) -> list[Row]:
+    """Item 2: a 1,000-product BOM job at 100 ms per ERP call, Celeriac's pools against prefork 2, on one broker."""
     keys = [f"P-{10_000 + i}" for i in range(IO_PRODUCTS)]
-    with bench_env(FETCH_BACKOFF_BASE="0.2") as bench:
+    with bench_env(broker, FETCH_BACKOFF_BASE="0.2") as bench:
         bench.set_chaos(latency_ms=IO_LATENCY_MS)
         bench.start_workers(TUTORIAL_WORKERS)
         prefork = median_of(repeat, lambda: run_job(bench, "bills_of_materials", keys))
-    with bench_env(FETCH_BACKOFF_BASE="0.2", CELERY_EXTRA_IMPORTS="scripts.bench_tasks") as bench:
+    with bench_env(broker, FETCH_BACKOFF_BASE="0.2", CELERY_EXTRA_IMPORTS="scripts.bench_tasks") as bench:
         bench.set_chaos(latency_ms=IO_LATENCY_MS)
         bench.start_workers(CELERIAC_WORKERS)
         ceiling_runs, celeriac_runs = [], []
