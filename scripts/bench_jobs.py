@@ -138,4 +138,10 @@ def io_throughput(repeat: int, broker: Broker) -> list[Row]:
             f"{prefork / ceiling:.2f}×",
             f"{ceiling:.2f} s; the most this canvas shape reaches here",
         ),
+        (
+            "Celeriac's job against that ceiling (its rate ÷ the ceiling's)",
+            f"{IO_PRODUCTS / celeriac:,.1f} rec/s",
+            f"{ceiling / celeriac:.2f}×",
+            f"goal ≥ 0.80× ({verdict(ceiling / celeriac >= 0.8)}); 10× needs the ceiling at 10× ({verdict(prefork / ceiling >= 10)})",
+        ),
     ]
