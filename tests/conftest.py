@@ -29,7 +29,7 @@ from devtools.ports import free_port
 from devtools.schema import migrate_fresh
 from devtools.web import gunicorn as serve_gunicorn
 from devtools.workers import WorkerSet
-from tests.forms import csrf_token
+from tests.forms import logged_in
 from webapp.broker import BROKER_URL_VARIABLES
 from webapp.config import database_url
 
@@ -331,11 +331,7 @@ def operator(app: Flask, operator_password_hash: str) -> tuple[str, str]:
 @pytest.fixture
 def client(app: Flask, operator: tuple[str, str]) -> FlaskClient:
     """A test client logged in as the operator (through the real login form and its CSRF token)."""
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)})
-    assert response.status_code == 302
-    return client
+    return logged_in(app, operator)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from flask import Flask
 from devtools.waiting import wait_for
 from webapp.extensions import db
 from webapp.jobs.launch import launch_job
-from webapp.models import TERMINAL_JOB_STATUSES, Job, JobRecord, TaskRun
+from webapp.models import TERMINAL_JOB_STATUSES, Component, Job, JobRecord, Product, TaskRun
 
 
 def start(app: Flask, keys: list[str]) -> int:
@@ -77,3 +77,14 @@ def unfinished_report(app: Flask, job_id: int) -> str:
                 + ", ".join(f"{run.task_name.rsplit('.', 1)[-1]}#{run.attempt} {run.state} {run.worker}" for run in runs)
             )
         return "\n".join(lines)
+
+
+def bom_ledger(app: Flask) -> tuple[list[str], int, int]:
+    """Product codes in the ERP tables, component rows, and distinct (product, component) pairs."""
+    with app.app_context():
+        products = db.session.execute(db.select(Product.product_code)).scalars().all()
+        components = db.session.execute(db.select(db.func.count()).select_from(Component)).scalar_one()
+        pairs = db.session.execute(
+            db.select(db.func.count()).select_from(db.select(Component.product_id, Component.component_code).distinct().subquery())
+        ).scalar_one()
+    return sorted(products), components, pairs

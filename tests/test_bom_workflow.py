@@ -11,9 +11,9 @@ from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
 from tests.chaos import set_chaos
 from tests.forms import csrf_token
-from tests.jobs import finished_job, start_bom
+from tests.jobs import bom_ledger, finished_job, start_bom
 from webapp.extensions import db
-from webapp.models import Component, JobRecord, Product, TaskRun
+from webapp.models import JobRecord, TaskRun
 from webapp.sandbox.data import bill_of_materials
 
 # Its worker tests run on Redis and on RabbitMQ (tests/conftest.py).
@@ -27,17 +27,6 @@ def expected_components(codes: list[str]) -> int:
     return sum(len(bill_of_materials(code)["components"]) for code in codes)
 
 
-def ledger(app: Flask) -> tuple[list[str], int, int]:
-    """Product codes in the ERP tables, component rows, and distinct (product, component) pairs."""
-    with app.app_context():
-        products = db.session.execute(db.select(Product.product_code)).scalars().all()
-        components = db.session.execute(db.select(db.func.count()).select_from(Component)).scalar_one()
-        pairs = db.session.execute(
-            db.select(db.func.count()).select_from(db.select(Component.product_id, Component.component_code).distinct().subquery())
-        ).scalar_one()
-    return sorted(products), components, pairs
-
-
 def test_flaky_erp_every_product_and_component_once(app: Flask, workers: WorkerSet) -> None:
     """40 products against a flaky ERP: the job succeeds with every product and component exactly once."""
     set_chaos(app, error_rate=0.15, throttle_rate=0.1, timeout_rate=0.05, retry_after_s=0)
@@ -45,7 +34,7 @@ def test_flaky_erp_every_product_and_component_once(app: Flask, workers: WorkerS
     set_chaos(app)
     assert job.status == "succeeded"
     assert job.finalized_count == 1
-    products, components, pairs = ledger(app)
+    products, components, pairs = bom_ledger(app)
     assert products == sorted(CODES)
     assert components == pairs == expected_components(CODES)
     with app.app_context():
@@ -83,7 +72,7 @@ def test_missing_boms_fail_with_reasons(app: Flask, workers: WorkerSet) -> None:
             .all()
         )
     assert later == ["SKIPPED", "SKIPPED"]
-    assert ledger(app)[0] == sorted(CODES[2:10])
+    assert bom_ledger(app)[0] == sorted(CODES[2:10])
 
 
 def test_bom_form_with_typed_codes_and_record_page(app: Flask, client: FlaskClient, workers: WorkerSet) -> None:
@@ -164,6 +153,6 @@ def test_sigkill_mid_bom_job(app: Flask, own_workers: WorkerSet, broker_url: str
     job = finished_job(app, job_id, timeout=180)
     assert job.status == "succeeded"
     assert held >= 1, "the killed worker held messages, which the broker had to deliver again"
-    products, components, pairs = ledger(app)
+    products, components, pairs = bom_ledger(app)
     assert products == sorted(codes)
     assert components == pairs == expected_components(codes)

@@ -23,12 +23,12 @@ from devtools.uploads import confirm, post_upload
 from devtools.waiting import wait_for
 from devtools.web import csrf_token, gunicorn, logged_in
 from devtools.workers import broker_probe
-from tests.jobs import finished_job
+from tests.jobs import bom_ledger, finished_job
 from tests.machines import Machine
 from tests.procfile import procfile_process
 from tests.recon_jobs import DATE_RANGE, job_id_of, job_in
 from webapp.extensions import db
-from webapp.models import Component, OutboxMessage, Product, PurchaseOrder, PurchaseOrderLine, SalesOrder
+from webapp.models import OutboxMessage, PurchaseOrder, PurchaseOrderLine, SalesOrder
 from webapp.sandbox.data import bill_of_materials, purchase_order
 
 PO_NUMBERS = [f"PO-{n}" for n in range(100300, 100312)]
@@ -153,13 +153,8 @@ def test_a_bom_job_runs_to_the_end_on_processes_that_share_no_disk(
     session = logged_in(hosts, *operator)
     job = finished_job(app, post_keys(session, hosts, "/jobs/bills-of-materials", keys="\n".join(CODES)))
     assert job.status == "succeeded"
-    with app.app_context():
-        products = db.session.execute(db.select(Product.product_code)).scalars().all()
-        components = db.session.execute(db.select(db.func.count()).select_from(Component)).scalar_one()
-        pairs = db.session.execute(
-            db.select(db.func.count()).select_from(db.select(Component.product_id, Component.component_code).distinct().subquery())
-        ).scalar_one()
-    assert sorted(products) == CODES
+    products, components, pairs = bom_ledger(app)
+    assert products == CODES
     assert components == pairs == sum(len(bill_of_materials(code)["components"]) for code in CODES)
     nothing_left_but_beats_schedule(machines)
 

@@ -10,19 +10,16 @@ so a restarted RabbitMQ node still holds every queued and unacknowledged message
 The node restarted here is a private one (devtools/localrabbit.py), never a broker others use.
 """
 
-import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from devtools.localrabbit import Vhosts, start_private_rabbit
-from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
 from tests.chaos import set_chaos
-from tests.jobs import finished_job, start
+from tests.crashes import kill_the_fetch_worker_mid_job
 from tests.test_faults import KEYS, run_job_through_a_fault, second_app
-from tests.test_worker_crash import finished_records, started_on
 from webapp.extensions import db
 from webapp.models import Job, PurchaseOrder, TaskRun
 
@@ -39,25 +36,10 @@ def test_a_killed_workers_messages_come_back_without_the_sweeper(
     workers = WorkerSet(env, tmp_path)
     keys = KEYS[:30]
     try:
-        workers.start("db", queues="default,db", pool="prefork", concurrency=2)
-        io_node = workers.start("io", queues="fetch", pool="threads", concurrency=4)
-        workers.wait_ready()
-        set_chaos(app, latency_ms=600)
-        job_id = start(job_app, keys)
-        wait_for(
-            lambda: finished_records(app, job_id) >= 5 and started_on(app, job_id, io_node) >= 2,
-            timeout=60,
-            message="a few records done, fetches running on the io worker",
-        )
-        workers.kill(io_node)
-        killed_at = time.monotonic()
-        workers.start("io", queues="fetch", pool="threads", concurrency=4)
-        job = finished_job(app, job_id, timeout=90)
-        recovered_in = time.monotonic() - killed_at
+        job, _, io_node = kill_the_fetch_worker_mid_job(app, job_app, workers, keys, beat=False)
     finally:
         set_chaos(app)
         workers.stop_all()
-    print(f"job finished {recovered_in:.1f} s after the SIGKILL")
     assert job.status == "succeeded"
     assert job.resent_records == 0, "the broker brought the messages back, not a sweeper"
     with app.app_context():

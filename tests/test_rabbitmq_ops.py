@@ -28,7 +28,7 @@ from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
 from tasks import orphans, sweeper
 from tasks.workflows import sweep
-from tests.forms import auth, csrf_token
+from tests.forms import auth, csrf_token, logged_in
 from webapp.extensions import db
 from webapp.models import Job, JobRecord, TaskRun, utcnow
 from webapp.monitoring.heartbeats import KEY_PREFIX, SEEN_KEY
@@ -81,11 +81,7 @@ def amqp_workers(
 @pytest.fixture
 def amqp_client(amqp_app: Flask, operator: tuple[str, str]) -> FlaskClient:
     """A test client of the RabbitMQ app, logged in as the operator."""
-    client = amqp_app.test_client()
-    page = client.get("/login")
-    response = client.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)})
-    assert response.status_code == 302
-    return client
+    return logged_in(amqp_app, operator)
 
 
 def live_worker(app: Flask, node: str) -> Any:

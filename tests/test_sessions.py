@@ -5,18 +5,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.waiting import wait_for
-from tests.forms import csrf_token
+from tests.forms import csrf_token, logged_in
 from webapp.extensions import db
 from webapp.models import Operator
-
-
-def logged_in(app: Flask, operator: tuple[str, str]) -> FlaskClient:
-    """A client logged in through the login form."""
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post("/login", data={"username": operator[0], "password": operator[1], "csrf_token": csrf_token(page.data)})
-    assert response.status_code == 302
-    return client
 
 
 def copy_of(app: Flask, client: FlaskClient) -> FlaskClient:

@@ -15,6 +15,7 @@ from flask import Flask
 from devtools.waiting import wait_for
 from devtools.workers import WorkerSet
 from tests.chaos import set_chaos
+from tests.crashes import finished_records, kill_the_fetch_worker_mid_job
 from tests.jobs import finished_job, start
 from webapp.extensions import db
 from webapp.models import JobRecord, PurchaseOrder, TaskRun
@@ -22,16 +23,6 @@ from webapp.models import JobRecord, PurchaseOrder, TaskRun
 pytestmark = pytest.mark.faults
 
 PO_NUMBERS = [f"PO-{n}" for n in range(101000, 101080)]
-
-
-def finished_records(app: Flask, job_id: int) -> int:
-    """Records of the job with a final outcome."""
-    with app.app_context():
-        return db.session.execute(
-            db.select(db.func.count())
-            .select_from(JobRecord)
-            .where(JobRecord.job_id == job_id, JobRecord.state.in_(["succeeded", "failed"]))
-        ).scalar_one()
 
 
 @pytest.mark.both_brokers
@@ -129,34 +120,17 @@ def test_a_dead_workers_steps_are_sent_again_within_a_minute(
     """SIGKILL the fetch worker mid-job with the default heartbeat and sweep: its started steps are sent again
     once its heartbeat is gone, and the job ends within 60 s, long before Redis' visibility timeout (600 s here)
     or the stuck-job threshold could bring anything back."""
-    import time
 
     env = dict(worker_env, BROKER_VISIBILITY_TIMEOUT="600", STUCK_AFTER_SECONDS="900")
     for default in ("SWEEP_SECONDS", "HEARTBEAT_SECONDS", "WORKER_DEAD_AFTER_BEATS"):
         env.pop(default, None)
     workers = WorkerSet(env, tmp_path)
+    keys = PO_NUMBERS[:40]
     try:
-        workers.start("db", queues="default,db", pool="prefork", concurrency=2)
-        io_node = workers.start("io", queues="fetch", pool="threads", concurrency=4)
-        workers.start_beat()
-        workers.wait_ready()
-        set_chaos(app, latency_ms=600)
-        keys = PO_NUMBERS[:40]
-        job_id = start(app, keys)
-        wait_for(
-            lambda: finished_records(app, job_id) >= 5 and started_on(app, job_id, io_node) >= 2,
-            timeout=60,
-            message="a few records done, fetches running on the io worker",
-        )
-        workers.kill(io_node)
-        killed_at = time.monotonic()
-        workers.start("io", queues="fetch", pool="threads", concurrency=4)
-        job = finished_job(app, job_id, timeout=90)
-        recovered_in = time.monotonic() - killed_at
-        set_chaos(app)
+        job, recovered_in, io_node = kill_the_fetch_worker_mid_job(app, app, workers, keys, beat=True)
     finally:
+        set_chaos(app)
         workers.stop_all()
-    print(f"job finished {recovered_in:.1f} s after the SIGKILL")
     assert job.status == "succeeded"
     assert recovered_in < 60, f"the job took {recovered_in:.0f} s after the kill"
     assert job.resent_records >= 2, "the dead worker's started steps were sent again by the sweeper"
@@ -165,13 +139,3 @@ def test_a_dead_workers_steps_are_sent_again_within_a_minute(
         dead_runs = db.session.execute(db.select(TaskRun.state).where(TaskRun.worker == io_node)).scalars().all()
     assert sorted(numbers) == sorted(keys), "every PO exactly once"
     assert "STARTED" not in dead_runs and "LOST" in dead_runs
-
-
-def started_on(app: Flask, job_id: int, worker: str) -> int:
-    """Runs of the job still STARTED on this worker."""
-    with app.app_context():
-        return db.session.execute(
-            db.select(db.func.count())
-            .select_from(TaskRun)
-            .where(TaskRun.job_id == job_id, TaskRun.worker == worker, TaskRun.state == "STARTED")
-        ).scalar_one()
