@@ -8,10 +8,10 @@ at start-up).
 
 import os
 
-from webapp.broker import broker_url_from_env, transport_settings
+from webapp.broker import broker_url_from_env, transport_settings, visibility_timeout_from_env
 
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
-visibility_timeout = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+visibility_timeout = visibility_timeout_from_env()
 
 # The broker: BROKER_URL (or CELERY_BROKER_URL, or Heroku's CLOUDAMQP_URL), else REDIS_URL (webapp.broker).
 _broker = transport_settings(broker_url_from_env(), visibility_timeout)

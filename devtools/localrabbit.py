@@ -18,14 +18,15 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from devtools import processes
 from devtools.ports import free_port
+from devtools.waiting import wait_for
 
 # Debian's rabbitmq-server package puts the node's own scripts here; /usr/sbin's wrappers switch users.
 RABBITMQ_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -92,16 +93,20 @@ class PrivateRabbit:
         log = open(self.workdir / "node.out", "ab")
         # Its own session: a terminal Ctrl-C reaches the processes using it first; we stop it last.
         self.process = subprocess.Popen([server], env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = (self.workdir / "node.out").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"rabbitmq-server exited with code {self.process.returncode}:\n{tail}")
-            if self.answers():
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"RabbitMQ node {self.nodename} did not take connections on port {self.port} within {timeout:.0f} s")
+        try:
+            wait_for(self.booted, timeout=timeout, interval=0.2, message=f"RabbitMQ node {self.nodename} on port {self.port}")
+        except AssertionError:
+            self.stop()
+            raise RuntimeError(
+                f"RabbitMQ node {self.nodename} did not take connections on port {self.port} within {timeout:.0f} s"
+            ) from None
+
+    def booted(self) -> bool:
+        """Whether the node answers; an error naming its output if it exited instead."""
+        if self.process is not None and self.process.poll() is not None:
+            tail = (self.workdir / "node.out").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"rabbitmq-server exited with code {self.process.returncode}:\n{tail}")
+        return self.answers()
 
     def answers(self) -> bool:
         """Whether the node has booted (rabbitmqctl's await_startup returns only then)."""
@@ -115,14 +120,8 @@ class PrivateRabbit:
 
     def stop(self) -> None:
         """Stop the node as an operator would (SIGTERM: a clean shutdown); its data stays in workdir."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            processes.stop(self.process, timeout=30)
 
 
 def start_private_rabbit(workdir: str | Path) -> PrivateRabbit:

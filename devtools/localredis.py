@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from devtools import processes
 from devtools.ports import free_port
 
 # The oldest redis-server the launcher takes from PATH: 7.0 is the oldest line Debian and
@@ -81,13 +82,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stop the server (it keeps nothing on disk)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, timeout=10)
 
 
 def start_private_redis(

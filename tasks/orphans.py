@@ -18,7 +18,7 @@ import redis
 from flask import current_app
 
 from tasks.heartbeat import interval_from_env
-from webapp.broker import is_amqp
+from webapp.broker import uses_rabbitmq
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, TaskRun
 from webapp.monitoring.heartbeats import dead_workers
@@ -108,7 +108,7 @@ def restore_orphaned_messages() -> int:
     job's chord counts the record once. A tag already restored is gone from the set: restoring it
     again does nothing. On RabbitMQ it does nothing: the broker has requeued them already.
     """
-    if is_amqp(str(current_app.extensions["celery"].conf.broker_url)):
+    if uses_rabbitmq(current_app.extensions["celery"]):
         return 0
     orphans = orphaned_runs()
     dead_task_ids = {orphan.task_id for runs in orphans.values() for orphan in runs}

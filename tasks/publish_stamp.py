@@ -8,7 +8,7 @@ from typing import Any
 from celery import current_app
 from celery.signals import before_task_publish
 
-from webapp.broker import is_amqp
+from webapp.broker import uses_rabbitmq
 from webapp.monitoring.queues import SENT_AT_HEADER
 
 
@@ -18,5 +18,5 @@ def stamp_sent_at(headers: dict[str, Any] | None = None, properties: dict[str, A
     now = time.time()
     if headers is not None:
         headers[SENT_AT_HEADER] = now
-    if properties is not None and is_amqp(str(current_app.conf.broker_url or "")):
+    if properties is not None and uses_rabbitmq(current_app):
         properties.setdefault("timestamp", int(now))  # whole seconds, as AMQP carries it

@@ -30,7 +30,7 @@ from datetime import timedelta
 import redis
 from flask import current_app
 
-from webapp.broker import is_amqp
+from webapp.broker import uses_rabbitmq
 from webapp.extensions import db
 from webapp.models import TERMINAL_RECORD_STATES, Job, JobRecord, JobStatus, OutboxMessage, TaskRun, utcnow
 from webapp.monitoring.queues import list_keys, task_ids
@@ -189,7 +189,7 @@ def lost_records(stalled: dict[int, list[int]]) -> dict[int, list[int]]:
     """The stalled records whose messages are not in the broker: those to send again."""
     if not stalled:
         return {}
-    if is_amqp(str(current_app.extensions["celery"].conf.broker_url)):
+    if uses_rabbitmq(current_app.extensions["celery"]):
         return lost_on_rabbitmq(stalled)
     present = records_in_broker()
     if present is None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devtools import ROOT
+from devtools import ROOT, processes
 from devtools.waiting import wait_for
 
 
@@ -43,9 +43,4 @@ def procfile_process(
         wait_for(started, timeout=60, interval=0.2, message=f"the Procfile's {name} process to answer")
         yield process
     finally:
-        process.terminate()  # the line's `exec` made the shell the server itself
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        processes.stop(process, timeout=40)  # the line's `exec` made the shell the server itself

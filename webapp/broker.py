@@ -7,6 +7,7 @@ sweeper for the same. Read by celeryconfig.py (every Celery process) and webapp.
 so both agree without importing each other.
 """
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -29,9 +30,21 @@ def broker_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     return configured_broker_url(environ) or environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 
+@functools.lru_cache(maxsize=16)
 def is_amqp(url: str) -> bool:
-    """Whether the URL names a RabbitMQ (AMQP 0-9-1) broker."""
+    """Whether the URL names a RabbitMQ (AMQP 0-9-1) broker (asked at every publish: remembered)."""
     return urlsplit(url).scheme in AMQP_SCHEMES
+
+
+def uses_rabbitmq(celery: Any) -> bool:
+    """Whether this Celery app's broker is RabbitMQ."""
+    return is_amqp(str(celery.conf.broker_url or ""))
+
+
+def visibility_timeout_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """BROKER_VISIBILITY_TIMEOUT in seconds (Redis as the broker only), default an hour."""
+    environ = os.environ if environ is None else environ
+    return int(environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
 
 
 def broker_kind(url: str) -> str:

@@ -4,7 +4,7 @@ from celery import Celery, Task
 from flask import Flask
 
 import tasks.publish_stamp  # noqa: F401  (stamps sent_at on every task this process publishes)
-from webapp.broker import transport_settings
+from webapp.broker import transport_settings, visibility_timeout_from_env
 from webapp.config import check_celery_timing
 
 
@@ -20,10 +20,8 @@ def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks all run inside a Flask app context."""
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
-    visibility = int(celery_app.conf.broker_transport_options.get("visibility_timeout", 3600))
-    celery_app.conf.update(
-        transport_settings(app.config.get("BROKER_URL") or app.config["REDIS_URL"], visibility), result_backend=app.config["REDIS_URL"]
-    )
+    broker = app.config.get("BROKER_URL") or app.config["REDIS_URL"]
+    celery_app.conf.update(transport_settings(broker, visibility_timeout_from_env()), result_backend=app.config["REDIS_URL"])
     celery_app.conf.update(app.config.get("CELERY", {}))
     check_celery_timing(celery_app.conf, app.config)
     celery_app.flask_app = app  # type: ignore[attr-defined]

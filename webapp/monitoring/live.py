@@ -10,9 +10,9 @@ from celery import Celery
 from flask import current_app
 
 from webapp.broker import broker_kind, describe_broker
+from webapp.monitoring import rabbitmq
 from webapp.monitoring.heartbeats import WorkerStatus, read_workers
 from webapp.monitoring.queues import QueueStat, read_queues
-from webapp.monitoring.rabbitmq import BrokerUnreadable, declared_queues, management_queues
 from webapp.redis_clients import shared_redis
 
 
@@ -70,22 +70,15 @@ def live_state() -> LiveState:
 def rabbitmq_state(celery: Celery, workers: list[WorkerStatus], state: LiveState) -> LiveState:
     """Fill ``state``'s queues from RabbitMQ: its management API when configured, else (or when
     the API does not answer) passive declares, which give neither unacknowledged counts nor ages."""
-    names = monitored_queues(celery.conf, workers)
-    management = current_app.config.get("RABBITMQ_MANAGEMENT_URL", "")
-    problem = ""
-    if management:
-        try:
-            state.queues = management_queues(management, str(celery.conf.broker_url), names)
-        except BrokerUnreadable as exc:
-            problem = f"{exc}; "
-        else:
-            state.unacked = sum(queue.unacked or 0 for queue in state.queues)
-            state.source = "RabbitMQ's management API"
-            return state
     try:
-        state.queues = declared_queues(celery, names)
-    except BrokerUnreadable as exc:
-        state.broker_error = problem + str(exc)
+        reading = rabbitmq.read_queues(
+            celery, monitored_queues(celery.conf, workers), current_app.config.get("RABBITMQ_MANAGEMENT_URL", "")
+        )
+    except rabbitmq.BrokerUnreadable as exc:
+        state.broker_error = str(exc)
         return state
-    state.source = problem + "a passive declare of each queue, which tells no unacknowledged count and no age"
+    state.queues = reading.queues
+    state.source = f"{reading.problem}; {reading.source}" if reading.problem else reading.source
+    if reading.unacked_known:
+        state.unacked = sum(queue.unacked or 0 for queue in state.queues)
     return state

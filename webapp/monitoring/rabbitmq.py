@@ -10,6 +10,7 @@ message. Every read has a short timeout: the workers page must render while the 
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -87,16 +88,38 @@ def management_stat(name: str, row: dict[str, Any] | None, now: float) -> QueueS
     return stat
 
 
+@dataclass
+class Reading:
+    """The queues as RabbitMQ gave them, where from (in words), and why the management API was not used."""
+
+    queues: list[QueueStat]
+    source: str
+    problem: str = ""
+    unacked_known: bool = False  # only the management API counts deliveries not acknowledged yet
+
+
+def read_queues(celery: Celery, queues: Sequence[str], management_url: str) -> Reading:
+    """The queues from the management API when it is set and answers, else from passive declares
+    (no unacknowledged counts, no ages); BrokerUnreadable when RabbitMQ itself does not answer."""
+    problem = ""
+    if management_url:
+        try:
+            stats = management_queues(management_url, str(celery.conf.broker_url), queues)
+            return Reading(stats, "RabbitMQ's management API", unacked_known=True)
+        except BrokerUnreadable as exc:
+            problem = str(exc)  # the API is down, not necessarily the broker
+    try:
+        stats = declared_queues(celery, queues)
+    except BrokerUnreadable as exc:
+        raise BrokerUnreadable(f"{problem}; {exc}" if problem else str(exc)) from exc
+    return Reading(stats, "a passive declare of each queue, which tells no unacknowledged count and no age", problem)
+
+
 def messages_held(celery: Celery, queues: Sequence[str], management_url: str) -> int | None:
     """Messages in these queues: ready and unacknowledged from the management API when set, else
     ready only (a passive declare); None when RabbitMQ cannot be read."""
     try:
-        if management_url:
-            try:
-                stats = management_queues(management_url, str(celery.conf.broker_url), queues)
-                return sum(stat.depth + (stat.unacked or 0) for stat in stats)
-            except BrokerUnreadable:
-                pass  # the API is down, not necessarily the broker
-        return sum(stat.depth for stat in declared_queues(celery, queues))
+        reading = read_queues(celery, queues, management_url)
     except BrokerUnreadable:
         return None
+    return sum(stat.depth + (stat.unacked or 0) for stat in reading.queues)
