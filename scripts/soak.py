@@ -255,6 +255,7 @@ def running_services(work: Path) -> Iterator[Services]:
     from celery import current_app as current_celery
     from flask_migrate import upgrade
 
+    from webapp import migrations
     from webapp.sandbox.chaos import update_settings
 
     previous_celery = current_celery._get_current_object()
@@ -269,6 +270,7 @@ def running_services(work: Path) -> Iterator[Services]:
         port = free_port()
         env = worker_env(postgres.url, redis_servers[0].url, port, work / "uploads")
         app = make_app(env)
+        migrations.enable(app)
         with app.app_context():
             upgrade(directory=str(ROOT / "migrations"))
             update_settings(CHAOS, "soak")

@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
+from webapp import migrations
 from webapp.config import database_url
 from webapp.extensions import db
 
@@ -24,6 +25,7 @@ def app_on_own_database(tmp_path: Path, schema: str) -> Iterator[Flask]:
             connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
         uri = database_url() + ("&" if "?" in database_url() else "?") + f"options=-csearch_path%3D{schema}"
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": uri})
+    migrations.enable(app)
     try:
         yield app
     finally:

@@ -182,12 +182,14 @@ def test_postgres_restarted_mid_job(
 
     from devtools.localpostgres import PrivatePostgres, postgres_bin
     from tests.chaos import set_chaos
+    from webapp import migrations
 
     if postgres_bin("initdb") is None:
         pytest.fail("initdb not found: install PostgreSQL's server package to run this test")
     server = PrivatePostgres()
     server.start()
     job_app = second_app(server.url, redis_url, erp_url, broker_url)
+    migrations.enable(job_app)
     with job_app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)

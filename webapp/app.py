@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Flask
 
-from webapp import cli
+from webapp import cli, migrations
 from webapp.api import blueprint as api
 from webapp.celery_app import celery_init_app
 from webapp.config import check_erp_api_url, check_redis_url, instance_path, load_settings
 from webapp.database import make_sqlite_path_absolute, ping_idle_connections, tune_sqlite
 from webapp.db_teardown import end_sessions_safely
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import csrf, db, login_manager
 from webapp.sandbox import views as sandbox_views
 from webapp.views import account, admin, auth, dashboard, erp, job_actions, job_page, metrics, schedules, tasks, worker_controls, workers
 from webapp.web import access, errors, favicon, operators, request_input, security, templating, throttle, upload_limits
@@ -34,14 +34,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     end_sessions_safely(app)
     tune_sqlite(app)
     ping_idle_connections(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     celery_init_app(app)
     app.extensions["fragment_cache"] = FragmentCache(ttl=app.config["FRAGMENT_CACHE_SECONDS"])
     request_input.register(app)
     register_blueprints(app)
-    for module in (cli, errors, favicon, operators, access, security, templating, throttle, upload_limits):
+    for module in (cli, migrations, errors, favicon, operators, access, security, templating, throttle, upload_limits):
         module.register(app)
     logging.basicConfig(level=logging.INFO)
     return app
