@@ -142,3 +142,40 @@ def test_the_marker_sets_the_limit_before_any_hook(path: str, allowed: str, size
         path, data={"file": (io.BytesIO(b"x" * size), "f.csv")}, headers={"X-Allowed": allowed}, content_type="multipart/form-data"
     )
     assert response.status_code == status
+
+
+class CountedReads(io.BytesIO):
+    """A request body that remembers the size of each read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(-1 if size is None else size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize(("form_memory", "read_size"), [(500_000, 250_000), (None, 1024 * 1024), (10_000, 5_000)])
+def test_the_form_parser_reads_a_large_body_in_large_pieces(form_memory: int | None, read_size: int) -> None:
+    """Reads of half the form-memory limit, at most 1 MiB: gunicorn copies what a read leaves
+    buffered at each later read, so 64 KiB reads of its 1 MiB receives copied every byte ~16 times."""
+    from webapp.web.upload_limits import LargeReadsFormDataParser
+
+    boundary = "b0undary"
+    content = bytes(range(256)) * 12_000  # 3 MB, every byte value
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\ntok\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    stream = CountedReads(body)
+    parser = LargeReadsFormDataParser(max_form_memory_size=form_memory)
+    _, form, files = parser.parse(stream, "multipart/form-data", len(body), {"boundary": boundary})
+    assert form["csrf_token"] == "tok"
+    assert files["file"].read() == content
+    assert max(stream.asked) == read_size

@@ -12,14 +12,17 @@ anything large is written to disk); a token-authenticated endpoint passes its ow
 """
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import IO, Any, TypeVar
 
 from flask import Flask, Request, current_app, has_request_context
 from flask_login import current_user
+from werkzeug.formparser import FormDataParser, MultiPartParser
 
 F = TypeVar("F", bound=Callable[..., object])
 MARK = "large_upload_limit"
 FIELD_MARK = "large_form_fields"
+PARSE_BUFFER = 1024 * 1024
+"""Most bytes the multipart parser asks of the body at a time (Werkzeug's default is 64 KiB)."""
 
 
 def operator_logged_in() -> bool:
@@ -57,8 +60,42 @@ def endpoint_limit(req: Request) -> int | None:
     return int(current_app.config[marked[0]])
 
 
+class LargeReadsFormDataParser(FormDataParser):
+    """Werkzeug's form parser, reading a multipart body in larger pieces.
+
+    gunicorn receives a large body up to 1 MiB per recv() and keeps what a read did not take in a
+    buffer that each later read copies whole: read 64 KiB at a time, every MiB received was copied
+    about 16 times over (0.7 s of the request for a 349 MB upload, measured with py-spy). Larger
+    reads copy each byte fewer times. A read is at most half of max_form_memory_size, as the
+    parser refuses (413) a read that, with what it holds undecoded, exceeds it; and at most
+    PARSE_BUFFER, which is all the more memory a request needs.
+    """
+
+    def read_size(self) -> int:
+        """How many bytes the parser asks of the body at a time."""
+        if self.max_form_memory_size is None:
+            return PARSE_BUFFER
+        return max(1, min(PARSE_BUFFER, self.max_form_memory_size // 2))
+
+    def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str]) -> Any:
+        parser = MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+            buffer_size=self.read_size(),
+        )
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
 class LimitedRequest(Request):
-    """Flask's request whose default body limit follows the matched endpoint."""
+    """Flask's request whose default body limit follows the matched endpoint, with the form parser above."""
+
+    form_data_parser_class = LargeReadsFormDataParser
 
     @property
     def max_content_length(self) -> int | None:
