@@ -42,6 +42,7 @@ def test_flask_db_upgrade_then_current_through_the_command_line(tmp_path: Path) 
     flask = [sys.executable, "-m", "flask", "--app", "wsgi", "db"]
     upgrade = subprocess.run([*flask, "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    assert "Running upgrade" in upgrade.stderr and "setup plugin" not in upgrade.stderr + upgrade.stdout
     heads = subprocess.run([*flask, "heads"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     head = heads.stdout.split()[0]
     current = subprocess.run([*flask, "-d", "migrations", "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

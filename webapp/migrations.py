@@ -7,6 +7,7 @@ is registered on every app and loads Flask-Migrate when a ``flask db`` command i
 that migrates without the command line (tests, the benchmark's set-up) calls enable() first.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ def enable(app: Flask) -> None:
     commands find its settings in ``app.extensions["migrate"]``."""
     if "migrate" in app.extensions:
         return
+    # Alembic logs a line per plugin at INFO when it is imported; imported at start-up, before any
+    # logging was set up, they were never shown, and a `flask db` command should not print them now.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from flask_migrate import Migrate  # heavy (Alembic): imported only where migrations run
 
     Migrate(app, db, directory=MIGRATIONS_FOLDER, render_as_batch=True)
