@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import Task, chain, chord, group, shared_task
 from celery.exceptions import Retry
+from celery.signals import beat_init
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
@@ -226,6 +227,14 @@ def sweep() -> dict[str, Any]:
 def purge_uploads() -> list[int]:
     """Beat: delete the stored files of reconciliation jobs that finished more than UPLOAD_RETENTION_DAYS ago."""
     return recon_files.purge_expired(current_app.config["UPLOAD_RETENTION_DAYS"])
+
+
+@beat_init.connect
+def purge_when_beat_starts(**_: Any) -> None:
+    """Send one purge as beat starts. Its hourly entry first falls due an hour after a start, so a
+    beat restarted more often (deploys, or a throw-away disk that loses its schedule file) would
+    never purge."""
+    purge_uploads.delay()
 
 
 @shared_task(ignore_result=True)
