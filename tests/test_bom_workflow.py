@@ -148,7 +148,9 @@ def test_sigkill_mid_bom_job(app: Flask, own_workers: WorkerSet, broker_url: str
     own_workers.start("io", queues="fetch", pool="threads", concurrency=8)
     own_workers.start_beat()
     own_workers.wait_ready()
-    codes = [f"P-{n}" for n in range(10300, 10420)]  # fetches outrun the writes: the db worker always has work in hand
+    # Fetches outrun the writes, so the db worker has work in hand; enough of it that the job is
+    # still running well after its 20th product on a loaded machine, when the kill comes.
+    codes = [f"P-{n}" for n in range(10300, 10600)]
     job_id = start_bom(app, codes)
 
     def done() -> int:

@@ -54,7 +54,10 @@ def test_rabbitmq_node_restarted_mid_job(app: Flask, worker_env: dict[str, str],
     workers reconnect, durable queues still hold the persistent messages, and every PO is made once."""
     node = start_private_rabbit(tmp_path / "rabbitmq")
     broker_url = Vhosts(node.url, node=node).add("celeriac_restart")
-    env = dict(worker_env, BROKER_URL=broker_url)
+    # The sweeper's stall limit well above a slow restart's length on a loaded machine (30 s in
+    # worker_env), so that only a message the node lost, not its restart's pause, makes it send
+    # records again; a lost message still would, within the job's 240 s to end.
+    env = dict(worker_env, BROKER_URL=broker_url, STUCK_AFTER_SECONDS="100")
     workers = WorkerSet(env, tmp_path)
 
     def restart_rabbitmq() -> None:
