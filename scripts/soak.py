@@ -253,7 +253,6 @@ def dump_stacks(pid: int, log: Path) -> None:
 def running_services(work: Path) -> Iterator[Services]:
     """Start PostgreSQL, Redis, the sandbox ERP and the workers; stop them all on the way out."""
     from celery import current_app as current_celery
-    from flask_migrate import upgrade
 
     from webapp import migrations
     from webapp.sandbox.chaos import update_settings
@@ -270,9 +269,8 @@ def running_services(work: Path) -> Iterator[Services]:
         port = free_port()
         env = worker_env(postgres.url, redis_servers[0].url, port, work / "uploads")
         app = make_app(env)
-        migrations.enable(app)
+        migrations.upgrade(app)
         with app.app_context():
-            upgrade(directory=str(ROOT / "migrations"))
             update_settings(CHAOS, "soak")
             stack.callback(dispose_engine, app)
         sandbox = make_sandbox_app(env)

@@ -178,8 +178,6 @@ def test_postgres_restarted_mid_job(
     """PostgreSQL goes away for a few seconds mid-job; tasks wait it out and every PO is made once."""
     import time
 
-    from flask_migrate import upgrade
-
     from devtools.localpostgres import PrivatePostgres, postgres_bin
     from tests.chaos import set_chaos
     from webapp import migrations
@@ -189,9 +187,7 @@ def test_postgres_restarted_mid_job(
     server = PrivatePostgres()
     server.start()
     job_app = second_app(server.url, redis_url, erp_url, broker_url)
-    migrations.enable(job_app)
-    with job_app.app_context():
-        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    migrations.upgrade(job_app)
     workers = WorkerSet(dict(worker_env, DATABASE_URL=server.url), tmp_path)
 
     def restart_postgres() -> None:

@@ -32,6 +32,15 @@ def enable(app: Flask) -> None:
     Migrate(app, db, directory=MIGRATIONS_FOLDER, render_as_batch=True)
 
 
+def upgrade(app: Flask) -> None:
+    """Bring the app's database to the latest migration, as ``flask db upgrade`` does."""
+    enable(app)
+    from flask_migrate import upgrade as upgrade_to_head  # see enable()
+
+    with app.app_context():
+        upgrade_to_head(directory=MIGRATIONS_FOLDER)
+
+
 class MigrationCommands(click.Group):
     """The ``db`` group whose commands are Flask-Migrate's, loaded on first use."""
 
